@@ -1,0 +1,41 @@
+# Two commands for a fresh machine (Python 3.11 and make):
+#   make run    install into .venv/ (once) and run the pipeline (dvc repro, default params)
+#   make test   install into .venv/ (once) and run the tests
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-slow bench lock clean-venv
+
+install: $(STAMP)
+
+# Reinstall whenever the lock or the project metadata change.
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is needed, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $(STAMP)
+
+run: install
+	$(BIN)/dvc repro
+
+test: install
+	bash .ci/pytest.sh
+
+test-slow: install
+	$(BIN)/python -m pytest -m slow
+
+bench: install
+	$(BIN)/python -m benchmarks.bench_bsd
+
+# Re-resolve the pinned set from pyproject.toml (needs the package registry).
+lock:
+	rm -rf .lockvenv && $(PYTHON) -m venv .lockvenv
+	.lockvenv/bin/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]))' > .lockvenv/direct.txt
+	.lockvenv/bin/python -m pip install --quiet --disable-pip-version-check -r .lockvenv/direct.txt
+	.lockvenv/bin/python -m pip freeze > requirements.lock
+	rm -rf .lockvenv
+
+clean-venv:
+	rm -rf $(VENV)

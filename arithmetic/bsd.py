@@ -1,0 +1,143 @@
+r"""The quantities of the Birch–Swinnerton-Dyer formula for elliptic curves over Q, with PARI.
+
+For E/Q of rank r the BSD conjecture (Birch–Swinnerton-Dyer 1965; Tate 1974; in the form of
+Cremona 1997, §3.8) reads
+
+    L^(r)(E, 1) / r!  =  Ω_E · Reg(E) · #Ш(E) · ∏_p c_p  /  #E(Q)_tors²
+
+with Ω_E the real period (the least positive real period of the Néron differential times the
+number of connected components of E(R)), Reg(E) the determinant of the Néron–Tate height pairing
+on generators of E(Q) modulo torsion, and c_p the Tamagawa numbers. Solving for #Ш gives the
+*analytic order* ``sha_an``; when Ш is finite it is a perfect square (Cassels 1962), so a value
+far from a square means the data or the computation is wrong.
+
+The L-function, hence the analytic rank, the leading coefficient and the root number, is an
+invariant of the isogeny class (isogenous curves have the same a_p), so it is computed once per
+class. PARI 2.15's ``ellheight`` is normalized as in BSD (twice Silverman's 1988 height).
+"""
+from __future__ import annotations
+
+from math import factorial
+
+import cypari2
+import polars as pl
+
+from arithmetic.curves import CurveError, checked_curve
+
+#: j-invariants of the 13 CM curves over Q and the discriminants of their endomorphism rings
+#: (Silverman, *Advanced Topics in the Arithmetic of Elliptic Curves*, Appendix A, §3).
+CM_DISCRIMINANT = {
+    0: -3, 54000: -12, -12288000: -27, 1728: -4, 287496: -16, -3375: -7, 16581375: -28,
+    8000: -8, -32768: -11, -884736: -19, -884736000: -43, -147197952000: -67,
+    -262537412640768000: -163,
+}
+
+#: Columns of the curve table that the BSD table repeats, then the columns it adds.
+KEY_COLUMNS = ["label", "isogeny_class", "number", "conductor", "ainvs"]
+BSD_SCHEMA = {
+    "rank": pl.Int8,
+    "torsion": pl.Int16,
+    "torsion_structure": pl.List(pl.Int16),
+    "tamagawa_product": pl.Int64,
+    "real_components": pl.Int8,
+    "real_period": pl.Float64,
+    "regulator": pl.Float64,
+    "special_value": pl.Float64,
+    "sha_an": pl.Float64,
+    "sha": pl.Int64,
+    "root_number": pl.Int8,
+    "discriminant": pl.String,   # minimal discriminant, exact (it outgrows 64 and 128 bits)
+    "jinv": pl.String,           # j-invariant, exact rational "p/q" or integer
+    "cm": pl.Int16,              # discriminant of the CM order, 0 if no CM (as in the LMFDB)
+    "semistable": pl.Boolean,
+}
+
+
+class BsdError(ValueError):
+    """A BSD quantity fails a consistency check; the message names the curve."""
+
+
+def class_l_data(pari: cypari2.Pari, curve) -> tuple[int, object, int]:
+    """(analytic rank r, L^(r)(E,1)/r! as a PARI real, root number) of E's isogeny class.
+
+    ``ellanalyticrank`` returns [r, L^(r)(E,1)], the first non-vanishing derivative at s = 1.
+    """
+    rank, derivative = pari.ellanalyticrank(curve)
+    rank = int(rank)
+    return rank, derivative / factorial(rank), int(pari.ellrootno(curve))
+
+
+def nearest_square_root(sha_an, tolerance: float, label: str) -> int:
+    """s with |sha_an − s²| <= tolerance and s >= 1, else :class:`BsdError` naming the curve."""
+    root = int(sha_an.sqrt().round())
+    if root < 1 or abs(float(sha_an - root * root)) > tolerance:
+        raise BsdError(f"{label}: analytic Sha = {float(sha_an):.12g} is not within "
+                       f"{tolerance:g} of a perfect square")
+    return root
+
+
+def curve_bsd(pari: cypari2.Pari, row: dict, l_data: tuple, sha_tolerance: float) -> dict:
+    """The BSD quantities of one curve (a row of the curve table) given its class's L-data."""
+    label = row["label"]
+    rank, special_value, root_number = l_data
+    curve, reduction = checked_curve(pari, label, row["conductor"], row["ainvs"], row["gens"])
+    if len(row["gens"]) != rank:
+        raise BsdError(f"{label}: analytic rank {rank} but the table gives "
+                       f"{len(row['gens'])} generators")
+    torsion = pari.elltors(curve)
+    torsion_order, tamagawa = int(torsion[0]), reduction[2]
+    discriminant = curve.disc()
+    components = 2 if discriminant > 0 else 1
+    real_period = curve.omega()[0] * components
+    if rank:
+        points = pari("[" + ",".join(f"[{x},{y}]" for x, y in row["gens"]) + "]")
+        regulator = pari.matdet(pari.ellheightmatrix(curve, points))
+    else:
+        regulator = pari(1)
+    sha_an = special_value * torsion_order**2 / (real_period * regulator * tamagawa)
+    root = nearest_square_root(sha_an, sha_tolerance, label)
+    j = curve.j()
+    return {
+        "rank": rank,
+        "torsion": torsion_order,
+        "torsion_structure": [int(n) for n in torsion[1]],
+        "tamagawa_product": int(tamagawa),
+        "real_components": components,
+        "real_period": float(real_period),
+        "regulator": float(regulator),
+        "special_value": float(special_value),
+        "sha_an": float(sha_an),
+        "sha": root * root,
+        "root_number": root_number,
+        "discriminant": str(discriminant),
+        "jinv": str(j),
+        "cm": CM_DISCRIMINANT.get(int(j), 0) if j.type() == "t_INT" else 0,
+        "semistable": bool(pari.issquarefree(row["conductor"])),
+    }
+
+
+def bsd_table(pari: cypari2.Pari, curves: pl.DataFrame, sha_tolerance: float) -> pl.DataFrame:
+    """BSD quantities for a table of curves (whole isogeny classes, each class contiguous).
+
+    Takes the columns of ``data/curves.parquet``; returns :data:`KEY_COLUMNS` + :data:`BSD_SCHEMA`.
+    Raises :class:`BsdError` / :class:`CurveError` naming the first curve that fails a check.
+    """
+    rows, l_data, current_class, seen = [], None, None, set()
+    for row in curves.select([*KEY_COLUMNS, "gens"]).iter_rows(named=True):
+        if row["isogeny_class"] != current_class:
+            current_class = row["isogeny_class"]
+            if current_class in seen:
+                raise BsdError(f"{row['label']}: isogeny class {current_class} is not contiguous")
+            seen.add(current_class)
+            first, _ = checked_curve(pari, row["label"], row["conductor"], row["ainvs"], row["gens"])
+            l_data = class_l_data(pari, first)
+            if (-1) ** l_data[0] != l_data[2]:
+                raise BsdError(f"{row['label']}: analytic rank {l_data[0]} has the wrong parity "
+                               f"for root number {l_data[2]}")
+        rows.append(curve_bsd(pari, row, l_data, sha_tolerance))
+    computed = pl.DataFrame(rows, schema=BSD_SCHEMA) if rows else pl.DataFrame(schema=BSD_SCHEMA)
+    return pl.concat([curves.select(KEY_COLUMNS), computed], how="horizontal")
+
+
+__all__ = ["BSD_SCHEMA", "BsdError", "CurveError", "KEY_COLUMNS", "bsd_table", "class_l_data",
+           "curve_bsd", "nearest_square_root"]

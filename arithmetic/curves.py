@@ -1,0 +1,38 @@
+"""Arithmetic checks of a curve record from the tables, with PARI.
+
+A record of Cremona's tables must be a non-singular Weierstrass equation, the global minimal
+model of its curve, whose conductor is the N of its label, and its generators must lie on it.
+PARI's ``ellglobalred`` runs Tate's algorithm prime by prime (Cremona 1997, §3.2; Silverman,
+*Advanced Topics*, IV.9) and returns the conductor and the change of variables to the minimal model.
+"""
+from __future__ import annotations
+
+import cypari2
+
+_IDENTITY_CHANGE = [1, 0, 0, 0]
+
+
+class CurveError(ValueError):
+    """A curve of the tables fails an arithmetic check; the message names the curve."""
+
+
+def checked_curve(pari: cypari2.Pari, label: str, conductor: int, ainvs, gens, where: str = ""):
+    """``(ellinit(ainvs), ellglobalred(E))``, after checking the curve against its label and gens.
+
+    ``gens`` are pairs of rational strings; ``where`` says where the record stands (file, block).
+    """
+    name = f"{where}: {label}" if where else label
+    curve = pari.ellinit([int(a) for a in ainvs])
+    if len(curve) == 0:
+        raise CurveError(f"{name}: singular curve, ainvs {list(ainvs)} have discriminant 0")
+    reduction = pari.ellglobalred(curve)
+    if int(reduction[0]) != conductor:
+        raise CurveError(f"{name}: conductor from ellglobalred is {reduction[0]}, "
+                         f"the table says {conductor}")
+    if [int(u) for u in reduction[1]] != _IDENTITY_CHANGE:
+        raise CurveError(f"{name}: ainvs {list(ainvs)} are not the global minimal model "
+                         f"(change of variables to it: {reduction[1]})")
+    for point in gens:
+        if not pari.ellisoncurve(curve, pari(f"[{point[0]},{point[1]}]")):
+            raise CurveError(f"{name}: generator [{point[0]}, {point[1]}] is not on the curve")
+    return curve, reduction

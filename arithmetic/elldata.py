@@ -1,0 +1,227 @@
+"""Reader for Cremona's elliptic-curve tables as shipped in PARI's ``elldata`` package.
+
+The PyPI wheel ``passagemath-pari-elldata`` carries Cremona's tables (J. E. Cremona, *Algorithms
+for modular elliptic curves*, 2nd ed., CUP 1997, and the ``ecdata`` repository) for every
+conductor N < 500,000: file ``ellK`` holds the conductors 1000·K <= N < 1000·(K+1) as one GP
+vector ``[[N, [label, [a1,a2,a3,a4,a6], [P1, ..., Pr]], ...], ...]``, where the P_i = [x, y] are
+Mordell–Weil generators (modulo torsion) of the minimal model given by the a-invariants.
+
+This module only reads and checks the *structure* of those files; the arithmetic checks
+(non-singular, conductor, minimality) are in :mod:`arithmetic.curves`.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from importlib import metadata
+from pathlib import Path
+
+import polars as pl
+
+DISTRIBUTION = "passagemath-pari-elldata"
+#: Cremona's tables in the wheel stop below this conductor; each file covers 1000 conductors.
+CONDUCTOR_BOUND = 500_000
+CONDUCTORS_PER_FILE = 1000
+
+#: A Cremona curve label: conductor, isogeny class (base-26 letters a..z, ba, ...), number.
+CREMONA_LABEL = re.compile(r"(?P<conductor>[1-9]\d*)(?P<iso>[a-z]+)(?P<number>[1-9]\d*)")
+#: GP rationals p/q; rewritten to p e q so that JSON reads them, at the same text positions.
+_GP_RATIONAL = re.compile(r"(?<=\d)/(?=\d)")
+#: Decimal points and exponents never occur in the tables; they would masquerade as rationals.
+_NOT_GP_INTEGER = re.compile(r"(?<=\d)[.eE]")
+_GP_STRING = re.compile(r'"[^"]*"')
+
+
+class ElldataError(ValueError):
+    """The embedded tables are missing, altered or malformed; the message names file and place."""
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """One ``ellK`` file and the sha256 the wheel's RECORD gives for it (None if not recorded)."""
+    path: Path
+    sha256: str | None
+
+    @property
+    def first_conductor(self) -> int:
+        return int(self.path.name.removeprefix("ell")) * CONDUCTORS_PER_FILE
+
+
+@dataclass(frozen=True)
+class CurveRecord:
+    """One curve as the table gives it, plus where it stands (file, conductor block, record)."""
+    label: str
+    isogeny_class: str
+    number: int
+    conductor: int
+    ainvs: tuple[int, int, int, int, int]
+    gens: tuple[tuple[str, str], ...]
+    where: str
+
+
+def table_files(directory: Path | None = None) -> dict[int, TableFile]:
+    """The ``ellK`` files by K, from the installed wheel (or from ``directory``, unchecked)."""
+    if directory is not None:
+        files = sorted(Path(directory).glob("ell[0-9]*"))
+        return {int(p.name[3:]): TableFile(p, None) for p in files}
+    try:
+        dist = metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        raise ElldataError(f"the package {DISTRIBUTION} is not installed (run `make install`)") from None
+    found = {}
+    for entry in dist.files or ():
+        name = entry.name
+        if entry.parent.name == "elldata" and re.fullmatch(r"ell\d+", name):
+            digest = None
+            if entry.hash is not None and entry.hash.mode == "sha256":
+                digest = entry.hash.value
+            found[int(name[3:])] = TableFile(Path(entry.locate()), digest)
+    if not found:
+        raise ElldataError(f"{DISTRIBUTION} is installed but lists no elldata/ellK files")
+    return found
+
+
+def files_for_range(conductor_min: int, conductor_max: int,
+                    files: dict[int, TableFile]) -> list[TableFile]:
+    """The table files holding conductors ``conductor_min <= N < conductor_max``."""
+    if conductor_max > CONDUCTOR_BOUND:
+        raise ElldataError(f"the embedded tables cover conductors < {CONDUCTOR_BOUND}, "
+                           f"asked for conductors < {conductor_max}")
+    wanted = range(conductor_min // CONDUCTORS_PER_FILE,
+                   (conductor_max - 1) // CONDUCTORS_PER_FILE + 1)
+    missing = [k for k in wanted if k not in files]
+    if missing:
+        raise ElldataError(f"{DISTRIBUTION}: table files missing: "
+                           + ", ".join(f"ell{k}" for k in missing[:10]))
+    return [files[k] for k in wanted]
+
+
+def read_text(table: TableFile, verify: bool = True) -> str:
+    """The file's text, after checking its sha256 against the wheel's RECORD."""
+    try:
+        raw = table.path.read_bytes()
+    except OSError as err:
+        raise ElldataError(f"{table.path}: cannot read: {err.strerror}") from None
+    if verify and table.sha256 is not None:
+        actual = base64.urlsafe_b64encode(hashlib.sha256(raw).digest()).rstrip(b"=").decode()
+        if actual != table.sha256:
+            raise ElldataError(f"{table.path}: wrong checksum: sha256 {actual}, but the "
+                               f"{DISTRIBUTION} RECORD says {table.sha256}; reinstall the package")
+    try:
+        return raw.decode("ascii")
+    except UnicodeDecodeError as err:
+        raise ElldataError(f"{table.path}: byte {err.start}: not ASCII text") from None
+
+
+def parse_gp_vector(text: str, source: str) -> list:
+    """Parse a GP vector of integers, rationals, strings and vectors.
+
+    Rationals come back as strings ``"p/q"``; integers as ``int``. A syntax error names the
+    line and column in ``source``.
+    """
+    def rational(token: str) -> str:
+        numerator, denominator = token.split("e")
+        return f"{numerator}/{denominator}"
+
+    blanked = _GP_STRING.sub(lambda m: '"' + " " * (len(m.group()) - 2) + '"', text)
+    stray = _NOT_GP_INTEGER.search(blanked)
+    if stray is not None:
+        line = text.count("\n", 0, stray.start()) + 1
+        column = stray.start() - (text.rfind("\n", 0, stray.start()) + 1) + 1
+        raise ElldataError(f"{source}: line {line}, column {column}: malformed GP vector "
+                           f"(unexpected {stray.group()!r} in a number)")
+    try:
+        return json.loads(_GP_RATIONAL.sub("e", text), parse_float=rational)
+    except json.JSONDecodeError as err:
+        raise ElldataError(f"{source}: line {err.lineno}, column {err.colno}: "
+                           f"malformed GP vector ({err.msg})") from None
+
+
+def _coordinate(value, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ElldataError(f"{where}: generator coordinate {value!r} is not a rational number")
+    if isinstance(value, str):
+        q = Fraction(value)
+        if q.denominator == 1 or f"{q.numerator}/{q.denominator}" != value:
+            raise ElldataError(f"{where}: generator coordinate {value!r} is not in lowest terms")
+    return str(value)
+
+
+def _curve(entry, conductor: int, where: str) -> CurveRecord:
+    if not (isinstance(entry, list) and len(entry) == 3):
+        raise ElldataError(f"{where}: expected [label, ainvs, gens], got {str(entry)[:80]}")
+    label, ainvs, gens = entry
+    match = CREMONA_LABEL.fullmatch(label) if isinstance(label, str) else None
+    if match is None:
+        raise ElldataError(f"{where}: {label!r} is not a Cremona label")
+    where = f"{where} ({label})"
+    if int(match["conductor"]) != conductor:
+        raise ElldataError(f"{where}: label conductor differs from the block's conductor {conductor}")
+    if not (isinstance(ainvs, list) and len(ainvs) == 5
+            and all(isinstance(a, int) and not isinstance(a, bool) for a in ainvs)):
+        raise ElldataError(f"{where}: ainvs must be 5 integers [a1,a2,a3,a4,a6], got {ainvs!r}")
+    if any(abs(a) >= 10**38 for a in ainvs):
+        raise ElldataError(f"{where}: an a-invariant has more than 38 digits, beyond the table schema")
+    if not (isinstance(gens, list) and all(isinstance(p, list) and len(p) == 2 for p in gens)):
+        raise ElldataError(f"{where}: gens must be a vector of points [x, y], got {gens!r}")
+    return CurveRecord(
+        label=label, isogeny_class=f"{conductor}{match['iso']}", number=int(match["number"]),
+        conductor=conductor, ainvs=tuple(ainvs),
+        gens=tuple((_coordinate(x, where), _coordinate(y, where)) for x, y in gens),
+        where=where)
+
+
+def read_table(table: TableFile, conductor_min: int, conductor_max: int,
+               verify: bool = True) -> list[CurveRecord]:
+    """Curves of one table file with ``conductor_min <= N < conductor_max``, in table order."""
+    name = table.path.name
+    blocks = parse_gp_vector(read_text(table, verify), str(table.path))
+    if not isinstance(blocks, list):
+        raise ElldataError(f"{table.path}: expected a vector of conductor blocks")
+    records: list[CurveRecord] = []
+    previous = 0
+    for i, block in enumerate(blocks, start=1):
+        where = f"{name}: block {i}"
+        if not (isinstance(block, list) and len(block) >= 2 and isinstance(block[0], int)):
+            raise ElldataError(f"{where}: expected [N, curve, ...], got {str(block)[:80]}")
+        conductor = block[0]
+        if not (table.first_conductor <= conductor < table.first_conductor + CONDUCTORS_PER_FILE):
+            raise ElldataError(f"{where}: conductor {conductor} does not belong in {name}")
+        if conductor <= previous:
+            raise ElldataError(f"{where}: conductor {conductor} out of order after {previous}")
+        previous = conductor
+        if conductor_min <= conductor < conductor_max:
+            records.extend(_curve(entry, conductor, f"{where} (N={conductor}), curve {j}")
+                           for j, entry in enumerate(block[1:], start=1))
+    return records
+
+
+#: Schema of ``data/curves.parquet``. a-invariants reach 85 bits below conductor 500,000, so
+#: they are exact decimals (38 digits), readable by polars, pyarrow and pandas alike.
+CURVE_SCHEMA = {
+    "label": pl.String,
+    "isogeny_class": pl.String,
+    "number": pl.Int16,
+    "conductor": pl.Int64,
+    "ainvs": pl.List(pl.Decimal(38, 0)),
+    "gens": pl.List(pl.List(pl.String)),
+}
+
+
+def curves_frame(records: list[CurveRecord]) -> pl.DataFrame:
+    """The curve records as a table with :data:`CURVE_SCHEMA`."""
+    return pl.DataFrame(
+        {
+            "label": [r.label for r in records],
+            "isogeny_class": [r.isogeny_class for r in records],
+            "number": [r.number for r in records],
+            "conductor": [r.conductor for r in records],
+            "ainvs": pl.Series([list(r.ainvs) for r in records], dtype=pl.List(pl.Int128)),
+            "gens": [[list(p) for p in r.gens] for r in records],
+        },
+        schema_overrides={"ainvs": pl.List(pl.Int128)},
+    ).cast(CURVE_SCHEMA)

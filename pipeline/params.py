@@ -1,0 +1,87 @@
+"""Typed, validated view of ``params.yaml``: the only place parameters are read.
+
+Every stage calls :func:`load_params` and takes its own section. A bad value raises
+:class:`ParamsError` naming the field (e.g. ``bsd.workers``) and what is wrong with it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from arithmetic.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+PARAMS_FILE = Path("params.yaml")
+
+
+
+class ParamsError(ValueError):
+    """params.yaml is missing, unreadable, or has a bad value."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Section):
+    curves: Path
+    bsd: Path
+    bsd_chunks: Path
+    bsd_metrics: Path
+
+
+class Ingest(_Section):
+    source: Literal["elldata"] = Field(
+        description="elldata: the embedded Cremona tables (online sources come with issue 9)")
+    conductor_min: int = Field(ge=1)
+    conductor_max: int = Field(ge=2)
+    verify_checksums: bool = True
+    pari_stack_mb: int = Field(ge=16)
+
+    @model_validator(mode="after")
+    def _range(self) -> "Ingest":
+        if self.conductor_max <= self.conductor_min:
+            raise ValueError(f"conductor_max ({self.conductor_max}) must exceed "
+                             f"conductor_min ({self.conductor_min})")
+        if self.source == "elldata" and self.conductor_max > ELLDATA_CONDUCTOR_BOUND:
+            raise ValueError(
+                f"conductor_max={self.conductor_max} is beyond the embedded Cremona tables "
+                f"(passagemath-pari-elldata: conductors < {ELLDATA_CONDUCTOR_BOUND}); larger "
+                "conductors are served by Cremona's ecdata files or the LMFDB "
+                "(ingest.source: cremona | lmfdb, not yet available)")
+        return self
+
+
+class Bsd(_Section):
+    workers: int = Field(ge=1, le=256)
+    chunk_size: int = Field(ge=1)
+    realprecision: int = Field(ge=19, le=2000)
+    sha_tolerance: float = Field(gt=0, lt=0.5)
+    pari_stack_mb: int = Field(ge=16)
+
+
+class Params(_Section):
+    paths: Paths
+    ingest: Ingest
+    bsd: Bsd
+
+
+def load_params(path: Path | str = PARAMS_FILE) -> Params:
+    """Read and validate the whole params file."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found (run from the project root)") from None
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or '<top>'}: {e['msg']}"
+            for e in err.errors())
+        raise ParamsError(f"{path}: {problems}") from None
