@@ -41,6 +41,6 @@ def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: Path | str) -> None:
 
 
 def write_json(data, path: Path | str) -> None:
-    """Write JSON atomically (sorted keys, so reruns give identical bytes)."""
+    """Write JSON atomically (keys in the order given)."""
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")

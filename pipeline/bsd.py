@@ -1,0 +1,90 @@
+"""DVC stage ``bsd``: the BSD quantities of every curve in ``paths.curves`` -> ``paths.bsd``.
+
+PARI work runs in ``bsd.workers`` processes over chunks of whole isogeny classes
+(:mod:`pipeline.chunks`): a killed run resumes where it stopped. Every ``sha_an`` is checked to be
+a perfect square (the stage fails naming the first curve that is not), and the final table is
+checked to hold every input curve exactly once, in input order, before it is written atomically.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from functools import partial
+from pathlib import Path
+
+import polars as pl
+
+import arithmetic.bsd
+import arithmetic.curves
+import arithmetic.pari
+from arithmetic.bsd import BsdError, bsd_table
+from arithmetic.curves import CurveError
+from arithmetic.pari import start_pari
+from pipeline.atomic import write_json, write_parquet
+from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.params import Bsd, ParamsError, load_params
+
+#: This worker process's PARI handle, set by :func:`start_worker` (cypari2's state is per process).
+_pari = None
+
+
+def start_worker(realprecision: int, stack_mb: int) -> None:
+    global _pari
+    _pari = start_pari(realprecision, stack_mb)
+
+
+def bsd_chunk(rows: pl.DataFrame, sha_tolerance: float) -> pl.DataFrame:
+    return bsd_table(_pari, rows, sha_tolerance)
+
+
+def chunk_salt(section: Bsd) -> str:
+    """What shapes a chunk's result besides its rows: the numeric params and the arithmetic code."""
+    code = source_digest(arithmetic.bsd.__file__, arithmetic.curves.__file__,
+                         arithmetic.pari.__file__)
+    return f"realprecision={section.realprecision};sha_tolerance={section.sha_tolerance};{code}"
+
+
+def compute_bsd(curves: pl.DataFrame, section: Bsd, chunk_dir: Path) -> pl.LazyFrame:
+    """The BSD table of ``curves``, computed (or resumed) in ``chunk_dir``; checked for completeness."""
+    chunks = plan_chunks(curves, "isogeny_class", section.chunk_size, chunk_salt(section))
+    paths = run_chunks(curves, chunks, chunk_dir, partial(bsd_chunk, sha_tolerance=section.sha_tolerance),
+                       workers=section.workers, initializer=start_worker,
+                       initargs=(section.realprecision, section.pari_stack_mb), desc="bsd")
+    table = pl.scan_parquet(paths)
+    labels = table.select("label").collect().to_series()
+    if not labels.equals(curves["label"]):
+        raise BsdError(f"chunks in {chunk_dir} do not hold the {len(curves)} input curves in order "
+                       f"({len(labels)} rows); delete the directory and rerun")
+    return table
+
+
+def bsd_metrics(table: pl.LazyFrame) -> dict:
+    """Counts of curves and classes and the distributions of rank, torsion and Sha."""
+    def counts(column: str) -> dict[str, int]:
+        frame = table.group_by(column).len().sort(column).collect()
+        return {str(k): v for k, v in frame.iter_rows()}
+
+    totals = table.select(curves=pl.len(), isogeny_classes=pl.col("isogeny_class").n_unique(),
+                          max_sha=pl.col("sha").max(), max_rank=pl.col("rank").max()).collect()
+    return {**totals.to_dicts()[0], "rank": counts("rank"), "torsion": counts("torsion"),
+            "sha": counts("sha")}
+
+
+def main() -> None:
+    params = load_params()
+    curves = pl.read_parquet(params.paths.curves)
+    table = compute_bsd(curves, params.bsd, params.paths.bsd_chunks)
+    write_parquet(table, params.paths.bsd)
+    metrics = bsd_metrics(pl.scan_parquet(params.paths.bsd))
+    write_json(metrics, params.paths.bsd_metrics)
+    shutil.rmtree(params.paths.bsd_chunks)
+    print(f"bsd: {metrics['curves']} curves, {metrics['isogeny_classes']} classes, ranks "
+          f"{metrics['rank']}, largest Sha {metrics['max_sha']} -> {params.paths.bsd}",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (ParamsError, BsdError, CurveError) as err:
+        sys.exit(f"bsd: error: {err}")
