@@ -16,7 +16,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 from importlib import metadata
 from pathlib import Path
 
@@ -34,6 +33,10 @@ _GP_RATIONAL = re.compile(r"(?<=\d)/(?=\d)")
 #: Decimal points and exponents never occur in the tables; they would masquerade as rationals.
 _NOT_GP_INTEGER = re.compile(r"(?<=\d)[.eE]")
 _GP_STRING = re.compile(r'"[^"]*"')
+
+
+class GpRational(str):
+    """A GP rational ``p/q`` read from a table, kept as its exact text."""
 
 
 class ElldataError(ValueError):
@@ -120,12 +123,12 @@ def read_text(table: TableFile, verify: bool = True) -> str:
 def parse_gp_vector(text: str, source: str) -> list:
     """Parse a GP vector of integers, rationals, strings and vectors.
 
-    Rationals come back as strings ``"p/q"``; integers as ``int``. A syntax error names the
+    Rationals come back as :class:`GpRational` text ``"p/q"``; integers as ``int``. A syntax error names the
     line and column in ``source``.
     """
-    def rational(token: str) -> str:
+    def rational(token: str) -> GpRational:
         numerator, denominator = token.split("e")
-        return f"{numerator}/{denominator}"
+        return GpRational(f"{numerator}/{denominator}")
 
     blanked = _GP_STRING.sub(lambda m: '"' + " " * (len(m.group()) - 2) + '"', text)
     stray = _NOT_GP_INTEGER.search(blanked)
@@ -142,12 +145,10 @@ def parse_gp_vector(text: str, source: str) -> list:
 
 
 def _coordinate(value, where: str) -> str:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
+    """A coordinate as exact text. Some have thousands of digits (over Python's default limit
+    for int <-> str), so they stay text; PARI reads them and checks the point is on the curve."""
+    if isinstance(value, bool) or not isinstance(value, (int, GpRational)):
         raise ElldataError(f"{where}: generator coordinate {value!r} is not a rational number")
-    if isinstance(value, str):
-        q = Fraction(value)
-        if q.denominator == 1 or f"{q.numerator}/{q.denominator}" != value:
-            raise ElldataError(f"{where}: generator coordinate {value!r} is not in lowest terms")
     return str(value)
 
 

@@ -1,0 +1,51 @@
+"""Shared test fixtures: a PARI session, the shared format samples, the embedded tables."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from arithmetic.elldata import curves_frame, files_for_range, read_table, table_files
+from arithmetic.pari import start_pari
+
+PROJECT = Path(__file__).resolve().parents[1]
+#: Samples of Cremona's and the LMFDB's formats, beside the project (never copied into it).
+SHARED_FIXTURES = PROJECT.parent / "shared" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def pari():
+    return start_pari(realprecision=38, stack_mb=512)
+
+
+@pytest.fixture(scope="session")
+def cremona_fixtures() -> Path:
+    path = SHARED_FIXTURES / "cremona"
+    assert path.is_dir(), f"shared fixtures not found at {path}: clone the project beside shared/"
+    return path
+
+
+def embedded_curves(conductor_min: int, conductor_max: int) -> pl.DataFrame:
+    """Curves of the embedded tables in a conductor range, as the ingest stage reads them."""
+    tables = files_for_range(conductor_min, conductor_max, table_files())
+    return curves_frame([r for t in tables for r in read_table(t, conductor_min, conductor_max)])
+
+
+def curves_by_label(*labels: str) -> pl.DataFrame:
+    """The named curves from the embedded tables (each label's whole block read, then filtered)."""
+    conductors = {int(label.rstrip("0123456789").rstrip("abcdefghijklmnopqrstuvwxyz"))
+                  for label in labels}
+    frames = [embedded_curves(n, n + 1) for n in sorted(conductors)]
+    found = pl.concat(frames).filter(pl.col("label").is_in(labels))
+    assert set(found["label"]) == set(labels), f"not in the tables: {set(labels) - set(found['label'])}"
+    return found
+
+
+def classes_of(*labels: str) -> pl.DataFrame:
+    """All curves of the isogeny classes of the named curves."""
+    conductors = {int(label.rstrip("0123456789").rstrip("abcdefghijklmnopqrstuvwxyz"))
+                  for label in labels}
+    classes = {label.rstrip("0123456789") for label in labels}
+    frames = [embedded_curves(n, n + 1) for n in sorted(conductors)]
+    return pl.concat(frames).filter(pl.col("isogeny_class").is_in(classes))

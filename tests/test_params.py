@@ -1,0 +1,54 @@
+"""params.yaml is validated at load; errors name the field."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipeline.params import ParamsError, load_params
+
+PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+
+
+def write_params(tmp_path, **changes) -> Path:
+    params = yaml.safe_load(PROJECT_PARAMS.read_text())
+    for dotted, value in changes.items():
+        section, key = dotted.split("__")
+        params[section][key] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_project_params_load():
+    params = load_params(PROJECT_PARAMS)
+    assert params.ingest.conductor_max == 10_000 and params.bsd.workers >= 1
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"bsd__workers": 0}, r"bsd\.workers: Input should be greater than or equal to 1"),
+    ({"bsd__workers": "two"}, r"bsd\.workers: Input should be a valid integer"),
+    ({"bsd__realprecision": 5}, r"bsd\.realprecision"),
+    ({"bsd__sha_tolerance": 0.7}, r"bsd\.sha_tolerance"),
+    ({"bsd__extra": 1}, r"bsd\.extra: Extra inputs are not permitted"),
+    ({"ingest__source": "lmfdb"}, r"ingest\.source: Input should be 'elldata'"),
+    ({"ingest__conductor_min": 10_000}, r"ingest: Value error, conductor_max \(10000\) must exceed conductor_min \(10000\)"),
+    ({"ingest__conductor_max": 600_000},
+     r"beyond the embedded Cremona tables .* served by Cremona's ecdata files or the LMFDB"),
+])
+def test_bad_params_name_the_field(tmp_path, changes, message):
+    with pytest.raises(ParamsError, match=message):
+        load_params(write_params(tmp_path, **changes))
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(ParamsError, match="not found"):
+        load_params(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("ingest: [unclosed")
+    with pytest.raises(ParamsError, match="not valid YAML"):
+        load_params(bad)
+    bad.write_text("- a list")
+    with pytest.raises(ParamsError, match="expected a mapping"):
+        load_params(bad)
