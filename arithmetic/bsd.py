@@ -76,11 +76,13 @@ def nearest_square_root(sha_an, tolerance: float, label: str) -> int:
     return root
 
 
-def curve_bsd(pari: cypari2.Pari, row: dict, l_data: tuple, sha_tolerance: float) -> dict:
-    """The BSD quantities of one curve (a row of the curve table) given its class's L-data."""
+def curve_bsd(pari: cypari2.Pari, row: dict, checked: tuple, l_data: tuple,
+              sha_tolerance: float) -> dict:
+    """The BSD quantities of one curve (a row of the curve table), given what
+    :func:`checked_curve` returned for it and its class's L-data."""
     label = row["label"]
     rank, special_value, root_number = l_data
-    curve, reduction = checked_curve(pari, label, row["conductor"], row["ainvs"], row["gens"])
+    curve, reduction, points = checked
     if len(row["gens"]) != rank:
         raise BsdError(f"{label}: analytic rank {rank} but the table gives "
                        f"{len(row['gens'])} generators")
@@ -90,7 +92,6 @@ def curve_bsd(pari: cypari2.Pari, row: dict, l_data: tuple, sha_tolerance: float
     components = 2 if discriminant > 0 else 1
     real_period = curve.omega()[0] * components
     if rank:
-        points = pari("[" + ",".join(f"[{x},{y}]" for x, y in row["gens"]) + "]")
         regulator = pari.matdet(pari.ellheightmatrix(curve, points))
     else:
         regulator = pari(1)
@@ -124,17 +125,17 @@ def bsd_table(pari: cypari2.Pari, curves: pl.DataFrame, sha_tolerance: float) ->
     """
     rows, l_data, current_class, seen = [], None, None, set()
     for row in curves.select([*KEY_COLUMNS, "gens"]).iter_rows(named=True):
+        checked = checked_curve(pari, row["label"], row["conductor"], row["ainvs"], row["gens"])
         if row["isogeny_class"] != current_class:
             current_class = row["isogeny_class"]
             if current_class in seen:
                 raise BsdError(f"{row['label']}: isogeny class {current_class} is not contiguous")
             seen.add(current_class)
-            first, _ = checked_curve(pari, row["label"], row["conductor"], row["ainvs"], row["gens"])
-            l_data = class_l_data(pari, first)
+            l_data = class_l_data(pari, checked[0])
             if (-1) ** l_data[0] != l_data[2]:
                 raise BsdError(f"{row['label']}: analytic rank {l_data[0]} has the wrong parity "
                                f"for root number {l_data[2]}")
-        rows.append(curve_bsd(pari, row, l_data, sha_tolerance))
+        rows.append(curve_bsd(pari, row, checked, l_data, sha_tolerance))
     computed = pl.DataFrame(rows, schema=BSD_SCHEMA) if rows else pl.DataFrame(schema=BSD_SCHEMA)
     return pl.concat([curves.select(KEY_COLUMNS), computed], how="horizontal")
 

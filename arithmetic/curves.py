@@ -17,7 +17,8 @@ class CurveError(ValueError):
 
 
 def checked_curve(pari: cypari2.Pari, label: str, conductor: int, ainvs, gens, where: str = ""):
-    """``(ellinit(ainvs), ellglobalred(E))``, after checking the curve against its label and gens.
+    """``(ellinit(ainvs), ellglobalred(E), gens as a PARI vector)``, after checking the curve
+    against its label and generators.
 
     ``gens`` are pairs of rational strings; ``where`` says where the record stands (file, block).
     """
@@ -32,7 +33,8 @@ def checked_curve(pari: cypari2.Pari, label: str, conductor: int, ainvs, gens, w
     if [int(u) for u in reduction[1]] != _IDENTITY_CHANGE:
         raise CurveError(f"{name}: ainvs {list(ainvs)} are not the global minimal model "
                          f"(change of variables to it: {reduction[1]})")
-    for point in gens:
-        if not pari.ellisoncurve(curve, pari(f"[{point[0]},{point[1]}]")):
-            raise CurveError(f"{name}: generator [{point[0]}, {point[1]}] is not on the curve")
-    return curve, reduction
+    points = pari("[" + ",".join(f"[{x},{y}]" for x, y in gens) + "]")
+    for point, (x, y) in zip(points, gens):
+        if not pari.ellisoncurve(curve, point):
+            raise CurveError(f"{name}: generator [{x}, {y}] is not on the curve")
+    return curve, reduction, points

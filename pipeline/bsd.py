@@ -49,7 +49,8 @@ def compute_bsd(curves: pl.DataFrame, section: Bsd, chunk_dir: Path) -> pl.LazyF
     chunks = plan_chunks(curves, "isogeny_class", section.chunk_size, chunk_salt(section))
     paths = run_chunks(curves, chunks, chunk_dir, partial(bsd_chunk, sha_tolerance=section.sha_tolerance),
                        workers=section.workers, initializer=start_worker,
-                       initargs=(section.realprecision, section.pari_stack_mb), desc="bsd")
+                       initargs=(section.realprecision, section.pari_stack_mb),
+                       cost=lambda chunk: curves["conductor"][chunk.stop - 1], desc="bsd")
     table = pl.scan_parquet(paths)
     labels = table.select("label").collect().to_series()
     if not labels.equals(curves["label"]):

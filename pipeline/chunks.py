@@ -82,16 +82,20 @@ def _compute_chunk(task: Callable[[pl.DataFrame], pl.DataFrame], rows: pl.DataFr
 def run_chunks(table: pl.DataFrame, chunks: list[Chunk], directory: Path,
                task: Callable[[pl.DataFrame], pl.DataFrame], *, workers: int,
                initializer: Callable[..., None], initargs: tuple = (),
-               desc: str = "chunks") -> list[Path]:
+               cost: Callable[[Chunk], float] | None = None, desc: str = "chunks") -> list[Path]:
     """Run ``task`` on every chunk not yet done; return all chunk files in table order.
 
     ``task`` and ``initializer`` must be module-level functions (they go to worker processes,
     started with *spawn*: no state is inherited from this process). ``initializer(*initargs)``
     runs once per worker, e.g. to start PARI. With ``workers == 1`` everything runs here.
+    ``cost`` (optional) estimates a chunk's work: costly chunks are started first, so that the
+    workers finish together (longest-processing-time-first scheduling).
     """
     directory.mkdir(parents=True, exist_ok=True)
     _clear_stale(directory, chunks)
     pending = [c for c in chunks if not (directory / c.filename).exists()]
+    if cost is not None:
+        pending.sort(key=cost, reverse=True)
     done_rows = sum(c.rows for c in chunks) - sum(c.rows for c in pending)
     jobs = [(task, table.slice(c.start, c.rows), directory / c.filename) for c in pending]
     with tqdm(total=len(table), initial=done_rows, unit="curve", desc=desc, file=sys.stderr,

@@ -7,8 +7,8 @@ from arithmetic.curves import CurveError, checked_curve
 
 
 def test_a_good_curve_passes(pari):
-    curve, reduction = checked_curve(pari, "37a1", 37, [0, 0, 1, -1, 0], [("0", "0")])
-    assert int(reduction[0]) == 37 and int(reduction[2]) == 1
+    curve, reduction, points = checked_curve(pari, "37a1", 37, [0, 0, 1, -1, 0], [("0", "0")])
+    assert int(reduction[0]) == 37 and int(reduction[2]) == 1 and str(points) == "[[0, 0]]"
 
 
 def test_singular_curve(pari):
