@@ -7,11 +7,13 @@ The bare loop does only the PARI calls the BSD quantities need (per class: ellan
 ellrootno; per curve: ellinit, ellglobalred, elltors, the period, the height matrix) with no
 checks, chunking, parquet or processes. The stage runs through the same code path as
 ``dvc repro`` (plan chunks, run them, assemble the table) with 1 and with 2 workers.
-Prints curves/s for each and the ratios to the bare loop.
+The bare loop also runs as two processes over alternate classes at once: the most two PARI
+processes achieve on the machine. Prints curves/s for each and the ratios to the bare loop.
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import platform
 import tempfile
@@ -52,6 +54,21 @@ def bare_loop(pari, curves: pl.DataFrame) -> float:
     return time.perf_counter() - start
 
 
+def _bare_in_worker(curves: pl.DataFrame, realprecision: int, stack_mb: int) -> float:
+    return bare_loop(start_pari(realprecision, stack_mb), curves)
+
+
+def bare_two_processes(curves: pl.DataFrame, realprecision: int, stack_mb: int) -> float:
+    """Wall seconds for two bare loops at once, each over alternate isogeny classes: the most
+    two PARI processes can do on this machine (process start-up included, as in the stage)."""
+    half = curves["isogeny_class"].rank("dense") % 2
+    halves = [(curves.filter(half == h), realprecision, stack_mb) for h in (0, 1)]
+    start = time.perf_counter()
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        pool.starmap(_bare_in_worker, halves)
+    return time.perf_counter() - start
+
+
 def stage(curves: pl.DataFrame, workers: int) -> float:
     section = load_params().bsd.model_copy(update={"workers": workers})
     with tempfile.TemporaryDirectory() as scratch:
@@ -73,12 +90,14 @@ def main() -> None:
           f"{args.conductor_min} <= N < {args.conductor_max}; {os.cpu_count()} cores, "
           f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
     bare = bare_loop(pari, curves)
+    bare_two = bare_two_processes(curves, params.bsd.realprecision, params.bsd.pari_stack_mb)
     one = stage(curves, 1)
     two = stage(curves, 2)
     print(f"{'run':<28}{'seconds':>9}{'curves/s':>10}{'vs bare':>9}")
-    for name, seconds in [("bare cypari2 loop", bare), ("bsd stage, 1 worker", one),
-                          ("bsd stage, 2 workers", two)]:
+    for name, seconds in [("bare cypari2 loop", bare), ("bare loop, 2 processes", bare_two),
+                          ("bsd stage, 1 worker", one), ("bsd stage, 2 workers", two)]:
         print(f"{name:<28}{seconds:>9.2f}{n / seconds:>10.0f}{bare / seconds:>8.2f}x")
+    print(f"2 workers against 2 bare processes: {bare_two / two:.2f}x")
 
 
 if __name__ == "__main__":
