@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from arithmetic.elldata import curves_frame, files_for_range, read_table, table_files
+from arithmetic.elldata import CREMONA_LABEL, curves_frame, files_for_range, read_table, table_files
 from arithmetic.pari import start_pari
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -32,20 +32,10 @@ def embedded_curves(conductor_min: int, conductor_max: int) -> pl.DataFrame:
     return curves_frame([r for t in tables for r in read_table(t, conductor_min, conductor_max)])
 
 
-def curves_by_label(*labels: str) -> pl.DataFrame:
-    """The named curves from the embedded tables (each label's whole block read, then filtered)."""
-    conductors = {int(label.rstrip("0123456789").rstrip("abcdefghijklmnopqrstuvwxyz"))
-                  for label in labels}
-    frames = [embedded_curves(n, n + 1) for n in sorted(conductors)]
-    found = pl.concat(frames).filter(pl.col("label").is_in(labels))
-    assert set(found["label"]) == set(labels), f"not in the tables: {set(labels) - set(found['label'])}"
-    return found
-
-
 def classes_of(*labels: str) -> pl.DataFrame:
     """All curves of the isogeny classes of the named curves."""
-    conductors = {int(label.rstrip("0123456789").rstrip("abcdefghijklmnopqrstuvwxyz"))
-                  for label in labels}
-    classes = {label.rstrip("0123456789") for label in labels}
+    matches = [CREMONA_LABEL.fullmatch(label) for label in labels]
+    conductors = {int(m["conductor"]) for m in matches}
+    classes = {m["conductor"] + m["iso"] for m in matches}
     frames = [embedded_curves(n, n + 1) for n in sorted(conductors)]
     return pl.concat(frames).filter(pl.col("isogeny_class").is_in(classes))
