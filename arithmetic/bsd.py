@@ -136,7 +136,7 @@ def bsd_table(pari: cypari2.Pari, curves: pl.DataFrame, sha_tolerance: float) ->
                 raise BsdError(f"{row['label']}: analytic rank {l_data[0]} has the wrong parity "
                                f"for root number {l_data[2]}")
         rows.append(curve_bsd(pari, row, checked, l_data, sha_tolerance))
-    computed = pl.DataFrame(rows, schema=BSD_SCHEMA) if rows else pl.DataFrame(schema=BSD_SCHEMA)
+    computed = pl.DataFrame(rows, schema=BSD_SCHEMA)
     return pl.concat([curves.select(KEY_COLUMNS), computed], how="horizontal")
 
 

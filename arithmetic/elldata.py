@@ -213,6 +213,13 @@ CURVE_SCHEMA = {
 }
 
 
+def read_curves(conductor_min: int, conductor_max: int) -> pl.DataFrame:
+    """All curves with ``conductor_min <= N < conductor_max`` from the installed tables, with
+    checksums and structure checked (no PARI checks: those are the ingest stage's)."""
+    tables = files_for_range(conductor_min, conductor_max, table_files())
+    return curves_frame([r for t in tables for r in read_table(t, conductor_min, conductor_max)])
+
+
 def curves_frame(records: list[CurveRecord]) -> pl.DataFrame:
     """The curve records as a table with :data:`CURVE_SCHEMA`."""
     return pl.DataFrame(

@@ -23,15 +23,10 @@ from pathlib import Path
 
 import polars as pl
 
-from arithmetic.elldata import curves_frame, files_for_range, read_table, table_files
+from arithmetic.elldata import read_curves
 from arithmetic.pari import start_pari
 from pipeline.bsd import compute_bsd
 from pipeline.params import load_params
-
-
-def load_curves(conductor_min: int, conductor_max: int) -> pl.DataFrame:
-    tables = files_for_range(conductor_min, conductor_max, table_files())
-    return curves_frame([r for t in tables for r in read_table(t, conductor_min, conductor_max)])
 
 
 def bare_loop(pari, curves: pl.DataFrame) -> float:
@@ -83,7 +78,7 @@ def main() -> None:
     parser.add_argument("--conductor-max", type=int, default=10_000)
     args = parser.parse_args()
     params = load_params()
-    curves = load_curves(args.conductor_min, args.conductor_max)
+    curves = read_curves(args.conductor_min, args.conductor_max)
     pari = start_pari(params.bsd.realprecision, params.bsd.pari_stack_mb)
     n = len(curves)
     print(f"{n} curves, {curves['isogeny_class'].n_unique()} classes, conductors "

@@ -6,7 +6,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from arithmetic.elldata import CREMONA_LABEL, curves_frame, files_for_range, read_table, table_files
+from arithmetic.elldata import CREMONA_LABEL, read_curves
 from arithmetic.pari import start_pari
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -26,10 +26,6 @@ def cremona_fixtures() -> Path:
     return path
 
 
-def embedded_curves(conductor_min: int, conductor_max: int) -> pl.DataFrame:
-    """Curves of the embedded tables in a conductor range, as the ingest stage reads them."""
-    tables = files_for_range(conductor_min, conductor_max, table_files())
-    return curves_frame([r for t in tables for r in read_table(t, conductor_min, conductor_max)])
 
 
 def classes_of(*labels: str) -> pl.DataFrame:
@@ -37,5 +33,5 @@ def classes_of(*labels: str) -> pl.DataFrame:
     matches = [CREMONA_LABEL.fullmatch(label) for label in labels]
     conductors = {int(m["conductor"]) for m in matches}
     classes = {m["conductor"] + m["iso"] for m in matches}
-    frames = [embedded_curves(n, n + 1) for n in sorted(conductors)]
+    frames = [read_curves(n, n + 1) for n in sorted(conductors)]
     return pl.concat(frames).filter(pl.col("isogeny_class").is_in(classes))

@@ -7,7 +7,8 @@ import polars as pl
 import pytest
 
 from arithmetic.bsd import BsdError, bsd_table, nearest_square_root
-from tests.conftest import classes_of, embedded_curves
+from arithmetic.elldata import read_curves
+from tests.conftest import classes_of
 
 TOL = 1e-10
 
@@ -65,7 +66,7 @@ def parse_allbsd(path):
 def test_agrees_with_cremona_allbsd(pari, cremona_fixtures):
     """Every curve of the allbsd sample (N < 200): exact values equal, reals to 1e-10 relative."""
     expected = parse_allbsd(cremona_fixtures / "allbsd.sample")
-    ours = bsd_table(pari, embedded_curves(1, expected["label"].str.extract(r"^(\d+)").cast(int).max() + 1),
+    ours = bsd_table(pari, read_curves(1, expected["label"].str.extract(r"^(\d+)").cast(int).max() + 1),
                      sha_tolerance=1e-6)
     joined = expected.join(ours, on="label", how="left", suffix="_ours")
     assert joined["rank_ours"].null_count() == 0, "fixture curves missing from the tables"
@@ -90,7 +91,7 @@ def test_cm_discriminant(pari, label, cm):
 
 
 def test_semistable_is_squarefree_conductor(pari):
-    table = bsd_table(pari, embedded_curves(11, 60), sha_tolerance=1e-6)
+    table = bsd_table(pari, read_curves(11, 60), sha_tolerance=1e-6)
     squarefree = table["conductor"].map_elements(
         lambda n: all(n % (p * p) for p in range(2, int(n**0.5) + 1)), return_dtype=pl.Boolean)
     assert (table["semistable"] == squarefree).all()
@@ -112,8 +113,8 @@ def test_generator_count_must_equal_rank(pari):
 
 
 def test_classes_must_be_contiguous(pari):
-    curves = embedded_curves(11, 12)
-    shuffled = pl.concat([curves.slice(0, 1), embedded_curves(14, 15).slice(0, 1), curves.slice(1, 1)])
+    curves = read_curves(11, 12)
+    shuffled = pl.concat([curves.slice(0, 1), read_curves(14, 15).slice(0, 1), curves.slice(1, 1)])
     with pytest.raises(BsdError, match="not contiguous"):
         bsd_table(pari, shuffled, sha_tolerance=1e-6)
 

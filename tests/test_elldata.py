@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 
 from arithmetic.elldata import (CONDUCTOR_BOUND, CURVE_SCHEMA, ElldataError, TableFile,
-                                files_for_range, parse_gp_vector, read_table, table_files)
-from tests.conftest import embedded_curves
+                                files_for_range, parse_gp_vector, read_curves, read_table,
+                                table_files)
 
 
 def test_the_wheel_has_every_table_file():
@@ -20,7 +20,7 @@ def test_the_wheel_has_every_table_file():
 
 
 def test_default_range_has_64687_curves():
-    curves = embedded_curves(1, 10_000)
+    curves = read_curves(1, 10_000)
     assert len(curves) == 64_687
     assert curves["isogeny_class"].n_unique() == 38_042
     assert dict(curves.schema) == CURVE_SCHEMA
@@ -29,7 +29,7 @@ def test_default_range_has_64687_curves():
 
 
 def test_records_and_exact_values():
-    curves = embedded_curves(9003, 9004).filter(pl.col("label").is_in(["9003a1", "9003c1"]))
+    curves = read_curves(9003, 9004).filter(pl.col("label").is_in(["9003a1", "9003c1"]))
     a1, c1 = curves.to_dicts()
     assert a1["isogeny_class"] == "9003a" and a1["number"] == 1 and a1["conductor"] == 9003
     assert [int(a) for a in a1["ainvs"]] == [1, 1, 0, -1561, -38876]
@@ -38,13 +38,13 @@ def test_records_and_exact_values():
 
 
 def test_85_bit_coefficients_are_exact():
-    curve = embedded_curves(417582, 417583).filter(pl.col("label") == "417582bd1")
+    curve = read_curves(417582, 417583).filter(pl.col("label") == "417582bd1")
     assert int(curve["ainvs"].item()[4]).bit_length() == 85
     assert str(curve["ainvs"].item()[4]).lstrip("-") == "30678844976992324746846613"
 
 
 def test_range_is_half_open():
-    curves = embedded_curves(37, 38)
+    curves = read_curves(37, 38)
     assert set(curves["conductor"]) == {37}
 
 
