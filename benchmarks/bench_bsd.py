@@ -8,7 +8,9 @@ ellrootno; per curve: ellinit, ellglobalred, elltors, the period, the height mat
 checks, chunking, parquet or processes. The stage runs through the same code path as
 ``dvc repro`` (plan chunks, run them, assemble the table) with 1 and with 2 workers.
 The bare loop also runs as two processes over alternate classes at once: the most two PARI
-processes achieve on the machine. Prints curves/s for each and the ratios to the bare loop.
+processes achieve on the machine. Timings on a shared machine vary by 10-25% between runs, so the
+four measurements are repeated ``--repeats`` times, interleaved; each repeat's ratios are taken
+within that repeat, and the medians are reported.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import argparse
 import multiprocessing
 import os
 import platform
+import statistics
 import tempfile
 import time
 from math import factorial
@@ -26,7 +29,7 @@ import polars as pl
 from arithmetic.elldata import read_curves
 from arithmetic.pari import start_pari
 from pipeline.bsd import compute_bsd
-from pipeline.params import load_params
+from pipeline.params import Bsd, load_params
 
 
 def bare_loop(pari, curves: pl.DataFrame) -> float:
@@ -64,8 +67,8 @@ def bare_two_processes(curves: pl.DataFrame, realprecision: int, stack_mb: int) 
     return time.perf_counter() - start
 
 
-def stage(curves: pl.DataFrame, workers: int) -> float:
-    section = load_params().bsd.model_copy(update={"workers": workers})
+def stage(curves: pl.DataFrame, section: Bsd, workers: int) -> float:
+    section = section.model_copy(update={"workers": workers})
     with tempfile.TemporaryDirectory() as scratch:
         start = time.perf_counter()
         compute_bsd(curves, section, Path(scratch) / "chunks").collect()
@@ -76,6 +79,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conductor-min", type=int, default=1)
     parser.add_argument("--conductor-max", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="interleaved repetitions of the four measurements (default 3)")
     args = parser.parse_args()
     params = load_params()
     curves = read_curves(args.conductor_min, args.conductor_max)
@@ -84,16 +89,26 @@ def main() -> None:
     print(f"{n} curves, {curves['isogeny_class'].n_unique()} classes, conductors "
           f"{args.conductor_min} <= N < {args.conductor_max}; {os.cpu_count()} cores, "
           f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
-    bare = bare_loop(pari, curves)
-    bare_two = bare_two_processes(curves, params.bsd.realprecision, params.bsd.pari_stack_mb)
-    one = stage(curves, 1)
-    two = stage(curves, 2)
-    print(f"{'run':<28}{'seconds':>9}{'curves/s':>10}{'vs bare':>9}")
-    for name, seconds in [("bare cypari2 loop", bare), ("bare loop, 2 processes", bare_two),
-                          ("bsd stage, 1 worker", one), ("bsd stage, 2 workers", two)]:
-        print(f"{name:<28}{seconds:>9.2f}{n / seconds:>10.0f}{bare / seconds:>8.2f}x")
-    print(f"2 workers against 2 bare processes: {bare_two / two:.2f}x")
-
+    runs = {"bare cypari2 loop": [], "bare loop, 2 processes": [], "bsd stage, 1 worker": [],
+            "bsd stage, 2 workers": []}
+    for repeat in range(args.repeats):
+        times = [bare_loop(pari, curves),
+                 bare_two_processes(curves, params.bsd.realprecision, params.bsd.pari_stack_mb),
+                 stage(curves, params.bsd, 1), stage(curves, params.bsd, 2)]
+        for name, seconds in zip(runs, times):
+            runs[name].append(seconds)
+        print(f"repeat {repeat + 1}: " + ", ".join(f"{name} {s:.2f} s" for name, s in zip(runs, times)),
+              flush=True)
+    bare = runs["bare cypari2 loop"]
+    print(f"{'run (median of ' + str(args.repeats) + ')':<28}{'seconds':>9}{'curves/s':>10}"
+          f"{'vs bare':>9}   per repeat")
+    for name, seconds in runs.items():
+        ratios = [b / s for b, s in zip(bare, seconds)]
+        print(f"{name:<28}{statistics.median(seconds):>9.2f}{n / statistics.median(seconds):>10.0f}"
+              f"{statistics.median(ratios):>8.2f}x   " + " ".join(f"{r:.2f}x" for r in ratios))
+    ceiling = [b2 / s2 for b2, s2 in zip(runs["bare loop, 2 processes"], runs["bsd stage, 2 workers"])]
+    print(f"2 workers against 2 bare processes: median {statistics.median(ceiling):.2f}x   "
+          + " ".join(f"{r:.2f}x" for r in ceiling))
 
 if __name__ == "__main__":
     main()

@@ -5,6 +5,7 @@ Every stage calls :func:`load_params` and takes its own section. A bad value rai
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -29,6 +30,9 @@ class Paths(_Section):
     bsd: Path
     bsd_chunks: Path
     bsd_metrics: Path
+    features: Path
+    features_chunks: Path
+    feature_groups: Path
 
 
 class Ingest(_Section):
@@ -61,10 +65,69 @@ class Bsd(_Section):
     pari_stack_mb: int = Field(ge=16)
 
 
+class Features(_Section):
+    workers: int = Field(ge=1, le=256)
+    chunk_size: int = Field(ge=1)
+    pari_stack_mb: int = Field(ge=16)
+    primes_max: int = Field(ge=2, le=100_000, description="a_p for the primes p <= primes_max")
+    mestre_nagao_bounds: list[int] = Field(min_length=1)
+    groups: dict[str, list[str]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _bounds_and_patterns(self) -> "Features":
+        for bound in self.mestre_nagao_bounds:
+            if not 3 <= bound <= self.primes_max:
+                raise ValueError(f"mestre_nagao_bounds: {bound} is not within 3..primes_max "
+                                 f"({self.primes_max}); the sums need a_p for p <= B")
+        for group, patterns in self.groups.items():
+            if not patterns:
+                raise ValueError(f"groups.{group}: empty")
+            for pattern in patterns:
+                try:
+                    re.compile(pattern)
+                except re.error as err:
+                    raise ValueError(f"groups.{group}: {pattern!r} is not a regular "
+                                     f"expression: {err}") from None
+        return self
+
+
+class ConductorGbm(_Section):
+    n_estimators: int = Field(ge=1)
+    num_leaves: int = Field(ge=2)
+    learning_rate: float = Field(gt=0, le=1)
+
+
+class Baselines(_Section):
+    seed: int
+    threads: int = Field(ge=1, description="LightGBM threads of the conductor-only model")
+    conductor_gbm: ConductorGbm
+
+
+class Nulls(_Section):
+    seed: int
+    conductor_strata: int = Field(ge=1, description="equal-count conductor bins for permutations")
+    minimalist_high_rank_rate: float = Field(ge=0, le=1)
+    delaunay_primes: list[int] = Field(min_length=1)
+    delaunay_bank_size: int = Field(ge=100)
+    delaunay_matrix_size: int = Field(ge=2, le=40)
+
+    @model_validator(mode="after")
+    def _delaunay(self) -> "Nulls":
+        if self.delaunay_matrix_size % 2:
+            raise ValueError(f"delaunay_matrix_size must be even, got {self.delaunay_matrix_size}")
+        for p in self.delaunay_primes:
+            if p < 2 or any(p % d == 0 for d in range(2, int(p ** 0.5) + 1)):
+                raise ValueError(f"delaunay_primes: {p} is not a prime")
+        return self
+
+
 class Params(_Section):
     paths: Paths
     ingest: Ingest
     bsd: Bsd
+    features: Features
+    baselines: Baselines
+    nulls: Nulls
 
 
 def load_params(path: Path | str = PARAMS_FILE) -> Params:

@@ -35,3 +35,20 @@ def classes_of(*labels: str) -> pl.DataFrame:
     classes = {m["conductor"] + m["iso"] for m in matches}
     frames = [read_curves(n, n + 1) for n in sorted(conductors)]
     return pl.concat(frames).filter(pl.col("isogeny_class").is_in(classes))
+
+
+@pytest.fixture(scope="session")
+def model_tables(tmp_path_factory, pari) -> dict[str, pl.DataFrame]:
+    """curves, bsd, features and the model frame for every curve with conductor < 1000,
+    computed by the stages' own functions (in this process)."""
+    from arithmetic.bsd import bsd_table
+    from models.features import model_frame
+    from pipeline.features import compute_features
+    from pipeline.params import load_params
+
+    curves = read_curves(1, 1000)
+    bsd = bsd_table(pari, curves, 1e-6)
+    section = load_params(PROJECT / "params.yaml").features.model_copy(update={"workers": 1})
+    features = compute_features(curves, bsd, section, tmp_path_factory.mktemp("features") / "c")
+    return {"curves": curves, "bsd": bsd, "features": features,
+            "frame": model_frame(features, bsd), "section": section}

@@ -1,0 +1,210 @@
+"""Heuristic baselines: what known mathematics or a trivial model already predicts.
+
+Each baseline is a predictor with the interface of the real models (:class:`Predictor`):
+``fit(frame, target)`` on a training frame (features joined with the BSD table), then
+``predict(frame)`` returns one value per row, a class label for a classification target or a
+number for a regression target. So a model's score always sits beside the score of the best
+applicable baseline on the same split. ``applies_to(target)`` says whether a baseline can
+predict a target at all (the parity baseline says nothing about the regulator).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+import lightgbm
+import numpy as np
+import polars as pl
+from sklearn.dummy import DummyClassifier, DummyRegressor
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.tree import DecisionTreeClassifier
+
+from arithmetic.traces import ap_column
+from models.sato_tate import hasse_bound, torsion_modulus, trace_distribution
+
+Task = Literal["classification", "regression"]
+
+#: Targets fixed by the root number through the parity conjecture, (-1)^rank = w.
+PARITY_TARGETS = {"rank", "rank_parity", "root_number"}
+
+
+class Predictor(Protocol):
+    name: str
+    task: Task
+
+    def applies_to(self, target: str) -> bool: ...
+    def fit(self, frame: pl.DataFrame, target: str) -> "Predictor": ...
+    def predict(self, frame: pl.DataFrame) -> np.ndarray: ...
+
+
+def _matrix(frame: pl.DataFrame, columns: list[str]) -> np.ndarray:
+    return frame.select(columns).to_numpy().astype(np.float64)
+
+
+@dataclass
+class ConstantBaseline:
+    """The majority class, or the mean: what any model must beat to have learnt anything."""
+    task: Task
+    name: str = "constant"
+
+    def applies_to(self, target: str) -> bool:
+        return True
+
+    def fit(self, frame: pl.DataFrame, target: str) -> "ConstantBaseline":
+        self._model = (DummyClassifier(strategy="most_frequent") if self.task == "classification"
+                       else DummyRegressor(strategy="mean"))
+        self._model.fit(np.zeros((len(frame), 1)), frame[target].to_numpy())
+        return self
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        return self._model.predict(np.zeros((len(frame), 1)))
+
+
+@dataclass
+class ConductorBaseline:
+    """A small gradient-boosted model on the conductor features alone (log N, bad and additive
+    primes, ...). A target that this predicts well is explained by conductor bias: the tables
+    hold every curve up to a conductor bound, and most invariants drift with N."""
+    task: Task
+    columns: list[str]
+    seed: int
+    n_estimators: int = 100
+    num_leaves: int = 7
+    learning_rate: float = 0.1
+    threads: int = 1
+    name: str = "conductor only"
+
+    def applies_to(self, target: str) -> bool:
+        return target not in self.columns
+
+    def fit(self, frame: pl.DataFrame, target: str) -> "ConductorBaseline":
+        kind = lightgbm.LGBMClassifier if self.task == "classification" else lightgbm.LGBMRegressor
+        self._model = kind(n_estimators=self.n_estimators, num_leaves=self.num_leaves,
+                           learning_rate=self.learning_rate, random_state=self.seed,
+                           n_jobs=self.threads, deterministic=True, verbose=-1)
+        self._model.fit(_matrix(frame, self.columns), frame[target].to_numpy())
+        return self
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        return self._model.predict(_matrix(frame, self.columns))
+
+
+@dataclass
+class BsdIdentityBaseline:
+    """A linear model (logistic for classes) on the logs of the other BSD quantities.
+
+    The BSD formula L^(r)(E,1)/r! = Ω·R·∏c_p·#Sha / #T² is linear in the logs, so
+    ``log_sha_an`` (say) is an exact linear function of the other five logs: a "finding" that
+    predicts Sha from them is the BSD identity, not a discovery. ``columns`` must not contain
+    the target or a function of it (the caller removes them)."""
+    task: Task
+    columns: list[str]
+    name: str = "BSD identity"
+
+    def applies_to(self, target: str) -> bool:
+        return bool(self.columns) and target not in self.columns
+
+    def fit(self, frame: pl.DataFrame, target: str) -> "BsdIdentityBaseline":
+        model = (LogisticRegression(max_iter=1000) if self.task == "classification"
+                 else LinearRegression())
+        self._model = make_pipeline(StandardScaler(), model)
+        self._model.fit(_matrix(frame, self.columns), frame[target].to_numpy())
+        return self
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        return self._model.predict(_matrix(frame, self.columns))
+
+
+@dataclass
+class ParityBaseline:
+    """The parity conjecture (−1)^rank = w(E) (Dokchitser–Dokchitser 2010: true whenever
+    Sha is finite), used as the *minimalist* rank model: rank 0 if w = +1 and rank 1 if w = −1
+    (Goldfeld's conjecture: asymptotically 100% of curves have rank ≤ 1).
+
+    For ``rank_parity`` it is exact; for ``rank`` it is the minimalist conjecture; for
+    ``root_number`` it reads the rank: w = (−1)^rank."""
+    task: Task = "classification"
+    name: str = "parity"
+
+    def applies_to(self, target: str) -> bool:
+        return target in PARITY_TARGETS and self.task == "classification"
+
+    def fit(self, frame: pl.DataFrame, target: str) -> "ParityBaseline":
+        self._target = target
+        return self
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        if self._target == "root_number":
+            return np.where(frame["rank"].to_numpy() % 2 == 0, 1, -1)
+        return (1 - frame["root_number"].to_numpy()) // 2
+
+
+@dataclass
+class MestreNagaoBaseline:
+    """Rank from thresholds on a single Mestre–Nagao sum (Mestre 1985; Nagao 1997;
+    Kazalicki–Vlah 2023): for each sum, a one-feature decision tree with one leaf per rank
+    (its splits are the thresholds); the sum whose tree classifies the training set best
+    (balanced accuracy) is kept."""
+    columns: list[str]
+    task: Task = "classification"
+    name: str = "Mestre-Nagao"
+
+    def applies_to(self, target: str) -> bool:
+        return target in {"rank", "rank_parity"} and self.task == "classification"
+
+    def fit(self, frame: pl.DataFrame, target: str) -> "MestreNagaoBaseline":
+        y = frame[target].to_numpy()
+        best = None
+        for column in self.columns:
+            x = _matrix(frame, [column])
+            tree = DecisionTreeClassifier(max_leaf_nodes=max(2, len(np.unique(y))),
+                                          class_weight="balanced", random_state=0).fit(x, y)
+            predicted = tree.predict(x)
+            score = np.mean([np.mean(predicted[y == k] == k) for k in np.unique(y)])
+            if best is None or score > best[0]:
+                best = (score, column, tree)
+        _, self.column, self._tree = best
+        return self
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        return self._tree.predict(_matrix(frame, [self.column]))
+
+
+@dataclass
+class SatoTateBaseline:
+    """a_p at a held-out good prime p by its expectation under the Sato–Tate law, conditioned
+    on Hasse's bound |a_p| <= 2√p and on the congruence forced by rational torsion: for good
+    p > 2, E(Q)_tors injects into E(F_p) (Silverman VII.3.1), so #T divides p + 1 − a_p.
+
+    Regression predicts the conditional mean, classification the conditional mode. Rows where
+    p is bad (target = w_p = ±1 in the aplist convention) get the training mean / mode of w_p."""
+    prime: int
+    task: Task = "regression"
+    name: str = "Sato-Tate"
+    _bad_value: float = field(default=0.0, init=False)
+
+    def applies_to(self, target: str) -> bool:
+        return target == ap_column(self.prime)
+
+    def fit(self, frame: pl.DataFrame, target: str) -> "SatoTateBaseline":
+        bad = frame["conductor"].to_numpy() % self.prime == 0
+        values = frame[target].to_numpy()[bad]
+        if len(values):
+            uniques, counts = np.unique(values, return_counts=True)
+            self._bad_value = (uniques[np.argmax(counts)] if self.task == "classification"
+                               else float(values.mean()))
+        return self
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        moduli = torsion_modulus(frame["torsion"].to_numpy(), self.prime)
+        support = np.arange(-hasse_bound(self.prime), hasse_bound(self.prime) + 1)
+        expected = {}
+        for modulus in np.unique(moduli):
+            weights = trace_distribution(self.prime, int(modulus))
+            expected[modulus] = (support[np.argmax(weights)] if self.task == "classification"
+                                 else float(weights @ support))
+        good_value = np.array([expected[m] for m in moduli])
+        bad = frame["conductor"].to_numpy() % self.prime == 0
+        return np.where(bad, self._bad_value, good_value)

@@ -1,0 +1,94 @@
+"""DVC stage ``features``: per-curve features for the models -> ``paths.features``.
+
+The PARI work (a_p, w_p and the conductor's factorization, once per isogeny class) and the exact
+integer work on the Weierstrass coefficients run in ``features.workers`` processes over chunks of
+whole classes, resumably (:mod:`pipeline.chunks`). The rest is vectorized: normalized traces and
+Mestre–Nagao sums (:func:`models.features.trace_features`), conductor features, and the logs of
+the BSD quantities from ``paths.bsd``. Every column belongs to a group of ``features.groups``.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+from functools import partial
+
+import polars as pl
+
+import arithmetic.traces
+import arithmetic.weierstrass
+from arithmetic.pari import start_pari
+from arithmetic.traces import class_arithmetic, primes_up_to
+from arithmetic.weierstrass import WEIERSTRASS_COLUMNS, weierstrass_features
+from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_features,
+                             resolve_groups, trace_features)
+from pipeline.atomic import write_json, write_parquet
+from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.params import Features, ParamsError, load_params
+
+#: This worker process's PARI handle, set by :func:`start_worker`.
+_pari = None
+
+
+def start_worker(stack_mb: int) -> None:
+    global _pari
+    _pari = start_pari(19, stack_mb)
+
+
+def features_chunk(rows: pl.DataFrame, primes: list[int]) -> pl.DataFrame:
+    """PARI and exact-integer features of a chunk of curves (whole isogeny classes)."""
+    arithmetic_part = class_arithmetic(_pari, rows, primes)
+    weierstrass = pl.DataFrame([weierstrass_features([int(a) for a in ainvs])
+                                for ainvs in rows["ainvs"].to_list()],
+                               schema=WEIERSTRASS_COLUMNS, orient="row")
+    return pl.concat([arithmetic_part, weierstrass], how="horizontal")
+
+
+def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
+                     chunk_dir) -> pl.DataFrame:
+    """The feature table of ``curves`` (with their BSD table ``bsd``, same rows and order)."""
+    if not bsd["label"].equals(curves["label"]):
+        raise ValueError("the bsd table does not hold the curves of the curve table in order; "
+                         "rerun `dvc repro bsd`")
+    primes = primes_up_to(section.primes_max)
+    salt = f"primes_max={section.primes_max};" + source_digest(
+        arithmetic.traces.__file__, arithmetic.weierstrass.__file__)
+    inputs = curves.select(*KEY_COLUMNS, "ainvs")
+    chunks = plan_chunks(inputs, "isogeny_class", section.chunk_size, salt)
+    paths = run_chunks(inputs, chunks, chunk_dir, partial(features_chunk, primes=primes),
+                       workers=section.workers, initializer=start_worker,
+                       initargs=(section.pari_stack_mb,), desc="features")
+    computed = pl.read_parquet(paths)
+    if not computed["label"].equals(curves["label"]):
+        raise ValueError(f"chunks in {chunk_dir} do not hold the input curves in order; "
+                         "delete the directory and rerun")
+    with_bad = computed.with_columns(curves["conductor"], bsd["semistable"])
+    traces = trace_features(ap_matrix(computed, primes), curves["conductor"].to_numpy(), primes,
+                            section.mestre_nagao_bounds)
+    return pl.concat([curves.select(KEY_COLUMNS), conductor_features(with_bad),
+                      computed.select(WEIERSTRASS_COLUMNS), traces,
+                      bsd.select("root_number"), bsd_features(bsd)], how="horizontal")
+
+
+def main() -> None:
+    params = load_params()
+    section = params.features
+    curves = pl.read_parquet(params.paths.curves)
+    bsd = pl.read_parquet(params.paths.bsd)
+    table = compute_features(curves, bsd, section, params.paths.features_chunks)
+    try:
+        groups = resolve_groups(table.columns, section.groups)
+    except ValueError as err:
+        raise ParamsError(f"params.yaml: {err}") from None
+    write_parquet(table, params.paths.features)
+    write_json(groups, params.paths.feature_groups)
+    shutil.rmtree(params.paths.features_chunks)
+    print(f"features: {len(table)} curves, {len(table.columns) - len(KEY_COLUMNS)} features in "
+          f"{len(groups)} groups ({', '.join(f'{g}: {len(c)}' for g, c in groups.items())}) "
+          f"-> {params.paths.features}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (ParamsError, ValueError) as err:
+        sys.exit(f"features: error: {err}")

@@ -1,0 +1,106 @@
+"""Features: a_p-derived sums, conductor and BSD logs, named groups; the stage's table."""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import polars as pl
+import pytest
+
+from models.features import (KEY_COLUMNS, model_frame, resolve_groups, trace_features)
+from pipeline.params import load_params
+from tests.conftest import PROJECT
+
+
+def test_mestre_nagao_sums_by_hand():
+    primes, bounds = [2, 3, 5, 7], [5, 7]
+    ap = np.array([[-2, -1, 1, -2],          # 11a: good everywhere below 11
+                   [1, 0, -1, 3]])           # a conductor 3 curve, say: 3 is bad
+    conductor = np.array([11, 3])
+    table = trace_features(ap, conductor, primes, bounds)
+    good = [(2, -2), (3, -1), (5, 1)]
+    assert table["mn_s0_5"][0] == pytest.approx(sum(a * math.log(p) / p for p, a in good) / math.log(5))
+    assert table["mn_s2_5"][0] == pytest.approx(sum(a * math.log(p) for p, a in good) / 5)
+    assert table["mn_s1_5"][0] == pytest.approx(
+        sum((1 - (p - 1) / (p + 1 - a)) * math.log(p) for p, a in good))
+    assert table["mn_s3_7"][0] == pytest.approx(sum(1 - (p + 1 - a) / p for p, a in good + [(7, -2)]))
+    assert table["mn_s4_5"][0] == pytest.approx(
+        sum(math.log((p + 1 - a) / p) for p, a in good) / math.log(math.log(5)))
+    # p = 3 bad for the second curve: kept as w_3 in ap_3, left out of the sums and ap_norm
+    assert table["ap_3"][1] == 0 and table["ap_norm_3"][1] == 0
+    assert table["mn_s2_5"][1] == pytest.approx((1 * math.log(2) - 1 * math.log(5)) / 5)
+    assert table["ap_norm_7"][1] == pytest.approx(3 / (2 * math.sqrt(7)))
+
+
+def test_resolve_groups_errors():
+    columns = [*KEY_COLUMNS, "ap_2", "ap_3", "log_conductor"]
+    assert resolve_groups(columns, {"ap": [r"ap_\d+"], "conductor": ["log_conductor"]}) == \
+        {"ap": ["ap_2", "ap_3"], "conductor": ["log_conductor"]}
+    with pytest.raises(ValueError, match="matches no column"):
+        resolve_groups(columns, {"ap": [r"ap_\d+"], "conductor": ["log_conductor", "nothing"]})
+    with pytest.raises(ValueError, match=r"in no group: \['log_conductor'\]"):
+        resolve_groups(columns, {"ap": [r"ap_\d+"]})
+
+
+def test_feature_table_below_1000(model_tables):
+    features, curves = model_tables["features"], model_tables["curves"]
+    assert features["label"].equals(curves["label"])
+    assert features.null_count().sum_horizontal()[0] == 0
+    assert np.isfinite(features.select(pl.selectors.float()).to_numpy()).all()
+    groups = resolve_groups(features.columns, load_params(PROJECT / "params.yaml").features.groups)
+    assert len(groups["ap"]) == 50 and len(groups["mestre_nagao"]) == 15
+    row = features.filter(pl.col("label") == "11a1").row(0, named=True)
+    assert (row["ap_2"], row["ap_3"], row["ap_11"], row["bad_primes"], row["rank"]) == (-2, -1, -1, 1, 0)   # w_11 = -a_11
+    assert row["log_torsion"] == pytest.approx(math.log(5))
+    assert row["log_real_period"] == pytest.approx(math.log(1.26920930427955))
+
+
+def test_mestre_nagao_sums_separate_ranks(model_tables):
+    """S0 -> 1/2 - r: the class means must be ordered by rank (not a finding: the heuristic)."""
+    means = model_tables["features"].group_by("rank").agg(pl.col("mn_s0_100").mean()).sort("rank")
+    assert means["mn_s0_100"].to_list() == sorted(means["mn_s0_100"].to_list(), reverse=True)
+
+
+def test_model_frame_joins_row_for_row(model_tables):
+    frame = model_tables["frame"]
+    assert {"sha", "torsion", "real_period", "rank", "mn_s0_10"} <= set(frame.columns)
+    with pytest.raises(ValueError, match="same order"):
+        model_frame(model_tables["features"], model_tables["bsd"].reverse())
+
+
+def test_stage_resumes_from_chunks_and_agrees_with_two_workers(model_tables, tmp_path):
+    from pipeline.features import compute_features
+    section = model_tables["section"].model_copy(update={"workers": 2, "chunk_size": 700})
+    chunks = tmp_path / "chunks"
+    first = compute_features(model_tables["curves"], model_tables["bsd"], section, chunks)
+    assert first.equals(model_tables["features"])
+    done = sorted(chunks.iterdir())
+    done[0].unlink()
+    stamps = {p: p.stat().st_mtime_ns for p in done[1:]}
+    again = compute_features(model_tables["curves"], model_tables["bsd"], section, chunks)
+    assert again.equals(first)
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())   # only the missing chunk redone
+
+
+def test_bsd_table_out_of_order_is_refused(model_tables, tmp_path):
+    from pipeline.features import compute_features
+    with pytest.raises(ValueError, match="dvc repro bsd"):
+        compute_features(model_tables["curves"], model_tables["bsd"].reverse(),
+                         model_tables["section"], tmp_path / "c")
+
+
+def test_feature_groups_json_is_written_by_the_stage_main(tmp_path, monkeypatch, model_tables):
+    from pipeline import features as stage
+    params = load_params(PROJECT / "params.yaml")
+    data = tmp_path / "data"
+    data.mkdir()
+    model_tables["curves"].write_parquet(data / "curves.parquet")
+    model_tables["bsd"].write_parquet(data / "bsd.parquet")
+    (tmp_path / "params.yaml").write_text((PROJECT / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    stage.main()
+    groups = json.loads((tmp_path / params.paths.feature_groups).read_text())
+    assert set(groups) == set(params.features.groups)
+    assert pl.read_parquet(tmp_path / params.paths.features).equals(model_tables["features"])
+    assert not (tmp_path / params.paths.features_chunks).exists()
