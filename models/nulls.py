@@ -25,7 +25,7 @@ def _same_schema(null: pl.DataFrame, real: pl.DataFrame) -> pl.DataFrame:
 def class_starts(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(first row, size) of each isogeny class; classes must be contiguous."""
     runs = frame.select(pl.col("isogeny_class").rle()).unnest("isogeny_class")
-    sizes = runs["len"].to_numpy()
+    sizes = runs["len"].to_numpy().astype(np.int64)
     if runs["value"].n_unique() != len(runs):
         raise ValueError("isogeny classes are not contiguous in the frame")
     return np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes

@@ -31,7 +31,7 @@ _pari = None
 
 def start_worker(stack_mb: int) -> None:
     global _pari
-    _pari = start_pari(19, stack_mb)
+    _pari = start_pari(19, stack_mb)    # a_p, w_p and factorizations are exact: least precision
 
 
 def features_chunk(rows: pl.DataFrame, primes: list[int]) -> pl.DataFrame:
@@ -90,5 +90,5 @@ def main() -> None:
 if __name__ == "__main__":
     try:
         main()
-    except (ParamsError, ValueError) as err:
+    except ValueError as err:           # ParamsError, and tables that do not match
         sys.exit(f"features: error: {err}")

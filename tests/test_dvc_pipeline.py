@@ -40,12 +40,16 @@ def test_dvc_repro_from_scratch_then_noop_then_param_change(tmp_path):
     run(["git", "init", "-q"], repo)
 
     first = run([sys.executable, "-m", "dvc", "repro"], repo)
-    assert "Running stage 'ingest'" in first.stdout and "Running stage 'bsd'" in first.stdout
+    assert all(f"Running stage '{stage}'" in first.stdout for stage in ("ingest", "bsd", "features"))
     bsd = pl.read_parquet(repo / "data/bsd.parquet")
     curves = pl.read_parquet(repo / "data/curves.parquet")
     assert bsd["label"].to_list() == curves["label"].to_list() and len(bsd) > 1000
     metrics = json.loads((repo / "metrics/bsd.json").read_text())
     assert metrics["curves"] == len(bsd) and sum(metrics["rank"].values()) == len(bsd)
+
+    features = pl.read_parquet(repo / "data/features.parquet")
+    groups = json.loads((repo / "data/feature_groups.json").read_text())
+    assert features["label"].equals(bsd["label"]) and set(groups) == set(params["features"]["groups"])
 
     again = run([sys.executable, "-m", "dvc", "repro"], repo)
     assert "Data and pipelines are up to date" in again.stdout
@@ -55,3 +59,4 @@ def test_dvc_repro_from_scratch_then_noop_then_param_change(tmp_path):
     third = run([sys.executable, "-m", "dvc", "repro"], repo)
     assert "Stage 'ingest' didn't change" in third.stdout and "Running stage 'bsd'" in third.stdout
     assert pl.read_parquet(repo / "data/bsd.parquet").equals(bsd)
+    assert "Stage 'features' didn't change" in third.stdout     # same bsd.parquet, same hash

@@ -36,6 +36,13 @@ def test_project_params_load():
     ({"ingest__conductor_min": 10_000}, r"ingest: Value error, conductor_max \(10000\) must exceed conductor_min \(10000\)"),
     ({"ingest__conductor_max": 600_000},
      r"beyond the embedded Cremona tables .* served by Cremona's ecdata files or the LMFDB"),
+    ({"features__mestre_nagao_bounds": [10, 1000]},
+     r"features: Value error, mestre_nagao_bounds: 1000 is not within 3..primes_max \(100\)"),
+    ({"features__groups": {"ap": ["ap_("]}}, r"features: Value error, groups\.ap: 'ap_\(' is not a regular"),
+    ({"features__primes_max": 1}, r"features\.primes_max"),
+    ({"nulls__delaunay_matrix_size": 11}, r"nulls: Value error, delaunay_matrix_size must be even"),
+    ({"nulls__delaunay_primes": [2, 9]}, r"nulls: Value error, delaunay_primes: 9 is not a prime"),
+    ({"baselines__threads": 0}, r"baselines\.threads"),
 ])
 def test_bad_params_name_the_field(tmp_path, changes, message):
     with pytest.raises(ParamsError, match=message):

@@ -1,0 +1,92 @@
+"""Baselines give the answers the heuristics they implement are known to give."""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+from sklearn.metrics import balanced_accuracy_score, r2_score
+
+from arithmetic.elldata import read_curves
+from models.baselines import (BsdIdentityBaseline, ConductorBaseline, ConstantBaseline,
+                              MestreNagaoBaseline, ParityBaseline, SatoTateBaseline)
+from pipeline.bsd import compute_bsd
+from pipeline.params import load_params
+from tests.conftest import PROJECT
+
+OTHER_BSD_LOGS = ["log_torsion", "log_tamagawa_product", "log_real_period", "log_regulator",
+                  "log_special_value"]
+
+
+@pytest.fixture(scope="module")
+def default_range_bsd(tmp_path_factory) -> pl.DataFrame:
+    """The BSD table of every curve of the default range (conductor < 10,000), 2 workers."""
+    params = load_params(PROJECT / "params.yaml")
+    curves = read_curves(params.ingest.conductor_min, params.ingest.conductor_max)
+    return compute_bsd(curves, params.bsd, tmp_path_factory.mktemp("bsd") / "chunks").collect()
+
+
+def test_parity_gets_rank_parity_right_for_every_curve_of_the_default_range(default_range_bsd):
+    frame = default_range_bsd.with_columns(rank_parity=pl.col("rank") % 2)
+    assert len(frame) == 64687
+    parity = ParityBaseline().fit(frame, "rank_parity")
+    assert np.array_equal(parity.predict(frame), frame["rank_parity"].to_numpy())
+    root = ParityBaseline().fit(frame, "root_number")
+    assert np.array_equal(root.predict(frame), frame["root_number"].to_numpy())
+    minimalist = ParityBaseline().fit(frame, "rank").predict(frame)
+    assert np.mean(minimalist == frame["rank"].to_numpy()) > 0.95     # ranks >= 2 are rare here
+    assert not ParityBaseline().applies_to("regulator")
+
+
+def test_bsd_identity_recovers_sha_on_the_default_range(default_range_bsd):
+    frame = default_range_bsd.with_columns(
+        [pl.col(c.removeprefix("log_")).cast(pl.Float64).log().alias(c) for c in OTHER_BSD_LOGS]
+        + [pl.col("sha_an").log().alias("log_sha_an")])
+    train, test = frame.filter(pl.col("conductor") < 5000), frame.filter(pl.col("conductor") >= 5000)
+    model = BsdIdentityBaseline("regression", OTHER_BSD_LOGS).fit(train, "log_sha_an")
+    assert r2_score(test["log_sha_an"], model.predict(test)) > 0.9999
+    assert not BsdIdentityBaseline("regression", OTHER_BSD_LOGS).applies_to("log_torsion")
+
+
+def test_constant_baseline(model_tables):
+    frame = model_tables["frame"]
+    majority = ConstantBaseline("classification").fit(frame, "rank").predict(frame.head(3))
+    assert majority.tolist() == [frame["rank"].mode()[0]] * 3
+    mean = ConstantBaseline("regression").fit(frame, "log_real_period").predict(frame.head(2))
+    assert mean == pytest.approx([frame["log_real_period"].mean()] * 2)
+
+
+def test_conductor_baseline_sees_conductor_effects_only(model_tables):
+    frame = model_tables["frame"].with_columns(large=(pl.col("conductor") > 500).cast(pl.Int8))
+    columns = ["log_conductor", "bad_primes", "additive_primes", "semistable", "log_largest_prime"]
+    baseline = ConductorBaseline("classification", columns, seed=1).fit(frame, "large")
+    assert np.mean(baseline.predict(frame) == frame["large"].to_numpy()) > 0.99
+    assert not baseline.applies_to("log_conductor")
+    again = ConductorBaseline("classification", columns, seed=1).fit(frame, "rank").predict(frame)
+    assert np.array_equal(again, ConductorBaseline("classification", columns, seed=1)
+                          .fit(frame, "rank").predict(frame))      # seeded, deterministic
+
+
+def test_mestre_nagao_threshold_predicts_rank(model_tables):
+    frame = model_tables["frame"]
+    sums = [c for c in frame.columns if c.startswith("mn_")]
+    low = frame.filter(pl.col("rank") <= 1)
+    train, test = low.filter(pl.col("conductor") < 600), low.filter(pl.col("conductor") >= 600)
+    baseline = MestreNagaoBaseline(sums).fit(train, "rank")
+    assert baseline.column in sums
+    assert balanced_accuracy_score(test["rank"], baseline.predict(test)) > 0.75
+    assert not baseline.applies_to("torsion")
+
+
+def test_sato_tate_expectation_for_a_held_out_prime(model_tables):
+    frame = model_tables["frame"]
+    baseline = SatoTateBaseline(97).fit(frame, "ap_97")
+    predicted = baseline.predict(frame)
+    good = frame["conductor"].to_numpy() % 97 != 0
+    errors = (predicted - frame["ap_97"].to_numpy())[good]
+    assert np.mean(errors ** 2) / 97 == pytest.approx(1, abs=0.25)       # E[a_p^2] = p
+    trivial = good & (frame["torsion"].to_numpy() == 1)
+    assert np.abs(predicted[trivial]).max() < 1e-9                        # E[a_p] = 0
+    mode = SatoTateBaseline(97, task="classification").fit(frame, "ap_97").predict(frame)
+    torsion = frame["torsion"].to_numpy()
+    assert np.all((98 - mode[good]) % torsion[good] == 0)
+    assert SatoTateBaseline(97).applies_to("ap_97") and not SatoTateBaseline(97).applies_to("ap_89")
