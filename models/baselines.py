@@ -1,5 +1,10 @@
 """Heuristic baselines: what known mathematics or a trivial model already predicts.
 
+The conductor-only baseline is the searched GBM itself (:class:`models.gbm.GbmModel`, same
+settings) restricted to the conductor features: a target it predicts is explained by conductor
+bias (the tables hold every curve up to a conductor bound, and most invariants drift with N),
+and a model on conductor features cannot beat it by capacity alone.
+
 Each baseline is a predictor with the interface of the real models (:class:`Predictor`):
 ``fit(frame, target)`` on a training frame (features joined with the BSD table), then
 ``predict(frame)`` returns one value per row, a class label for a classification target or a
@@ -12,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-import lightgbm
 import numpy as np
 import polars as pl
 from sklearn.dummy import DummyClassifier, DummyRegressor
@@ -63,35 +67,6 @@ class ConstantBaseline:
 
 
 @dataclass
-class ConductorBaseline:
-    """A small gradient-boosted model on the conductor features alone (log N, bad and additive
-    primes, ...). A target that this predicts well is explained by conductor bias: the tables
-    hold every curve up to a conductor bound, and most invariants drift with N."""
-    task: Task
-    columns: list[str]
-    seed: int
-    n_estimators: int = 100
-    num_leaves: int = 7
-    learning_rate: float = 0.1
-    threads: int = 1
-    name: str = "conductor only"
-
-    def applies_to(self, target: str) -> bool:
-        return target not in self.columns
-
-    def fit(self, frame: pl.DataFrame, target: str) -> "ConductorBaseline":
-        kind = lightgbm.LGBMClassifier if self.task == "classification" else lightgbm.LGBMRegressor
-        self._model = kind(n_estimators=self.n_estimators, num_leaves=self.num_leaves,
-                           learning_rate=self.learning_rate, random_state=self.seed,
-                           n_jobs=self.threads, deterministic=True, verbose=-1)
-        self._model.fit(_matrix(frame, self.columns), frame[target].to_numpy())
-        return self
-
-    def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        return self._model.predict(_matrix(frame, self.columns))
-
-
-@dataclass
 class BsdIdentityBaseline:
     """A linear model (logistic for classes) on the logs of the other BSD quantities.
 
@@ -123,20 +98,26 @@ class ParityBaseline:
     Sha is finite), used as the *minimalist* rank model: rank 0 if w = +1 and rank 1 if w = −1
     (Goldfeld's conjecture: asymptotically 100% of curves have rank ≤ 1).
 
-    For ``rank_parity`` it is exact; for ``rank`` it is the minimalist conjecture; for
-    ``root_number`` it reads the rank: w = (−1)^rank."""
+    ``predicts`` names the quantity: for ``rank_parity`` the prediction is exact, for ``rank``
+    it is the minimalist conjecture (from the root number), for ``root_number`` it reads the
+    rank: w = (−1)^rank."""
+    predicts: str
     task: Task = "classification"
     name: str = "parity"
 
+    def __post_init__(self):
+        if self.predicts not in PARITY_TARGETS:
+            raise ValueError(f"the parity baseline predicts {sorted(PARITY_TARGETS)}, "
+                             f"not {self.predicts!r}")
+
     def applies_to(self, target: str) -> bool:
-        return target in PARITY_TARGETS and self.task == "classification"
+        return target == self.predicts
 
     def fit(self, frame: pl.DataFrame, target: str) -> "ParityBaseline":
-        self._target = target
         return self
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        if self._target == "root_number":
+        if self.predicts == "root_number":
             return np.where(frame["rank"].to_numpy() % 2 == 0, 1, -1)
         return (1 - frame["root_number"].to_numpy()) // 2
 

@@ -33,6 +33,13 @@ class Paths(_Section):
     features: Path
     features_chunks: Path
     feature_groups: Path
+    evaluations: Path
+    train_chunks: Path
+    gbm_models: Path
+    importances: Path
+    findings: Path
+    findings_metrics: Path
+    findings_plot: Path
 
 
 class Ingest(_Section):
@@ -91,16 +98,8 @@ class Features(_Section):
         return self
 
 
-class ConductorGbm(_Section):
-    n_estimators: int = Field(ge=1)
-    num_leaves: int = Field(ge=2)
-    learning_rate: float = Field(gt=0, le=1)
-
-
 class Baselines(_Section):
     seed: int
-    threads: int = Field(ge=1, description="LightGBM threads of the conductor-only model")
-    conductor_gbm: ConductorGbm
 
 
 class Nulls(_Section):
@@ -121,6 +120,37 @@ class Nulls(_Section):
         return self
 
 
+class GbmSettings(_Section):
+    n_estimators: int = Field(ge=1)
+    learning_rate: float = Field(gt=0, le=1)
+    num_leaves: int = Field(ge=2)
+    min_child_samples: int = Field(ge=1)
+    early_stopping_rounds: int = Field(ge=0)
+    validation_share: float = Field(gt=0, lt=1)
+
+
+TARGET_NAMES = ("rank", "rank_parity", "torsion", "sha_gt_1", "log_sha_an",
+                "log_tamagawa_product", "log_real_period", "log_regulator", "log_special_value",
+                "root_number", "log_bsd_ratio", "held_out_ap")
+
+
+class Search(_Section):
+    targets: list[Literal[TARGET_NAMES]] = Field(min_length=1)
+    held_out_prime: int = Field(ge=2, description="the prime p of the target held_out_ap")
+    groups: dict[str, list[str]] = Field(min_length=1,
+                                         description="search group -> feature groups combined")
+    folds: int = Field(ge=2, le=20)
+    extrapolation_share: float = Field(gt=0, lt=0.5)
+    bootstrap: int = Field(ge=50)
+    null_datasets: int = Field(ge=3)
+    null_quantile: float = Field(gt=0.5, lt=1)
+    fdr: float = Field(gt=0, lt=0.5)
+    seed: int
+    workers: int = Field(ge=1, le=256)
+    threads: int = Field(ge=1, le=256, description="LightGBM threads per worker")
+    gbm: GbmSettings
+
+
 class Params(_Section):
     paths: Paths
     ingest: Ingest
@@ -128,6 +158,20 @@ class Params(_Section):
     features: Features
     baselines: Baselines
     nulls: Nulls
+    search: Search
+
+    @model_validator(mode="after")
+    def _search_uses_known_groups(self) -> "Params":
+        for name, members in self.search.groups.items():
+            unknown = [g for g in members if g not in self.features.groups]
+            if unknown:
+                raise ValueError(f"search.groups.{name}: {unknown} are not features.groups")
+        prime = self.search.held_out_prime
+        if "held_out_ap" in self.search.targets and (
+                prime > self.features.primes_max or any(prime % d == 0 for d in range(2, prime))):
+            raise ValueError(f"search.held_out_prime: {prime} must be a prime <= "
+                             f"features.primes_max ({self.features.primes_max})")
+        return self
 
 
 def load_params(path: Path | str = PARAMS_FILE) -> Params:

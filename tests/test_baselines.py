@@ -7,8 +7,10 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score, r2_score
 
 from arithmetic.elldata import read_curves
-from models.baselines import (BsdIdentityBaseline, ConductorBaseline, ConstantBaseline,
-                              MestreNagaoBaseline, ParityBaseline, SatoTateBaseline)
+from models.baselines import (BsdIdentityBaseline, ConstantBaseline, MestreNagaoBaseline,
+                              ParityBaseline, SatoTateBaseline)
+from models.search import baselines_for
+from models.targets import standard_targets
 from pipeline.bsd import compute_bsd
 from pipeline.params import load_params
 from tests.conftest import PROJECT
@@ -28,13 +30,15 @@ def default_range_bsd(tmp_path_factory) -> pl.DataFrame:
 def test_parity_gets_rank_parity_right_for_every_curve_of_the_default_range(default_range_bsd):
     frame = default_range_bsd.with_columns(rank_parity=pl.col("rank") % 2)
     assert len(frame) == 64687
-    parity = ParityBaseline().fit(frame, "rank_parity")
+    parity = ParityBaseline("rank_parity").fit(frame, "rank_parity")
     assert np.array_equal(parity.predict(frame), frame["rank_parity"].to_numpy())
-    root = ParityBaseline().fit(frame, "root_number")
+    root = ParityBaseline("root_number").fit(frame, "root_number")
     assert np.array_equal(root.predict(frame), frame["root_number"].to_numpy())
-    minimalist = ParityBaseline().fit(frame, "rank").predict(frame)
+    minimalist = ParityBaseline("rank").fit(frame, "rank").predict(frame)
     assert np.mean(minimalist == frame["rank"].to_numpy()) > 0.95     # ranks >= 2 are rare here
-    assert not ParityBaseline().applies_to("regulator")
+    assert not ParityBaseline("rank").applies_to("regulator")
+    with pytest.raises(ValueError, match="not 'regulator'"):
+        ParityBaseline("regulator")
 
 
 def test_bsd_identity_recovers_sha_on_the_default_range(default_range_bsd):
@@ -55,15 +59,22 @@ def test_constant_baseline(model_tables):
     assert mean == pytest.approx([frame["log_real_period"].mean()] * 2)
 
 
-def test_conductor_baseline_sees_conductor_effects_only(model_tables):
-    frame = model_tables["frame"].with_columns(large=(pl.col("conductor") > 500).cast(pl.Int8))
-    columns = ["log_conductor", "bad_primes", "additive_primes", "semistable", "log_largest_prime"]
-    baseline = ConductorBaseline("classification", columns, seed=1).fit(frame, "large")
-    assert np.mean(baseline.predict(frame) == frame["large"].to_numpy()) > 0.99
-    assert not baseline.applies_to("log_conductor")
-    again = ConductorBaseline("classification", columns, seed=1).fit(frame, "rank").predict(frame)
-    assert np.array_equal(again, ConductorBaseline("classification", columns, seed=1)
-                          .fit(frame, "rank").predict(frame))      # seeded, deterministic
+def test_baselines_for_each_target(model_tables):
+    from models.features import resolve_groups
+    section = model_tables["section"]
+    groups = resolve_groups(model_tables["features"].columns, section.groups)
+    targets = standard_targets(97, section.mestre_nagao_bounds)
+    names = lambda target, columns: [b.name for b in baselines_for(  # noqa: E731
+        targets[target], columns, groups, 1, 1, {"n_estimators": 10})]
+    assert names("rank", groups["ap"]) == ["constant", "conductor only", "parity", "Mestre-Nagao"]
+    assert names("log_sha_an", groups["bsd"]) == ["constant", "conductor only", "BSD identity"]
+    assert names("log_sha_an", groups["ap"]) == ["constant", "conductor only"]
+    assert names("root_number", groups["bsd"]) == ["constant", "conductor only", "parity"]
+    assert names("ap_97", groups["ap"]) == ["constant", "conductor only", "Sato-Tate"]
+    frame = model_tables["frame"].with_columns(large=(pl.col("conductor") > 500).cast(pl.Int64))
+    conductor = baselines_for(targets["rank"], [], groups, 1, 1, {"n_estimators": 30})[1]
+    assert np.mean(conductor.fit(frame, "large").predict(frame) == frame["large"].to_numpy()) > 0.99
+    assert not conductor.applies_to("log_conductor")
 
 
 def test_mestre_nagao_threshold_predicts_rank(model_tables):

@@ -36,11 +36,14 @@ def test_dvc_repro_from_scratch_then_noop_then_param_change(tmp_path):
             shutil.copy(source, target)
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["ingest"]["conductor_max"] = 300
+    params["search"].update(targets=["rank", "log_sha_an", "held_out_ap"], null_datasets=3,
+                            bootstrap=50, folds=3, groups={"ap": ["ap"], "bsd": ["bsd"]})
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
     run(["git", "init", "-q"], repo)
 
     first = run([sys.executable, "-m", "dvc", "repro"], repo)
-    assert all(f"Running stage '{stage}'" in first.stdout for stage in ("ingest", "bsd", "features"))
+    stages = ("ingest", "bsd", "features", "train", "findings")
+    assert all(f"Running stage '{stage}'" in first.stdout for stage in stages)
     bsd = pl.read_parquet(repo / "data/bsd.parquet")
     curves = pl.read_parquet(repo / "data/curves.parquet")
     assert bsd["label"].to_list() == curves["label"].to_list() and len(bsd) > 1000
@@ -50,6 +53,12 @@ def test_dvc_repro_from_scratch_then_noop_then_param_change(tmp_path):
     features = pl.read_parquet(repo / "data/features.parquet")
     groups = json.loads((repo / "data/feature_groups.json").read_text())
     assert features["label"].equals(bsd["label"]) and set(groups) == set(params["features"]["groups"])
+
+    findings = pl.read_parquet(repo / "data/findings.parquet")
+    assert len(findings) == 6 and findings["verdict"].null_count() == 0
+    assert sorted((repo / "data/gbm_models").iterdir())[0].read_text().startswith("tree")
+    verdicts = json.loads((repo / "metrics/findings.json").read_text())["verdicts"]
+    assert sum(verdicts.values()) == 6
 
     again = run([sys.executable, "-m", "dvc", "repro"], repo)
     assert "Data and pipelines are up to date" in again.stdout

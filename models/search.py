@@ -1,0 +1,87 @@
+"""The search space: which (target, feature group) pairs, with which baselines and null model.
+
+Baselines use their own inputs whatever the model's group is (the parity baseline always reads
+the root number), so that every score sits beside what the known heuristics achieve.
+"""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+import numpy as np
+import polars as pl
+
+from models.baselines import (BsdIdentityBaseline, ConstantBaseline, MestreNagaoBaseline,
+                              ParityBaseline, SatoTateBaseline)
+from models.gbm import GbmModel
+from models.delaunay import ShaModel
+from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
+from models.targets import Target
+
+#: Targets that are quantities of the BSD formula (or functions of them): the BSD identity applies.
+BSD_TARGETS = {"rank", "rank_parity", "torsion", "sha_gt_1", "log_sha_an", "log_tamagawa_product",
+               "log_real_period", "log_regulator", "log_special_value", "log_bsd_ratio"}
+
+
+def pairs(targets: dict[str, Target], search_groups: dict[str, list[str]],
+          feature_groups: dict[str, list[str]]) -> list[tuple[Target, str, list[str]]]:
+    """Every (target, search group, usable columns); a pair with no usable column is skipped."""
+    found = []
+    for target in targets.values():
+        for name, members in search_groups.items():
+            columns = [c for g in members for c in feature_groups[g] if c not in target.excluded]
+            if columns:
+                found.append((target, name, list(dict.fromkeys(columns))))
+    return found
+
+
+def baselines_for(target: Target, columns: list[str], feature_groups: dict[str, list[str]],
+                  seed: int, threads: int, gbm: dict) -> list:
+    """The heuristic baselines for predicting ``target`` from ``columns``.
+
+    Cheap invariants any number theorist has at hand (conductor, root number, a_p sums) feed
+    their baselines whatever the model sees. The BSD identity and the parity rule read from
+    the rank need BSD quantities, so they apply only when the model has them too.
+    """
+    found = [ConstantBaseline(target.task),
+             GbmModel(target.task, feature_groups["conductor"], seed, threads=threads,
+                      name="conductor only", **gbm)]
+    bsd_inputs = [c for c in feature_groups.get("bsd", []) if c not in target.excluded]
+    if target.name in BSD_TARGETS and bsd_inputs and set(bsd_inputs) & set(columns):
+        found.append(BsdIdentityBaseline(target.task, bsd_inputs))
+    if target.name in ("rank", "rank_parity") or (target.name == "root_number" and "rank" in columns):
+        found.append(ParityBaseline(target.name))
+    if target.name in ("rank", "rank_parity"):
+        found.append(MestreNagaoBaseline(feature_groups["mestre_nagao"]))
+    if target.name.startswith("ap_"):
+        found.append(SatoTateBaseline(int(target.name.removeprefix("ap_")), task=target.task))
+    return found
+
+
+def null_for(target: Target, *, strata: int, high_rank_rate: float, primes: list[int],
+             bounds: list[int], sha_model: Callable[[], ShaModel]
+             ) -> Callable[[pl.DataFrame, np.random.Generator], pl.DataFrame]:
+    """The null-dataset generator of ``target`` (its ``null`` field)."""
+    if target.null == "minimalist_rank":
+        return partial(_minimalist, rate=high_rank_rate)
+    if target.null == "sato_tate":
+        return partial(_sato_tate, primes=primes, bounds=bounds)
+    if target.null == "delaunay_sha":
+        return partial(_delaunay, sha_model=sha_model)
+    return partial(_permutation, columns=target.permuted, strata=strata)
+
+
+def _minimalist(frame, rng, rate):
+    return minimalist_ranks(frame, rate, rng)
+
+
+def _sato_tate(frame, rng, primes, bounds):
+    return sato_tate_traces(frame, primes, bounds, rng)
+
+
+def _delaunay(frame, rng, sha_model):
+    return delaunay_sha(frame, sha_model(), rng)
+
+
+def _permutation(frame, rng, columns, strata):
+    return permute_classes(frame, [c for c in columns if c in frame.columns], strata, rng)

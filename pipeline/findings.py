@@ -1,0 +1,49 @@
+"""DVC stage ``findings``: Benjamini–Hochberg across the whole search and a verdict per pair
+(:func:`models.findings.decide`) -> ``paths.findings``, DVC metrics and a score plot."""
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+import polars as pl
+
+from models.findings import decide
+from pipeline.atomic import write_json, write_parquet
+from pipeline.params import ParamsError, load_params
+
+
+def findings_metrics(findings: pl.DataFrame) -> dict:
+    """Counts by verdict and the flagged pairs with their effect sizes."""
+    flagged = findings.filter(pl.col("verdict") == "flagged")
+    return {
+        "pairs": len(findings),
+        "verdicts": dict(sorted(Counter(findings["verdict"].to_list()).items())),
+        "flagged": {f"{r['target']} ~ {r['group']}": {
+            "score": round(r["score"], 4), "best_baseline": r["best_baseline"],
+            "baseline_score": round(r["baseline_score"], 4), "effect": round(r["effect"], 4),
+            "q_value": r["q_value"]} for r in flagged.iter_rows(named=True)},
+    }
+
+
+def main() -> None:
+    params = load_params()
+    evaluations = pl.read_parquet(params.paths.evaluations)
+    decided = decide(evaluations.to_dicts(), params.search.fdr)
+    findings = pl.DataFrame(decided, schema_overrides=dict(evaluations.schema))
+    write_parquet(findings, params.paths.findings)
+    write_json(findings_metrics(findings), params.paths.findings_metrics)
+    plot = findings.select(pair=pl.col("target") + " ~ " + pl.col("group"), metric="metric",
+                           model="score", best_baseline="baseline_score",
+                           null_quantile="null_quantile", verdict="verdict")
+    params.paths.findings_plot.parent.mkdir(parents=True, exist_ok=True)
+    plot.write_csv(params.paths.findings_plot)
+    counts = findings["verdict"].value_counts(sort=True).iter_rows()
+    print("findings: " + ", ".join(f"{n} {v}" for v, n in counts)
+          + f" -> {params.paths.findings}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ParamsError as err:
+        sys.exit(f"findings: error: {err}")

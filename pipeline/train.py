@@ -1,0 +1,185 @@
+"""DVC stage ``train``: for every (target, feature group) of ``search``, the GBM, the baselines
+and the null datasets on the same isogeny-class splits (:func:`models.findings.evaluate`).
+
+Outputs: ``paths.evaluations`` (one row of statistics per pair), ``paths.gbm_models`` (each
+pair's GBM fitted on all curves, LightGBM text format), ``paths.importances`` (gain and mean
+|SHAP| per feature). Pairs run in ``search.workers`` processes; each finished pair is written
+to ``paths.train_chunks`` at once, keyed by the data, the params and the code, so a killed run
+resumes with the pairs still missing.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import shutil
+import sys
+import time
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from tqdm import tqdm
+
+import models.baselines
+import models.delaunay
+import models.findings
+import models.gbm
+import models.nulls
+import models.scores
+import models.search
+import models.splits
+import models.targets
+from arithmetic.traces import primes_up_to
+from models.delaunay import ShaModel
+from models.features import model_frame
+from models.findings import SearchSettings, evaluate
+from models.gbm import GbmModel
+from models.search import baselines_for, null_for, pairs
+from models.splits import class_index
+from models.targets import Target, standard_targets
+from pipeline.atomic import TMP_MARKER, atomic_path, write_json, write_parquet
+from pipeline.chunks import source_digest
+from pipeline.params import ParamsError, Params, load_params
+
+#: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
+SHAP_SAMPLE = 2000
+
+_state: dict = {}
+
+
+def selected_targets(params: Params) -> dict[str, Target]:
+    every = standard_targets(params.search.held_out_prime, params.features.mestre_nagao_bounds)
+    names = [f"ap_{params.search.held_out_prime}" if t == "held_out_ap" else t
+             for t in params.search.targets]
+    return {name: every[name] for name in names}
+
+
+def start_worker(params: Params, threads: int) -> None:
+    """Load the model frame once per process."""
+    features = pl.read_parquet(params.paths.features)
+    _state.update(params=params, threads=threads,
+                  frame=model_frame(features, pl.read_parquet(params.paths.bsd)),
+                  groups=json.loads(Path(params.paths.feature_groups).read_text()),
+                  targets=selected_targets(params))
+
+
+@lru_cache(maxsize=1)
+def _sha_model() -> ShaModel:
+    nulls = _state["params"].nulls
+    return ShaModel(nulls.delaunay_primes, nulls.delaunay_bank_size, nulls.delaunay_matrix_size,
+                    np.random.default_rng(nulls.seed))
+
+
+def run_pair(job: tuple[str, str, list[str], Path]) -> str:
+    """Evaluate one pair, fit its model on all curves, write ``<path>.json`` and ``.txt``."""
+    target_name, group, columns, path = job
+    params, frame = _state["params"], _state["frame"]
+    target, search = _state["targets"][target_name], params.search
+    settings = SearchSettings(search.folds, search.extrapolation_share, search.bootstrap,
+                              search.null_datasets, search.null_quantile, search.fdr, search.seed)
+
+    def make_gbm(cols, task):
+        return GbmModel(task, cols, seed=search.seed, threads=_state["threads"],
+                        **search.gbm.model_dump())
+
+    baselines = baselines_for(target, columns, _state["groups"], params.baselines.seed,
+                              _state["threads"], search.gbm.model_dump())
+    null = null_for(target, strata=params.nulls.conductor_strata,
+                    high_rank_rate=params.nulls.minimalist_high_rank_rate,
+                    primes=primes_up_to(params.features.primes_max),
+                    bounds=params.features.mestre_nagao_bounds, sha_model=_sha_model)
+    started = time.perf_counter()
+    result = evaluate(frame, target, group, columns, make_gbm, baselines, null, settings)
+
+    data = frame.with_columns(target.expression.alias("__target__"))
+    model = make_gbm(columns, target.task).fit(data, "__target__", class_index(data))
+    sample = data.sample(min(SHAP_SAMPLE, len(data)), seed=search.seed)
+    result["attributions"] = model.attributions(sample).to_dicts()
+    result["seconds"] = time.perf_counter() - started
+    with atomic_path(path.with_suffix(".txt")) as tmp:
+        tmp.write_text(model.model_text())
+    write_json(result, path.with_suffix(".json"))
+    return f"{target_name} ~ {group}"
+
+
+def run_key(params: Params) -> str:
+    """Digest of what shapes every result: input data, params and code."""
+    digest = hashlib.sha256()
+    for path in (params.paths.features, params.paths.bsd, params.paths.feature_groups):
+        digest.update(Path(path).read_bytes())
+    for section in ("features", "baselines", "nulls", "search"):
+        digest.update(getattr(params, section).model_dump_json().encode())
+    code = [m.__file__ for m in (models.baselines, models.delaunay, models.findings, models.gbm,
+                                 models.nulls, models.scores, models.search, models.splits,
+                                 models.targets)]
+    digest.update(source_digest(*code, __file__).encode())
+    return digest.hexdigest()[:16]
+
+
+def run_all(params: Params) -> list[Path]:
+    """Run every pair not yet done; return the result files in search order."""
+    groups = json.loads(Path(params.paths.feature_groups).read_text())
+    work = pairs(selected_targets(params), params.search.groups, groups)
+    directory = Path(params.paths.train_chunks)
+    directory.mkdir(parents=True, exist_ok=True)
+    key = run_key(params)
+    stems = [directory / f"{t.name}__{g}-{key}" for t, g, _ in work]
+    wanted = {s.with_suffix(x).name for s in stems for x in (".json", ".txt")}
+    for stale in directory.iterdir():
+        if TMP_MARKER in stale.name or stale.name not in wanted:
+            stale.unlink()
+    jobs = [(t.name, g, cols, stem) for (t, g, cols), stem in zip(work, stems)
+            if not stem.with_suffix(".json").exists()]
+    workers = min(params.search.workers, max(len(jobs), 1))
+    with tqdm(total=len(work), initial=len(work) - len(jobs), unit="pair", desc="train",
+              file=sys.stderr) as progress:
+        if workers == 1:
+            start_worker(params, params.search.threads)
+            for job in jobs:
+                progress.set_postfix_str(run_pair(job))
+                progress.update()
+        elif jobs:
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(workers, start_worker, (params, params.search.threads)) as pool:
+                for done in pool.imap_unordered(run_pair, jobs):
+                    progress.set_postfix_str(done)
+                    progress.update()
+    return [stem.with_suffix(".json") for stem in stems]
+
+
+def collect(paths: list[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(evaluations: one row per pair, importances: one row per pair and feature)."""
+    rows, importances = [], []
+    for path in paths:
+        result = json.loads(path.read_text())
+        for row in result.pop("attributions"):
+            importances.append({"target": result["target"], "group": result["group"], **row})
+        result["baseline_scores"] = json.dumps(result["baseline_scores"])
+        rows.append(result)
+    return pl.DataFrame(rows), pl.DataFrame(importances)
+
+
+def main() -> None:
+    params = load_params()
+    paths = run_all(params)
+    evaluations, importances = collect(paths)
+    models_dir = Path(params.paths.gbm_models)
+    if models_dir.exists():
+        shutil.rmtree(models_dir)
+    models_dir.mkdir(parents=True)
+    for path in paths:
+        shutil.copyfile(path.with_suffix(".txt"), models_dir / (path.stem.rsplit("-", 1)[0] + ".txt"))
+    write_parquet(importances, params.paths.importances)
+    write_parquet(evaluations, params.paths.evaluations)
+    shutil.rmtree(params.paths.train_chunks)
+    print(f"train: {len(evaluations)} (target, group) pairs -> {params.paths.evaluations}",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (ParamsError, ValueError) as err:
+        sys.exit(f"train: error: {err}")

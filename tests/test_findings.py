@@ -1,0 +1,91 @@
+"""Calibration of the findings engine on curves with conductor < 1000: a planted signal is
+flagged, known heuristics are labelled as such, pure noise is not flagged."""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from models.findings import SearchSettings, decide, evaluate
+from models.gbm import GbmModel
+from models.search import baselines_for, null_for
+from models.targets import Target, standard_targets
+from models.delaunay import ShaModel
+from arithmetic.traces import primes_up_to
+
+SETTINGS = SearchSettings(folds=4, extrapolation_share=0.2, bootstrap=200, null_datasets=5,
+                          null_quantile=0.95, fdr=0.05, seed=3)
+GROUPS = {}
+
+
+def make_gbm(columns, task):
+    return GbmModel(task, columns, seed=3, n_estimators=60, learning_rate=0.2, threads=2)
+
+
+@pytest.fixture(scope="module")
+def setup(model_tables):
+    from models.features import resolve_groups
+    section = model_tables["section"]
+    groups = resolve_groups(model_tables["features"].columns, section.groups)
+    sha = ShaModel([2, 3], 3000, 10, np.random.default_rng(0))
+    return model_tables["frame"], groups, section, sha
+
+
+def run(setup, target: Target, group: str, frame=None) -> dict:
+    real, groups, section, sha = setup
+    frame = real if frame is None else frame
+    columns = [c for c in groups[group] if c not in target.excluded]
+    null = null_for(target, strata=5, high_rank_rate=0.04, primes=primes_up_to(section.primes_max),
+                    bounds=section.mestre_nagao_bounds, sha_model=lambda: sha)
+    return evaluate(frame, target, group, columns, make_gbm,
+                    baselines_for(target, columns, groups, 1, 2, {"n_estimators": 40, "learning_rate": 0.2}), null,
+                    SETTINGS)
+
+
+def class_noise(frame: pl.DataFrame, seed: int) -> pl.Series:
+    """One standard normal value per isogeny class, shared by the class's curves."""
+    classes = frame["isogeny_class"].rank("dense").to_numpy() - 1
+    return pl.Series(np.random.default_rng(seed).normal(size=classes.max() + 1)[classes])
+
+
+def test_planted_signal_is_flagged(setup):
+    frame = setup[0]
+    signal = frame["ap_norm_5"] + frame["ap_norm_7"] - frame["ap_norm_11"]
+    frame = frame.with_columns(planted=(signal + 0.3 * class_noise(frame, 1) > 0).cast(pl.Int64))
+    target = Target("planted", "classification", pl.col("planted"), (), ("planted",))
+    [result] = decide([run(setup, target, "ap", frame)], SETTINGS.fdr)
+    assert result["verdict"] == "flagged", result
+    assert result["score"] > 0.5 and result["effect_low"] > 0.3
+
+
+def test_known_heuristics_are_labelled(setup):
+    section = setup[2]
+    targets = standard_targets(97, section.mestre_nagao_bounds)
+    results = decide([run(setup, targets["log_sha_an"], "bsd"),
+                      run(setup, targets["rank_parity"], "parity")], SETTINGS.fdr)
+    assert [r["verdict"] for r in results] == ["explained by BSD identity", "explained by parity"]
+    assert results[0]["baseline_score"] > 0.999 and results[1]["baseline_score"] == 1.0
+
+
+def test_pure_noise_is_not_flagged(setup):
+    frame = setup[0]
+    results = []
+    for seed in range(6):
+        noisy = frame.with_columns(noise=class_noise(frame, 100 + seed))
+        target = Target("noise", "regression", pl.col("noise"), (), ("noise",))
+        results.append(run(setup, target, "ap" if seed % 2 else "weierstrass", noisy))
+    decided = decide(results, SETTINGS.fdr)
+    assert [r["verdict"] for r in decided].count("flagged") == 0
+    assert all(r["verdict"] == "not predictable" for r in decided), [r["reason"] for r in decided]
+
+
+def test_decide_applies_benjamini_hochberg():
+    base = {"extrapolation_effect_low": 0.1, "extrapolation_baseline": "constant",
+            "best_baseline": "constant", "null_model": "permutation", "score_low": 0.2,
+            "p_baseline": 0.001, "metric": "mcc", "baseline_score": 0.0, "score": 0.3,
+            "null_quantile": 0.0, "score_first_fold": 0.3}
+    results = decide([{**base, "p_value": p} for p in (0.01, 0.02, 0.03, 0.5)], fdr=0.05)
+    assert [r["q_value"] for r in results] == pytest.approx([0.04, 0.04, 0.04, 0.5])
+    assert [r["verdict"] for r in results][:3] == ["flagged"] * 3
+    failing = decide([{**base, "p_value": 0.001, "extrapolation_effect_low": -0.01}], 0.05)
+    assert failing[0]["verdict"] == "fails extrapolation"
