@@ -30,6 +30,7 @@ test-slow: install
 
 bench: install
 	$(BIN)/python -m benchmarks.bench_bsd
+	$(BIN)/python -m benchmarks.bench_null_rate --runs 100
 
 # Re-resolve the pinned set from pyproject.toml (needs the package registry).
 lock:

@@ -70,7 +70,7 @@ def main() -> None:
         result = evaluate(data, target, group, columns,
                           lambda cols, task: GbmModel(task, cols, seed=search.seed, threads=2,
                                                       **search.gbm.model_dump()),
-                          baselines_for(target, columns, groups, params.baselines.seed, 2,
+                          baselines_for(target, columns, groups, search.seed, 2,
                                         search.gbm.model_dump()),
                           null, settings)
         [decided] = decide([result], search.fdr)

@@ -26,6 +26,7 @@ null model`` (the null datasets reach it).
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Callable
 
@@ -119,7 +120,9 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     return {
         "target": target.name, "group": group, "task": target.task, "metric": metric,
         "features": len(columns), "curves": len(data),
-        "score": model_point[metric], "score_low": interval(model_boot)[0],
+        "score": model_point[metric],
+        "scores": json.dumps(model_point), "baseline_all_scores": json.dumps(best_point),
+        "score_low": interval(model_boot)[0],
         "score_high": interval(model_boot)[1],
         "best_baseline": best, "baseline_score": best_point[metric],
         "baseline_low": interval(best_boot)[0], "baseline_high": interval(best_boot)[1],

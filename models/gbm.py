@@ -58,7 +58,7 @@ class GbmModel:
             fit_rows = ~held
             kwargs = {}
             if held.any():
-                kwargs = {"eval_set": [(x[held], y[held])],
+                kwargs = {"eval_X": (x[held],), "eval_y": (y[held],),
                           "callbacks": [lightgbm.early_stopping(self.early_stopping_rounds,
                                                                 verbose=False)]}
             self._model.fit(x[fit_rows], y[fit_rows], **kwargs)

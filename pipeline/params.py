@@ -98,10 +98,6 @@ class Features(_Section):
         return self
 
 
-class Baselines(_Section):
-    seed: int
-
-
 class Nulls(_Section):
     seed: int
     conductor_strata: int = Field(ge=1, description="equal-count conductor bins for permutations")
@@ -156,7 +152,6 @@ class Params(_Section):
     ingest: Ingest
     bsd: Bsd
     features: Features
-    baselines: Baselines
     nulls: Nulls
     search: Search
 

@@ -84,7 +84,7 @@ def run_pair(job: tuple[str, str, list[str], Path]) -> str:
         return GbmModel(task, cols, seed=search.seed, threads=_state["threads"],
                         **search.gbm.model_dump())
 
-    baselines = baselines_for(target, columns, _state["groups"], params.baselines.seed,
+    baselines = baselines_for(target, columns, _state["groups"], search.seed,
                               _state["threads"], search.gbm.model_dump())
     null = null_for(target, strata=params.nulls.conductor_strata,
                     high_rank_rate=params.nulls.minimalist_high_rank_rate,
@@ -109,7 +109,7 @@ def run_key(params: Params) -> str:
     digest = hashlib.sha256()
     for path in (params.paths.features, params.paths.bsd, params.paths.feature_groups):
         digest.update(Path(path).read_bytes())
-    for section in ("features", "baselines", "nulls", "search"):
+    for section in ("features", "nulls", "search"):
         digest.update(getattr(params, section).model_dump_json().encode())
     code = [m.__file__ for m in (models.baselines, models.delaunay, models.findings, models.gbm,
                                  models.nulls, models.scores, models.search, models.splits,

@@ -42,7 +42,6 @@ def test_project_params_load():
     ({"features__primes_max": 1}, r"features\.primes_max"),
     ({"nulls__delaunay_matrix_size": 11}, r"nulls: Value error, delaunay_matrix_size must be even"),
     ({"nulls__delaunay_primes": [2, 9]}, r"nulls: Value error, delaunay_primes: 9 is not a prime"),
-    ({"baselines__seed": "x"}, r"baselines\.seed"),
     ({"search__groups": {"all": ["ap", "nope"]}}, r"search\.groups\.all: \['nope'\] are not features\.groups"),
     ({"search__held_out_prime": 101}, r"search\.held_out_prime: 101 must be a prime <= features\.primes_max"),
     ({"search__targets": ["rank", "sha"]}, r"search\.targets\.1"),
