@@ -9,6 +9,7 @@ from sklearn.metrics import (balanced_accuracy_score, matthews_corrcoef, mean_ab
 from models.scores import ClassBootstrap, interval
 
 
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
 def test_classification_scores_match_sklearn():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 4, 3000)
