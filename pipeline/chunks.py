@@ -65,9 +65,9 @@ def plan_chunks(table: pl.DataFrame, group_column: str, size: int, salt: str) ->
     return chunks
 
 
-def _clear_stale(directory: Path, chunks: list[Chunk]) -> None:
-    """Remove partial writes and chunk files that belong to no chunk of this plan."""
-    wanted = {c.filename for c in chunks}
+def clear_stale(directory: Path, wanted: set[str]) -> None:
+    """Remove partial writes and files of ``directory`` not named in ``wanted`` (results of
+    another plan, other parameters or other code)."""
     for path in directory.iterdir():
         if TMP_MARKER in path.name or path.name not in wanted:
             path.unlink()
@@ -92,7 +92,7 @@ def run_chunks(table: pl.DataFrame, chunks: list[Chunk], directory: Path,
     workers finish together (longest-processing-time-first scheduling).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    _clear_stale(directory, chunks)
+    clear_stale(directory, {c.filename for c in chunks})
     pending = [c for c in chunks if not (directory / c.filename).exists()]
     if cost is not None:
         pending.sort(key=cost, reverse=True)

@@ -39,8 +39,8 @@ from models.gbm import GbmModel
 from models.search import baselines_for, null_for, pairs
 from models.splits import class_index
 from models.targets import Target, standard_targets
-from pipeline.atomic import TMP_MARKER, atomic_path, write_json, write_parquet
-from pipeline.chunks import source_digest
+from pipeline.atomic import atomic_path, write_json, write_parquet
+from pipeline.chunks import clear_stale, source_digest
 from pipeline.params import ParamsError, Params, load_params
 
 #: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
@@ -126,10 +126,7 @@ def run_all(params: Params) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     key = run_key(params)
     stems = [directory / f"{t.name}__{g}-{key}" for t, g, _ in work]
-    wanted = {s.with_suffix(x).name for s in stems for x in (".json", ".txt")}
-    for stale in directory.iterdir():
-        if TMP_MARKER in stale.name or stale.name not in wanted:
-            stale.unlink()
+    clear_stale(directory, {s.with_suffix(x).name for s in stems for x in (".json", ".txt")})
     jobs = [(t.name, g, cols, stem) for (t, g, cols), stem in zip(work, stems)
             if not stem.with_suffix(".json").exists()]
     workers = min(params.search.workers, max(len(jobs), 1))
