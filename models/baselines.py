@@ -189,3 +189,62 @@ class SatoTateBaseline:
         good_value = np.array([expected[m] for m in moduli])
         bad = frame["conductor"].to_numpy() % self.prime == 0
         return np.where(bad, self._bad_value, good_value)
+
+
+def _bad_primes_mask(frame: pl.DataFrame, primes: list[int]) -> np.ndarray:
+    return frame["conductor"].to_numpy()[:, None] % np.asarray(primes)[None, :] == 0
+
+
+@dataclass
+class LocalRootNumberBaseline:
+    """The root number as the product of local root numbers, w(E) = −∏_{p | N} w_p
+    (Rohrlich 1993; the −1 is w_∞), read from the ``ap_<p>`` columns, which hold w_p at bad
+    primes (Cremona's aplist convention). Exact when every bad prime is <= primes_max; bad
+    primes beyond it are taken as w_p = +1. Gives ``root_number``, and through parity
+    ``rank_parity`` and the minimalist ``rank``."""
+    primes: list[int]
+    predicts: str
+    task: Task = "classification"
+    name: str = "local root numbers"
+
+    def applies_to(self, target: str) -> bool:
+        return target == self.predicts and target in PARITY_TARGETS
+
+    def fit(self, frame: pl.DataFrame, target: str) -> "LocalRootNumberBaseline":
+        return self
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        signs = frame.select([ap_column(p) for p in self.primes]).to_numpy()
+        local = np.where(_bad_primes_mask(frame, self.primes), signs, 1)
+        root_number = -np.prod(local, axis=1)
+        return root_number if self.predicts == "root_number" else (1 - root_number) // 2
+
+
+@dataclass
+class TorsionCongruenceBaseline:
+    """Torsion from the congruences #T | #E(F_p) = p + 1 − a_p at good p >= 3 (Silverman
+    VII.3.1): m = gcd of p + 1 − a_p over the good primes 3 <= p <= primes_max, an isogeny
+    invariant multiple of #T; the prediction is the training set's most frequent torsion order
+    among curves with the same m (the overall mode for an m not seen in training)."""
+    primes: list[int]
+    task: Task = "classification"
+    name: str = "torsion congruences"
+
+    def applies_to(self, target: str) -> bool:
+        return target == "torsion"
+
+    def _gcd(self, frame: pl.DataFrame) -> np.ndarray:
+        odd = [p for p in self.primes if p >= 3]
+        points = np.asarray(odd)[None, :] + 1 - frame.select([ap_column(p) for p in odd]).to_numpy()
+        points = np.where(_bad_primes_mask(frame, odd), 0, points)    # gcd(0, x) = x
+        return np.gcd.reduce(points, axis=1)
+
+    def fit(self, frame: pl.DataFrame, target: str) -> "TorsionCongruenceBaseline":
+        table = pl.DataFrame({"m": self._gcd(frame), "t": frame[target].to_numpy()})
+        modes = table.group_by("m").agg(pl.col("t").mode().min())
+        self._mode = dict(zip(modes["m"].to_list(), modes["t"].to_list()))
+        self._default = table["t"].mode().min()
+        return self
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        return np.array([self._mode.get(m, self._default) for m in self._gcd(frame).tolist()])

@@ -11,8 +11,9 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
-from models.baselines import (BsdIdentityBaseline, ConstantBaseline, MestreNagaoBaseline,
-                              ParityBaseline, SatoTateBaseline)
+from models.baselines import (BsdIdentityBaseline, ConstantBaseline, LocalRootNumberBaseline,
+                              MestreNagaoBaseline, ParityBaseline, SatoTateBaseline,
+                              TorsionCongruenceBaseline)
 from models.gbm import GbmModel
 from models.delaunay import ShaModel
 from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
@@ -51,6 +52,12 @@ def baselines_for(target: Target, columns: list[str], feature_groups: dict[str, 
         found.append(BsdIdentityBaseline(target.task, bsd_inputs))
     if target.name in ("rank", "rank_parity") or (target.name == "root_number" and "rank" in columns):
         found.append(ParityBaseline(target.name))
+    primes = [int(c.removeprefix("ap_")) for c in feature_groups.get("ap", [])
+              if c.removeprefix("ap_").isdigit()]
+    if target.name in ("rank", "rank_parity", "root_number") and primes:
+        found.append(LocalRootNumberBaseline(primes, target.name))
+    if target.name == "torsion" and primes:
+        found.append(TorsionCongruenceBaseline(primes))
     if target.name in ("rank", "rank_parity"):
         found.append(MestreNagaoBaseline(feature_groups["mestre_nagao"]))
     if target.name.startswith("ap_"):

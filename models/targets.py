@@ -1,8 +1,9 @@
 """The targets of the search: what is predicted, as what kind of task, and what must not be used.
 
 A target is never predicted from a feature that contains it or is a deterministic function of
-it (``excluded``): log_regulator = 0 exactly when the rank is 0, and the Mestre–Nagao sums with
-B >= p contain a_p. Every target names its quasirandom null model: the structure that null
+it (``excluded``): log_regulator = 0 exactly when the rank is 0, the Mestre–Nagao sums with
+B >= p contain a_p, and the real period is computed from the Weierstrass equation in closed
+form (the AGM of the real roots), so it is never predicted from the Weierstrass features. Every target names its quasirandom null model: the structure that null
 keeps is what a model must beat.
 """
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Literal
 
 import polars as pl
 
+from arithmetic.weierstrass import WEIERSTRASS_COLUMNS
 from models.baselines import Task
 from models.features import MESTRE_NAGAO_SUMS, ap_norm_column, mestre_nagao_column
 
@@ -63,8 +65,10 @@ def standard_targets(held_out_prime: int, bounds: list[int]) -> dict[str, Target
         Target("log_tamagawa_product", "regression", log("tamagawa_product"),
                ("log_tamagawa_product",), ("tamagawa_product",),
                description="log of the Tamagawa product"),
-        Target("log_real_period", "regression", log("real_period"), ("log_real_period",),
-               ("real_period",), description="log of Ω times the number of real components"),
+        Target("log_real_period", "regression", log("real_period"),
+               ("log_real_period", *WEIERSTRASS_COLUMNS), ("real_period",),
+               description="log of Ω times the number of real components (never from the "
+                           "Weierstrass features: Ω is computed from them by the AGM)"),
         Target("log_regulator", "regression", log("regulator"), ("log_regulator",),
                ("regulator",), description="log of the regulator (0 for rank 0)"),
         Target("log_special_value", "regression", log("special_value"), ("log_special_value",),

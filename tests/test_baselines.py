@@ -4,11 +4,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from sklearn.metrics import balanced_accuracy_score, r2_score
+from sklearn.metrics import balanced_accuracy_score, matthews_corrcoef, r2_score
 
 from arithmetic.elldata import read_curves
-from models.baselines import (BsdIdentityBaseline, ConstantBaseline, MestreNagaoBaseline,
-                              ParityBaseline, SatoTateBaseline)
+from models.baselines import (BsdIdentityBaseline, ConstantBaseline, LocalRootNumberBaseline,
+                              MestreNagaoBaseline, ParityBaseline, SatoTateBaseline,
+                              TorsionCongruenceBaseline)
+from arithmetic.traces import primes_up_to
 from models.search import baselines_for
 from models.targets import standard_targets
 from pipeline.bsd import compute_bsd
@@ -66,10 +68,13 @@ def test_baselines_for_each_target(model_tables):
     targets = standard_targets(97, section.mestre_nagao_bounds)
     names = lambda target, columns: [b.name for b in baselines_for(  # noqa: E731
         targets[target], columns, groups, 1, 1, {"n_estimators": 10})]
-    assert names("rank", groups["ap"]) == ["constant", "conductor only", "parity", "Mestre-Nagao"]
+    assert names("rank", groups["ap"]) == ["constant", "conductor only", "parity",
+                                           "local root numbers", "Mestre-Nagao"]
+    assert names("torsion", groups["ap"]) == ["constant", "conductor only", "torsion congruences"]
     assert names("log_sha_an", groups["bsd"]) == ["constant", "conductor only", "BSD identity"]
     assert names("log_sha_an", groups["ap"]) == ["constant", "conductor only"]
-    assert names("root_number", groups["bsd"]) == ["constant", "conductor only", "parity"]
+    assert names("root_number", groups["bsd"]) == ["constant", "conductor only", "parity",
+                                                   "local root numbers"]
     assert names("ap_97", groups["ap"]) == ["constant", "conductor only", "Sato-Tate"]
     frame = model_tables["frame"].with_columns(large=(pl.col("conductor") > 500).cast(pl.Int64))
     conductor = baselines_for(targets["rank"], [], groups, 1, 1, {"n_estimators": 30})[1]
@@ -101,3 +106,25 @@ def test_sato_tate_expectation_for_a_held_out_prime(model_tables):
     torsion = frame["torsion"].to_numpy()
     assert np.all((98 - mode[good]) % torsion[good] == 0)
     assert SatoTateBaseline(97).applies_to("ap_97") and not SatoTateBaseline(97).applies_to("ap_89")
+
+
+def test_local_root_numbers_give_the_root_number(model_tables):
+    frame = model_tables["frame"]
+    baseline = LocalRootNumberBaseline(primes_up_to(100), "root_number").fit(frame, "root_number")
+    predicted, actual = baseline.predict(frame), frame["root_number"].to_numpy()
+    small = frame["largest_prime"].to_numpy() <= 100 if "largest_prime" in frame.columns else \
+        np.exp(frame["log_largest_prime"].to_numpy()).round() <= 100
+    assert small.sum() > 1000 and np.array_equal(predicted[small], actual[small])
+    parity = LocalRootNumberBaseline(primes_up_to(100), "rank_parity").predict(frame)
+    assert np.array_equal(parity[small], (frame["rank"].to_numpy() % 2)[small])
+
+
+def test_torsion_congruences(model_tables):
+    frame = model_tables["frame"]
+    baseline = TorsionCongruenceBaseline(primes_up_to(100))
+    m = baseline._gcd(frame)
+    assert np.all(m % frame["torsion"].to_numpy() == 0)      # #T divides every #E(F_p), p >= 3
+    train, test = frame.filter(pl.col("conductor") < 700), frame.filter(pl.col("conductor") >= 700)
+    predicted = baseline.fit(train, "torsion").predict(test)
+    assert np.mean(predicted == test["torsion"].to_numpy()) > 0.8
+    assert matthews_corrcoef(test["torsion"], predicted) > 0.5     # the constant scores 0
