@@ -1,12 +1,13 @@
 # Two commands for a fresh machine (Python 3.11 and make):
 #   make run    install into .venv/ (once) and run the pipeline (dvc repro, default params)
 #   make test   install into .venv/ (once) and run the tests
+#   make dashboard   serve the Streamlit dashboard on the pipeline's outputs
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-slow bench lock clean-venv
+.PHONY: install run test test-slow bench dashboard lock clean-venv
 
 install: $(STAMP)
 
@@ -24,6 +25,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
+
+dashboard: install
+	$(BIN)/python -m streamlit run dashboard/app.py --browser.gatherUsageStats=false
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow

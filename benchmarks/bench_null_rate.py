@@ -52,7 +52,8 @@ def main() -> None:
     groups = resolve_groups(features.columns, section.groups)
     classes = frame["isogeny_class"].rank("dense").cast(pl.Int64).to_numpy() - 1
     settings = SearchSettings(search.folds, search.extrapolation_share, search.bootstrap,
-                              search.null_datasets, search.null_quantile, search.fdr, search.seed)
+                              search.null_datasets, search.null_quantile, search.fdr, search.seed,
+                              search.strata)
     sha = ShaModel([2], 100, 2, np.random.default_rng(0))
     verdicts, start = [], time.perf_counter()
     for run in range(args.runs):

@@ -17,6 +17,8 @@ For one (target, group):
    1/(B+1), is reported beside it). The p-value of the finding is max(p_null, p_baseline) (an intersection–union
    test: the model must beat both), corrected across the whole search by Benjamini–Hochberg.
 5. Effect size = model − max(best baseline, null 95% quantile), with its bootstrap interval.
+6. Scores by conductor stratum (equal-count bins, out-of-fold predictions): the model and the
+   best baseline per stratum, for the report and the bias checks.
 
 Verdicts: ``flagged`` (q <= FDR and the model beats the best baseline on the extrapolation
 split too), ``fails extrapolation`` (q <= FDR, but not on the extrapolation split),
@@ -36,7 +38,8 @@ from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
 from models.gbm import GbmModel, out_of_fold
-from models.scores import PRIMARY, ClassBootstrap, interval
+from models.nulls import conductor_strata
+from models.scores import PRIMARY, ClassBootstrap, interval, point_scores
 from models.splits import class_index, extrapolation_test, grouped_folds
 from models.targets import Target
 
@@ -52,6 +55,22 @@ class SearchSettings:
     null_quantile: float
     fdr: float
     seed: int
+    strata: int = 10
+
+
+def stratum_scores(task: str, metric: str, conductor: np.ndarray, y: np.ndarray,
+                   model: np.ndarray, baseline: np.ndarray, strata: int) -> list[dict]:
+    """Model and baseline point scores in each equal-count conductor stratum."""
+    index = conductor_strata(conductor, strata)
+    rows = []
+    for stratum in np.unique(index):
+        rows_in = index == stratum
+        rows.append({"conductor_low": int(conductor[rows_in].min()),
+                     "conductor_high": int(conductor[rows_in].max()),
+                     "curves": int(rows_in.sum()),
+                     "model": point_scores(task, y[rows_in], model[rows_in])[metric],
+                     "baseline": point_scores(task, y[rows_in], baseline[rows_in])[metric]})
+    return rows
 
 
 def _scored(boot: ClassBootstrap, prediction: np.ndarray, metric: str):
@@ -72,13 +91,16 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     cv = ClassBootstrap(target.task, y, classes, settings.bootstrap, settings.seed)
     make = lambda: make_gbm(columns, target.task)  # noqa: E731
 
-    model_point, model_boot = _scored(cv, out_of_fold(make, data, TARGET, folds, classes), metric)
-    scored = {}
+    model_prediction = out_of_fold(make, data, TARGET, folds, classes)
+    model_point, model_boot = _scored(cv, model_prediction, metric)
+    scored, predictions = {}, {}
     for baseline in baselines:
-        prediction = out_of_fold(lambda b=baseline: b, data, TARGET, folds, classes)
-        scored[baseline.name] = _scored(cv, prediction, metric)
+        predictions[baseline.name] = out_of_fold(lambda b=baseline: b, data, TARGET, folds, classes)
+        scored[baseline.name] = _scored(cv, predictions[baseline.name], metric)
     best = max(scored, key=lambda name: scored[name][0][metric])
     best_point, best_boot = scored[best]
+    strata = stratum_scores(target.task, metric, data["conductor"].to_numpy(), y,
+                            model_prediction, predictions[best], settings.strata)
 
     # extrapolation: train on the smaller conductors, test on the largest
     test = extrapolation_test(data["conductor"].to_numpy(), settings.extrapolation_share)
@@ -138,6 +160,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         "extrapolation_baseline_score": ex_scores[ex_best][0][metric],
         "extrapolation_effect_low": interval(ex_difference)[0],
         "extrapolation_effect_high": interval(ex_difference)[1],
+        "strata": strata,
     }
 
 

@@ -94,3 +94,8 @@ def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval."""
     tail = (1 - level) / 2
     return float(np.quantile(values, tail)), float(np.quantile(values, 1 - tail))
+
+
+def point_scores(task: Task, y: np.ndarray, prediction: np.ndarray) -> dict[str, float]:
+    """The scores of ``prediction`` without resampling."""
+    return ClassBootstrap(task, y, np.zeros(len(y), dtype=int), 1, 0).score(prediction)[0]

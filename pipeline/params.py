@@ -40,6 +40,11 @@ class Paths(_Section):
     findings: Path
     findings_metrics: Path
     findings_plot: Path
+    report_markdown: Path
+    report_html: Path
+    report_json: Path
+    report_csv: Path
+    report_figures: Path
 
 
 class Ingest(_Section):
@@ -141,10 +146,21 @@ class Search(_Section):
     null_datasets: int = Field(ge=3)
     null_quantile: float = Field(gt=0.5, lt=1)
     fdr: float = Field(gt=0, lt=0.5)
+    strata: int = Field(ge=1, le=100, description="conductor strata of the score-by-stratum table")
     seed: int
     workers: int = Field(ge=1, le=256)
     threads: int = Field(ge=1, le=256, description="LightGBM threads per worker")
     gbm: GbmSettings
+
+
+class Report(_Section):
+    top_features: int = Field(ge=1, le=100, description="features shown per finding (mean |SHAP|)")
+
+
+class Dashboard(_Section):
+    page_size: int = Field(ge=1, le=10_000, description="rows per page of the curve browser")
+    sample: int = Field(ge=100, description="curves in the seeded sample of the plots")
+    seed: int
 
 
 class Params(_Section):
@@ -154,6 +170,8 @@ class Params(_Section):
     features: Features
     nulls: Nulls
     search: Search
+    report: Report
+    dashboard: Dashboard
 
     @model_validator(mode="after")
     def _search_uses_known_groups(self) -> "Params":

@@ -78,7 +78,8 @@ def run_pair(job: tuple[str, str, list[str], Path]) -> str:
     params, frame = _state["params"], _state["frame"]
     target, search = _state["targets"][target_name], params.search
     settings = SearchSettings(search.folds, search.extrapolation_share, search.bootstrap,
-                              search.null_datasets, search.null_quantile, search.fdr, search.seed)
+                              search.null_datasets, search.null_quantile, search.fdr, search.seed,
+                              search.strata)
 
     def make_gbm(cols, task):
         return GbmModel(task, cols, seed=search.seed, threads=_state["threads"],

@@ -1,10 +1,15 @@
 """Shared test fixtures: a PARI session, the shared format samples, the embedded tables."""
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 
 from arithmetic.elldata import CREMONA_LABEL, read_curves
 from arithmetic.pari import start_pari
@@ -52,3 +57,45 @@ def model_tables(tmp_path_factory, pari) -> dict[str, pl.DataFrame]:
     features = compute_features(curves, bsd, section, tmp_path_factory.mktemp("features") / "c")
     return {"curves": curves, "bsd": bsd, "features": features,
             "frame": model_frame(features, bsd), "section": section}
+
+
+#: What a scratch copy of the project needs to run `dvc repro` and the dashboard.
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "requirements.lock", ".dvcignore", ".gitignore",
+                 ".dvc/config", ".dvc/.gitignore", "pipeline", "arithmetic", "models",
+                 "reporting", "dashboard"]
+
+
+def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    """Run a command with this environment's bin/ first on PATH; fail the test on error."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result
+
+
+def small_params() -> dict:
+    """The default params on conductors below 300 with a small search (fast, still real)."""
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    params["ingest"]["conductor_max"] = 300
+    params["search"].update(targets=["rank", "log_sha_an", "held_out_ap"], null_datasets=3,
+                            bootstrap=50, folds=3, groups={"ap": ["ap"], "bsd": ["bsd"]})
+    return params
+
+
+@pytest.fixture(scope="session")
+def pipeline_project(tmp_path_factory) -> tuple[Path, dict, str]:
+    """A scratch copy of the project after a cold `dvc repro` on :func:`small_params`:
+    (its directory, its params, the output of `dvc repro`)."""
+    repo = tmp_path_factory.mktemp("pipeline") / "project"
+    for name in PROJECT_FILES:
+        source, target = PROJECT / name, repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy(source, target)
+    params = small_params()
+    (repo / "params.yaml").write_text(yaml.safe_dump(params))
+    run(["git", "init", "-q"], repo)
+    output = run([sys.executable, "-m", "dvc", "repro"], repo).stdout
+    return repo, params, output

@@ -56,6 +56,10 @@ def test_planted_signal_is_flagged(setup):
     [result] = decide([run(setup, target, "ap", frame)], SETTINGS.fdr)
     assert result["verdict"] == "flagged", result
     assert result["score"] > 0.5 and result["effect_low"] > 0.3
+    strata = result["strata"]                  # equal-count conductor strata, in order
+    assert sum(s["curves"] for s in strata) == result["curves"] and len(strata) == SETTINGS.strata
+    assert all(a["conductor_high"] <= b["conductor_low"] for a, b in zip(strata, strata[1:]))
+    assert all(s["model"] > s["baseline"] for s in strata)
 
 
 def test_known_heuristics_are_labelled(setup):

@@ -1,0 +1,57 @@
+"""The L-series of E at s = 1 from its traces: the rapidly converging sums that compute L(E,1)
+and L'(E,1) (Cremona, *Algorithms for modular elliptic curves*, 2nd ed., §2.11).
+
+With L(E,s) = Σ a_n n^(−s), conductor N and root number w:
+
+    L(E,1)  = (1 + w) Σ_{n≥1} (a_n/n) exp(−2πn/√N),
+    L'(E,1) = 2 Σ_{n≥1} (a_n/n) E₁(2πn/√N)            (when w = −1),
+
+E₁ the exponential integral. The a_n are multiplicative, with a_{p^k} = a_p a_{p^(k−1)} −
+p a_{p^(k−2)} at good p and a_{p^k} = a_p^k at bad p, where a_p = −w_p at multiplicative p
+(Cremona's aplist stores w_p there) and 0 at additive p. Truncated at n ≤ n_max, the terms
+left out are of size exp(−2π n_max/√N): negligible for √N ≪ n_max, a rough partial sum beyond.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import exp1
+
+from arithmetic.traces import primes_up_to
+
+
+def dirichlet_coefficients(aplist: dict[int, np.ndarray], conductor: np.ndarray,
+                           n_max: int) -> np.ndarray:
+    """a_n for n = 0..n_max (column n; a_0 = 0) of every curve, from ``aplist`` (p -> the
+    aplist column: a_p at good p, w_p at bad p) for every prime p ≤ n_max."""
+    missing = [p for p in primes_up_to(n_max) if p not in aplist]
+    if missing:
+        raise ValueError(f"a_n for n <= {n_max} needs a_p for p = {missing}")
+    conductor = np.asarray(conductor, dtype=np.int64)
+    coefficients = np.zeros((len(conductor), n_max + 1))
+    coefficients[:, 1] = 1.0
+    for p in primes_up_to(n_max):
+        listed = np.asarray(aplist[p], dtype=float)
+        bad, additive = conductor % p == 0, conductor % (p * p) == 0
+        ap = np.where(additive, 0.0, np.where(bad, -listed, listed))
+        power, previous, current = p, np.ones_like(ap), ap
+        while power <= n_max:
+            coefficients[:, power] = current
+            previous, current = current, np.where(bad, ap * current, ap * current - p * previous)
+            power *= p
+    for n in range(2, n_max + 1):                       # multiplicativity: a_n = a_{p^k} a_m
+        p = next(q for q in primes_up_to(n) if n % q == 0)
+        prime_power = p
+        while n % (prime_power * p) == 0:
+            prime_power *= p
+        if prime_power != n:
+            coefficients[:, n] = coefficients[:, prime_power] * coefficients[:, n // prime_power]
+    return coefficients
+
+
+def central_sums(coefficients: np.ndarray, conductor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(2 Σ (a_n/n) exp(−2πn/√N), 2 Σ (a_n/n) E₁(2πn/√N)): L(E,1) when w = +1, L'(E,1)
+    when w = −1, up to the truncation of the a_n."""
+    n = np.arange(1, coefficients.shape[1])
+    x = 2 * np.pi * n[None, :] / np.sqrt(np.asarray(conductor, dtype=float))[:, None]
+    terms = coefficients[:, 1:] / n[None, :]
+    return 2 * (terms * np.exp(-x)).sum(axis=1), 2 * (terms * exp1(x)).sum(axis=1)

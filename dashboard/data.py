@@ -1,0 +1,77 @@
+"""What the dashboard reads: pipeline outputs only, located through params.yaml, cached.
+
+Run from the project root (``make dashboard``). A missing output stops the page with a message
+naming the ``dvc repro`` target that builds it. Nothing here computes more than a filter, a
+sort, a histogram or a seeded sample of an output table.
+"""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import polars as pl
+import streamlit as st
+
+from pipeline.params import ParamsError, Params, load_params
+
+#: The stage that writes each output path of params.yaml (for the "missing" message).
+BUILT_BY = {"curves": "ingest", "bsd": "bsd", "bsd_metrics": "bsd", "features": "features",
+            "feature_groups": "features", "evaluations": "train", "importances": "train",
+            "findings": "findings", "findings_metrics": "findings", "report_json": "report",
+            "report_html": "report", "report_figures": "report"}
+
+
+def params() -> Params:
+    """params.yaml of the current directory (the project root); stops the page if invalid."""
+    try:
+        return load_params()
+    except ParamsError as err:
+        st.error(f"Cannot read the pipeline's parameters: {err}")
+        st.stop()
+
+
+def path(name: str) -> Path:
+    """The output ``paths.<name>``; stops the page with the build command when it is missing."""
+    location = Path(getattr(params().paths, name))
+    if not location.exists():
+        st.warning(f"`{location}` has not been built yet. Build it with "
+                   f"`dvc repro {BUILT_BY.get(name, '')}` (or `make run` for everything).")
+        st.stop()
+    return location
+
+
+def _stamp(location: Path) -> float:
+    return os.stat(location).st_mtime
+
+
+@st.cache_data(show_spinner=False)
+def _read(location: str, stamp: float, columns: tuple[str, ...] | None) -> pl.DataFrame:
+    return pl.read_parquet(location, columns=list(columns) if columns else None)
+
+
+def table(name: str, columns: list[str] | None = None) -> pl.DataFrame:
+    """A parquet output (whole, or some columns), re-read when the file changes."""
+    location = path(name)
+    return _read(str(location), _stamp(location), tuple(columns) if columns else None)
+
+
+def scan(name: str) -> pl.LazyFrame:
+    """A lazy scan of a parquet output, for filters on the full table."""
+    return pl.scan_parquet(path(name))
+
+
+@st.cache_data(show_spinner=False)
+def _read_json(location: str, stamp: float):
+    return json.loads(Path(location).read_text())
+
+
+def json_output(name: str):
+    location = path(name)
+    return _read_json(str(location), _stamp(location))
+
+
+def optional_json(name: str):
+    """A JSON output, or None when it has not been built (pages that can do without it)."""
+    location = Path(getattr(params().paths, name))
+    return _read_json(str(location), _stamp(location)) if location.exists() else None

@@ -1,0 +1,89 @@
+"""DVC stage ``report``: the findings as a report a mathematician reads.
+
+Writes ``paths.report_markdown`` (figures in ``paths.report_figures``), a self-contained
+``paths.report_html`` (figures embedded; opens offline), and the table as
+``paths.report_json`` (with provenance) and ``paths.report_csv``.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from models.targets import Target
+from pipeline.atomic import atomic_path, write_json
+from pipeline.params import PARAMS_FILE, Params, ParamsError, load_params
+from pipeline.train import selected_targets
+from reporting.document import Context, markdown, pair_figures, to_html
+from reporting.provenance import provenance
+from reporting.words import group_words, statement
+
+TITLE = "Findings: unexpected predictability in Cremona's tables"
+
+
+def context(params: Params, bsd: pl.DataFrame) -> Context:
+    """Descriptions of targets and groups, what the data covers, provenance."""
+    targets: dict[str, Target] = selected_targets(params)
+    data = {name: getattr(params.paths, name)
+            for name in ("curves", "bsd", "features", "evaluations", "importances", "findings")}
+    return Context(
+        targets={name: t.description for name, t in targets.items()},
+        groups={name: group_words(members, params.features.primes_max)
+                for name, members in params.search.groups.items()},
+        coverage={"curves": len(bsd), "classes": bsd["isogeny_class"].n_unique(),
+                  "conductor_min": int(bsd["conductor"].min()),
+                  "conductor_max": int(bsd["conductor"].max())},
+        provenance=provenance(PARAMS_FILE, data),
+        fdr=params.search.fdr, top_features=params.report.top_features)
+
+
+def with_statements(findings: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+    """The findings with their plain-words statement."""
+    return findings.with_columns(statement=pl.Series([
+        statement(row, ctx.targets[row["target"]], ctx.groups[row["group"]])
+        for row in findings.iter_rows(named=True)], dtype=pl.String))
+
+
+def write_figures(images: dict[str, bytes], directory: Path) -> None:
+    """Replace the figures directory as a whole (built beside it, then renamed)."""
+    staging = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name, png in images.items():
+        (staging / name).write_bytes(png)
+    shutil.rmtree(directory, ignore_errors=True)
+    staging.rename(directory)
+
+
+def main() -> None:
+    params = load_params()
+    paths = params.paths
+    findings = pl.read_parquet(paths.findings)
+    ctx = context(params, pl.read_parquet(paths.bsd, columns=["isogeny_class", "conductor"]))
+    findings = with_statements(findings, ctx)
+    importances = pl.read_parquet(paths.importances)
+    images = pair_figures(findings, importances, ctx.top_features)
+    text = markdown(findings, importances, ctx, images)
+    write_figures(images, Path(paths.report_figures))
+    with atomic_path(paths.report_markdown) as tmp:
+        tmp.write_text(text + "\n")
+    with atomic_path(paths.report_html) as tmp:
+        tmp.write_text(to_html(text, images, TITLE))
+    write_json({"provenance": ctx.provenance, "coverage": ctx.coverage,
+                "findings": findings.to_dicts()}, paths.report_json)
+    flat = findings.select(c for c, dtype in findings.schema.items() if not dtype.is_nested())
+    with atomic_path(paths.report_csv) as tmp:
+        flat.write_csv(tmp)
+    flagged = (findings["verdict"] == "flagged").sum()
+    print(f"report: {flagged} flagged of {len(findings)} -> {paths.report_markdown}, "
+          f"{paths.report_html}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ParamsError as err:
+        sys.exit(f"report: error: {err}")

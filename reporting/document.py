@@ -1,0 +1,172 @@
+"""The findings report as Markdown (figures beside it) and as one self-contained HTML file.
+
+The Markdown is the single source: the HTML is its rendering (markdown-it) with every figure
+embedded as a data URI, so it opens offline, alone.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass
+
+import polars as pl
+from markdown_it import MarkdownIt
+
+from reporting import figures
+from reporting.words import METRIC_WORDS, statement
+
+FIGURES_DIR = "figures"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the report says besides the findings themselves."""
+    targets: dict[str, str]           # target -> description
+    groups: dict[str, str]            # search group -> plain words
+    coverage: dict                    # curves, classes, conductor range
+    provenance: dict
+    fdr: float
+    top_features: int
+
+
+def _cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _interval(low: float, high: float) -> str:
+    return f"[{low:.3f}, {high:.3f}]"
+
+
+def _p(value: float) -> str:
+    """A p- or q-value; below double precision's resolution of 1 − p it says so."""
+    return "< 1e-16" if value < 1e-16 else f"{value:.2g}"
+
+
+def slug(row: dict) -> str:
+    return f"{row['target']}__{row['group']}"
+
+
+def pair_figures(findings: pl.DataFrame, importances: pl.DataFrame,
+                 top: int) -> dict[str, bytes]:
+    """Every pair's figures by file name: null datasets, conductor strata, top features."""
+    images = {}
+    for row in findings.iter_rows(named=True):
+        name = slug(row)
+        images[f"{name}__null.png"] = figures.null_distribution(row)
+        if row.get("strata"):
+            images[f"{name}__strata.png"] = figures.conductor_strata(row)
+        own = importances.filter((pl.col("target") == row["target"])
+                                 & (pl.col("group") == row["group"]))
+        if len(own):
+            images[f"{name}__features.png"] = figures.top_features(own, top)
+    return images
+
+
+def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
+            images: dict[str, bytes]) -> list[str]:
+    name, metric = slug(row), METRIC_WORDS.get(row["metric"], row["metric"])
+    baselines = json.loads(row["baseline_scores"])
+    lines = [f"### {number}. {row['target']} ~ {row['group']}", "",
+             statement(row, context.targets[row["target"]], context.groups[row["group"]]), ""]
+    lines += _table(["", ""], [
+        ["target", f"`{row['target']}`: {context.targets[row['target']]}"],
+        ["feature group", f"`{row['group']}`: {context.groups[row['group']]} "
+                          f"({row['features']} features)"],
+        ["model (LightGBM, 5-fold by isogeny class)",
+         f"{metric} {row['score']:.3f} {_interval(row['score_low'], row['score_high'])}"],
+        ["best baseline", f"{row['best_baseline']}: {row['baseline_score']:.3f} "
+                          f"{_interval(row['baseline_low'], row['baseline_high'])}"],
+        ["all baselines", ", ".join(f"{k} {v:.3f}" for k, v in baselines.items())],
+        ["null model", f"{row['null_model']}: {len(row['null_scores'])} datasets, mean "
+                       f"{row['null_mean']:.3f}, 95% quantile {row['null_quantile']:.3f}; "
+                       f"model on the same fold {row['score_first_fold']:.3f}"],
+        ["effect (model − max(baseline, null quantile))",
+         f"{row['effect']:.3f} {_interval(row['effect_low'], row['effect_high'])}"],
+        ["p-values", f"null {_p(row['p_null'])} (empirical {_p(row['p_null_empirical'])}), "
+                     f"baseline {_p(row['p_baseline'])} (empirical "
+                     f"{_p(row['p_baseline_empirical'])}); BH q {_p(row['q_value'])}"],
+        ["largest conductors", f"model {row['extrapolation_score']:.3f} against "
+                               f"{row['extrapolation_baseline']} "
+                               f"{row['extrapolation_baseline_score']:.3f}; difference "
+                               f"{_interval(row['extrapolation_effect_low'], row['extrapolation_effect_high'])}"],
+        ["verdict", f"**{row['verdict']}**: {row['reason']}"],
+    ])
+    if f"{name}__null.png" in images:
+        lines += [f"![null datasets]({FIGURES_DIR}/{name}__null.png)", ""]
+    if f"{name}__strata.png" in images:
+        lines += [f"![score by conductor stratum]({FIGURES_DIR}/{name}__strata.png)", ""]
+    own = importances.filter((pl.col("target") == row["target"]) & (pl.col("group") == row["group"]))
+    if len(own):
+        top = own.sort("mean_abs_shap", descending=True).head(context.top_features)
+        lines += [f"![top features]({FIGURES_DIR}/{name}__features.png)", "",
+                  "Top features by mean |SHAP|: " + ", ".join(
+                      f"`{f}` {v:.3g}" for f, v in zip(top["feature"], top["mean_abs_shap"])), ""]
+    return lines
+
+
+def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context,
+             images: dict[str, bytes]) -> str:
+    """The report in Markdown; ``images`` (figures by file name under ``figures/``) gets the
+    overview figure, and the flagged pairs' figures are shown from it."""
+    images["overview.png"] = figures.score_overview(findings)
+    coverage = context.coverage
+    counts = findings["verdict"].value_counts(sort=True)
+    flagged = findings.filter(pl.col("verdict") == "flagged").sort("effect", descending=True)
+    lines = [
+        "# Findings: unexpected predictability in Cremona's tables", "",
+        f"{coverage['curves']:,} curves in {coverage['classes']:,} isogeny classes, conductors "
+        f"{coverage['conductor_min']:,} to {coverage['conductor_max']:,}. "
+        f"{len(findings)} (target, feature group) pairs searched; a pair is flagged only when "
+        f"it beats every heuristic baseline and its null model at false-discovery rate "
+        f"{context.fdr} (Benjamini–Hochberg over the whole search) and still beats the best "
+        f"baseline on the largest conductors.", "",
+        "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.iter_rows()) + ".", "",
+        f"![model against best baseline]({FIGURES_DIR}/overview.png)", "",
+        f"## Flagged findings ({len(flagged)})", ""]
+    if not len(flagged):
+        lines += ["No pair beats the baselines and the null models at this FDR level.", ""]
+    for number, row in enumerate(flagged.iter_rows(named=True), 1):
+        lines += _detail(number, row, importances, context, images)
+    others = findings.filter(pl.col("verdict") != "flagged").sort("target", "group")
+    lines += [f"## All other results ({len(others)})", ""]
+    lines += _table(["target", "group", "score", "best baseline", "q", "verdict", "why"], [
+        [r["target"], r["group"],
+         f"{METRIC_WORDS.get(r['metric'], r['metric'])} {r['score']:.3f} "
+         f"{_interval(r['score_low'], r['score_high'])}",
+         f"{r['best_baseline']} {r['baseline_score']:.3f}", _p(r["q_value"]),
+         r["verdict"], r["reason"]] for r in others.iter_rows(named=True)])
+    p = context.provenance
+    lines += ["## Provenance", ""]
+    lines += _table(["", ""], [
+        ["date", p["date"]], ["git revision", f"`{p['git_revision']}`"],
+        ["params.yaml sha256", f"`{p['params_sha256']}`"],
+        *[[f"md5 of `{name}`", f"`{md5}`"] for name, md5 in p["data_md5"].items()],
+        *[[name, version] for name, version in p["packages"].items()]])
+    return "\n".join(lines)
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;
+line-height:1.45;color:#222}table{border-collapse:collapse;margin:.5rem 0;font-size:.85rem}
+td,th{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top}img{max-width:100%}
+code{background:#f4f4f4;padding:0 .2rem}h3{margin-top:2.5rem;border-top:1px solid #ddd;
+padding-top:1rem}"""
+
+
+def to_html(text: str, images: dict[str, bytes], title: str) -> str:
+    """Render the Markdown; embed every figure it shows as a base64 data URI."""
+    body = MarkdownIt("commonmark").enable("table").render(text)
+    for name, png in images.items():
+        source = f'src="{FIGURES_DIR}/{name}"'
+        if source in body:
+            data = base64.b64encode(png).decode()
+            body = body.replace(source, f'src="data:image/png;base64,{data}"')
+    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n"
+            f"<body>\n{body}</body></html>\n")

@@ -1,0 +1,92 @@
+"""The report's figures, as PNG bytes (matplotlib, no display needed)."""
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+
+from reporting.words import METRIC_WORDS  # noqa: E402
+
+VERDICT_COLOURS = {"flagged": "#c0392b", "fails extrapolation": "#e67e22",
+                   "not predictable": "#95a5a6"}
+#: Colours of the "explained by ..." verdicts, in order of appearance.
+EXPLAINED_COLOURS = ["#2c3e50", "#2980b9", "#16a085", "#8e44ad", "#27ae60", "#7f8c8d", "#d35400"]
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def _metric(row: dict) -> str:
+    return METRIC_WORDS.get(row["metric"], row["metric"])
+
+
+def null_distribution(row: dict) -> bytes:
+    """The model's first-fold score against its scores on the null datasets, with the best
+    baseline's cross-validated score for reference."""
+    figure, axis = plt.subplots(figsize=(5.5, 2.2))
+    nulls = row["null_scores"]
+    axis.scatter(nulls, [0] * len(nulls), marker="|", s=400, color="#7f8c8d",
+                 label=f"{row['null_model']} null datasets ({len(nulls)})")
+    axis.axvline(row["null_quantile"], color="#7f8c8d", linestyle=":", label="null 95% quantile")
+    axis.axvline(row["score_first_fold"], color="#c0392b", linewidth=2, label="model (fold 1)")
+    axis.axvline(row["baseline_score"], color="#2c3e50", linestyle="--",
+                 label=f"{row['best_baseline']} (all folds)")
+    axis.set_yticks([])
+    axis.set_xlabel(_metric(row))
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=7, frameon=False)
+    return _png(figure)
+
+
+def conductor_strata(row: dict) -> bytes:
+    """Model and best-baseline scores per conductor stratum (out-of-fold predictions)."""
+    strata = pl.DataFrame(row["strata"])
+    middle = (strata["conductor_low"] * strata["conductor_high"]).sqrt()
+    figure, axis = plt.subplots(figsize=(5.5, 2.6))
+    axis.plot(middle, strata["model"], "o-", color="#c0392b", label="model")
+    axis.plot(middle, strata["baseline"], "s--", color="#2c3e50", label=row["best_baseline"])
+    axis.set_xscale("log")
+    axis.set_xlabel("conductor (geometric middle of the stratum)")
+    axis.set_ylabel(_metric(row))
+    axis.legend(fontsize=7, frameon=False)
+    return _png(figure)
+
+
+def top_features(importances: pl.DataFrame, count: int) -> bytes:
+    """The features with the largest mean |SHAP| (LightGBM ``pred_contrib``)."""
+    top = importances.sort("mean_abs_shap", descending=True).head(count).reverse()
+    figure, axis = plt.subplots(figsize=(5.5, 0.25 * len(top) + 0.8))
+    axis.barh(top["feature"], top["mean_abs_shap"], color="#2980b9")
+    axis.set_xlabel("mean |SHAP| (model output units)")
+    axis.tick_params(axis="y", labelsize=7)
+    return _png(figure)
+
+
+def score_overview(findings: pl.DataFrame) -> bytes:
+    """Every pair: model score against best-baseline score, coloured by verdict."""
+    explained = sorted(v for v in findings["verdict"].unique() if v not in VERDICT_COLOURS)
+    colours = {**VERDICT_COLOURS, **{v: EXPLAINED_COLOURS[i % len(EXPLAINED_COLOURS)]
+                                     for i, v in enumerate(explained)}}
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=False)
+    for axis, metric in zip(axes, ("mcc", "r2")):
+        rows = findings.filter(pl.col("metric") == metric)
+        for verdict, part in rows.group_by("verdict", maintain_order=True):
+            axis.scatter(part["baseline_score"], part["score"], s=18, label=verdict[0],
+                         color=colours[verdict[0]])
+        axis.plot([-0.1, 1], [-0.1, 1], color="#bdc3c7", linewidth=0.8)
+        axis.set_xlabel(f"best baseline {METRIC_WORDS[metric]}")
+        axis.set_ylabel(f"model {METRIC_WORDS[metric]}")
+        axis.set_title("classification targets" if metric == "mcc" else "regression targets",
+                       fontsize=9)
+    handles = {label: handle for axis in axes
+               for handle, label in zip(*axis.get_legend_handles_labels())}
+    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=7,
+                  frameon=False, bbox_to_anchor=(0.5, -0.2))
+    return _png(figure)

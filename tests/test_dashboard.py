@@ -1,0 +1,126 @@
+"""The Streamlit dashboard, page by page, with Streamlit's AppTest on the outputs of a real
+small pipeline run (fixture ``pipeline_project``); its queries without Streamlit."""
+from __future__ import annotations
+
+import shutil
+
+import polars as pl
+import pytest
+import yaml
+from streamlit.testing.v1 import AppTest
+
+from dashboard.queries import CurveFilter, histogram, search_curves
+from tests.conftest import PROJECT
+
+PAGES = PROJECT / "dashboard" / "pages"
+
+
+def page(name: str) -> AppTest:
+    test = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=120)
+    test.run()
+    assert not test.exception, [e.value for e in test.exception]
+    return test
+
+
+@pytest.fixture
+def in_project(pipeline_project, monkeypatch):
+    repo = pipeline_project[0]
+    monkeypatch.chdir(repo)
+    return repo
+
+
+@pytest.mark.parametrize("name", ["overview", "findings", "curves", "distributions", "topology"])
+def test_every_page_renders_on_pipeline_outputs(in_project, name):
+    test = page(name)
+    assert test.title and not test.error
+    assert not [w.value for w in test.warning if "has not been built" in w.value]
+
+
+def test_overview_counts_the_curves(in_project):
+    bsd = pl.read_parquet(in_project / "data/bsd.parquet")
+    values = {m.label: m.value for m in page("overview").metric}
+    assert values["curves"] == f"{len(bsd):,}"
+    assert values["isogeny classes"] == f"{bsd['isogeny_class'].n_unique():,}"
+
+
+def test_curve_filters_change_the_result(in_project):
+    test = page("curves")
+    everything = test.caption[0].value
+    test.text_input[0].set_value("11a")
+    test.button[0].click().run()
+    rows = test.dataframe[0].value
+    assert test.caption[0].value == "3 curves match" != everything
+    assert rows["label"].tolist() == ["11a1", "11a2", "11a3"]
+    test.multiselect[0].set_value([1])               # 11a has rank 0
+    test.button[0].click().run()
+    assert test.caption[0].value == "0 curves match" and len(test.dataframe[0].value) == 0
+    test.text_input[1].set_value("37a1").run()         # one curve's page
+    quantities = dict(zip(*test.dataframe[1].value.to_dict("list").values()))
+    assert quantities["rank"] == "1" and quantities["conductor"] == "37"
+    assert "(0, 0)" in " ".join(m.value for m in test.markdown)       # its generator
+
+
+def with_one_flagged(repo, tmp_path):
+    """A copy of the project's outputs where exactly one pair is flagged."""
+    shutil.copytree(repo, tmp_path / "copy", ignore=shutil.ignore_patterns(".dvc", ".git"))
+    findings = pl.read_parquet(tmp_path / "copy/data/findings.parquet")
+    verdicts = ["flagged"] + ["not predictable"] * (len(findings) - 1)
+    findings.with_columns(verdict=pl.Series(verdicts)).write_parquet(
+        tmp_path / "copy/data/findings.parquet")
+    return tmp_path / "copy", len(findings)
+
+
+def test_findings_page_hides_non_flagged_until_asked(in_project, tmp_path, monkeypatch):
+    copy, pairs = with_one_flagged(in_project, tmp_path)
+    monkeypatch.chdir(copy)
+    test = page("findings")
+    shown = test.dataframe[0].value
+    assert len(shown) == 1 and set(shown["verdict"]) == {"flagged"}
+    assert test.selectbox[0].options == [f"{shown['target'][0]} ~ {shown['group'][0]}"]
+    test.toggle[0].set_value(True).run()
+    assert len(test.dataframe[0].value) == pairs
+
+
+def test_a_missing_output_names_the_stage_that_builds_it(tmp_path, monkeypatch):
+    shutil.copy(PROJECT / "params.yaml", tmp_path / "params.yaml")
+    monkeypatch.chdir(tmp_path)
+    for name, stage in (("overview", "bsd"), ("findings", "findings"), ("curves", "bsd")):
+        test = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60).run()
+        assert not test.exception
+        assert any(f"dvc repro {stage}" in w.value for w in test.warning), name
+
+
+def test_bad_params_are_an_error_not_a_crash(tmp_path, monkeypatch):
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    params["dashboard"]["page_size"] = 0
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    test = AppTest.from_file(str(PAGES / "curves.py"), default_timeout=60).run()
+    assert not test.exception and "dashboard.page_size" in test.error[0].value
+
+
+CURVES = pl.DataFrame({
+    "label": ["11a1", "11a2", "37a1", "389a1", "5077a1"], "isogeny_class": ["11a", "11a", "37a",
+                                                                            "389a", "5077a"],
+    "conductor": [11, 11, 37, 389, 5077], "rank": [0, 0, 1, 2, 3], "torsion": [5, 1, 1, 1, 1],
+    "tamagawa_product": [5, 1, 1, 2, 1], "real_period": [1.27, 6.3, 5.98, 4.98, 4.15],
+    "regulator": [1.0, 1.0, 0.05, 0.15, 0.42], "special_value": [0.25, 0.25, 0.31, 0.76, 1.73],
+    "sha": [1, 1, 1, 1, 1], "root_number": [1, 1, -1, 1, -1]})
+
+
+def test_search_curves_filters_sorts_and_pages():
+    rows, total = search_curves(CURVES.lazy(), CurveFilter(ranks=[0, 1]), "conductor", True, 0, 2)
+    assert total == 3 and rows["label"].to_list() == ["37a1", "11a1"]
+    rows, _ = search_curves(CURVES.lazy(), CurveFilter(ranks=[0, 1]), "conductor", True, 1, 2)
+    assert rows["label"].to_list() == ["11a2"]
+    rows, total = search_curves(CURVES.lazy(), CurveFilter(label="11a", torsion=[5]), "label",
+                                False, 0, 10)
+    assert total == 1 and rows["label"].to_list() == ["11a1"]
+    _, total = search_curves(CURVES.lazy(), CurveFilter(conductor=(30, 400), sha=(1, 1)),
+                             "label", False, 0, 10)
+    assert total == 2
+
+
+def test_histogram_counts_every_finite_value():
+    counts = histogram(pl.Series([0.0, 0.5, 1.0, 1.0, float("inf"), None]), 2)
+    assert counts["count"].to_list() == [1, 3] and counts["left"].to_list() == [0.0, 0.5]

@@ -1,0 +1,132 @@
+"""The report: plain words, the Markdown/HTML document, provenance (reporting/)."""
+from __future__ import annotations
+
+import json
+import re
+
+import polars as pl
+
+from reporting.document import Context, markdown, pair_figures, to_html
+from reporting.provenance import file_md5, provenance
+from reporting.words import group_words, statement
+
+
+def finding(target="rank", group="ap", verdict="flagged", **changes) -> dict:
+    row = {"target": target, "group": group, "task": "classification", "metric": "mcc",
+           "features": 50, "curves": 1000, "score": 0.62, "score_low": 0.60, "score_high": 0.64,
+           "best_baseline": "Mestre-Nagao", "baseline_score": 0.41, "baseline_low": 0.39,
+           "baseline_high": 0.43,
+           "baseline_scores": json.dumps({"constant": 0.0, "Mestre-Nagao": 0.41}),
+           "null_model": "minimalist_rank", "null_mean": 0.01, "null_quantile": 0.03,
+           "null_scores": [0.0, 0.01, 0.02, 0.03, 0.01], "score_first_fold": 0.61,
+           "effect": 0.21, "effect_low": 0.18, "effect_high": 0.24, "p_null": 1e-9,
+           "p_null_empirical": 1 / 6, "p_baseline": 1e-12, "p_baseline_empirical": 1 / 201,
+           "p_value": 1e-9, "extrapolation_score": 0.58, "extrapolation_baseline": "Mestre-Nagao",
+           "extrapolation_baseline_score": 0.40, "extrapolation_effect_low": 0.15,
+           "extrapolation_effect_high": 0.21, "q_value": 1e-8, "verdict": verdict,
+           "reason": "beats Mestre-Nagao", "statement": "",
+           "strata": [{"conductor_low": 11, "conductor_high": 99, "curves": 500, "model": 0.6,
+                       "baseline": 0.4},
+                      {"conductor_low": 100, "conductor_high": 999, "curves": 500,
+                       "model": 0.63, "baseline": 0.42}]}
+    return {**row, **changes}
+
+
+def context() -> Context:
+    return Context(targets={"rank": "analytic rank", "log_sha_an": "log of Sha"},
+                   groups={"ap": "the traces a_p for p ≤ 100", "bsd": "the other BSD quantities"},
+                   coverage={"curves": 1000, "classes": 600, "conductor_min": 11,
+                             "conductor_max": 999},
+                   provenance={"date": "2026-11-25 12:00 UTC", "git_revision": "abc",
+                               "params_sha256": "0" * 64, "data_md5": {"bsd": "1" * 32},
+                               "packages": {"polars": "1"}},
+                   fdr=0.05, top_features=3)
+
+
+def importances() -> pl.DataFrame:
+    return pl.DataFrame({"target": ["rank"] * 4, "group": ["ap"] * 4,
+                         "feature": ["ap_2", "ap_3", "ap_5", "ap_7"],
+                         "gain": [4.0, 3.0, 2.0, 1.0], "mean_abs_shap": [0.4, 0.3, 0.2, 0.1]})
+
+
+def test_group_words_name_every_member():
+    assert group_words(["ap"], 97) == "the traces a_p for p ≤ 97"
+    assert group_words(["conductor", "ap", "parity"], 100) == (
+        "the conductor's factorization, the traces a_p for p ≤ 100 and the root number")
+    assert group_words(["novel"], 100) == "the novel features"
+
+
+def test_statement_says_what_the_verdict_means():
+    flagged = statement(finding(), "analytic rank", "the traces a_p for p ≤ 100")
+    assert flagged.startswith("Analytic rank is predictable from the traces a_p for p ≤ 100 "
+                              "beyond the Mestre-Nagao baseline (0.410)")
+    assert "MCC 0.620 [0.600, 0.640]" in flagged and "largest conductors" in flagged
+    explained = statement(finding(verdict="explained by parity", reason="parity scores 0.9"),
+                          "analytic rank", "the root number")
+    assert "is explained by parity: parity scores 0.9" in explained
+    assert "not predictable from" in statement(finding(verdict="not predictable"), "x", "y")
+    assert "matched by the minimalist_rank null" in statement(
+        finding(verdict="explained by minimalist_rank null model"), "x", "y")
+    assert "but not Mestre-Nagao on the largest" in statement(
+        finding(verdict="fails extrapolation"), "x", "y")
+
+
+def test_markdown_details_flagged_and_tables_the_rest():
+    findings = pl.DataFrame([finding(), finding(target="log_sha_an", group="bsd",
+                                                verdict="explained by BSD identity",
+                                                metric="r2", task="regression")])
+    images = pair_figures(findings, importances(), 3)
+    assert set(images) == {"rank__ap__null.png", "rank__ap__strata.png", "rank__ap__features.png",
+                           "log_sha_an__bsd__null.png", "log_sha_an__bsd__strata.png"}
+    text = markdown(findings, importances(), context(), images)
+    assert "## Flagged findings (1)" in text and "### 1. rank ~ ap" in text
+    assert "## All other results (1)" in text and "| log_sha_an | bsd |" in text
+    assert "`ap_2` 0.4, `ap_3` 0.3, `ap_5` 0.2" in text and "ap_7" not in text
+    assert "![score by conductor stratum](figures/rank__ap__strata.png)" in text
+    assert "log_sha_an__bsd__null.png" not in text        # only flagged pairs are detailed
+    assert all(png.startswith(b"\x89PNG") for png in images.values())
+
+    page = to_html(text, images, "t")
+    sources = re.findall(r'src="([^"]+)"', page)
+    assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "http://" not in page and "https://" not in page       # opens offline
+    assert "<table>" in page and "<h3>1. rank ~ ap</h3>" in page
+
+
+def test_markdown_says_when_nothing_is_flagged():
+    findings = pl.DataFrame([finding(verdict="not predictable")])
+    text = markdown(findings, importances(), context(), {})
+    assert "## Flagged findings (0)" in text and "No pair beats the baselines" in text
+
+
+def test_provenance_hashes_like_dvc(tmp_path):
+    data = tmp_path / "x.parquet"
+    data.write_bytes(b"abc")
+    params = tmp_path / "params.yaml"
+    params.write_text("a: 1\n")
+    block = provenance(params, {"x": data, "missing": tmp_path / "nothing"})
+    assert block["data_md5"] == {"x": "900150983cd24fb0d6963f7d28e17f72"} == {"x": file_md5(data)}
+    assert re.fullmatch(r"[0-9a-f]{40}( \+changes)?", block["git_revision"])
+    assert block["packages"]["PARI"].startswith("2.15") and block["packages"]["polars"]
+
+
+def test_report_stage_on_a_real_run(pipeline_project):
+    import yaml
+    repo = pipeline_project[0]
+    findings = pl.read_parquet(repo / "data/findings.parquet")
+    exported = json.loads((repo / "reports/findings.json").read_text())
+    assert len(exported["findings"]) == len(findings) == len(pl.read_csv(repo / "reports/findings.csv"))
+    assert all(f["statement"].endswith(".") for f in exported["findings"])
+    lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    locked = {out["path"]: out["md5"] for stage in lock.values() for out in stage.get("outs", [])}
+    assert exported["provenance"]["data_md5"]["findings"] == locked["data/findings.parquet"]
+    assert exported["provenance"]["data_md5"]["bsd"] == locked["data/bsd.parquet"]
+    page = (repo / "reports/findings.html").read_text()
+    assert "## " not in page and "<h2>Provenance</h2>" in page
+    assert all(s.startswith("data:") for s in re.findall(r'src="([^"]+)"', page))
+    figures = {p.name for p in (repo / "reports/figures").iterdir()}
+    assert {"overview.png", "rank__ap__null.png", "rank__ap__strata.png",
+            "rank__ap__features.png"} <= figures
+    markdown_text = (repo / "reports/findings.md").read_text()
+    for name in re.findall(r"\]\(figures/([^)]+)\)", markdown_text):
+        assert name in figures
