@@ -25,6 +25,8 @@ import re
 import numpy as np
 import polars as pl
 
+from arithmetic.lseries import central_sums, dirichlet_coefficients
+
 from arithmetic.traces import ap_column
 
 #: Columns that identify a curve; they are never features.
@@ -78,6 +80,23 @@ def trace_features(ap: np.ndarray, conductor: np.ndarray, primes: list[int],
             columns[mestre_nagao_column(name, bound)] = \
                 scale[name] * np.where(within, terms[name], 0).sum(axis=1)
     return pl.DataFrame(columns)
+
+
+def l_series_features(ap: np.ndarray, conductor: np.ndarray, primes: list[int],
+                      block: int = 100_000) -> pl.DataFrame:
+    """``l_series_0`` = 2 Σ (a_n/n) exp(−2πn/√N) and ``l_series_1`` = 2 Σ (a_n/n) E₁(2πn/√N)
+    over n ≤ max(primes): L(E,1) when w = +1 and L'(E,1) when w = −1, up to the truncation
+    (:mod:`arithmetic.lseries`; Cremona 1997, §2.11). Computed ``block`` curves at a time."""
+    value, derivative = [], []
+    for start in range(0, len(conductor), block):
+        rows = slice(start, start + block)
+        coefficients = dirichlet_coefficients(
+            {p: ap[rows, j] for j, p in enumerate(primes)}, conductor[rows], max(primes))
+        sums = central_sums(coefficients, conductor[rows])
+        value.append(sums[0])
+        derivative.append(sums[1])
+    return pl.DataFrame({"l_series_0": np.concatenate(value),
+                         "l_series_1": np.concatenate(derivative)})
 
 
 def ap_matrix(frame: pl.DataFrame, primes: list[int]) -> np.ndarray:

@@ -24,6 +24,32 @@ BSD_TARGETS = {"rank", "rank_parity", "torsion", "sha_gt_1", "log_sha_an", "log_
                "log_real_period", "log_regulator", "log_special_value", "log_bsd_ratio"}
 
 
+#: Known heuristics that combine several cheap invariants, each fitted as the searched GBM
+#: restricted to its inputs (same settings and seed, so a model cannot beat one by capacity or
+#: by seed): name -> (the targets it applies to, its inputs as feature groups or columns).
+#: - L-series: L(E,1) and L'(E,1) from the a_n (Cremona 1997, §2.11), the root number, N,
+#:   and the real period: the analytic side of BSD, which fixes the rank (the order of vanishing)
+#:   and, through L^(r)(E,1)/r! = Ω R Sha ∏c_p / #T², the size of the other quantities.
+#: - Ogg's formula: v_p(Δ_min) = v_p(N) + m_p − 1 (Ogg 1967), with c_p = m_p at split
+#:   multiplicative p, ties the Tamagawa product to the discriminant against the conductor.
+#: - parity + Mestre–Nagao: the root number fixes the parity of the rank, the Mestre–Nagao sums
+#:   separate rank 0 from 2 and 1 from 3 (Mestre 1985; Nagao 1997).
+HEURISTIC_GBMS = {
+    "L-series": (BSD_TARGETS - {"torsion", "log_tamagawa_product"},
+                 ["l_series", "root_number", "log_conductor", "log_real_period"]),
+    "Ogg's formula": ({"log_tamagawa_product"},
+                      ["slog_discriminant", "log_conductor", "bad_primes", "additive_primes"]),
+    "parity + Mestre-Nagao": ({"rank", "rank_parity"}, ["parity", "mestre_nagao"]),
+}
+
+
+def heuristic_inputs(inputs: list[str], feature_groups: dict[str, list[str]]) -> list[str]:
+    """Feature group names expanded to their columns; column names kept if some group has
+    them (a heuristic whose inputs were not computed loses those inputs)."""
+    known = {c for columns in feature_groups.values() for c in columns}
+    return [c for item in inputs for c in feature_groups.get(item, [item]) if c in known]
+
+
 def pairs(targets: dict[str, Target], search_groups: dict[str, list[str]],
           feature_groups: dict[str, list[str]]) -> list[tuple[Target, str, list[str]]]:
     """Every (target, search group, usable columns); a pair with no usable column is skipped."""
@@ -62,6 +88,10 @@ def baselines_for(target: Target, columns: list[str], feature_groups: dict[str, 
         found.append(MestreNagaoBaseline(feature_groups["mestre_nagao"]))
     if target.name.startswith("ap_"):
         found.append(SatoTateBaseline(int(target.name.removeprefix("ap_")), task=target.task))
+    for name, (targets, inputs) in HEURISTIC_GBMS.items():
+        usable = [c for c in heuristic_inputs(inputs, feature_groups) if c not in target.excluded]
+        if target.name in targets and usable:
+            found.append(GbmModel(target.task, usable, seed, threads=threads, name=name, **gbm))
     return found
 
 

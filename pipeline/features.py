@@ -20,7 +20,7 @@ from arithmetic.pari import start_pari
 from arithmetic.traces import class_arithmetic, primes_up_to
 from arithmetic.weierstrass import WEIERSTRASS_COLUMNS, weierstrass_features
 from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_features,
-                             resolve_groups, trace_features)
+                             l_series_features, resolve_groups, trace_features)
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
 from pipeline.params import Features, ParamsError, load_params
@@ -62,10 +62,11 @@ def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
         raise ValueError(f"chunks in {chunk_dir} do not hold the input curves in order; "
                          "delete the directory and rerun")
     with_bad = computed.with_columns(curves["conductor"], bsd["semistable"])
-    traces = trace_features(ap_matrix(computed, primes), curves["conductor"].to_numpy(), primes,
-                            section.mestre_nagao_bounds)
+    ap, conductor = ap_matrix(computed, primes), curves["conductor"].to_numpy()
+    traces = trace_features(ap, conductor, primes, section.mestre_nagao_bounds)
     return pl.concat([curves.select(KEY_COLUMNS), conductor_features(with_bad),
                       computed.select(WEIERSTRASS_COLUMNS), traces,
+                      l_series_features(ap, conductor, primes),
                       bsd.select("root_number"), bsd_features(bsd)], how="horizontal")
 
 

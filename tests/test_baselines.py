@@ -69,10 +69,17 @@ def test_baselines_for_each_target(model_tables):
     names = lambda target, columns: [b.name for b in baselines_for(  # noqa: E731
         targets[target], columns, groups, 1, 1, {"n_estimators": 10})]
     assert names("rank", groups["ap"]) == ["constant", "conductor only", "parity",
-                                           "local root numbers", "Mestre-Nagao"]
+                                           "local root numbers", "Mestre-Nagao", "L-series",
+                                           "parity + Mestre-Nagao"]
     assert names("torsion", groups["ap"]) == ["constant", "conductor only", "torsion congruences"]
-    assert names("log_sha_an", groups["bsd"]) == ["constant", "conductor only", "BSD identity"]
-    assert names("log_sha_an", groups["ap"]) == ["constant", "conductor only"]
+    assert names("log_sha_an", groups["bsd"]) == ["constant", "conductor only", "BSD identity",
+                                                  "L-series"]
+    assert names("log_sha_an", groups["ap"]) == ["constant", "conductor only", "L-series"]
+    assert names("log_tamagawa_product", groups["ap"]) == ["constant", "conductor only",
+                                                           "Ogg's formula"]
+    real_period = baselines_for(targets["log_real_period"], groups["ap"], groups, 1, 1, {})[-1]
+    assert real_period.name == "L-series" and "log_real_period" not in real_period.columns
+    assert "l_series_0" in real_period.columns
     assert names("root_number", groups["bsd"]) == ["constant", "conductor only", "parity",
                                                    "local root numbers"]
     assert names("ap_97", groups["ap"]) == ["constant", "conductor only", "Sato-Tate"]
@@ -80,6 +87,21 @@ def test_baselines_for_each_target(model_tables):
     conductor = baselines_for(targets["rank"], [], groups, 1, 1, {"n_estimators": 30})[1]
     assert np.mean(conductor.fit(frame, "large").predict(frame) == frame["large"].to_numpy()) > 0.99
     assert not conductor.applies_to("log_conductor")
+
+
+def test_l_series_baseline_computes_the_special_value(model_tables):
+    """With a_p for p < 100 and N < 1000 the L-series sums are L(E,1), L'(E,1) to 1e-8, so the
+    L-series baseline predicts log L^(r)(E,1)/r! almost exactly out of sample."""
+    from models.features import resolve_groups
+    from models.search import baselines_for
+    groups = resolve_groups(model_tables["features"].columns, model_tables["section"].groups)
+    target = standard_targets(97, model_tables["section"].mestre_nagao_bounds)["log_special_value"]
+    frame = model_tables["frame"].with_columns(target.expression.alias("y"))
+    l_series = baselines_for(target, groups["ap"], groups, 1, 1, {"n_estimators": 200})[-1]
+    train = frame["conductor"] < 700
+    fitted = l_series.fit(frame.filter(train), "y", frame.filter(train)["isogeny_class"].to_numpy())
+    predicted, actual = fitted.predict(frame.filter(~train)), frame.filter(~train)["y"].to_numpy()
+    assert 1 - np.mean((predicted - actual) ** 2) / np.var(actual) > 0.9
 
 
 def test_mestre_nagao_threshold_predicts_rank(model_tables):

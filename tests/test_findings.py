@@ -66,8 +66,10 @@ def test_known_heuristics_are_labelled(setup):
     section = setup[2]
     targets = standard_targets(97, section.mestre_nagao_bounds)
     results = decide([run(setup, targets["log_sha_an"], "bsd"),
-                      run(setup, targets["rank_parity"], "parity")], SETTINGS.fdr)
-    assert [r["verdict"] for r in results] == ["explained by BSD identity", "explained by parity"]
+                      run(setup, targets["rank_parity"], "parity"),
+                      run(setup, targets["log_special_value"], "ap")], SETTINGS.fdr)
+    assert [r["verdict"] for r in results] == ["explained by BSD identity", "explained by parity",
+                                               "explained by L-series"]
     assert results[0]["baseline_score"] > 0.999 and results[1]["baseline_score"] == 1.0
 
 
