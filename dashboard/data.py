@@ -45,8 +45,10 @@ def _stamp(location: Path) -> float:
     return os.stat(location).st_mtime
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _read(location: str, stamp: float, columns: tuple[str, ...] | None) -> pl.DataFrame:
+    # cache_resource: one shared frame, not a copy per rerun (the full table is ~250 MB);
+    # polars frames are not modified in place by the pages.
     return pl.read_parquet(location, columns=list(columns) if columns else None)
 
 

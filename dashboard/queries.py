@@ -38,10 +38,11 @@ def search_curves(curves: pl.LazyFrame, where: CurveFilter, sort: str, descendin
                   page: int, page_size: int) -> tuple[pl.DataFrame, int]:
     """(one page of matching curves, sorted; the number of matches)."""
     matching = curves.select(BROWSER_COLUMNS).filter(where.expression())
-    total = matching.select(pl.len()).collect().item()
-    rows = (matching.sort(sort, descending=descending, maintain_order=True)
-            .slice(page * page_size, page_size).collect())
-    return rows, total
+    count = matching.select(pl.len())
+    rows = matching.sort(sort, descending=descending, maintain_order=True) \
+        .slice(page * page_size, page_size)
+    count, rows = pl.collect_all([count, rows])      # one scan of the file serves both
+    return rows, count.item()
 
 
 def curve_record(bsd: pl.LazyFrame, curves: pl.LazyFrame, features: pl.LazyFrame | None,

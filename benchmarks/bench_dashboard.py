@@ -1,0 +1,69 @@
+"""Benchmark: the curve browser's query latency on a table of the full range's size.
+
+    python -m benchmarks.bench_dashboard --rows 3064705
+
+The full Cremona range (3,064,705 curves) needs the full bsd run (issue 10); until then the
+default run's bsd table is tiled to the full size (labels made unique, same columns and
+types) and written to a temporary parquet file. Each query of the curve browser
+(:func:`dashboard.queries.search_curves`: filter, count, sort, one page) is timed on the
+table held in memory, as the page runs it, and, for comparison, from a scan of the parquet
+file; median of ``--repeats``. Goal: <= 200 ms per query.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from dashboard.queries import BROWSER_COLUMNS, CurveFilter, search_curves
+from pipeline.params import load_params
+
+QUERIES = {
+    "no filter, by conductor": (CurveFilter(), "conductor", False),
+    "label prefix 389a": (CurveFilter(label="389a"), "label", False),
+    "rank 2, by sha desc": (CurveFilter(ranks=[2]), "sha", True),
+    "conductor 5000-6000, torsion 5": (CurveFilter(conductor=(5000, 6000), torsion=[5]),
+                                       "conductor", False),
+    "sha >= 9, by regulator desc": (CurveFilter(sha=(9, 10**6)), "regulator", True),
+}
+
+
+def tiled(bsd: pl.DataFrame, rows: int) -> pl.DataFrame:
+    copies = -(-rows // len(bsd))
+    frames = [bsd.with_columns(label=pl.col("label") + ("" if k == 0 else f"~{k}"))
+              for k in range(copies)]
+    return pl.concat(frames).head(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=3_064_705)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    params = load_params()
+    bsd = pl.read_parquet(params.paths.bsd)
+    with tempfile.TemporaryDirectory() as scratch:
+        table = Path(scratch) / "bsd.parquet"
+        tiled(bsd, args.rows).write_parquet(table)
+        print(f"{args.rows:,} rows, page size {params.dashboard.page_size}")
+        memory = pl.read_parquet(table, columns=BROWSER_COLUMNS)
+        print(f"{'query':36s} {'matches':>10s}  in memory (median, min)  parquet scan")
+        for name, (where, sort, descending) in QUERIES.items():
+            cells = []
+            for source in (memory.lazy, lambda: pl.scan_parquet(table)):
+                times = []
+                for _ in range(args.repeats):
+                    started = time.perf_counter()
+                    _, total = search_curves(source(), where, sort, descending, 0,
+                                             params.dashboard.page_size)
+                    times.append(1000 * (time.perf_counter() - started))
+                cells.append(f"{statistics.median(times):5.0f} ms ({min(times):.0f})")
+            print(f"{name:36s} {total:>10,}  {cells[0]:>22s}  {cells[1]:>14s}")
+
+
+if __name__ == "__main__":
+    main()
