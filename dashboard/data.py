@@ -68,11 +68,6 @@ def _read_json(location: str, stamp: float):
     return json.loads(Path(location).read_text())
 
 
-def json_output(name: str):
-    location = path(name)
-    return _read_json(str(location), _stamp(location))
-
-
 def optional_json(name: str):
     """A JSON output, or None when it has not been built (pages that can do without it)."""
     location = Path(getattr(params().paths, name))
