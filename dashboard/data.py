@@ -19,7 +19,8 @@ from pipeline.params import ParamsError, Params, load_params
 BUILT_BY = {"curves": "ingest", "bsd": "bsd", "bsd_metrics": "bsd", "features": "features",
             "feature_groups": "features", "evaluations": "train", "importances": "train",
             "findings": "findings", "findings_metrics": "findings", "report_json": "report",
-            "report_html": "report", "report_figures": "report"}
+            "report_html": "report", "report_figures": "report", "topology": "topology",
+            "topology_figures": "topology"}
 
 
 def params() -> Params:

@@ -26,6 +26,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from arithmetic.traces import ap_column
+from models.features import torsion_bound
 from models.sato_tate import hasse_bound, torsion_modulus, trace_distribution
 
 Task = Literal["classification", "regression"]
@@ -234,10 +235,8 @@ class TorsionCongruenceBaseline:
         return target == "torsion"
 
     def _gcd(self, frame: pl.DataFrame) -> np.ndarray:
-        odd = [p for p in self.primes if p >= 3]
-        points = np.asarray(odd)[None, :] + 1 - frame.select([ap_column(p) for p in odd]).to_numpy()
-        points = np.where(_bad_primes_mask(frame, odd), 0, points)    # gcd(0, x) = x
-        return np.gcd.reduce(points, axis=1)
+        ap = frame.select([ap_column(p) for p in self.primes]).to_numpy()
+        return torsion_bound(ap, frame["conductor"].to_numpy(), self.primes)
 
     def fit(self, frame: pl.DataFrame, target: str) -> "TorsionCongruenceBaseline":
         table = pl.DataFrame({"m": self._gcd(frame), "t": frame[target].to_numpy()})

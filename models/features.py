@@ -82,6 +82,17 @@ def trace_features(ap: np.ndarray, conductor: np.ndarray, primes: list[int],
     return pl.DataFrame(columns)
 
 
+def torsion_bound(ap: np.ndarray, conductor: np.ndarray, primes: list[int]) -> np.ndarray:
+    """gcd of p + 1 − a_p = #E(F_p) over the good primes p >= 3 in ``primes`` (columns of the
+    aplist matrix ``ap``): E(Q)_tors injects into E(F_p) at good p > 2 (Silverman VII.3.1),
+    so #T divides it; an isogeny invariant."""
+    odd = [j for j, p in enumerate(primes) if p >= 3]
+    p = np.asarray(primes)[odd]
+    points = p[None, :] + 1 - ap[:, odd]
+    points = np.where(conductor[:, None] % p[None, :] == 0, 0, points)   # gcd(0, x) = x
+    return np.gcd.reduce(points.astype(np.int64), axis=1)
+
+
 def l_series_features(ap: np.ndarray, conductor: np.ndarray, primes: list[int],
                       block: int = 100_000) -> pl.DataFrame:
     """``l_series_0`` = 2 Σ (a_n/n) exp(−2πn/√N) and ``l_series_1`` = 2 Σ (a_n/n) E₁(2πn/√N)

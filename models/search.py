@@ -27,19 +27,27 @@ BSD_TARGETS = {"rank", "rank_parity", "torsion", "sha_gt_1", "log_sha_an", "log_
 #: Known heuristics that combine several cheap invariants, each fitted as the searched GBM
 #: restricted to its inputs (same settings and seed, so a model cannot beat one by capacity or
 #: by seed): name -> (the targets it applies to, its inputs as feature groups or columns).
-#: - L-series: L(E,1) and L'(E,1) from the a_n (Cremona 1997, §2.11), the root number, N,
-#:   and the real period: the analytic side of BSD, which fixes the rank (the order of vanishing)
+#: - L-series: L(E,1) and L'(E,1) from the a_n (Cremona 1997, §2.11), the root number, N and
+#:   the real period: the analytic side of BSD, which fixes the rank (the order of vanishing)
 #:   and, through L^(r)(E,1)/r! = Ω R Sha ∏c_p / #T², the size of the other quantities.
 #: - Ogg's formula: v_p(Δ_min) = v_p(N) + m_p − 1 (Ogg 1967), with c_p = m_p at split
-#:   multiplicative p, ties the Tamagawa product to the discriminant against the conductor.
+#:   multiplicative p, ties the Tamagawa product to the discriminant against the conductor;
+#:   the torsion bound gcd(#E(F_p)) adds the torsion–Tamagawa links (a rational point of
+#:   order ℓ forces ℓ | c_p at many multiplicative p: Lorenzini 2011).
+#: - BSD heuristics: all of the above together, for every BSD quantity.
 #: - parity + Mestre–Nagao: the root number fixes the parity of the rank, the Mestre–Nagao sums
 #:   separate rank 0 from 2 and 1 from 3 (Mestre 1985; Nagao 1997).
+#: - murmurations: the average of a_p depends on the root number (or rank) and on p/N
+#:   (He–Lee–Oliver–Pozdnyakov 2022), for a_p at the held-out prime.
+L_SERIES = ["l_series_0", "l_series_1", "root_number", "log_conductor", "log_real_period"]
+LOCAL_DATA = ["slog_discriminant", "log_conductor", "bad_primes", "additive_primes",
+              "torsion_bound"]
 HEURISTIC_GBMS = {
-    "L-series": (BSD_TARGETS - {"torsion", "log_tamagawa_product"},
-                 ["l_series", "root_number", "log_conductor", "log_real_period"]),
-    "Ogg's formula": ({"log_tamagawa_product"},
-                      ["slog_discriminant", "log_conductor", "bad_primes", "additive_primes"]),
+    "L-series": (BSD_TARGETS - {"torsion", "log_tamagawa_product"}, L_SERIES),
+    "Ogg's formula": ({"log_tamagawa_product"}, LOCAL_DATA),
+    "BSD heuristics": (BSD_TARGETS - {"torsion"}, list(dict.fromkeys(L_SERIES + LOCAL_DATA))),
     "parity + Mestre-Nagao": ({"rank", "rank_parity"}, ["parity", "mestre_nagao"]),
+    "murmurations": ({"held_out_ap"}, ["root_number", "rank", "log_conductor"]),
 }
 
 
@@ -90,7 +98,9 @@ def baselines_for(target: Target, columns: list[str], feature_groups: dict[str, 
         found.append(SatoTateBaseline(int(target.name.removeprefix("ap_")), task=target.task))
     for name, (targets, inputs) in HEURISTIC_GBMS.items():
         usable = [c for c in heuristic_inputs(inputs, feature_groups) if c not in target.excluded]
-        if target.name in targets and usable:
+        applies = target.name in targets or (target.name.startswith("ap_")
+                                             and "held_out_ap" in targets)
+        if applies and usable:
             found.append(GbmModel(target.task, usable, seed, threads=threads, name=name, **gbm))
     return found
 

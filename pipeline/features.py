@@ -20,7 +20,8 @@ from arithmetic.pari import start_pari
 from arithmetic.traces import class_arithmetic, primes_up_to
 from arithmetic.weierstrass import WEIERSTRASS_COLUMNS, weierstrass_features
 from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_features,
-                             l_series_features, resolve_groups, trace_features)
+                             l_series_features, resolve_groups, torsion_bound,
+                             trace_features)
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
 from pipeline.params import Features, ParamsError, load_params
@@ -66,7 +67,8 @@ def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
     traces = trace_features(ap, conductor, primes, section.mestre_nagao_bounds)
     return pl.concat([curves.select(KEY_COLUMNS), conductor_features(with_bad),
                       computed.select(WEIERSTRASS_COLUMNS), traces,
-                      l_series_features(ap, conductor, primes),
+                      l_series_features(ap, conductor, primes).with_columns(
+                          torsion_bound=torsion_bound(ap, conductor, primes)),
                       bsd.select("root_number"), bsd_features(bsd)], how="horizontal")
 
 

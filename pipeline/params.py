@@ -45,6 +45,10 @@ class Paths(_Section):
     report_json: Path
     report_csv: Path
     report_figures: Path
+    topology: Path
+    topology_chunks: Path
+    topology_metrics: Path
+    topology_figures: Path
 
 
 class Ingest(_Section):
@@ -153,6 +157,28 @@ class Search(_Section):
     gbm: GbmSettings
 
 
+class Topology(_Section):
+    landmarks: int = Field(ge=10, le=5000, description="maxmin landmarks per cloud")
+    null_clouds: int = Field(ge=5, description="null clouds per cloud and null model")
+    permutations: int = Field(ge=5, description="label permutations per group difference")
+    homology_dimensions: list[Literal[0, 1, 2]] = Field(min_length=1)
+    conductor_windows: list[tuple[int, int]] = Field(min_length=1)
+    ap_primes_max: int = Field(ge=2, description="the a_p cloud uses a_p/2√p for p <= this")
+    minimum_curves: int = Field(ge=10, description="smaller clouds are skipped")
+    fdr: float = Field(gt=0, lt=0.5)
+    seed: int
+    workers: int = Field(ge=1, le=256, description="processes, one cloud each")
+
+    @model_validator(mode="after")
+    def _windows(self) -> "Topology":
+        for low, high in self.conductor_windows:
+            if not 1 <= low < high:
+                raise ValueError(f"conductor_windows: [{low}, {high}] is not a range 1 <= low < high")
+        if sorted(set(self.homology_dimensions)) != list(self.homology_dimensions):
+            raise ValueError("homology_dimensions: list each dimension once, increasing")
+        return self
+
+
 class Report(_Section):
     top_features: int = Field(ge=1, le=100, description="features shown per finding (mean |SHAP|)")
 
@@ -170,6 +196,7 @@ class Params(_Section):
     features: Features
     nulls: Nulls
     search: Search
+    topology: Topology
     report: Report
     dashboard: Dashboard
 
@@ -184,6 +211,9 @@ class Params(_Section):
                 prime > self.features.primes_max or any(prime % d == 0 for d in range(2, prime))):
             raise ValueError(f"search.held_out_prime: {prime} must be a prime <= "
                              f"features.primes_max ({self.features.primes_max})")
+        if self.topology.ap_primes_max > self.features.primes_max:
+            raise ValueError(f"topology.ap_primes_max ({self.topology.ap_primes_max}) must be "
+                             f"<= features.primes_max ({self.features.primes_max})")
         return self
 
 

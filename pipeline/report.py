@@ -6,7 +6,7 @@ Writes ``paths.report_markdown`` (figures in ``paths.report_figures``), a self-c
 """
 from __future__ import annotations
 
-import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -17,18 +17,23 @@ from models.targets import Target
 from pipeline.atomic import atomic_path, write_json
 from pipeline.params import PARAMS_FILE, Params, ParamsError, load_params
 from pipeline.train import selected_targets
-from reporting.document import Context, markdown, pair_figures, to_html
+from reporting.document import Context, markdown, pair_figures, to_html, topology_section
 from reporting.provenance import provenance
 from reporting.words import group_words, statement
 
 TITLE = "Findings: unexpected predictability in Cremona's tables"
 
 
+def relative(path: Path, report: Path) -> str:
+    """``path`` as the Markdown report links it."""
+    return Path(os.path.relpath(path, Path(report).parent)).as_posix()
+
+
 def context(params: Params, bsd: pl.DataFrame) -> Context:
     """Descriptions of targets and groups, what the data covers, provenance."""
     targets: dict[str, Target] = selected_targets(params)
-    data = {name: getattr(params.paths, name)
-            for name in ("curves", "bsd", "features", "evaluations", "importances", "findings")}
+    data = {name: getattr(params.paths, name) for name in (
+        "curves", "bsd", "features", "evaluations", "importances", "findings", "topology")}
     return Context(
         targets={name: t.description for name, t in targets.items()},
         groups={name: group_words(members, params.features.primes_max)
@@ -37,7 +42,9 @@ def context(params: Params, bsd: pl.DataFrame) -> Context:
                   "conductor_min": int(bsd["conductor"].min()),
                   "conductor_max": int(bsd["conductor"].max())},
         provenance=provenance(PARAMS_FILE, data),
-        fdr=params.search.fdr, top_features=params.report.top_features)
+        fdr=params.search.fdr, top_features=params.report.top_features,
+        figures=relative(params.paths.report_figures, params.paths.report_markdown),
+        topology_figures=relative(params.paths.topology_figures, params.paths.report_markdown))
 
 
 def with_statements(findings: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -66,12 +73,16 @@ def main() -> None:
     findings = with_statements(findings, ctx)
     importances = pl.read_parquet(paths.importances)
     images = pair_figures(findings, importances, ctx.top_features)
-    text = markdown(findings, importances, ctx, images)
+    diagrams = sorted(Path(paths.topology_figures).glob("*.png"))
+    topology = topology_section(pl.read_parquet(paths.topology), [d.name for d in diagrams], ctx)
+    text = markdown(findings, importances, ctx, images, topology)
     write_figures(images, Path(paths.report_figures))
     with atomic_path(paths.report_markdown) as tmp:
         tmp.write_text(text + "\n")
+    embedded = {f"{ctx.figures}/{name}": png for name, png in images.items()}
+    embedded |= {f"{ctx.topology_figures}/{d.name}": d.read_bytes() for d in diagrams}
     with atomic_path(paths.report_html) as tmp:
-        tmp.write_text(to_html(text, images, TITLE))
+        tmp.write_text(to_html(text, embedded, TITLE))
     write_json({"provenance": ctx.provenance, "coverage": ctx.coverage,
                 "findings": findings.to_dicts()}, paths.report_json)
     flat = findings.select(c for c, dtype in findings.schema.items() if not dtype.is_nested())

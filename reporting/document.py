@@ -1,7 +1,8 @@
 """The findings report as Markdown (figures beside it) and as one self-contained HTML file.
 
 The Markdown is the single source: the HTML is its rendering (markdown-it) with every figure
-embedded as a data URI, so it opens offline, alone.
+embedded as a data URI, so it opens offline, alone. Figures are referenced by their path
+relative to the Markdown file (``Context.figures``, ``Context.topology_figures``).
 """
 from __future__ import annotations
 
@@ -16,9 +17,6 @@ from markdown_it import MarkdownIt
 from reporting import figures
 from reporting.words import METRIC_WORDS, statement
 
-FIGURES_DIR = "figures"
-
-
 @dataclass(frozen=True)
 class Context:
     """What the report says besides the findings themselves."""
@@ -28,6 +26,8 @@ class Context:
     provenance: dict
     fdr: float
     top_features: int
+    figures: str = "figures"              # the pair figures' directory, relative to the report
+    topology_figures: str = "topology"    # the persistence diagrams' directory, likewise
 
 
 def _cell(text) -> str:
@@ -99,22 +99,44 @@ def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
         ["verdict", f"**{row['verdict']}**: {row['reason']}"],
     ])
     if f"{name}__null.png" in images:
-        lines += [f"![null datasets]({FIGURES_DIR}/{name}__null.png)", ""]
+        lines += [f"![null datasets]({context.figures}/{name}__null.png)", ""]
     if f"{name}__strata.png" in images:
-        lines += [f"![score by conductor stratum]({FIGURES_DIR}/{name}__strata.png)", ""]
+        lines += [f"![score by conductor stratum]({context.figures}/{name}__strata.png)", ""]
     own = importances.filter((pl.col("target") == row["target"]) & (pl.col("group") == row["group"]))
     if len(own):
         top = own.sort("mean_abs_shap", descending=True).head(context.top_features)
-        lines += [f"![top features]({FIGURES_DIR}/{name}__features.png)", "",
+        lines += [f"![top features]({context.figures}/{name}__features.png)", "",
                   "Top features by mean |SHAP|: " + ", ".join(
                       f"`{f}` {v:.3g}" for f, v in zip(top["feature"], top["mean_abs_shap"])), ""]
     return lines
 
 
+def topology_section(tests: pl.DataFrame, diagrams: list[str], context: Context) -> list[str]:
+    """Persistent homology against null clouds: the tests that survive BH, and the diagrams."""
+    significant = tests.filter(pl.col("q_value") <= context.fdr).sort("q_value")
+    lines = ["## Topology: persistent homology against null clouds", "",
+             f"{len(tests):,} tests on the BSD, a_p and Weierstrass clouds (each statistic of "
+             f"each cloud against shuffled-column, Gaussian and, for a_p, Sato–Tate null "
+             f"clouds; rank 0 against rank 1 by permuted labels); {len(significant)} with "
+             f"Benjamini–Hochberg q ≤ {context.fdr}.", ""]
+    if len(significant):
+        lines += _table(["cloud", "conductors", "against", "statistic", "observed",
+                         "null 5–95%", "p (empirical)", "q"], [
+            [f"{r['family']}: {r['group']}", f"{r['window_low']}–{r['window_high']}",
+             r["null_model"], r["statistic"], f"{r['observed']:.3g}",
+             f"{r['null_low']:.3g} – {r['null_high']:.3g}",
+             f"{_p(r['p_value'])} ({r['p_empirical']:.2g})", _p(r["q_value"])]
+            for r in significant.iter_rows(named=True)])
+    for name in diagrams:
+        lines += [f"![persistence diagram]({context.topology_figures}/{name})", ""]
+    return lines
+
+
 def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context,
-             images: dict[str, bytes]) -> str:
-    """The report in Markdown; ``images`` (figures by file name under ``figures/``) gets the
-    overview figure, and the flagged pairs' figures are shown from it."""
+             images: dict[str, bytes], topology: list[str] | None = None) -> str:
+    """The report in Markdown; ``images`` (figures by file name, in ``context.figures``) gets
+    the overview figure, and the flagged pairs' figures are shown from it; ``topology`` is
+    the lines of :func:`topology_section`."""
     images["overview.png"] = figures.score_overview(findings)
     coverage = context.coverage
     counts = findings["verdict"].value_counts(sort=True)
@@ -128,7 +150,7 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
         f"{context.fdr} (Benjamini–Hochberg over the whole search) and still beats the best "
         f"baseline on the largest conductors.", "",
         "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.iter_rows()) + ".", "",
-        f"![model against best baseline]({FIGURES_DIR}/overview.png)", "",
+        f"![model against best baseline]({context.figures}/overview.png)", "",
         f"## Flagged findings ({len(flagged)})", ""]
     if not len(flagged):
         lines += ["No pair beats the baselines and the null models at this FDR level.", ""]
@@ -142,6 +164,7 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
          f"{_interval(r['score_low'], r['score_high'])}",
          f"{r['best_baseline']} {r['baseline_score']:.3f}", _p(r["q_value"]),
          r["verdict"], r["reason"]] for r in others.iter_rows(named=True)])
+    lines += topology or []
     p = context.provenance
     lines += ["## Provenance", ""]
     lines += _table(["", ""], [
@@ -160,10 +183,11 @@ padding-top:1rem}"""
 
 
 def to_html(text: str, images: dict[str, bytes], title: str) -> str:
-    """Render the Markdown; embed every figure it shows as a base64 data URI."""
+    """Render the Markdown; embed every figure it shows (``images``: path relative to the
+    report -> PNG) as a base64 data URI."""
     body = MarkdownIt("commonmark").enable("table").render(text)
     for name, png in images.items():
-        source = f'src="{FIGURES_DIR}/{name}"'
+        source = f'src="{name}"'
         if source in body:
             data = base64.b64encode(png).decode()
             body = body.replace(source, f'src="data:image/png;base64,{data}"')

@@ -90,3 +90,19 @@ def score_overview(findings: pl.DataFrame) -> bytes:
     figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=7,
                   frameon=False, bbox_to_anchor=(0.5, -0.2))
     return _png(figure)
+
+
+def persistence_diagram(diagram, title: str) -> bytes:
+    """A persistence diagram: each bar (birth, death), coloured by homology dimension."""
+    figure, axis = plt.subplots(figsize=(3.6, 3.4))
+    top = float(diagram[:, 1].max()) if len(diagram) else 1.0
+    for dimension, colour in zip(range(3), ("#2980b9", "#c0392b", "#27ae60")):
+        bars = diagram[(diagram[:, 2] == dimension) & (diagram[:, 1] > diagram[:, 0])]
+        if len(bars):
+            axis.scatter(bars[:, 0], bars[:, 1], s=10, color=colour, label=f"H{dimension}")
+    axis.plot([0, top], [0, top], color="#bdc3c7", linewidth=0.8)
+    axis.set_xlabel("birth")
+    axis.set_ylabel("death")
+    axis.set_title(title, fontsize=8)
+    axis.legend(fontsize=7, frameon=False)
+    return _png(figure)

@@ -79,6 +79,8 @@ def small_params() -> dict:
     params["ingest"]["conductor_max"] = 300
     params["search"].update(targets=["rank", "log_sha_an", "held_out_ap"], null_datasets=3,
                             bootstrap=50, folds=3, groups={"ap": ["ap"], "bsd": ["bsd"]})
+    params["topology"].update(landmarks=60, null_clouds=5, permutations=5, minimum_curves=30,
+                              conductor_windows=[[1, 300]])
     return params
 
 

@@ -70,19 +70,23 @@ def test_baselines_for_each_target(model_tables):
         targets[target], columns, groups, 1, 1, {"n_estimators": 10})]
     assert names("rank", groups["ap"]) == ["constant", "conductor only", "parity",
                                            "local root numbers", "Mestre-Nagao", "L-series",
-                                           "parity + Mestre-Nagao"]
+                                           "BSD heuristics", "parity + Mestre-Nagao"]
     assert names("torsion", groups["ap"]) == ["constant", "conductor only", "torsion congruences"]
     assert names("log_sha_an", groups["bsd"]) == ["constant", "conductor only", "BSD identity",
-                                                  "L-series"]
-    assert names("log_sha_an", groups["ap"]) == ["constant", "conductor only", "L-series"]
+                                                  "L-series", "BSD heuristics"]
+    assert names("log_sha_an", groups["ap"]) == ["constant", "conductor only", "L-series",
+                                                 "BSD heuristics"]
     assert names("log_tamagawa_product", groups["ap"]) == ["constant", "conductor only",
-                                                           "Ogg's formula"]
-    real_period = baselines_for(targets["log_real_period"], groups["ap"], groups, 1, 1, {})[-1]
-    assert real_period.name == "L-series" and "log_real_period" not in real_period.columns
-    assert "l_series_0" in real_period.columns
+                                                           "Ogg's formula", "BSD heuristics"]
+    real_period = {b.name: b for b in baselines_for(targets["log_real_period"], groups["ap"],
+                                                    groups, 1, 1, {})}
+    assert "log_real_period" not in real_period["L-series"].columns
+    assert "l_series_0" in real_period["L-series"].columns
+    assert {"torsion_bound", "l_series_1"} <= set(real_period["BSD heuristics"].columns)
     assert names("root_number", groups["bsd"]) == ["constant", "conductor only", "parity",
                                                    "local root numbers"]
-    assert names("ap_97", groups["ap"]) == ["constant", "conductor only", "Sato-Tate"]
+    assert names("ap_97", groups["ap"]) == ["constant", "conductor only", "Sato-Tate",
+                                            "murmurations"]
     frame = model_tables["frame"].with_columns(large=(pl.col("conductor") > 500).cast(pl.Int64))
     conductor = baselines_for(targets["rank"], [], groups, 1, 1, {"n_estimators": 30})[1]
     assert np.mean(conductor.fit(frame, "large").predict(frame) == frame["large"].to_numpy()) > 0.99
@@ -97,7 +101,8 @@ def test_l_series_baseline_computes_the_special_value(model_tables):
     groups = resolve_groups(model_tables["features"].columns, model_tables["section"].groups)
     target = standard_targets(97, model_tables["section"].mestre_nagao_bounds)["log_special_value"]
     frame = model_tables["frame"].with_columns(target.expression.alias("y"))
-    l_series = baselines_for(target, groups["ap"], groups, 1, 1, {"n_estimators": 200})[-1]
+    l_series = {b.name: b for b in baselines_for(target, groups["ap"], groups, 1, 1,
+                                                 {"n_estimators": 200})}["L-series"]
     train = frame["conductor"] < 700
     fitted = l_series.fit(frame.filter(train), "y", frame.filter(train)["isogeny_class"].to_numpy())
     predicted, actual = fitted.predict(frame.filter(~train)), frame.filter(~train)["y"].to_numpy()

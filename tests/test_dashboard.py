@@ -3,6 +3,7 @@ small pipeline run (fixture ``pipeline_project``); its queries without Streamlit
 from __future__ import annotations
 
 import shutil
+import sys
 
 import polars as pl
 import pytest
@@ -13,6 +14,15 @@ from dashboard.queries import CurveFilter, histogram, search_curves
 from tests.conftest import PROJECT
 
 PAGES = PROJECT / "dashboard" / "pages"
+
+
+@pytest.fixture(autouse=True)
+def keep_main_module():
+    """AppTest runs a page as ``sys.modules['__main__']`` and leaves it there; worker
+    processes started later with *spawn* would re-run that page instead of starting. Restore."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 def page(name: str) -> AppTest:

@@ -13,7 +13,7 @@ from tests.conftest import run
 
 def test_dvc_repro_from_scratch_then_noop_then_param_change(pipeline_project):
     repo, params, first = pipeline_project
-    stages = ("ingest", "bsd", "features", "train", "findings", "report")
+    stages = ("ingest", "bsd", "features", "train", "findings", "topology", "report")
     assert all(f"Running stage '{stage}'" in first for stage in stages)
     bsd = pl.read_parquet(repo / "data/bsd.parquet")
     curves = pl.read_parquet(repo / "data/curves.parquet")

@@ -104,3 +104,10 @@ def test_feature_groups_json_is_written_by_the_stage_main(tmp_path, monkeypatch,
     assert set(groups) == set(params.features.groups)
     assert pl.read_parquet(tmp_path / params.paths.features).equals(model_tables["features"])
     assert not (tmp_path / params.paths.features_chunks).exists()
+
+
+def test_torsion_divides_the_torsion_bound(model_tables):
+    features, bsd = model_tables["features"], model_tables["bsd"]
+    bound = features["torsion_bound"].to_numpy()
+    assert np.all(bound % bsd["torsion"].to_numpy() == 0)
+    assert np.mean(bound == bsd["torsion"].to_numpy()) > 0.5     # often exactly #T

@@ -6,7 +6,7 @@ import re
 
 import polars as pl
 
-from reporting.document import Context, markdown, pair_figures, to_html
+from reporting.document import Context, markdown, pair_figures, to_html, topology_section
 from reporting.provenance import file_md5, provenance
 from reporting.words import group_words, statement
 
@@ -86,11 +86,25 @@ def test_markdown_details_flagged_and_tables_the_rest():
     assert "log_sha_an__bsd__null.png" not in text        # only flagged pairs are detailed
     assert all(png.startswith(b"\x89PNG") for png in images.values())
 
-    page = to_html(text, images, "t")
+    page = to_html(text, {f"figures/{name}": png for name, png in images.items()}, "t")
     sources = re.findall(r'src="([^"]+)"', page)
     assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in page and "https://" not in page       # opens offline
     assert "<table>" in page and "<h3>1. rank ~ ap</h3>" in page
+
+
+def test_topology_section_lists_what_survives_bh():
+    tests = pl.DataFrame({"family": ["ap", "bsd"], "group": ["rank 0", "rank 1"],
+                          "window_low": [1, 1], "window_high": [10000, 5000],
+                          "null_model": ["sato_tate", "gaussian"],
+                          "statistic": ["longest_h1", "entropy_h0"], "observed": [2.0, 1.0],
+                          "null_low": [0.1, 0.9], "null_high": [0.3, 1.1],
+                          "p_value": [1e-20, 0.4], "p_empirical": [0.025, 0.5],
+                          "q_value": [2e-20, 0.4]})
+    lines = "\n".join(topology_section(tests, ["ap__rank_0__1-10000.png"], context()))
+    assert "2 tests" in lines and "1 with Benjamini–Hochberg q ≤ 0.05" in lines
+    assert "| ap: rank 0 | 1–10000 | sato_tate | longest_h1 | 2 |" in lines and "entropy_h0" not in lines
+    assert "![persistence diagram](topology/ap__rank_0__1-10000.png)" in lines
 
 
 def test_markdown_says_when_nothing_is_flagged():
@@ -125,8 +139,13 @@ def test_report_stage_on_a_real_run(pipeline_project):
     assert "## " not in page and "<h2>Provenance</h2>" in page
     assert all(s.startswith("data:") for s in re.findall(r'src="([^"]+)"', page))
     figures = {p.name for p in (repo / "reports/figures").iterdir()}
+    diagrams = {p.name for p in (repo / "reports/topology").iterdir()}
+    assert "## Topology: persistent homology against null clouds" in (repo / "reports/findings.md").read_text()
+    assert "ap__rank_0__1-300.png" in diagrams
     assert {"overview.png", "rank__ap__null.png", "rank__ap__strata.png",
             "rank__ap__features.png"} <= figures
     markdown_text = (repo / "reports/findings.md").read_text()
     for name in re.findall(r"\]\(figures/([^)]+)\)", markdown_text):
         assert name in figures
+    for name in re.findall(r"\]\(topology/([^)]+)\)", markdown_text):
+        assert name in diagrams

@@ -1,5 +1,7 @@
-"""Topology and null models: the null datasets every pair was compared with (persistence
-diagrams join this page when the topology stage exists)."""
+"""Topology and null models: persistence of the BSD, a_p and Weierstrass clouds against
+their null clouds, and the null datasets every findings pair was compared with."""
+from pathlib import Path
+
 import altair as alt
 import polars as pl
 import streamlit as st
@@ -7,10 +9,32 @@ import streamlit as st
 from dashboard import data
 
 st.title("Topology and null models")
-st.info("Persistence diagrams of the BSD, a_p and Weierstrass point clouds are not computed "
-        "yet: the giotto-tda topology stage is still to come. This page shows the null models "
-        "the findings engine compares every model with.")
 
+st.header("Persistent homology against null clouds")
+location = Path(data.params().paths.topology)
+if not location.exists():
+    st.info("The topology stage has not run: `dvc repro topology` builds it.")
+else:
+    tests = data.table("topology")
+    fdr = data.params().topology.fdr
+    st.caption(f"{len(tests):,} tests; {int((tests['q_value'] <= fdr).sum())} with "
+               f"Benjamini–Hochberg q ≤ {fdr}. A statistic counts only where the null clouds "
+               "(shuffled columns, Gaussian of the same covariance, Sato–Tate traces) or the "
+               "permuted rank labels do not reach it.")
+    left, right = st.columns(2)
+    family = left.selectbox("Cloud family", sorted(tests["family"].unique().to_list()))
+    significant_only = right.toggle("Only q ≤ FDR", value=False)
+    shown = tests.filter(pl.col("family") == family)
+    if significant_only:
+        shown = shown.filter(pl.col("q_value") <= fdr)
+    st.dataframe(shown.sort("q_value"), hide_index=True)
+    figures = Path(data.params().paths.topology_figures)
+    images = sorted(figures.glob(f"{family}__*.png")) if figures.exists() else []
+    columns = st.columns(3)
+    for index, image in enumerate(images):
+        columns[index % 3].image(str(image), caption=image.stem.replace("__", " · "))
+
+st.header("Null datasets of the findings engine")
 findings = data.table("findings")
 null_models = sorted(findings["null_model"].unique().to_list())
 chosen = st.multiselect("Null models", null_models, default=null_models)

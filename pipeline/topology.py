@@ -1,0 +1,195 @@
+"""DVC stage ``topology``: persistent homology of the BSD, a_p and Weierstrass clouds against
+their null clouds, and rank 0 against rank 1 by permuted labels (:mod:`models.topology`,
+:mod:`models.clouds`).
+
+Outputs: ``paths.topology`` (one row per cloud, statistic and null model, or per group
+difference; empirical p-values and Benjamini–Hochberg q over the whole stage),
+``paths.topology_metrics`` (DVC metrics) and ``paths.topology_figures`` (the real clouds'
+persistence diagrams). Each cloud's result is written to ``paths.topology_chunks`` as it
+finishes, keyed by data, params and code, so a killed run resumes cloud by cloud; clouds run
+in ``topology.workers`` processes, each seeded by its place in the list (results do not depend
+on the number of workers).
+"""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+from statsmodels.stats.multitest import multipletests
+from tqdm import tqdm
+
+import models.clouds
+import models.topology
+from arithmetic.traces import primes_up_to
+from models.clouds import Cloud, clouds, null_clouds
+from models.features import model_frame
+from models.topology import cloud_test, diagrams, group_difference, landmarks, standardized
+from pipeline.atomic import write_json, write_parquet
+from pipeline.chunks import clear_stale, source_digest
+from pipeline.params import Params, ParamsError, load_params
+from reporting.figures import persistence_diagram
+
+
+def cloud_name(cloud: Cloud) -> str:
+    return (f"{cloud.family}__{cloud.group.replace(' ', '_')}__"
+            f"{cloud.window[0]}-{cloud.window[1]}")
+
+
+def run_key(params: Params) -> str:
+    digest = hashlib.sha256()
+    for path in (params.paths.features, params.paths.bsd):
+        digest.update(Path(path).read_bytes())
+    digest.update(params.topology.model_dump_json().encode())
+    digest.update(source_digest(models.clouds.__file__, models.topology.__file__,
+                                __file__).encode())
+    return digest.hexdigest()[:16]
+
+
+def _labelled(result: pl.DataFrame, cloud: Cloud, kind: str) -> pl.DataFrame:
+    return result.with_columns(family=pl.lit(cloud.family), group=pl.lit(cloud.group),
+                               window_low=pl.lit(cloud.window[0]),
+                               window_high=pl.lit(cloud.window[1]), kind=pl.lit(kind),
+                               curves=pl.lit(len(cloud.rows)))
+
+
+def test_cloud(frame: pl.DataFrame, cloud: Cloud, params: Params, seed) -> pl.DataFrame:
+    """The cloud against its null clouds."""
+    section = params.topology
+    primes = primes_up_to(section.ap_primes_max)
+    rng = np.random.default_rng(seed)
+    nulls = null_clouds(frame, cloud, primes, [b for b in params.features.mestre_nagao_bounds])
+    result = cloud_test(cloud.points(frame), nulls, section.null_clouds, section.landmarks,
+                        tuple(section.homology_dimensions), rng)
+    return _labelled(result, cloud, "against null clouds")
+
+
+#: Left out when rank groups are compared: the regulator is 1 exactly at rank 0, so its log
+#: alone would tell the groups apart.
+RANK_DETERMINED = ("log_regulator",)
+
+
+def test_difference(frame: pl.DataFrame, first: Cloud, second: Cloud, params: Params,
+                    seed) -> pl.DataFrame:
+    """``first`` against ``second`` (same family and window), by permuted group labels, on
+    the columns not determined by the rank."""
+    section = params.topology
+    columns = tuple(c for c in first.columns if c not in RANK_DETERMINED)
+    first, second = (Cloud(c.family, c.group, c.window, columns, c.rows) for c in (first, second))
+    points = np.r_[first.points(frame), second.points(frame)]
+    labels = np.r_[np.zeros(len(first.rows)), np.ones(len(second.rows))]
+    result = group_difference(points, labels, (0, 1), section.landmarks,
+                              tuple(section.homology_dimensions), section.permutations,
+                              np.random.default_rng(seed))
+    joined = Cloud(first.family, f"{first.group} vs {second.group}", first.window,
+                   first.columns, np.r_[first.rows, second.rows])
+    return _labelled(result.with_columns(null_model=pl.lit("permuted labels")), joined,
+                     "group difference")
+
+
+def jobs(frame: pl.DataFrame, params: Params) -> list[tuple[str, Cloud, Cloud | None]]:
+    """(name, cloud, None) for every cloud, (name, rank 0, rank 1) for every family and window."""
+    section = params.topology
+    found = clouds(frame, [tuple(w) for w in section.conductor_windows],
+                   primes_up_to(section.ap_primes_max), section.minimum_curves)
+    work = [(cloud_name(c), c, None) for c in found]
+    by_key = {(c.family, c.window, c.group): c for c in found}
+    for (family, window, group), cloud in by_key.items():
+        other = by_key.get((family, window, "rank 1"))
+        if group == "rank 0" and other is not None:
+            work.append((cloud_name(cloud).replace("rank_0", "rank_0_vs_rank_1"), cloud, other))
+    return work
+
+
+def draw_diagrams(frame: pl.DataFrame, work, params: Params, directory: Path) -> None:
+    """The persistence diagram of every real cloud (its landmarks), as PNG."""
+    section = params.topology
+    staging = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for index, (name, cloud, other) in enumerate(work):
+        if other is not None:
+            continue
+        points = standardized(cloud.points(frame))
+        chosen = points[landmarks(points, section.landmarks,
+                                  np.random.default_rng([section.seed, index]))]
+        diagram = diagrams([chosen], tuple(section.homology_dimensions))[0]
+        title = f"{cloud.family}: {cloud.group}, {cloud.window[0]} ≤ N < {cloud.window[1]}"
+        (staging / f"{name}.png").write_bytes(persistence_diagram(diagram, title))
+    shutil.rmtree(directory, ignore_errors=True)
+    staging.rename(directory)
+
+
+_state: dict = {}
+
+
+def start_worker(params: Params) -> None:
+    """Load the model frame and the list of clouds once per process."""
+    frame = model_frame(pl.read_parquet(params.paths.features), pl.read_parquet(params.paths.bsd))
+    _state.update(params=params, frame=frame, work=jobs(frame, params))
+
+
+def run_job(job: tuple[int, Path]) -> str:
+    """Test cloud number ``index`` (seeded by it) and write its result to ``path``."""
+    index, path = job
+    params, frame = _state["params"], _state["frame"]
+    name, cloud, other = _state["work"][index]
+    seed = [params.topology.seed, index]
+    result = (test_cloud(frame, cloud, params, seed) if other is None
+              else test_difference(frame, cloud, other, params, seed))
+    write_parquet(result, path)
+    return name
+
+
+def main() -> None:
+    params = load_params()
+    paths, section = params.paths, params.topology
+    frame = model_frame(pl.read_parquet(paths.features), pl.read_parquet(paths.bsd))
+    work = jobs(frame, params)
+    directory = Path(paths.topology_chunks)
+    directory.mkdir(parents=True, exist_ok=True)
+    key = run_key(params)
+    files = [directory / f"{name}-{key}.parquet" for name, _, _ in work]
+    clear_stale(directory, {f.name for f in files})
+    pending = [index for index, path in enumerate(files) if not path.exists()]
+    with tqdm(total=len(work), initial=len(work) - len(pending), desc="topology",
+              unit="cloud", file=sys.stderr) as progress:
+        if section.workers == 1 or len(pending) <= 1:
+            start_worker(params)
+            for index in pending:
+                progress.set_postfix_str(run_job((index, files[index])))
+                progress.update()
+        else:
+            context = multiprocessing.get_context("spawn")
+            with context.Pool(min(section.workers, len(pending)), start_worker,
+                              (params,)) as pool:
+                for done in pool.imap_unordered(run_job, [(i, files[i]) for i in pending]):
+                    progress.set_postfix_str(done)
+                    progress.update()
+    tests = pl.concat([pl.read_parquet(f) for f in files])
+    tests = tests.with_columns(q_value=pl.Series(multipletests(tests["p_value"].to_numpy(),
+                                                               method="fdr_bh")[1]))
+    tests = tests.select("family", "group", "window_low", "window_high", "curves", "kind",
+                         "null_model", "statistic", "observed", "null_mean", "null_low",
+                         "null_high", "p_value", "p_empirical", "q_value")
+    draw_diagrams(frame, work, params, Path(paths.topology_figures))
+    write_parquet(tests, paths.topology)
+    significant = tests.filter(pl.col("q_value") <= section.fdr)
+    write_json({"clouds": sum(other is None for _, _, other in work), "tests": len(tests),
+                "significant": len(significant),
+                "significant_by_kind": dict(significant.group_by("kind").len().iter_rows())},
+               paths.topology_metrics)
+    shutil.rmtree(directory)
+    print(f"topology: {len(tests)} tests on {len(work)} clouds and differences, "
+          f"{len(significant)} with q <= {section.fdr} -> {paths.topology}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except ParamsError as err:
+        sys.exit(f"topology: error: {err}")

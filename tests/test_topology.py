@@ -1,0 +1,75 @@
+"""Persistent homology against null clouds (models/topology.py): the known cases."""
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from models.topology import (cloud_test, describe, empirical_p, group_difference, landmarks,
+                             standardized)
+
+DIMENSIONS = (0, 1)
+
+
+def noisy_circle(n: int, rng) -> np.ndarray:
+    angle = rng.uniform(0, 2 * np.pi, n)
+    return np.c_[np.cos(angle), np.sin(angle)] + 0.05 * rng.normal(size=(n, 2))
+
+
+def gaussian_like(points):
+    return lambda rng: rng.multivariate_normal(points.mean(0), np.cov(points, rowvar=False),
+                                               size=len(points))
+
+
+def h1(result: pl.DataFrame, statistic: str) -> dict:
+    return result.filter(pl.col("statistic") == statistic).row(0, named=True)
+
+
+def test_landmarks_are_distinct_and_spread():
+    rng = np.random.default_rng(0)
+    points = np.r_[rng.normal(size=(1000, 2)), [[50.0, 50.0]]]      # one far outlier
+    chosen = landmarks(points, 40, rng)
+    assert len(set(chosen.tolist())) == 40 and 1000 in chosen      # maxmin reaches the outlier
+    assert landmarks(points[:30], 40, rng).tolist() == list(range(30))
+
+
+def test_standardized_columns():
+    scaled = standardized(np.c_[np.arange(10.0), np.full(10, 3.0)])
+    assert np.allclose(scaled.mean(0), 0) and np.allclose(scaled[:, 0].std(), 1)
+    assert np.all(scaled[:, 1] == 0)
+
+
+def test_noisy_circle_has_one_long_h1_bar_beyond_the_gaussian_null():
+    rng = np.random.default_rng(1)
+    circle = noisy_circle(1500, rng)
+    result = cloud_test(circle, {"gaussian": gaussian_like(circle)}, 19, 150, DIMENSIONS, rng)
+    longest = h1(result, "longest_h1")
+    assert longest["observed"] > 3 * longest["null_high"]
+    assert longest["p_empirical"] <= 0.05 and longest["p_value"] < 1e-6
+    summary = describe([circle], 150, DIMENSIONS, rng)
+    bars = np.sort(summary["longest_h1"].to_numpy())
+    assert bars[-1] > 1.0                                           # the circle's one hole
+
+
+def test_gaussian_blob_shows_nothing_beyond_the_null():
+    rng = np.random.default_rng(2)
+    blob = rng.normal(size=(1500, 2))
+    result = cloud_test(blob, {"gaussian": gaussian_like(blob)}, 19, 150, DIMENSIONS, rng)
+    for statistic in ("longest_h1", "amplitude_bottleneck_h1", "entropy_h1"):
+        assert h1(result, statistic)["p_value"] > 0.01, statistic
+        assert h1(result, statistic)["p_empirical"] > 0.05, statistic
+
+
+def test_group_difference_by_permuted_labels():
+    rng = np.random.default_rng(3)
+    circle, blob, other = noisy_circle(800, rng), rng.normal(size=(800, 2)), rng.normal(size=(800, 2))
+    labels = np.r_[np.zeros(800), np.ones(800)]
+    differ = group_difference(np.r_[circle, blob], labels, (0, 1), 100, DIMENSIONS, 19, rng)
+    same = group_difference(np.r_[other, blob], labels, (0, 1), 100, DIMENSIONS, 19, rng)
+    assert h1(differ, "longest_h1")["p_value"] < 1e-6
+    assert h1(same, "longest_h1")["p_value"] > 0.01
+
+
+@pytest.mark.parametrize("observed, expected", [(10.0, 1 / 5), (0.0, 1.0)])
+def test_empirical_p(observed, expected):
+    assert empirical_p(observed, np.array([-1.0, 0.0, 0.5, 1.0])) == pytest.approx(expected)
