@@ -93,6 +93,30 @@ def torsion_bound(ap: np.ndarray, conductor: np.ndarray, primes: list[int]) -> n
     return np.gcd.reduce(points.astype(np.int64), axis=1)
 
 
+def topology_features(frame: pl.DataFrame, windows: int, primes: list[int], size: int,
+                      bins: int, seed: int) -> pl.DataFrame:
+    """Topological features per conductor window: the curves are cut into ``windows``
+    equal-count conductor windows; each window's a_p cloud (a_p/2√p, p in ``primes``) and
+    Weierstrass cloud (signed logs of c4, c6) get their Vietoris–Rips Betti curves in H0 and
+    H1 (:func:`models.topology.betti_vectors`, ``size`` landmarks, ``bins`` values), and every
+    curve carries its window's: ``topo_<cloud>_h<q>_<bin>``. They say what shape the curves
+    around a curve's conductor have, nothing about the curve itself."""
+    from models.nulls import conductor_strata
+    from models.topology import betti_vectors
+
+    window = conductor_strata(frame["conductor"].to_numpy(), windows)
+    rng = np.random.default_rng(seed)
+    columns: dict[str, np.ndarray] = {}
+    for cloud, names in (("ap", [ap_norm_column(p) for p in primes]),
+                         ("weierstrass", ["slog_c4", "slog_c6"])):
+        points = frame.select(names).to_numpy().astype(np.float64)
+        vectors = betti_vectors([points[window == w] for w in range(window.max() + 1)], size,
+                                (0, 1), bins, rng)
+        for j in range(vectors.shape[1]):
+            columns[f"topo_{cloud}_h{j // bins}_{j % bins}"] = vectors[window, j]
+    return pl.DataFrame(columns)
+
+
 def l_series_features(ap: np.ndarray, conductor: np.ndarray, primes: list[int],
                       block: int = 100_000) -> pl.DataFrame:
     """``l_series_0`` = 2 Σ (a_n/n) exp(−2πn/√N) and ``l_series_1`` = 2 Σ (a_n/n) E₁(2πn/√N)

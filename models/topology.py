@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 import polars as pl
-from gtda.diagrams import Amplitude, PersistenceEntropy
+from gtda.diagrams import Amplitude, BettiCurve, PersistenceEntropy
 from gtda.homology import VietorisRipsPersistence
 from scipy.stats import norm
 
@@ -81,6 +81,19 @@ def describe(clouds: list[np.ndarray], size: int, dimensions: tuple[int, ...],
         scaled = standardized(cloud)
         sampled.append(scaled[landmarks(scaled, size, rng)])
     return summaries(diagrams(sampled, dimensions), dimensions)
+
+
+def betti_vectors(clouds: list[np.ndarray], size: int, dimensions: tuple[int, ...], bins: int,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Each cloud's diagram vectorized as its Betti curves (the number of bars alive at each
+    filtration value) at ``bins`` values per dimension, the values shared by all the clouds
+    (giotto-tda ``BettiCurve``): one row of len(dimensions)·bins numbers per cloud."""
+    sampled = []
+    for cloud in clouds:
+        scaled = standardized(cloud)
+        sampled.append(scaled[landmarks(scaled, size, rng)])
+    curves = BettiCurve(n_bins=bins).fit_transform(diagrams(sampled, dimensions))
+    return curves.reshape(len(clouds), -1)
 
 
 def empirical_p(observed: float, null: np.ndarray) -> float:

@@ -20,8 +20,8 @@ from arithmetic.pari import start_pari
 from arithmetic.traces import class_arithmetic, primes_up_to
 from arithmetic.weierstrass import WEIERSTRASS_COLUMNS, weierstrass_features
 from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_features,
-                             l_series_features, resolve_groups, torsion_bound,
-                             trace_features)
+                             l_series_features, resolve_groups, topology_features,
+                             torsion_bound, trace_features)
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
 from pipeline.params import Features, ParamsError, load_params
@@ -65,8 +65,13 @@ def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
     with_bad = computed.with_columns(curves["conductor"], bsd["semistable"])
     ap, conductor = ap_matrix(computed, primes), curves["conductor"].to_numpy()
     traces = trace_features(ap, conductor, primes, section.mestre_nagao_bounds)
+    shape = topology_features(
+        pl.concat([curves.select("conductor"), computed.select(WEIERSTRASS_COLUMNS), traces],
+                  how="horizontal"), section.topology_windows,
+        [p for p in primes if p <= section.topology_primes_max], section.topology_landmarks,
+        section.topology_bins, section.topology_seed)
     return pl.concat([curves.select(KEY_COLUMNS), conductor_features(with_bad),
-                      computed.select(WEIERSTRASS_COLUMNS), traces,
+                      computed.select(WEIERSTRASS_COLUMNS), traces, shape,
                       l_series_features(ap, conductor, primes).with_columns(
                           torsion_bound=torsion_bound(ap, conductor, primes)),
                       bsd.select("root_number"), bsd_features(bsd)], how="horizontal")

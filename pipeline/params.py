@@ -87,6 +87,11 @@ class Features(_Section):
     pari_stack_mb: int = Field(ge=16)
     primes_max: int = Field(ge=2, le=100_000, description="a_p for the primes p <= primes_max")
     mestre_nagao_bounds: list[int] = Field(min_length=1)
+    topology_windows: int = Field(ge=1, description="equal-count conductor windows")
+    topology_primes_max: int = Field(ge=2, description="the windows' a_p clouds use p <= this")
+    topology_landmarks: int = Field(ge=10, le=5000)
+    topology_bins: int = Field(ge=2, le=100, description="Betti-curve values per dimension")
+    topology_seed: int
     groups: dict[str, list[str]] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -95,6 +100,9 @@ class Features(_Section):
             if not 3 <= bound <= self.primes_max:
                 raise ValueError(f"mestre_nagao_bounds: {bound} is not within 3..primes_max "
                                  f"({self.primes_max}); the sums need a_p for p <= B")
+        if self.topology_primes_max > self.primes_max:
+            raise ValueError(f"topology_primes_max ({self.topology_primes_max}) must be <= "
+                             f"primes_max ({self.primes_max})")
         for group, patterns in self.groups.items():
             if not patterns:
                 raise ValueError(f"groups.{group}: empty")

@@ -9,6 +9,7 @@ GROUP_WORDS = {
     "mestre_nagao": "the Mestre–Nagao sums",
     "parity": "the root number",
     "bsd": "the other BSD quantities",
+    "topology": "the Betti curves of its conductor window's a_p and (c4, c6) clouds",
 }
 
 METRIC_WORDS = {"mcc": "MCC", "balanced_accuracy": "balanced accuracy", "r2": "R²", "mae": "MAE"}

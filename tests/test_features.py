@@ -111,3 +111,13 @@ def test_torsion_divides_the_torsion_bound(model_tables):
     bound = features["torsion_bound"].to_numpy()
     assert np.all(bound % bsd["torsion"].to_numpy() == 0)
     assert np.mean(bound == bsd["torsion"].to_numpy()) > 0.5     # often exactly #T
+
+
+def test_topology_features_are_per_conductor_window(model_tables):
+    features, section = model_tables["features"], model_tables["section"]
+    topo = [c for c in features.columns if c.startswith("topo_")]
+    assert len(topo) == 2 * 2 * section.topology_bins
+    assert 1 < features.select(topo).n_unique() <= section.topology_windows
+    assert features["topo_ap_h0_0"].max() > 0 and features.select(topo).null_count().sum_horizontal().item() == 0
+    same_conductor = features.group_by("conductor").agg(pl.col(topo).n_unique())
+    assert same_conductor.select(pl.max_horizontal(topo).max()).item() == 1
