@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import polars as pl
-import pytest
 import yaml
 
 from tests.conftest import PROJECT

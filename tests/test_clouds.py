@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 
 from arithmetic.traces import primes_up_to
 from models.clouds import BSD_COLUMNS, clouds, null_clouds

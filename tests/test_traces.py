@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 
-import polars as pl
 import pytest
 
 from arithmetic.elldata import read_curves
