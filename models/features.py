@@ -104,7 +104,9 @@ def topology_features(frame: pl.DataFrame, windows: int, primes: list[int], size
     from models.nulls import conductor_strata
     from models.topology import betti_vectors
 
-    window = conductor_strata(frame["conductor"].to_numpy(), windows)
+    # equal-count bins of tied conductors can come out empty: number the occupied ones 0..k-1
+    _, window = np.unique(conductor_strata(frame["conductor"].to_numpy(), windows),
+                          return_inverse=True)
     rng = np.random.default_rng(seed)
     columns: dict[str, np.ndarray] = {}
     for cloud, names in (("ap", [ap_norm_column(p) for p in primes]),

@@ -121,3 +121,19 @@ def test_topology_features_are_per_conductor_window(model_tables):
     assert features["topo_ap_h0_0"].max() > 0 and features.select(topo).null_count().sum_horizontal().item() == 0
     same_conductor = features.group_by("conductor").agg(pl.col(topo).n_unique())
     assert same_conductor.select(pl.max_horizontal(topo).max()).item() == 1
+
+
+def test_topology_features_with_more_windows_than_conductors():
+    """Equal-count windows over tied conductors come out partly empty: they must be skipped,
+    not handed to the persistence code as empty clouds (the scratch pipeline of N < 300 did)."""
+    from models.features import topology_features
+
+    rng = np.random.default_rng(0)
+    conductor = np.repeat([11, 14, 15], 40)
+    frame = pl.DataFrame({"conductor": conductor, "ap_norm_2": rng.uniform(-1, 1, 120),
+                          "ap_norm_3": rng.uniform(-1, 1, 120),
+                          "slog_c4": rng.normal(size=120), "slog_c6": rng.normal(size=120)})
+    table = topology_features(frame, 10, [2, 3], 20, 4, 0)
+    assert table.height == 120 and table.null_count().sum_horizontal().item() == 0
+    assert table.with_columns(conductor=conductor).group_by("conductor").agg(
+        pl.col("topo_ap_h0_0").n_unique()).select(pl.col("topo_ap_h0_0").max()).item() == 1
