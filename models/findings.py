@@ -22,7 +22,8 @@ For one (target, group):
 
 Verdicts: ``flagged`` (q <= FDR and the model beats the best baseline on the extrapolation
 split too), ``fails extrapolation`` (q <= FDR, but not on the extrapolation split),
-``not predictable`` (the model has no skill: the lower end of its interval is <= 0, the score of
+``conductor-bias artefact`` (would be flagged, but fails the bias checks of
+:mod:`models.bias`), ``not predictable`` (the model has no skill: the lower end of its interval is <= 0, the score of
 a constant), ``explained by <baseline>`` (a baseline reaches the model), ``explained by <null>
 null model`` (the null datasets reach it).
 """
@@ -73,6 +74,30 @@ def stratum_scores(task: str, metric: str, conductor: np.ndarray, y: np.ndarray,
     return rows
 
 
+@dataclass(frozen=True)
+class CrossValidated:
+    """Out-of-fold predictions of the model and of each baseline, on the rows with a target."""
+    data: pl.DataFrame
+    y: np.ndarray
+    classes: np.ndarray
+    folds: np.ndarray
+    model: np.ndarray
+    baselines: dict[str, np.ndarray]
+
+
+def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
+                    make_gbm: Callable[[list[str], str], GbmModel], baselines: list,
+                    settings: SearchSettings) -> CrossValidated:
+    """K folds by isogeny class; every predictor fitted on the other folds."""
+    data = frame.with_columns(target.expression.alias(TARGET)).filter(pl.col(TARGET).is_not_null())
+    classes = class_index(data)
+    folds = grouped_folds(classes, settings.folds, settings.seed)
+    model = out_of_fold(lambda: make_gbm(columns, target.task), data, TARGET, folds, classes)
+    predictions = {b.name: out_of_fold(lambda b=b: b, data, TARGET, folds, classes)
+                   for b in baselines}
+    return CrossValidated(data, data[TARGET].to_numpy(), classes, folds, model, predictions)
+
+
 def _scored(boot: ClassBootstrap, prediction: np.ndarray, metric: str):
     point, resampled = boot.score(prediction)
     return point, resampled[metric]
@@ -83,20 +108,15 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
              baselines: list, null_model: Callable[[pl.DataFrame, np.random.Generator], pl.DataFrame],
              settings: SearchSettings) -> dict:
     """All statistics of one (target, group); the verdict is set by :func:`decide` later."""
-    data = frame.with_columns(target.expression.alias(TARGET)).filter(pl.col(TARGET).is_not_null())
-    y = data[TARGET].to_numpy()
-    classes = class_index(data)
-    folds = grouped_folds(classes, settings.folds, settings.seed)
+    oof = cross_validated(frame, target, columns, make_gbm, baselines, settings)
+    data, y, classes, folds = oof.data, oof.y, oof.classes, oof.folds
     metric = PRIMARY[target.task]
     cv = ClassBootstrap(target.task, y, classes, settings.bootstrap, settings.seed)
     make = lambda: make_gbm(columns, target.task)  # noqa: E731
 
-    model_prediction = out_of_fold(make, data, TARGET, folds, classes)
+    model_prediction, predictions = oof.model, oof.baselines
     model_point, model_boot = _scored(cv, model_prediction, metric)
-    scored, predictions = {}, {}
-    for baseline in baselines:
-        predictions[baseline.name] = out_of_fold(lambda b=baseline: b, data, TARGET, folds, classes)
-        scored[baseline.name] = _scored(cv, predictions[baseline.name], metric)
+    scored = {name: _scored(cv, prediction, metric) for name, prediction in predictions.items()}
     best = max(scored, key=lambda name: scored[name][0][metric])
     best_point, best_boot = scored[best]
     strata = stratum_scores(target.task, metric, data["conductor"].to_numpy(), y,
@@ -164,8 +184,13 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     }
 
 
-def decide(results: list[dict], fdr: float) -> list[dict]:
-    """Benjamini–Hochberg q-values across the whole search, then each result's verdict."""
+def decide(results: list[dict], fdr: float,
+           artefacts: dict[tuple[str, str], str] | None = None) -> list[dict]:
+    """Benjamini–Hochberg q-values across the whole search, then each result's verdict.
+
+    ``artefacts`` maps (target, group) to the reason the bias checks (:mod:`models.bias`) give
+    for a finding that would be flagged but does not survive them: its verdict becomes
+    ``conductor-bias artefact``."""
     if not results:
         return []
     q = multipletests([r["p_value"] for r in results], method="fdr_bh")[1]
@@ -173,6 +198,9 @@ def decide(results: list[dict], fdr: float) -> list[dict]:
     for result, q_value in zip(results, q):
         result = {**result, "q_value": float(q_value)}
         result["verdict"], result["reason"] = _verdict(result, fdr)
+        reason = (artefacts or {}).get((result["target"], result["group"]))
+        if result["verdict"] == "flagged" and reason:
+            result["verdict"], result["reason"] = "conductor-bias artefact", reason
         decided.append(result)
     return decided
 

@@ -48,6 +48,9 @@ class ClassBootstrap:
     classes: np.ndarray
     resamples: int
     seed: int
+    #: optional row weights (e.g. importance weights onto another sample): every count, sum
+    #: and sum of squares behind a score is weighted, so MCC and R² become their weighted forms
+    weights: np.ndarray | None = None
 
     def __post_init__(self):
         _, self._class = np.unique(self.classes, return_inverse=True)
@@ -65,11 +68,13 @@ class ClassBootstrap:
             unknown = (predicted >= k) | (self.labels[np.minimum(predicted, k - 1)] != prediction)
             predicted = np.where(unknown, k, predicted)            # a label never seen: a miss
             cells = self._class * (k * (k + 1)) + self._y * (k + 1) + predicted
-            counts = np.bincount(cells, minlength=n * k * (k + 1)).reshape(n, k, k + 1)
+            counts = np.bincount(cells, self.weights, minlength=n * k * (k + 1))
             return counts.reshape(n, -1).astype(float)
         error = self.y - prediction
-        columns = [np.ones_like(self.y), self.y, self.y ** 2, error ** 2, np.abs(error)]
-        return np.stack([np.bincount(self._class, c, minlength=n) for c in columns], axis=1)
+        weight = np.ones_like(self.y, dtype=float) if self.weights is None else self.weights
+        columns = [weight, self.y, self.y ** 2, error ** 2, np.abs(error)]
+        return np.stack([np.bincount(self._class, c * (weight if i else 1), minlength=n)
+                         for i, c in enumerate(columns)], axis=1)
 
     def _scores(self, statistics: np.ndarray) -> dict[str, np.ndarray]:
         if self.task == "classification":

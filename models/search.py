@@ -17,7 +17,9 @@ from models.baselines import (BsdIdentityBaseline, ConstantBaseline, LocalRootNu
 from models.gbm import GbmModel
 from models.delaunay import ShaModel
 from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
-from models.targets import Target
+from models.findings import SearchSettings
+from models.targets import Target, standard_targets
+from arithmetic.traces import primes_up_to
 
 #: Targets that are quantities of the BSD formula (or functions of them): the BSD identity applies.
 BSD_TARGETS = {"rank", "rank_parity", "torsion", "sha_gt_1", "log_sha_an", "log_tamagawa_product",
@@ -132,3 +134,32 @@ def _delaunay(frame, rng, sha_model):
 
 def _permutation(frame, rng, columns, strata):
     return permute_classes(frame, [c for c in columns if c in frame.columns], strata, rng)
+
+
+def search_targets(search, features) -> dict[str, Target]:
+    """The targets named in the ``search`` params section (``held_out_ap`` -> ``ap_<p>``)."""
+    every = standard_targets(search.held_out_prime, features.mestre_nagao_bounds)
+    names = [f"ap_{search.held_out_prime}" if t == "held_out_ap" else t for t in search.targets]
+    return {name: every[name] for name in names}
+
+
+def search_settings(search, null_datasets: int | None = None) -> SearchSettings:
+    return SearchSettings(search.folds, search.extrapolation_share, search.bootstrap,
+                          null_datasets or search.null_datasets, search.null_quantile,
+                          search.fdr, search.seed, search.strata)
+
+
+def pair_tools(target: Target, columns: list[str], feature_groups: dict[str, list[str]],
+               search, nulls, features, threads: int, sha_model: Callable[[], ShaModel]):
+    """(GBM factory, baselines, null-dataset generator) of one pair, from the params sections
+    ``search``, ``nulls`` and ``features``: what :func:`models.findings.evaluate` needs."""
+    def make_gbm(cols, task):
+        return GbmModel(task, cols, seed=search.seed, threads=threads, **search.gbm.model_dump())
+
+    baselines = baselines_for(target, columns, feature_groups, search.seed, threads,
+                              search.gbm.model_dump())
+    null = null_for(target, strata=nulls.conductor_strata,
+                    high_rank_rate=nulls.minimalist_high_rank_rate,
+                    primes=primes_up_to(features.primes_max),
+                    bounds=features.mestre_nagao_bounds, sha_model=sha_model)
+    return make_gbm, baselines, null

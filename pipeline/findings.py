@@ -1,5 +1,6 @@
 """DVC stage ``findings``: Benjamini–Hochberg across the whole search and a verdict per pair
-(:func:`models.findings.decide`) -> ``paths.findings``, DVC metrics and a score plot."""
+(:func:`models.findings.decide`), with ``conductor-bias artefact`` for the pairs whose bias
+checks (``paths.bias``) fail -> ``paths.findings``, DVC metrics and a score plot."""
 from __future__ import annotations
 
 import sys
@@ -28,7 +29,10 @@ def findings_metrics(findings: pl.DataFrame) -> dict:
 def main() -> None:
     params = load_params()
     evaluations = pl.read_parquet(params.paths.evaluations)
-    decided = decide(evaluations.to_dicts(), params.search.fdr)
+    bias = pl.read_parquet(params.paths.bias)
+    artefacts = {(r["target"], r["group"]): r["artefact_reason"]
+                 for r in bias.iter_rows(named=True) if r["artefact_reason"]}
+    decided = decide(evaluations.to_dicts(), params.search.fdr, artefacts)
     findings = pl.DataFrame(decided, schema_overrides=dict(evaluations.schema))
     write_parquet(findings, params.paths.findings)
     write_json(findings_metrics(findings), params.paths.findings_metrics)

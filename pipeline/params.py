@@ -49,6 +49,16 @@ class Paths(_Section):
     topology_chunks: Path
     topology_metrics: Path
     topology_figures: Path
+    height_sample: Path
+    height_sample_features: Path
+    height_sample_chunks: Path
+    stein_watkins: Path
+    stein_watkins_features: Path
+    stein_watkins_chunks: Path
+    bias: Path
+    bias_distributions: Path
+    bias_metrics: Path
+    bias_figures: Path
 
 
 class Ingest(_Section):
@@ -187,6 +197,50 @@ class Topology(_Section):
         return self
 
 
+class _ReferenceWork(_Section):
+    """The PARI work on a reference sample, as in the bsd stage."""
+    analytic_conductor_max: int = Field(
+        ge=1, description="analytic rank and L^(r)(E,1)/r! only for conductors <= this")
+    workers: int = Field(ge=1, le=256)
+    chunk_size: int = Field(ge=1)
+    realprecision: int = Field(ge=19, le=2000)
+    sha_tolerance: float = Field(gt=0, lt=0.5)
+    pari_stack_mb: int = Field(ge=16)
+
+
+class HeightSample(_ReferenceWork):
+    height: int = Field(ge=100, description="naive height bound X: max(4|A|^3, 27B^2) <= X")
+    curves: int = Field(ge=10, description="curves drawn uniformly from the box")
+    seed: int
+
+
+class SteinWatkins(_ReferenceWork):
+    file: Literal["a.000", "a.001", "p.00"] = Field(
+        description="a.000: N < 10^5; a.001: 10^5 <= N < 2*10^5; p.00: prime N < 10^8")
+    conductor_min: int = Field(ge=1)
+    conductor_max: int = Field(ge=2)
+    classes: int = Field(ge=10, description="isogeny classes in the seeded sample")
+    seed: int
+
+    @model_validator(mode="after")
+    def _range(self) -> "SteinWatkins":
+        if self.conductor_max <= self.conductor_min:
+            raise ValueError(f"conductor_max ({self.conductor_max}) must exceed "
+                             f"conductor_min ({self.conductor_min})")
+        return self
+
+
+class Bias(_Section):
+    discriminant_bins: int = Field(ge=1, le=100, description="log|Δ| bins of the reweighting strata")
+    bad_primes_cap: int = Field(ge=1, description="strata by number of bad primes, capped here")
+    minimum_curves: int = Field(ge=20, description="a replication needs this many curves")
+    minimum_coverage: float = Field(gt=0, le=1, description="and the target on this share")
+    null_datasets: int = Field(ge=3, description="null datasets per replication")
+    low_strata_share: float = Field(gt=0, lt=1, description="the 'low' conductor strata")
+    bootstrap: int = Field(ge=50, description="class resamples of the reweighted scores")
+    seed: int
+
+
 class Report(_Section):
     top_features: int = Field(ge=1, le=100, description="features shown per finding (mean |SHAP|)")
 
@@ -205,6 +259,9 @@ class Params(_Section):
     nulls: Nulls
     search: Search
     topology: Topology
+    height_sample: HeightSample
+    stein_watkins: SteinWatkins
+    bias: Bias
     report: Report
     dashboard: Dashboard
 

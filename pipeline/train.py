@@ -31,14 +31,12 @@ import models.scores
 import models.search
 import models.splits
 import models.targets
-from arithmetic.traces import primes_up_to
 from models.delaunay import ShaModel
 from models.features import model_frame
-from models.findings import SearchSettings, evaluate
-from models.gbm import GbmModel
-from models.search import baselines_for, null_for, pairs
+from models.findings import evaluate
+from models.search import pair_tools, pairs, search_settings, search_targets
 from models.splits import class_index
-from models.targets import Target, standard_targets
+from models.targets import Target
 from pipeline.atomic import atomic_path, write_json, write_parquet
 from pipeline.chunks import clear_stale, source_digest
 from pipeline.params import ParamsError, Params, load_params
@@ -50,10 +48,7 @@ _state: dict = {}
 
 
 def selected_targets(params: Params) -> dict[str, Target]:
-    every = standard_targets(params.search.held_out_prime, params.features.mestre_nagao_bounds)
-    names = [f"ap_{params.search.held_out_prime}" if t == "held_out_ap" else t
-             for t in params.search.targets]
-    return {name: every[name] for name in names}
+    return search_targets(params.search, params.features)
 
 
 def start_worker(params: Params, threads: int) -> None:
@@ -77,20 +72,10 @@ def run_pair(job: tuple[str, str, list[str], Path]) -> str:
     target_name, group, columns, path = job
     params, frame = _state["params"], _state["frame"]
     target, search = _state["targets"][target_name], params.search
-    settings = SearchSettings(search.folds, search.extrapolation_share, search.bootstrap,
-                              search.null_datasets, search.null_quantile, search.fdr, search.seed,
-                              search.strata)
-
-    def make_gbm(cols, task):
-        return GbmModel(task, cols, seed=search.seed, threads=_state["threads"],
-                        **search.gbm.model_dump())
-
-    baselines = baselines_for(target, columns, _state["groups"], search.seed,
-                              _state["threads"], search.gbm.model_dump())
-    null = null_for(target, strata=params.nulls.conductor_strata,
-                    high_rank_rate=params.nulls.minimalist_high_rank_rate,
-                    primes=primes_up_to(params.features.primes_max),
-                    bounds=params.features.mestre_nagao_bounds, sha_model=_sha_model)
+    settings = search_settings(search)
+    make_gbm, baselines, null = pair_tools(target, columns, _state["groups"], search,
+                                           params.nulls, params.features, _state["threads"],
+                                           _sha_model)
     started = time.perf_counter()
     result = evaluate(frame, target, group, columns, make_gbm, baselines, null, settings)
 

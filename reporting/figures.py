@@ -106,3 +106,22 @@ def persistence_diagram(diagram, title: str) -> bytes:
     axis.set_title(title, fontsize=8)
     axis.legend(fontsize=7, frameon=False)
     return _png(figure)
+
+
+def sample_distribution(shares: pl.DataFrame, quantity: str) -> bytes:
+    """Share of each value of ``quantity`` in each sample, bars side by side (the rows of
+    :func:`models.bias.distributions` for one quantity)."""
+    values = shares["value"].unique(maintain_order=True).to_list()
+    samples = shares["sample"].unique(maintain_order=True).to_list()
+    figure, axis = plt.subplots(figsize=(5.5, 2.6))
+    width = 0.8 / max(len(samples), 1)
+    for index, sample in enumerate(samples):
+        rows = dict(shares.filter(pl.col("sample") == sample).select("value", "share").iter_rows())
+        axis.bar([i + index * width for i in range(len(values))],
+                 [rows.get(v, 0.0) for v in values], width, label=sample,
+                 color=EXPLAINED_COLOURS[index % len(EXPLAINED_COLOURS)])
+    axis.set_xticks([i + width * (len(samples) - 1) / 2 for i in range(len(values))], values)
+    axis.set_xlabel(quantity)
+    axis.set_ylabel("share of curves")
+    axis.legend(fontsize=7, frameon=False)
+    return _png(figure)

@@ -81,6 +81,9 @@ def small_params() -> dict:
                             bootstrap=50, folds=3, groups={"ap": ["ap"], "bsd": ["bsd"]})
     params["topology"].update(landmarks=60, null_clouds=5, permutations=5, minimum_curves=30,
                               conductor_windows=[[1, 300]])
+    params["height_sample"].update(curves=400, chunk_size=100)
+    params["stein_watkins"].update(conductor_min=300, conductor_max=2000, classes=250)
+    params["bias"].update(minimum_curves=100, null_datasets=3, bootstrap=50)
     return params
 
 

@@ -1,0 +1,159 @@
+r"""Reference samples that are *not* ordered by conductor, with their arithmetic from PARI.
+
+Cremona's tables hold every curve of conductor below a bound, so small conductors and smooth
+conductors dominate them, and statistics of such a sample differ from those of curves ordered by
+height (Balakrishnan, Ho, Kaplan, Spicer, Stein, Weigandt, *Databases of elliptic curves ordered
+by height and distributions of Selmer groups and ranks*, LMS J. Comput. Math. 19 (2016)).
+
+The height-ordered sample draws y² = x³ + Ax + B uniformly from the box of naive height
+H(A, B) = max(4|A|³, 27B²) <= X, keeping each Q-isomorphism class once: a pair with p⁴ | A and
+p⁶ | B for some prime p is the twist-free rescaling of a smaller pair and is dropped, as are the
+singular pairs (4A³ + 27B² = 0). Every curve of either reference sample gets, from PARI: its
+minimal model, conductor, Tamagawa product, root number, torsion, real period, rank bounds from
+2-descent (``ellrank``, PARI >= 2.15), and — where the conductor is at most a bound, since the
+L-series costs about √N terms — the analytic rank and L^(r)(E,1)/r!. Without generators the
+regulator, hence Sha, is known only for rank 0 (R = 1): there sha_an = L(E,1)·#T²/(Ω·∏c_p)
+must be a perfect square like everywhere else.
+"""
+from __future__ import annotations
+
+import cypari2
+import numpy as np
+import polars as pl
+
+from arithmetic.bsd import CM_DISCRIMINANT, BsdError, class_l_data, nearest_square_root
+
+#: Columns of a reference sample's curve table (as in ``data/curves.parquet``, without gens).
+CURVE_COLUMNS = ["label", "isogeny_class", "number", "conductor", "ainvs"]
+#: The BSD quantities a reference sample carries: those of :data:`arithmetic.bsd.BSD_SCHEMA`
+#: (null where unknown) and the 2-descent rank bounds.
+REFERENCE_SCHEMA = {
+    "rank": pl.Int8,             # analytic rank where computed, else the 2-descent rank if exact
+    "rank_lower": pl.Int8,       # ellrank: lower bound (independent points found)
+    "rank_upper": pl.Int8,       # ellrank: upper bound from 2-descent
+    "torsion": pl.Int16,
+    "torsion_structure": pl.List(pl.Int16),
+    "tamagawa_product": pl.Int64,
+    "real_components": pl.Int8,
+    "real_period": pl.Float64,
+    "regulator": pl.Float64,     # 1 for rank 0; null otherwise (no generators)
+    "special_value": pl.Float64,  # L^(r)(E,1)/r! where the conductor allows
+    "sha_an": pl.Float64,        # rank 0 only
+    "sha": pl.Int64,
+    "root_number": pl.Int8,
+    "discriminant": pl.String,
+    "jinv": pl.String,
+    "cm": pl.Int16,
+    "semistable": pl.Boolean,
+}
+
+
+def height_box(height: int) -> tuple[int, int]:
+    """(A_max, B_max): 4|A|³ <= X and 27B² <= X, in exact integers."""
+    a = int(round((height / 4) ** (1 / 3))) + 1
+    while 4 * a**3 > height:
+        a -= 1
+    b = int(round((height / 27) ** 0.5)) + 1
+    while 27 * b * b > height:
+        b -= 1
+    return a, b
+
+
+def is_reduced_pair(a: int, b: int) -> bool:
+    """Nonsingular, and no prime p with p⁴ | A and p⁶ | B (the curve is not a rescaling
+    (A, B) = (u⁴A', u⁶B') of a pair of smaller height)."""
+    if 4 * a**3 + 27 * b * b == 0:
+        return False
+    limit = 2
+    while (a == 0 or limit**4 <= abs(a)) and (b == 0 or limit**6 <= abs(b)):
+        limit += 1
+    return not any(a % d**4 == 0 and b % d**6 == 0 for d in range(2, limit))
+
+
+def draw_height_sample(height: int, size: int, seed: int) -> pl.DataFrame:
+    """``size`` distinct reduced pairs (A, B), uniform in the box H(A, B) <= ``height``, in the
+    order drawn; labels ``A,B`` (each curve is its own isogeny class: a uniform draw from a
+    large box almost never holds two isogenous curves)."""
+    a_max, b_max = height_box(height)
+    if (2 * a_max + 1) * (2 * b_max + 1) < 4 * size:
+        raise ValueError(f"the box H <= {height} holds {(2 * a_max + 1) * (2 * b_max + 1)} "
+                         f"pairs: too few to draw {size} curves; raise the height bound")
+    rng = np.random.default_rng(seed)
+    kept: dict[tuple[int, int], None] = {}
+    while len(kept) < size:
+        draws = np.stack([rng.integers(-a_max, a_max + 1, 2 * size),
+                          rng.integers(-b_max, b_max + 1, 2 * size)], axis=1)
+        for a, b in draws.tolist():
+            if len(kept) < size and (a, b) not in kept and is_reduced_pair(a, b):
+                kept[(a, b)] = None
+    labels = [f"{a},{b}" for a, b in kept]
+    return pl.DataFrame({"label": labels, "isogeny_class": labels, "number": [1] * size,
+                         "a4": [a for a, _ in kept], "a6": [b for _, b in kept]},
+                        schema_overrides={"number": pl.Int64, "a4": pl.Int64, "a6": pl.Int64})
+
+
+def curve_reference(pari: cypari2.Pari, label: str, ainvs: list[int], l_data: tuple | None,
+                    sha_tolerance: float) -> dict:
+    """PARI's quantities of the curve ``ainvs`` (already minimal) given its class's L-data
+    (:func:`arithmetic.bsd.class_l_data`, or None where the conductor is too large)."""
+    curve = pari.ellinit(ainvs)
+    reduction = pari.ellglobalred(curve)
+    lower, upper = (int(x) for x in pari.ellrank(curve)[:2])
+    torsion = pari.elltors(curve)
+    torsion_order, tamagawa = int(torsion[0]), int(reduction[2])
+    discriminant = curve.disc()
+    components = 2 if discriminant > 0 else 1
+    real_period = curve.omega()[0] * components
+    rank = special_value = regulator = sha_an = sha = None
+    if l_data is not None:
+        rank, value, root_number = l_data
+        if not lower <= rank <= upper:
+            raise BsdError(f"{label}: analytic rank {rank} outside the 2-descent bounds "
+                           f"[{lower}, {upper}]")
+        special_value = float(value)
+        if rank == 0:
+            regulator = 1.0
+            exact = value * torsion_order**2 / (real_period * tamagawa)
+            root = nearest_square_root(exact, sha_tolerance, label)
+            sha_an, sha = float(exact), root * root
+    else:
+        root_number = int(pari.ellrootno(curve))
+        rank = lower if lower == upper else None
+    j = curve.j()
+    return {
+        "rank": rank, "rank_lower": lower, "rank_upper": upper,
+        "torsion": torsion_order, "torsion_structure": [int(n) for n in torsion[1]],
+        "tamagawa_product": tamagawa, "real_components": components,
+        "real_period": float(real_period), "regulator": regulator,
+        "special_value": special_value, "sha_an": sha_an, "sha": sha,
+        "root_number": root_number, "discriminant": str(discriminant), "jinv": str(j),
+        "cm": CM_DISCRIMINANT.get(int(j), 0) if j.type() == "t_INT" else 0,
+        "semistable": bool(pari.issquarefree(reduction[0])),
+    }
+
+
+def reference_table(pari: cypari2.Pari, curves: pl.DataFrame, analytic_conductor_max: int,
+                    sha_tolerance: float) -> pl.DataFrame:
+    """The reference quantities of a table of minimal curves (:data:`CURVE_COLUMNS`, whole
+    isogeny classes contiguous): the L-data once per class, where N <= the bound."""
+    rows, current, l_data = [], None, None
+    for row in curves.select(CURVE_COLUMNS).iter_rows(named=True):
+        if row["isogeny_class"] != current:
+            current, l_data = row["isogeny_class"], None
+            if row["conductor"] <= analytic_conductor_max:
+                l_data = class_l_data(pari, pari.ellinit(row["ainvs"]))
+        rows.append(curve_reference(pari, row["label"], row["ainvs"], l_data, sha_tolerance))
+    return pl.concat([curves.select(CURVE_COLUMNS), pl.DataFrame(rows, schema=REFERENCE_SCHEMA)],
+                     how="horizontal")
+
+
+def minimal_curves(pari: cypari2.Pari, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The height sample's pairs (A, B) as curves: global minimal model and conductor."""
+    ainvs, conductors = [], []
+    for a, b in pairs.select("a4", "a6").iter_rows():
+        curve = pari.ellminimalmodel(pari.ellinit([a, b]))
+        ainvs.append([int(x) for x in curve[:5]])
+        conductors.append(int(pari.ellglobalred(curve)[0]))
+    return pairs.select("label", "isogeny_class", "number").with_columns(
+        conductor=pl.Series(conductors, dtype=pl.Int64),
+        ainvs=pl.Series(ainvs, dtype=pl.List(pl.Int64)))

@@ -1,0 +1,166 @@
+"""Reader for the Stein–Watkins database of elliptic curves, as shipped by the PyPI wheel
+``passagemath-database-stein-watkins-mini``.
+
+W. Stein and M. Watkins, *A database of elliptic curves — first report*, ANTS V (2002), LNCS
+2369, 267–275: curves with small coefficients (|c4|, |c6| bounded) grouped into isogeny classes,
+with conductor below 10⁸; the mini version holds the files ``a.000`` (all such curves with
+N < 10⁵) and ``p.00`` (prime conductors N < 10⁸). Unlike Cremona's tables, a conductor's curves
+are not all there: the sample is ordered by coefficient size, a different bias.
+
+Format (bzip2 text, one isogeny class after another). A class line::
+
+    N [p1,p2,...] r L s m
+
+conductor, bad primes, analytic rank, L^(r)(E,1)/r! to six digits, and two fields we do not
+use (an isogeny code and modular-degree data). Then one line per curve of the class::
+
+    [a1,a2,a3,a4,a6] (e1,e2,...) S T
+
+the valuations e_i = v_p(Δ) of the minimal discriminant at the bad primes, in ``(...)`` when
+Δ < 0 and ``[...]`` when Δ > 0 (so Δ = ±∏ p_i^e_i: checked against PARI on 13,158 curves);
+S is "1" or "X" (not used); T is the order of the largest cyclic factor of the torsion, with a
+trailing ``x`` when E(Q)_tors ≅ Z/2 × Z/T.
+"""
+from __future__ import annotations
+
+import bz2
+import re
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import polars as pl
+
+DISTRIBUTION = "passagemath-database-stein-watkins-mini"
+_CLASS = re.compile(r"(?P<conductor>[1-9]\d*) \[(?P<primes>[\d,]*)\] (?P<rank>\d+) "
+                    r"(?P<value>\d+\.\d+) \S+ \S+")
+_CURVE = re.compile(r"\[(?P<ainvs>-?\d+(?:,-?\d+){4})\] (?P<valuations>[(\[][\d,]*[)\]]) "
+                    r"\S+ (?P<torsion>\d+)(?P<double>x?)")
+
+
+class SteinWatkinsError(ValueError):
+    """The Stein–Watkins files are missing or malformed; the message names file and line."""
+
+
+@dataclass(frozen=True)
+class SteinWatkinsFile:
+    name: str      # "a.000" or "p.00"
+    path: Path
+
+
+def data_files() -> dict[str, SteinWatkinsFile]:
+    """The database files of the installed wheel, by name (``a.000``, ``p.00``)."""
+    try:
+        dist = metadata.distribution(DISTRIBUTION)
+    except metadata.PackageNotFoundError:
+        raise SteinWatkinsError(f"the package {DISTRIBUTION} is not installed "
+                                "(run `make install`)") from None
+    found = {}
+    for entry in dist.files or ():
+        if entry.parent.name == "stein_watkins" and entry.name.endswith(".bz2"):
+            name = entry.name.removesuffix(".bz2")
+            found[name] = SteinWatkinsFile(name, Path(entry.locate()))
+    if not found:
+        raise SteinWatkinsError(f"{DISTRIBUTION} is installed but holds no database files")
+    return found
+
+
+def _discriminant(primes: list[int], valuations: str) -> int:
+    """±∏ p^e from the class's bad primes and a curve's ``(e,...)`` (Δ < 0) or ``[e,...]``."""
+    exponents = [int(e) for e in valuations[1:-1].split(",") if e]
+    if len(exponents) != len(primes):
+        raise ValueError(f"{len(exponents)} valuations for {len(primes)} bad primes")
+    value = 1
+    for p, e in zip(primes, exponents):
+        value *= p**e
+    return -value if valuations.startswith("(") else value
+
+
+def read_classes(path: Path, conductor_min: int, conductor_max: int) -> pl.DataFrame:
+    """The curves of ``path`` with conductor_min <= N < conductor_max, one row per curve:
+    ``label`` (``sw<N>.<k>.<i>``: the k-th class of conductor N in the file, its i-th curve),
+    ``isogeny_class``, ``number``, ``conductor``, ``ainvs``, and the file's ``sw_rank``,
+    ``sw_special_value``, ``sw_discriminant``, ``sw_torsion``, ``sw_line`` (file:line).
+
+    The file is sorted by conductor, so reading stops at the first class beyond the range.
+    A malformed line raises :class:`SteinWatkinsError` naming the file and line.
+    """
+    rows, current, seen = [], None, {}
+    try:
+        stream = bz2.open(path, "rt", encoding="ascii")
+        with stream:
+            for number, line in enumerate(stream, start=1):
+                line = line.rstrip("\n")
+                if not line:
+                    continue
+                where = f"{path.name}:{number}"
+                if not line.startswith("["):
+                    match = _CLASS.fullmatch(line)
+                    if match is None:
+                        raise SteinWatkinsError(f"{where}: not a class line: {line[:80]!r}")
+                    conductor = int(match["conductor"])
+                    if conductor >= conductor_max:
+                        break
+                    seen[conductor] = seen.get(conductor, 0) + 1
+                    current = {"conductor": conductor, "rank": int(match["rank"]),
+                               "primes": [int(p) for p in match["primes"].split(",") if p],
+                               "value": float(match["value"]),
+                               "class": f"sw{conductor}.{seen[conductor]}", "curves": 0}
+                    continue
+                match = _CURVE.fullmatch(line)
+                if match is None:
+                    raise SteinWatkinsError(f"{where}: not a curve line: {line[:80]!r}")
+                if current is None:
+                    raise SteinWatkinsError(f"{where}: a curve line before any class line")
+                current["curves"] += 1
+                if current["conductor"] < conductor_min:
+                    continue
+                torsion = int(match["torsion"]) * (2 if match["double"] else 1)
+                try:
+                    discriminant = _discriminant(current["primes"], match["valuations"])
+                except ValueError as err:
+                    raise SteinWatkinsError(f"{where}: {err}") from None
+                rows.append({"label": f"{current['class']}.{current['curves']}",
+                             "isogeny_class": current["class"], "number": current["curves"],
+                             "conductor": current["conductor"],
+                             "ainvs": [int(a) for a in match["ainvs"].split(",")],
+                             "sw_rank": current["rank"], "sw_special_value": current["value"],
+                             "sw_discriminant": str(discriminant),
+                             "sw_torsion": torsion, "sw_line": where})
+    except (OSError, EOFError, UnicodeDecodeError) as err:
+        raise SteinWatkinsError(f"{path}: cannot read: {err}") from None
+    schema = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int64,
+              "conductor": pl.Int64, "ainvs": pl.List(pl.Int64), "sw_rank": pl.Int8,
+              "sw_special_value": pl.Float64, "sw_discriminant": pl.String,
+              "sw_torsion": pl.Int16, "sw_line": pl.String}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def sample_classes(table: pl.DataFrame, classes: int, seed: int) -> pl.DataFrame:
+    """A seeded sample of ``classes`` whole isogeny classes (all of them if fewer), in file order."""
+    names = table["isogeny_class"].unique(maintain_order=True)
+    if len(names) > classes:
+        names = names.sample(classes, seed=seed)
+    return table.filter(pl.col("isogeny_class").is_in(names.implode()))
+
+
+def check_against_pari(table: pl.DataFrame, computed: pl.DataFrame) -> None:
+    """The file's analytic rank, torsion order and minimal discriminant must equal PARI's,
+    and its L^(r)(E,1)/r! must agree to the six decimals it prints.
+    Raises naming the file line of the first disagreement."""
+    for name, ours in (("sw_rank", "rank"), ("sw_torsion", "torsion"),
+                       ("sw_discriminant", "discriminant")):
+        differs = table.with_columns(computed[ours].alias("pari")).filter(
+            pl.col("pari").is_not_null() & (pl.col("pari") != pl.col(name)))
+        if len(differs):
+            row = differs.row(0, named=True)
+            raise SteinWatkinsError(f"{row['sw_line']}: {row['label']}: the file gives "
+                                    f"{ours} {row[name]}, PARI computes {row['pari']}")
+    # the file prints L^(r)(E,1)/r! with six decimals
+    off = table.with_columns(computed["special_value"].alias("pari")).filter(
+        (pl.col("pari") - pl.col("sw_special_value")).abs() > 5.1e-7 + 1e-6 * pl.col("pari").abs())
+    if len(off):
+        row = off.row(0, named=True)
+        raise SteinWatkinsError(f"{row['sw_line']}: {row['label']}: the file gives "
+                                f"L^(r)(E,1)/r! = {row['sw_special_value']}, PARI computes "
+                                f"{row['pari']:.8f}")

@@ -1,0 +1,51 @@
+"""DVC stage ``height_sample``: curves y² = x³ + Ax + B drawn uniformly by naive height
+(:func:`arithmetic.reference.draw_height_sample`), their minimal models and PARI's arithmetic
+(:func:`arithmetic.reference.reference_table`), then their model features.
+
+Outputs: ``paths.height_sample`` (curves and BSD quantities, null where unknown) and
+``paths.height_sample_features``. Resumable and parallel like the bsd stage.
+"""
+from __future__ import annotations
+
+import sys
+from functools import partial
+
+import polars as pl
+
+from arithmetic.bsd import BsdError
+from arithmetic.reference import draw_height_sample, minimal_curves, reference_table
+from pipeline import reference
+from pipeline.atomic import write_parquet
+from pipeline.params import ParamsError, load_params
+
+
+def height_chunk(pairs: pl.DataFrame, analytic_conductor_max: int,
+                 sha_tolerance: float) -> pl.DataFrame:
+    pari = reference.pari()
+    return reference_table(pari, minimal_curves(pari, pairs), analytic_conductor_max,
+                           sha_tolerance)
+
+
+def main() -> None:
+    params = load_params()
+    section, chunks = params.height_sample, params.paths.height_sample_chunks
+    pairs = draw_height_sample(section.height, section.curves, section.seed)
+    task = partial(height_chunk, analytic_conductor_max=section.analytic_conductor_max,
+                   sha_tolerance=section.sha_tolerance)
+    computed = reference.compute_reference(pairs, section, chunks, "height sample", task,
+                                           (__file__,))
+    features = reference.sample_features(computed, params.features, section.workers, chunks)
+    write_parquet(computed, params.paths.height_sample)
+    write_parquet(features, params.paths.height_sample_features)
+    reference.finish(chunks)
+    known = computed["rank"].is_not_null().sum()
+    print(f"height_sample: {len(computed)} curves with H <= {section.height}, conductors "
+          f"{computed['conductor'].min()}..{computed['conductor'].max()}, rank known for "
+          f"{known} -> {params.paths.height_sample}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except (ParamsError, BsdError, ValueError) as err:
+        sys.exit(f"height_sample: error: {err}")

@@ -1,0 +1,72 @@
+"""What the two reference-sample stages share: the PARI work on their curves, in resumable
+chunks of whole isogeny classes (:mod:`pipeline.chunks`), then the features stage's own
+features (:func:`pipeline.features.compute_features`), so that every model and baseline of the
+search can be refitted on them unchanged."""
+from __future__ import annotations
+
+import shutil
+from functools import partial
+from pathlib import Path
+from typing import Callable
+
+import polars as pl
+
+import arithmetic.bsd
+import arithmetic.reference
+from arithmetic.pari import start_pari
+from arithmetic.reference import CURVE_COLUMNS, reference_table
+from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.features import compute_features
+from pipeline.params import Features
+
+#: This worker process's PARI handle, set by :func:`start_worker`.
+_pari = None
+
+
+def start_worker(realprecision: int, stack_mb: int) -> None:
+    global _pari
+    _pari = start_pari(realprecision, stack_mb)
+
+
+def pari() -> object:
+    """The worker's PARI handle (for chunk tasks defined in the stage modules)."""
+    return _pari
+
+
+def reference_chunk(rows: pl.DataFrame, analytic_conductor_max: int,
+                    sha_tolerance: float) -> pl.DataFrame:
+    return reference_table(_pari, rows, analytic_conductor_max, sha_tolerance)
+
+
+def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,
+                      task: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+                      code: tuple[str, ...] = ()) -> pl.DataFrame:
+    """``task`` (default: :func:`reference_chunk`) over ``table`` in chunks of whole classes,
+    resumable in ``chunk_dir``/pari; the rows come back in input order, checked."""
+    task = task or partial(reference_chunk, analytic_conductor_max=section.analytic_conductor_max,
+                           sha_tolerance=section.sha_tolerance)
+    salt = (f"{section.model_dump_json()};"
+            + source_digest(arithmetic.reference.__file__, arithmetic.bsd.__file__, *code))
+    chunks = plan_chunks(table, "isogeny_class", section.chunk_size, salt)
+    paths = run_chunks(table, chunks, Path(chunk_dir) / "pari", task, workers=section.workers,
+                       initializer=start_worker,
+                       initargs=(section.realprecision, section.pari_stack_mb), desc=desc)
+    computed = pl.read_parquet(paths)
+    if not computed["label"].equals(table["label"]):
+        raise ValueError(f"chunks in {chunk_dir} do not hold the {len(table)} input curves in "
+                         "order; delete the directory and rerun")
+    return computed
+
+
+def sample_features(computed: pl.DataFrame, features: Features, workers: int,
+                    chunk_dir: Path) -> pl.DataFrame:
+    """The features of a reference sample, by the features stage's code and params."""
+    section = features.model_copy(update={"workers": workers})
+    return compute_features(computed.select(CURVE_COLUMNS), computed, section,
+                            Path(chunk_dir) / "features")
+
+
+def finish(chunk_dir: Path) -> None:
+    """Drop the resume state once the outputs are written."""
+    if Path(chunk_dir).exists():
+        shutil.rmtree(chunk_dir)
