@@ -10,7 +10,8 @@ H(A, B) = max(4|A|³, 27B²) <= X, keeping each Q-isomorphism class once: a pair
 p⁶ | B for some prime p is the twist-free rescaling of a smaller pair and is dropped, as are the
 singular pairs (4A³ + 27B² = 0). Every curve of either reference sample gets, from PARI: its
 minimal model, conductor, Tamagawa product, root number, torsion, real period, rank bounds from
-2-descent (``ellrank``, PARI >= 2.15), and — where the conductor is at most a bound, since the
+2-descent (``ellrank``, PARI >= 2.15), the 2-Selmer rank dim Sel²(E/Q) = rank + dim Ш[2] +
+dim E(Q)[2] (the number of basis 2-covers ``ell2cover`` returns), and — where the conductor is at most a bound, since the
 L-series costs about √N terms — the analytic rank and L^(r)(E,1)/r!. Without generators the
 regulator, hence Sha, is known only for rank 0 (R = 1): there sha_an = L(E,1)·#T²/(Ω·∏c_p)
 must be a perfect square like everywhere else.
@@ -31,6 +32,7 @@ REFERENCE_SCHEMA = {
     "rank": pl.Int8,             # analytic rank where computed, else the 2-descent rank if exact
     "rank_lower": pl.Int8,       # ellrank: lower bound (independent points found)
     "rank_upper": pl.Int8,       # ellrank: upper bound from 2-descent
+    "selmer2_rank": pl.Int8,     # dim_F2 of the 2-Selmer group Sel^2(E/Q) (ell2cover)
     "torsion": pl.Int16,
     "torsion_structure": pl.List(pl.Int16),
     "tamagawa_product": pl.Int64,
@@ -99,6 +101,7 @@ def curve_reference(pari: cypari2.Pari, label: str, ainvs: list[int], l_data: tu
     curve = pari.ellinit(ainvs)
     reduction = pari.ellglobalred(curve)
     lower, upper = (int(x) for x in pari.ellrank(curve)[:2])
+    selmer = len(pari.ell2cover(curve))   # a basis of the everywhere-locally-soluble 2-covers
     torsion = pari.elltors(curve)
     torsion_order, tamagawa = int(torsion[0]), int(reduction[2])
     discriminant = curve.disc()
@@ -121,7 +124,7 @@ def curve_reference(pari: cypari2.Pari, label: str, ainvs: list[int], l_data: tu
         rank = lower if lower == upper else None
     j = curve.j()
     return {
-        "rank": rank, "rank_lower": lower, "rank_upper": upper,
+        "rank": rank, "rank_lower": lower, "rank_upper": upper, "selmer2_rank": selmer,
         "torsion": torsion_order, "torsion_structure": [int(n) for n in torsion[1]],
         "tamagawa_product": tamagawa, "real_components": components,
         "real_period": float(real_period), "regulator": regulator,

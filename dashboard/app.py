@@ -21,4 +21,5 @@ st.navigation([
     st.Page(PAGES / "curves.py", title="Curve browser"),
     st.Page(PAGES / "distributions.py", title="Distributions"),
     st.Page(PAGES / "topology.py", title="Topology and null models"),
+    st.Page(PAGES / "bias.py", title="Conductor bias"),
 ]).run()

@@ -20,7 +20,9 @@ BUILT_BY = {"curves": "ingest", "bsd": "bsd", "bsd_metrics": "bsd", "features": 
             "feature_groups": "features", "evaluations": "train", "importances": "train",
             "findings": "findings", "findings_metrics": "findings", "report_json": "report",
             "report_html": "report", "report_figures": "report", "topology": "topology",
-            "topology_figures": "topology"}
+            "topology_figures": "topology", "height_sample": "height_sample",
+            "stein_watkins": "stein_watkins", "bias": "bias", "bias_distributions": "bias",
+            "bias_metrics": "bias", "bias_figures": "bias"}
 
 
 def params() -> Params:

@@ -122,18 +122,22 @@ def artefact_reason(trend: dict, weighted: dict, replications: list[dict], fdr: 
 
 
 def distributions(samples: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Rank, torsion order, root number, and Sha among rank-0 curves (the only ones whose Sha
-    every sample knows) in each sample: one row per (sample, quantity, value) with its share."""
+    """Rank, torsion order, root number, Sha among rank-0 curves (the only ones whose Sha
+    every sample knows), and the 2-Selmer rank where a sample has it, in each sample: one row
+    per (sample, quantity, value) with its share."""
     parts = []
     for name, frame in samples.items():
-        for quantity, expression in (
-                ("rank", pl.col("rank").cast(pl.String).fill_null("unknown")),
-                ("torsion", pl.col("torsion").cast(pl.String)),
-                ("root_number", pl.col("root_number").cast(pl.String)),
-                ("sha (rank 0)", pl.when(pl.col("rank") == 0).then(pl.col("sha").cast(pl.String)))):
+        quantities = [("rank", pl.col("rank").cast(pl.String).fill_null("unknown")),
+                      ("torsion", pl.col("torsion").cast(pl.String)),
+                      ("root_number", pl.col("root_number").cast(pl.String)),
+                      ("sha (rank 0)",
+                       pl.when(pl.col("rank") == 0).then(pl.col("sha").cast(pl.String)))]
+        if "selmer2_rank" in frame.columns:
+            quantities.append(("selmer2_rank", pl.col("selmer2_rank").cast(pl.String)))
+        for quantity, expression in quantities:
             values = frame.select(value=expression).drop_nulls()
             counts = values.group_by("value").len("curves").with_columns(
                 share=pl.col("curves") / pl.col("curves").sum())
             parts.append(counts.with_columns(sample=pl.lit(name), quantity=pl.lit(quantity)))
-    return pl.concat(parts).select("sample", "quantity", "value", "curves", "share").sort(
-        "sample", "quantity", pl.col("value").str.len_chars(), "value")
+    table = pl.concat(parts).select("sample", "quantity", "value", "curves", "share")
+    return table.sort("quantity", pl.col("value").str.len_chars(), "value", maintain_order=True)

@@ -6,6 +6,7 @@ Writes ``paths.report_markdown`` (figures in ``paths.report_figures``), a self-c
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -15,9 +16,11 @@ import polars as pl
 
 from models.targets import Target
 from pipeline.atomic import atomic_path, write_json
+from pipeline.bias import figure_name
 from pipeline.params import PARAMS_FILE, Params, ParamsError, load_params
 from pipeline.train import selected_targets
-from reporting.document import Context, markdown, pair_figures, to_html, topology_section
+from reporting.document import (Context, bias_section, markdown, pair_figures, to_html,
+                                topology_section)
 from reporting.provenance import provenance
 from reporting.words import group_words, statement
 
@@ -33,7 +36,8 @@ def context(params: Params, bsd: pl.DataFrame) -> Context:
     """Descriptions of targets and groups, what the data covers, provenance."""
     targets: dict[str, Target] = selected_targets(params)
     data = {name: getattr(params.paths, name) for name in (
-        "curves", "bsd", "features", "evaluations", "importances", "findings", "topology")}
+        "curves", "bsd", "features", "evaluations", "importances", "findings", "topology",
+        "height_sample", "stein_watkins", "bias")}
     return Context(
         targets={name: t.description for name, t in targets.items()},
         groups={name: group_words(members, params.features.primes_max)
@@ -44,7 +48,8 @@ def context(params: Params, bsd: pl.DataFrame) -> Context:
         provenance=provenance(PARAMS_FILE, data),
         fdr=params.search.fdr, top_features=params.report.top_features,
         figures=relative(params.paths.report_figures, params.paths.report_markdown),
-        topology_figures=relative(params.paths.topology_figures, params.paths.report_markdown))
+        topology_figures=relative(params.paths.topology_figures, params.paths.report_markdown),
+        bias_figures=relative(params.paths.bias_figures, params.paths.report_markdown))
 
 
 def with_statements(findings: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -75,12 +80,18 @@ def main() -> None:
     images = pair_figures(findings, importances, ctx.top_features)
     diagrams = sorted(Path(paths.topology_figures).glob("*.png"))
     topology = topology_section(pl.read_parquet(paths.topology), [d.name for d in diagrams], ctx)
-    text = markdown(findings, importances, ctx, images, topology)
+    plots = {q: figure_name(q) for q in pl.read_parquet(paths.bias_distributions)["quantity"]
+             .unique().to_list() if (Path(paths.bias_figures) / figure_name(q)).exists()}
+    bias = bias_section(pl.read_parquet(paths.bias), pl.read_parquet(paths.bias_distributions),
+                        plots, json.loads(Path(paths.bias_metrics).read_text()), ctx)
+    text = markdown(findings, importances, ctx, images, topology, bias)
     write_figures(images, Path(paths.report_figures))
     with atomic_path(paths.report_markdown) as tmp:
         tmp.write_text(text + "\n")
     embedded = {f"{ctx.figures}/{name}": png for name, png in images.items()}
     embedded |= {f"{ctx.topology_figures}/{d.name}": d.read_bytes() for d in diagrams}
+    embedded |= {f"{ctx.bias_figures}/{name}": (Path(paths.bias_figures) / name).read_bytes()
+                 for name in plots.values()}
     with atomic_path(paths.report_html) as tmp:
         tmp.write_text(to_html(text, embedded, TITLE))
     write_json({"provenance": ctx.provenance, "coverage": ctx.coverage,

@@ -23,7 +23,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT / "reports" / "screenshots"
 #: url path -> what the page must show once rendered
 PAGES = {"": "Unexpected predictability", "findings": "Findings", "curves": "Curve browser",
-         "distributions": "Distributions", "topology": "Topology and null models"}
+         "distributions": "Distributions", "topology": "Topology and null models",
+         "bias": "Conductor bias"}
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

@@ -39,7 +39,8 @@ def in_project(pipeline_project, monkeypatch):
     return repo
 
 
-@pytest.mark.parametrize("name", ["overview", "findings", "curves", "distributions", "topology"])
+@pytest.mark.parametrize("name", ["overview", "findings", "curves", "distributions", "topology",
+                                  "bias"])
 def test_every_page_renders_on_pipeline_outputs(in_project, name):
     test = page(name)
     assert test.title and not test.error
@@ -134,3 +135,26 @@ def test_search_curves_filters_sorts_and_pages():
 def test_histogram_counts_every_finite_value():
     counts = histogram(pl.Series([0.0, 0.5, 1.0, 1.0, float("inf"), None]), 2)
     assert counts["count"].to_list() == [1, 3] and counts["left"].to_list() == [0.0, 0.5]
+
+
+def test_bias_page_shows_an_artefact_with_its_evidence(pipeline_project, tmp_path, monkeypatch):
+    """A copy of the outputs with one checked pair that failed: the page names it and why."""
+    repo = pipeline_project[0]
+    shutil.copytree(repo, tmp_path / "copy", ignore=shutil.ignore_patterns(".dvc", ".git"))
+    replications = ('[{"sample": "height-ordered", "tried": false, "why_not": "target known on '
+                    '3 of 400 curves", "score": null, "baseline_score": null, '
+                    '"best_baseline": null, "p_value": null, "curves": null}]')
+    row = {"target": "rank", "group": "ap", "metric": "mcc", "score": 0.8,
+           "best_baseline": "parity", "baseline_score": 0.7, "trend_slope": -0.4,
+           "low_margin": 0.2, "high_margin": -0.01, "low_only": True, "weighted_score": 0.75,
+           "weighted_baseline": 0.74, "weighted_margin_low": -0.02,
+           "weighted_margin_high": 0.04, "replications": replications,
+           "artefact_reason": "holds only in the low conductor strata"}
+    pl.DataFrame([row]).write_parquet(tmp_path / "copy/data/bias.parquet")
+    monkeypatch.chdir(tmp_path / "copy")
+    test = page("bias")
+    assert [e.value for e in test.error] == ["holds only in the low conductor strata"]
+    assert "rank ~ ap: conductor-bias artefact" in [x.label for x in test.expander]
+    before = test.dataframe[-1].value["quantity"].unique().tolist()
+    test.selectbox[0].set_value("torsion").run()
+    assert test.dataframe[-1].value["quantity"].unique().tolist() == ["torsion"] != before

@@ -65,6 +65,9 @@ def test_known_curves(pari):
     assert rows["5077a1"]["rank_lower"] == rows["5077a1"]["rank_upper"] == 3
     assert rows["37a1"]["regulator"] is None and rows["37a1"]["sha"] is None   # no generators
     assert (rows["571a1"]["sha"], rows["681b1"]["sha"]) == (4, 9)
+    # dim Sel² = rank + dim Ш[2] + dim E(Q)[2]: Ш(571a1) = (Z/2)², E(681b1)[2] = (Z/2)², Ш odd
+    assert [rows[k]["selmer2_rank"] for k in ("11a1", "37a1", "389a1", "571a1", "681b1")] \
+        == [0, 1, 2, 2, 2]
 
 
 def test_without_the_l_series_the_rank_comes_from_two_descent(pari):

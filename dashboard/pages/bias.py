@@ -1,0 +1,53 @@
+"""Conductor bias: the checks each would-be finding faced (conductor strata, reweighting onto
+the height-ordered sample, replication on the height-ordered and Stein–Watkins samples), and
+the three samples' distributions side by side."""
+import json
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from dashboard import data
+
+st.title("Conductor bias")
+st.caption("Cremona's tables hold every curve up to a conductor bound, a biased sample. A pair "
+           "that beats the baselines is flagged only if it also holds in the upper conductor "
+           "strata, keeps its margin when reweighted onto curves ordered by naive height, and "
+           "replicates on the height-ordered and Stein–Watkins samples where its target is known.")
+
+metrics = data.optional_json("bias_metrics") or {}
+checks = data.table("bias")
+columns = st.columns(4)
+columns[0].metric("Pairs checked", metrics.get("checked", len(checks)))
+columns[1].metric("Conductor-bias artefacts", metrics.get("artefacts", 0))
+columns[2].metric("Survive", metrics.get("survive", 0))
+columns[3].metric("Height sample covered by reweighting",
+                  f"{metrics.get('height_mass_covered', 0):.0%}")
+
+st.header("Checks of each pair")
+if not len(checks):
+    st.info("No pair beat the baselines, so no pair needed the bias checks.")
+for row in checks.iter_rows(named=True):
+    outcome = "conductor-bias artefact" if row["artefact_reason"] else "survives"
+    with st.expander(f"{row['target']} ~ {row['group']}: {outcome}",
+                     expanded=bool(row["artefact_reason"])):
+        if row["artefact_reason"]:
+            st.error(row["artefact_reason"])
+        st.write(f"Margin over {row['best_baseline']} in the low conductor strata "
+                 f"{row['low_margin']:.3f}, in the high ones {row['high_margin']:.3f} "
+                 f"(slope {row['trend_slope']:+.3f}).")
+        st.write(f"Reweighted onto the height-ordered sample: model {row['weighted_score']:.3f}, "
+                 f"baseline {row['weighted_baseline']:.3f}, margin "
+                 f"[{row['weighted_margin_low']:.3f}, {row['weighted_margin_high']:.3f}].")
+        st.dataframe(pl.DataFrame(json.loads(row["replications"])), hide_index=True)
+
+st.header("The three samples")
+shares = data.table("bias_distributions")
+quantity = st.selectbox("Quantity", shares["quantity"].unique(maintain_order=True).to_list())
+part = shares.filter(pl.col("quantity") == quantity)
+chart = alt.Chart(part).mark_bar().encode(
+    x=alt.X("value:N", title=quantity, sort=part["value"].unique(maintain_order=True).to_list()),
+    xOffset="sample:N", y=alt.Y("share:Q", title="share of curves"),
+    color="sample:N", tooltip=["sample", "value", "curves", "share"])
+st.altair_chart(chart, width="stretch")
+st.dataframe(part, hide_index=True)
