@@ -22,4 +22,5 @@ st.navigation([
     st.Page(PAGES / "distributions.py", title="Distributions"),
     st.Page(PAGES / "topology.py", title="Topology and null models"),
     st.Page(PAGES / "bias.py", title="Conductor bias"),
+    st.Page(PAGES / "known.py", title="Known phenomena"),
 ]).run()

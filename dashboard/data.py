@@ -22,7 +22,9 @@ BUILT_BY = {"curves": "ingest", "bsd": "bsd", "bsd_metrics": "bsd", "features": 
             "report_html": "report", "report_figures": "report", "topology": "topology",
             "topology_figures": "topology", "height_sample": "height_sample",
             "stein_watkins": "stein_watkins", "bias": "bias", "bias_distributions": "bias",
-            "bias_metrics": "bias", "bias_figures": "bias"}
+            "bias_metrics": "bias", "bias_figures": "bias", "murmurations": "murmurations",
+            "murmurations_metrics": "murmurations", "murmurations_figures": "murmurations",
+            "bsd_ratio_fits": "murmurations"}
 
 
 def params() -> Params:

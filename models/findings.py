@@ -198,8 +198,8 @@ def decide(results: list[dict], fdr: float,
     for result, q_value in zip(results, q):
         result = {**result, "q_value": float(q_value)}
         result["verdict"], result["reason"] = _verdict(result, fdr)
-        reason = (artefacts or {}).get((result["target"], result["group"]))
-        if result["verdict"] == "flagged" and reason:
+        if result["verdict"] == "flagged" and artefacts and (
+                reason := artefacts.get((result["target"], result["group"]))):
             result["verdict"], result["reason"] = "conductor-bias artefact", reason
         decided.append(result)
     return decided

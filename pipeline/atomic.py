@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -44,3 +45,16 @@ def write_json(data, path: Path | str) -> None:
     """Write JSON atomically (keys in the order given)."""
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def write_directory(files: dict[str, bytes], directory: Path | str) -> None:
+    """Replace ``directory`` by one holding exactly ``files`` (name -> bytes): built beside it,
+    then swapped in, so a reader sees the old set or the new one, never a mixture."""
+    directory = Path(directory)
+    staging = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    for name, content in files.items():
+        (staging / name).write_bytes(content)
+    shutil.rmtree(directory, ignore_errors=True)
+    staging.rename(directory)

@@ -11,7 +11,6 @@ turns a non-empty reason into the verdict ``conductor-bias artefact``.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +25,7 @@ from models.delaunay import ShaModel
 from models.features import model_frame
 from models.findings import cross_validated, decide, evaluate
 from models.search import pair_tools, pairs, search_settings, search_targets
-from pipeline.atomic import write_json, write_parquet
+from pipeline.atomic import write_directory, write_json, write_parquet
 from pipeline.params import ParamsError, Params, load_params
 from reporting.figures import sample_distribution
 
@@ -87,17 +86,10 @@ def figure_name(quantity: str) -> str:
     return quantity.split()[0] + ".png"
 
 
-def write_figures(table: pl.DataFrame, directory: Path) -> None:
-    """One bar chart per quantity, the three samples side by side; the directory is replaced
-    whole, so a reader sees the old set or the new one."""
-    staging = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for quantity in table["quantity"].unique(maintain_order=True).to_list():
-        (staging / figure_name(quantity)).write_bytes(
-            sample_distribution(table.filter(pl.col("quantity") == quantity), quantity))
-    shutil.rmtree(directory, ignore_errors=True)
-    staging.rename(directory)
+def figures(table: pl.DataFrame) -> dict[str, bytes]:
+    """One bar chart per quantity, the three samples side by side."""
+    return {figure_name(q): sample_distribution(table.filter(pl.col("quantity") == q), q)
+            for q in table["quantity"].unique(maintain_order=True).to_list()}
 
 
 def main() -> None:
@@ -132,7 +124,7 @@ def main() -> None:
     shares = distributions(frames)
     write_parquet(table, params.paths.bias)
     write_parquet(shares, params.paths.bias_distributions)
-    write_figures(shares, Path(params.paths.bias_figures))
+    write_directory(figures(shares), params.paths.bias_figures)
     artefacts = table.filter(pl.col("artefact_reason") != "")
     write_json({"checked": len(table), "artefacts": len(artefacts),
                 "survive": len(table) - len(artefacts),

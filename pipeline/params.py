@@ -59,6 +59,11 @@ class Paths(_Section):
     bias_distributions: Path
     bias_metrics: Path
     bias_figures: Path
+    murmurations: Path
+    murmurations_chunks: Path
+    murmurations_metrics: Path
+    murmurations_figures: Path
+    bsd_ratio_fits: Path
 
 
 class Ingest(_Section):
@@ -197,15 +202,11 @@ class Topology(_Section):
         return self
 
 
-class _ReferenceWork(_Section):
-    """The PARI work on a reference sample, as in the bsd stage."""
+class _ReferenceWork(Bsd):
+    """The PARI work on a reference sample: the bsd stage's settings, and a conductor bound
+    for the L-series."""
     analytic_conductor_max: int = Field(
         ge=1, description="analytic rank and L^(r)(E,1)/r! only for conductors <= this")
-    workers: int = Field(ge=1, le=256)
-    chunk_size: int = Field(ge=1)
-    realprecision: int = Field(ge=19, le=2000)
-    sha_tolerance: float = Field(gt=0, lt=0.5)
-    pari_stack_mb: int = Field(ge=16)
 
 
 class HeightSample(_ReferenceWork):
@@ -241,6 +242,30 @@ class Bias(_Section):
     seed: int
 
 
+class Murmurations(_Section):
+    conductor_windows: list[tuple[int, int]] = Field(min_length=1)
+    primes_max: int = Field(ge=11, le=100_000, description="a_p for the primes p <= this")
+    prime_bin: int = Field(ge=1, description="consecutive primes averaged into one point")
+    ratio_bins: int = Field(ge=2, le=10_000, description="bins of p/N in (0, ratio_max]")
+    ratio_max: float = Field(gt=0)
+    small_ratio: float = Field(gt=0, description="the sign summary averages p/N <= this")
+    beta_windows: int = Field(ge=1, le=100, description="conductor windows of the Beta fits")
+    seed: int
+    workers: int = Field(ge=1, le=256)
+    chunk_size: int = Field(ge=1)
+    pari_stack_mb: int = Field(ge=16)
+
+    @model_validator(mode="after")
+    def _windows(self) -> "Murmurations":
+        for low, high in self.conductor_windows:
+            if not 1 <= low < high:
+                raise ValueError(f"conductor_windows: [{low}, {high}] is not a range 1 <= low < high")
+        if self.small_ratio > self.ratio_max:
+            raise ValueError(f"small_ratio ({self.small_ratio}) must be <= ratio_max "
+                             f"({self.ratio_max})")
+        return self
+
+
 class Report(_Section):
     top_features: int = Field(ge=1, le=100, description="features shown per finding (mean |SHAP|)")
 
@@ -262,6 +287,7 @@ class Params(_Section):
     height_sample: HeightSample
     stein_watkins: SteinWatkins
     bias: Bias
+    murmurations: Murmurations
     report: Report
     dashboard: Dashboard
 

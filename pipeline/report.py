@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 
 import polars as pl
 
 from models.targets import Target
-from pipeline.atomic import atomic_path, write_json
+from pipeline.atomic import atomic_path, write_directory, write_json
 from pipeline.bias import figure_name
 from pipeline.params import PARAMS_FILE, Params, ParamsError, load_params
 from pipeline.train import selected_targets
-from reporting.document import (Context, bias_section, markdown, pair_figures, to_html,
-                                topology_section)
+from models.known import baseline_shares, known_labels
+from reporting.document import (Context, bias_section, known_phenomena_section, markdown,
+                                pair_figures, to_html, topology_section)
 from reporting.provenance import provenance
 from reporting.words import group_words, statement
 
@@ -37,7 +37,7 @@ def context(params: Params, bsd: pl.DataFrame) -> Context:
     targets: dict[str, Target] = selected_targets(params)
     data = {name: getattr(params.paths, name) for name in (
         "curves", "bsd", "features", "evaluations", "importances", "findings", "topology",
-        "height_sample", "stein_watkins", "bias")}
+        "height_sample", "stein_watkins", "bias", "murmurations")}
     return Context(
         targets={name: t.description for name, t in targets.items()},
         groups={name: group_words(members, params.features.primes_max)
@@ -49,7 +49,9 @@ def context(params: Params, bsd: pl.DataFrame) -> Context:
         fdr=params.search.fdr, top_features=params.report.top_features,
         figures=relative(params.paths.report_figures, params.paths.report_markdown),
         topology_figures=relative(params.paths.topology_figures, params.paths.report_markdown),
-        bias_figures=relative(params.paths.bias_figures, params.paths.report_markdown))
+        bias_figures=relative(params.paths.bias_figures, params.paths.report_markdown),
+        murmuration_figures=relative(params.paths.murmurations_figures,
+                                     params.paths.report_markdown))
 
 
 def with_statements(findings: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -57,17 +59,6 @@ def with_statements(findings: pl.DataFrame, ctx: Context) -> pl.DataFrame:
     return findings.with_columns(statement=pl.Series([
         statement(row, ctx.targets[row["target"]], ctx.groups[row["group"]])
         for row in findings.iter_rows(named=True)], dtype=pl.String))
-
-
-def write_figures(images: dict[str, bytes], directory: Path) -> None:
-    """Replace the figures directory as a whole (built beside it, then renamed)."""
-    staging = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for name, png in images.items():
-        (staging / name).write_bytes(png)
-    shutil.rmtree(directory, ignore_errors=True)
-    staging.rename(directory)
 
 
 def main() -> None:
@@ -84,14 +75,22 @@ def main() -> None:
              .unique().to_list() if (Path(paths.bias_figures) / figure_name(q)).exists()}
     bias = bias_section(pl.read_parquet(paths.bias), pl.read_parquet(paths.bias_distributions),
                         plots, json.loads(Path(paths.bias_metrics).read_text()), ctx)
-    text = markdown(findings, importances, ctx, images, topology, bias)
-    write_figures(images, Path(paths.report_figures))
+    murmuration_plots = sorted(p.name for p in Path(paths.murmurations_figures).glob("*.png"))
+    known = known_phenomena_section(
+        known_labels(findings, params.search.held_out_prime), baseline_shares(findings),
+        json.loads(Path(paths.murmurations_metrics).read_text()),
+        pl.read_parquet(paths.bsd_ratio_fits), murmuration_plots, ctx)
+    text = markdown(findings, importances, ctx, images, topology, bias, known)
+    write_directory(images, paths.report_figures)
     with atomic_path(paths.report_markdown) as tmp:
         tmp.write_text(text + "\n")
     embedded = {f"{ctx.figures}/{name}": png for name, png in images.items()}
     embedded |= {f"{ctx.topology_figures}/{d.name}": d.read_bytes() for d in diagrams}
     embedded |= {f"{ctx.bias_figures}/{name}": (Path(paths.bias_figures) / name).read_bytes()
                  for name in plots.values()}
+    embedded |= {f"{ctx.murmuration_figures}/{name}":
+                 (Path(paths.murmurations_figures) / name).read_bytes()
+                 for name in murmuration_plots}
     with atomic_path(paths.report_html) as tmp:
         tmp.write_text(to_html(text, embedded, TITLE))
     write_json({"provenance": ctx.provenance, "coverage": ctx.coverage,

@@ -29,7 +29,7 @@ from arithmetic.traces import primes_up_to
 from models.clouds import Cloud, clouds, null_clouds
 from models.features import model_frame
 from models.topology import cloud_test, diagrams, group_difference, landmarks, standardized
-from pipeline.atomic import write_json, write_parquet
+from pipeline.atomic import write_directory, write_json, write_parquet
 from pipeline.chunks import clear_stale, source_digest
 from pipeline.params import Params, ParamsError, load_params
 from reporting.figures import persistence_diagram
@@ -105,12 +105,10 @@ def jobs(frame: pl.DataFrame, params: Params) -> list[tuple[str, Cloud, Cloud | 
     return work
 
 
-def draw_diagrams(frame: pl.DataFrame, work, params: Params, directory: Path) -> None:
-    """The persistence diagram of every real cloud (its landmarks), as PNG."""
+def draw_diagrams(frame: pl.DataFrame, work, params: Params) -> dict[str, bytes]:
+    """The persistence diagram of every real cloud (its landmarks), as PNG by file name."""
     section = params.topology
-    staging = directory.with_name(directory.name + ".tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    images = {}
     for index, (name, cloud, other) in enumerate(work):
         if other is not None:
             continue
@@ -119,9 +117,8 @@ def draw_diagrams(frame: pl.DataFrame, work, params: Params, directory: Path) ->
                                   np.random.default_rng([section.seed, index]))]
         diagram = diagrams([chosen], tuple(section.homology_dimensions))[0]
         title = f"{cloud.family}: {cloud.group}, {cloud.window[0]} ≤ N < {cloud.window[1]}"
-        (staging / f"{name}.png").write_bytes(persistence_diagram(diagram, title))
-    shutil.rmtree(directory, ignore_errors=True)
-    staging.rename(directory)
+        images[f"{name}.png"] = persistence_diagram(diagram, title)
+    return images
 
 
 _state: dict = {}
@@ -176,7 +173,7 @@ def main() -> None:
     tests = tests.select("family", "group", "window_low", "window_high", "curves", "kind",
                          "null_model", "statistic", "observed", "null_mean", "null_low",
                          "null_high", "p_value", "p_empirical", "q_value")
-    draw_diagrams(frame, work, params, Path(paths.topology_figures))
+    write_directory(draw_diagrams(frame, work, params), paths.topology_figures)
     write_parquet(tests, paths.topology)
     significant = tests.filter(pl.col("q_value") <= section.fdr)
     write_json({"clouds": sum(other is None for _, _, other in work), "tests": len(tests),

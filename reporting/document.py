@@ -29,6 +29,7 @@ class Context:
     figures: str = "figures"              # the pair figures' directory, relative to the report
     topology_figures: str = "topology"    # the persistence diagrams' directory, likewise
     bias_figures: str = "bias"            # the sample-distribution plots' directory, likewise
+    murmuration_figures: str = "murmurations"  # the known phenomena's plots, likewise
 
 
 def _cell(text) -> str:
@@ -180,12 +181,65 @@ def bias_section(checks: pl.DataFrame, shares: pl.DataFrame, plots: dict[str, st
     return lines
 
 
+def known_phenomena_section(labels: pl.DataFrame, shares: pl.DataFrame, metrics: dict,
+                            fits: pl.DataFrame, plots: list[str], context: Context) -> list[str]:
+    """What the pipeline must rediscover: the murmurations (sign of the rank-0 and rank-1
+    averages at small p/N), rank from a_p beside its baselines, the known pairs' labels, and
+    the BSD ratio's Beta fits. ``plots``: file names in ``context.murmuration_figures``."""
+    small = metrics.get("small_ratio")
+    lines = ["## Known phenomena, rediscovered", "",
+             "### Murmurations (He–Lee–Oliver–Pozdnyakov 2022)", "",
+             "The average of a_p over the curves of a conductor window (one per isogeny class), "
+             "by rank and by root number, against p and p/N, with 95% bands; the same classes' "
+             "traces redrawn from the Sato–Tate law give the grey null.", ""]
+    for window, summary in metrics.get("windows", {}).items():
+        means = summary["small_ratio_means"]
+        rank0, rank1 = means.get("rank 0"), means.get("rank 1")
+        verdict = ("opposite signs, rank 0 above and rank 1 below zero, as published"
+                   if rank0 is not None and rank1 is not None and rank0 > 0 > rank1
+                   else "NOT the published signs")
+        lines += [f"Conductors {window} ({summary['classes']:,} classes): mean a_p over "
+                  f"p/N ≤ {small}: " + ", ".join(f"{g} {v:+.3f}" for g, v in means.items())
+                  + f": {verdict}.", ""]
+        for name in plots:
+            if name.startswith(window + "__") and name.endswith("ratio.png"):
+                lines += [f"![murmuration]({context.murmuration_figures}/{name})", ""]
+    if len(shares):
+        lines += ["### Rank from a_p, beside its baselines", "",
+                  "How much of the model's skill the known heuristics already have (the share "
+                  "of the model's score each reaches on the same folds; Kazalicki–Vlah 2023):", ""]
+        lines += _table(["predictor", "score", "share of the model's"], [
+            [r["predictor"], f"{r['score']:.3f}", f"{r['share_of_model']:.0%}"]
+            for r in shares.iter_rows(named=True)])
+    if len(labels):
+        lines += ["### Known phenomena get their labels", ""]
+        lines += _table(["phenomenon", "pair", "verdict", "expected", ""], [
+            [r["phenomenon"], r["pair"], r["verdict"], r["expected"],
+             "as expected" if r["as_expected"] else "**unexpected**"]
+            for r in labels.iter_rows(named=True)])
+    if len(fits):
+        lines += ["### The BSD ratio and its Beta fit", "",
+                  "L^(r)(E,1)/(r!ΩR) = #Ш·∏c_p/#T² is a rational number, so its distribution is "
+                  "a set of atoms; a Beta law fitted (maximum likelihood) to its log rescaled to "
+                  "(0, 1) describes the envelope, per conductor window (KS: distance of the fit).",
+                  ""]
+        lines += _table(["conductors", "curves", "Beta a", "Beta b", "KS", "mean log ratio",
+                         "sd"], [
+            [f"{r['conductor_low']}–{r['conductor_high']}", f"{r['curves']:,}", f"{r['a']:.2f}",
+             f"{r['b']:.2f}", f"{r['ks']:.3f}", f"{r['mean_log_ratio']:.3f}",
+             f"{r['sd_log_ratio']:.3f}"] for r in fits.iter_rows(named=True)])
+        if "bsd_ratio.png" in plots:
+            lines += [f"![BSD ratio]({context.murmuration_figures}/bsd_ratio.png)", ""]
+    return lines
+
+
 def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context,
              images: dict[str, bytes], topology: list[str] | None = None,
-             bias: list[str] | None = None) -> str:
+             bias: list[str] | None = None, known: list[str] | None = None) -> str:
     """The report in Markdown; ``images`` (figures by file name, in ``context.figures``) gets
     the overview figure, and the flagged pairs' figures are shown from it; ``topology`` and
-    ``bias`` are the lines of :func:`topology_section` and :func:`bias_section`."""
+    ``bias`` are the lines of :func:`topology_section` and :func:`bias_section`, ``known`` of
+    :func:`known_phenomena_section`."""
     images["overview.png"] = figures.score_overview(findings)
     coverage = context.coverage
     counts = findings["verdict"].value_counts(sort=True)
@@ -214,6 +268,7 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
          f"{r['best_baseline']} {r['baseline_score']:.3f}", _p(r["q_value"]),
          r["verdict"], r["reason"]] for r in others.iter_rows(named=True)])
     lines += bias or []
+    lines += known or []
     lines += topology or []
     p = context.provenance
     lines += ["## Provenance", ""]

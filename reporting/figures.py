@@ -125,3 +125,43 @@ def sample_distribution(shares: pl.DataFrame, quantity: str) -> bytes:
     axis.set_ylabel("share of curves")
     axis.legend(fontsize=7, frameon=False)
     return _png(figure)
+
+
+def murmuration(averages: pl.DataFrame, axis: str, title: str) -> bytes:
+    """Average a_p against p (or p/N) per group, with 95% bands; the Sato–Tate null in grey."""
+    figure, ax = plt.subplots(figsize=(7, 3))
+    part = averages.filter(pl.col("axis") == axis)
+    colours = {"rank 0": "#2980b9", "rank 1": "#c0392b", "w = +1": "#16a085",
+               "w = -1": "#8e44ad"}
+    for group, rows in part.group_by("group", maintain_order=True):
+        name = group[0]
+        colour = colours.get(name, "#95a5a6")
+        ax.plot(rows["x"], rows["mean"], color=colour, linewidth=1, label=name)
+        ax.fill_between(rows["x"], rows["low"], rows["high"], color=colour, alpha=0.2,
+                        linewidth=0)
+    ax.axhline(0, color="#7f8c8d", linewidth=0.6)
+    ax.set_xlabel("p (mean of a bin of consecutive primes)" if axis == "p" else "p / N")
+    ax.set_ylabel("average a_p")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, frameon=False, ncol=3)
+    return _png(figure)
+
+
+def beta_fit_figure(log_ratio, conductor_window, fits: pl.DataFrame) -> bytes:
+    """Histogram of the rescaled log BSD ratio per conductor window with its Beta fit."""
+    from scipy import stats
+    import numpy as np
+
+    figure, ax = plt.subplots(figsize=(6, 3))
+    grid = np.linspace(0.001, 0.999, 300)
+    for index, row in enumerate(fits.iter_rows(named=True)):
+        colour = EXPLAINED_COLOURS[index % len(EXPLAINED_COLOURS)]
+        scaled = (log_ratio[conductor_window == index] - row["scale_low"]) / (
+            (row["scale_high"] - row["scale_low"]) or 1.0)
+        ax.hist(scaled, bins=40, range=(0, 1), density=True, histtype="step", color=colour,
+                label=f"N {row['conductor_low']}–{row['conductor_high']}")
+        ax.plot(grid, stats.beta.pdf(grid, row["a"], row["b"]), color=colour, linestyle=":")
+    ax.set_xlabel("log BSD ratio, rescaled to (0, 1)")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=7, frameon=False)
+    return _png(figure)

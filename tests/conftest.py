@@ -77,13 +77,16 @@ def small_params() -> dict:
     """The default params on conductors below 300 with a small search (fast, still real)."""
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
     params["ingest"]["conductor_max"] = 300
-    params["search"].update(targets=["rank", "log_sha_an", "held_out_ap"], null_datasets=3,
-                            bootstrap=50, folds=3, groups={"ap": ["ap"], "bsd": ["bsd"]})
+    params["search"].update(targets=["rank", "rank_parity", "log_sha_an", "held_out_ap"],
+                            null_datasets=3, bootstrap=50, folds=3,
+                            groups={"ap": ["ap"], "bsd": ["bsd"], "parity": ["parity"]})
     params["topology"].update(landmarks=60, null_clouds=5, permutations=5, minimum_curves=30,
                               conductor_windows=[[1, 300]])
     params["height_sample"].update(curves=400, chunk_size=100)
     params["stein_watkins"].update(conductor_min=300, conductor_max=2000, classes=250)
     params["bias"].update(minimum_curves=100, null_datasets=3, bootstrap=50)
+    params["murmurations"].update(conductor_windows=[[1, 150], [150, 300]], primes_max=1000,
+                                  ratio_max=2.0, beta_windows=2)
     return params
 
 

@@ -24,7 +24,7 @@ SCREENSHOTS = PROJECT / "reports" / "screenshots"
 #: url path -> what the page must show once rendered
 PAGES = {"": "Unexpected predictability", "findings": "Findings", "curves": "Curve browser",
          "distributions": "Distributions", "topology": "Topology and null models",
-         "bias": "Conductor bias"}
+         "bias": "Conductor bias", "known": "Known phenomena"}
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 

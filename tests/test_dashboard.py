@@ -40,7 +40,7 @@ def in_project(pipeline_project, monkeypatch):
 
 
 @pytest.mark.parametrize("name", ["overview", "findings", "curves", "distributions", "topology",
-                                  "bias"])
+                                  "bias", "known"])
 def test_every_page_renders_on_pipeline_outputs(in_project, name):
     test = page(name)
     assert test.title and not test.error
@@ -158,3 +158,13 @@ def test_bias_page_shows_an_artefact_with_its_evidence(pipeline_project, tmp_pat
     before = test.dataframe[-1].value["quantity"].unique().tolist()
     test.selectbox[0].set_value("torsion").run()
     assert test.dataframe[-1].value["quantity"].unique().tolist() == ["torsion"] != before
+
+
+def test_known_phenomena_page_window_and_range(in_project):
+    test = page("known")
+    assert "rank_parity ~ parity" in test.dataframe[1].value["pair"].tolist()
+    test.radio[1].set_value("p").run()
+    test.slider[0].set_value((100.0, 300.0)).run()
+    assert not test.exception and test.slider[0].value == (100.0, 300.0)
+    test.selectbox[0].set_value((150, 300)).run()
+    assert not test.exception

@@ -13,7 +13,8 @@ from tests.conftest import run
 
 def test_dvc_repro_from_scratch_then_noop_then_param_change(pipeline_project):
     repo, params, first = pipeline_project
-    stages = ("ingest", "bsd", "features", "train", "findings", "topology", "report")
+    stages = ("ingest", "bsd", "features", "train", "height_sample", "stein_watkins", "bias",
+              "findings", "topology", "murmurations", "report")
     assert all(f"Running stage '{stage}'" in first for stage in stages)
     bsd = pl.read_parquet(repo / "data/bsd.parquet")
     curves = pl.read_parquet(repo / "data/curves.parquet")
@@ -26,10 +27,10 @@ def test_dvc_repro_from_scratch_then_noop_then_param_change(pipeline_project):
     assert features["label"].equals(bsd["label"]) and set(groups) == set(params["features"]["groups"])
 
     findings = pl.read_parquet(repo / "data/findings.parquet")
-    assert len(findings) == 6 and findings["verdict"].null_count() == 0
+    assert len(findings) == 12 and findings["verdict"].null_count() == 0
     assert sorted((repo / "data/gbm_models").iterdir())[0].read_text().startswith("tree")
     verdicts = json.loads((repo / "metrics/findings.json").read_text())["verdicts"]
-    assert sum(verdicts.values()) == 6
+    assert sum(verdicts.values()) == 12
 
     again = run([sys.executable, "-m", "dvc", "repro"], repo)
     assert "Data and pipelines are up to date" in again.stdout

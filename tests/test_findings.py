@@ -97,3 +97,9 @@ def test_decide_applies_benjamini_hochberg():
     assert [r["verdict"] for r in results][:3] == ["flagged"] * 3
     failing = decide([{**base, "p_value": 0.001, "extrapolation_effect_low": -0.01}], 0.05)
     assert failing[0]["verdict"] == "fails extrapolation"
+    named = [{**base, "p_value": 0.001, "target": t, "group": "ap"} for t in ("rank", "torsion")]
+    biased = decide(named, 0.05, {("rank", "ap"): "holds only in the low conductor strata",
+                                  ("log_sha_an", "ap"): "not searched"})
+    assert [(r["verdict"], r["reason"]) for r in biased][0] == \
+        ("conductor-bias artefact", "holds only in the low conductor strata")
+    assert biased[1]["verdict"] == "flagged"

@@ -149,3 +149,23 @@ def test_report_stage_on_a_real_run(pipeline_project):
         assert name in figures
     for name in re.findall(r"\]\(topology/([^)]+)\)", markdown_text):
         assert name in diagrams
+
+
+def test_report_has_the_bias_and_known_phenomena_sections(pipeline_project):
+    repo = pipeline_project[0]
+    text = (repo / "reports/findings.md").read_text()
+    assert "## Conductor bias: do the findings survive other samples?" in text
+    assert "## Known phenomena, rediscovered" in text
+    assert "| rank_parity ~ parity | explained by parity | explained by parity | as expected |" in text
+    for directory in ("bias", "murmurations"):
+        present = {p.name for p in (repo / "reports" / directory).iterdir()}
+        linked = re.findall(rf"\]\({directory}/([^)]+)\)", text)
+        assert linked and set(linked) <= present
+    signs = json.loads((repo / "metrics/murmurations.json").read_text())["windows"]
+    for window in signs.values():
+        means = window["small_ratio_means"]
+        assert means["rank 0"] > 0 > means["rank 1"], means
+    bias = json.loads((repo / "metrics/bias.json").read_text())
+    findings = pl.read_parquet(repo / "data/findings.parquet")
+    would_flag = findings.filter(pl.col("verdict").is_in(["flagged", "conductor-bias artefact"]))
+    assert bias["checked"] == len(would_flag) and bias["curves"]["height-ordered"] == 400

@@ -1,0 +1,93 @@
+"""Known phenomena: murmuration averages, the Sato–Tate null, Beta fits, and the labels."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from arithmetic.elldata import read_curves
+from arithmetic.pari import start_pari
+from arithmetic.traces import primes_up_to
+from models.known import baseline_shares, known_labels
+from models.murmurations import (beta_fits, sato_tate_traces, small_ratio_means,
+                                 trace_averages)
+
+
+def test_trace_averages_by_hand():
+    traces = np.array([[1, 2, 3], [3, 4, 5], [-1, -1, -1]])
+    conductor = np.array([10, 10, 10])
+    table = trace_averages(traces, conductor, [2, 3, 5], np.array(["a", "a", "b"]), 2, 5, 0.5)
+    by_p = table.filter((pl.col("axis") == "p") & (pl.col("group") == "a"))
+    assert by_p["mean"].to_list() == pytest.approx([2.5, 4.0])        # (1+2+3+4)/4, (3+5)/2
+    assert by_p["x"].to_list() == pytest.approx([2.5, 5.0])
+    ratio = table.filter((pl.col("axis") == "p/N") & (pl.col("group") == "a"))
+    # p/N = 0.2, 0.3, 0.5: bins of width 0.1 -> 0.2 in bin 2, 0.3 in bin 3, 0.5 beyond the range
+    assert ratio["x"].to_list() == pytest.approx([0.25, 0.35])
+    assert ratio["mean"].to_list() == pytest.approx([2.0, 3.0])
+    assert (ratio["low"] <= ratio["mean"]).all() and (ratio["mean"] <= ratio["high"]).all()
+
+
+def test_sato_tate_null_has_no_murmuration():
+    primes = primes_up_to(400)
+    rng = np.random.default_rng(0)
+    traces = sato_tate_traces((3000, len(primes)), primes, rng)
+    assert (np.abs(traces) <= 2 * np.sqrt(primes)).all()
+    table = trace_averages(traces, np.full(3000, 2000), primes, np.full(3000, "null"), 10, 10, 0.2)
+    part = table.filter(pl.col("axis") == "p")
+    outside = ((part["low"] > 0) | (part["high"] < 0)).sum()
+    assert outside <= 0.15 * len(part)                   # about 5% of the bands miss 0
+
+
+def test_beta_fit_recovers_known_parameters():
+    rng = np.random.default_rng(1)
+    sample = stats.beta.rvs(2.0, 5.0, size=8000, random_state=rng)
+    values = np.concatenate([[0.0, 1.0], sample])        # the range fixes the rescaling to (0, 1)
+    fits = beta_fits(values, np.arange(len(values)), 2)
+    assert len(fits) == 2
+    assert fits["a"].to_list() == pytest.approx([2.0, 2.0], rel=0.1)
+    assert fits["b"].to_list() == pytest.approx([5.0, 5.0], rel=0.1)
+    assert (fits["ks"] < 0.03).all()
+
+
+def test_murmurations_have_the_published_signs_on_cremona_curves():
+    """One curve per class with 5000 <= N < 6500 from the embedded tables (rank = number of
+    generators): at p/N <= 0.1 the rank-0 average of a_p is positive and the rank-1 average
+    negative, each beyond its 95% band (He–Lee–Oliver–Pozdnyakov 2022, Fig. 1)."""
+    curves = read_curves(5000, 6500).unique("isogeny_class", keep="first", maintain_order=True)
+    rank = curves["gens"].list.len().to_numpy()
+    keep = rank <= 1
+    pari = start_pari(19, 256)
+    primes = primes_up_to(650)
+    traces = np.array([[int(v[p - 1]) for p in primes] for v in (
+        pari.ellan(pari.ellinit(a), primes[-1]) for a in curves.filter(keep)["ainvs"].to_list())])
+    table = trace_averages(traces, curves.filter(keep)["conductor"].to_numpy(), primes,
+                           np.array([f"rank {r}" for r in rank[keep]]), 20, 10, 0.1)
+    means = small_ratio_means(table, 0.1)
+    assert means["rank 0"] > 0.3 and means["rank 1"] < -0.3
+    first = table.filter((pl.col("axis") == "p/N") & (pl.col("x") < 0.05))
+    assert first.filter(pl.col("group") == "rank 0")["low"].min() > 0
+    assert first.filter(pl.col("group") == "rank 1")["high"].max() < 0
+
+
+def findings_row(target, group, verdict, score=0.5, baselines=None):
+    return {"target": target, "group": group, "verdict": verdict, "score": score,
+            "baseline_scores": json.dumps(baselines or {})}
+
+
+def test_known_labels_and_baseline_shares():
+    findings = pl.DataFrame([
+        findings_row("rank_parity", "parity", "explained by parity"),
+        findings_row("log_sha_an", "bsd", "flagged"),
+        findings_row("ap_97", "ap", "explained by murmurations"),
+        findings_row("rank", "ap", "explained by parity", 0.8,
+                     {"Mestre-Nagao": 0.6, "parity": 0.4})])
+    labels = known_labels(findings, 97)
+    assert labels["pair"].to_list() == ["rank_parity ~ parity", "log_sha_an ~ bsd", "ap_97 ~ ap"]
+    assert labels["as_expected"].to_list() == [True, False, True]
+    shares = baseline_shares(findings)
+    assert shares["predictor"].to_list() == ["model (LightGBM)", "Mestre-Nagao", "parity"]
+    assert shares["share_of_model"].to_list() == pytest.approx([1.0, 0.75, 0.5])
+    assert baseline_shares(findings, "torsion").is_empty()
