@@ -10,6 +10,7 @@ from __future__ import annotations
 import cypari2
 
 _IDENTITY_CHANGE = [1, 0, 0, 0]
+_NO_POINTS: tuple = ()     # rank 0: no generators to parse or check
 
 
 class CurveError(ValueError):
@@ -33,7 +34,7 @@ def checked_curve(pari: cypari2.Pari, label: str, conductor: int, ainvs, gens, w
     if [int(u) for u in reduction[1]] != _IDENTITY_CHANGE:
         raise CurveError(f"{name}: ainvs {list(ainvs)} are not the global minimal model "
                          f"(change of variables to it: {reduction[1]})")
-    points = pari("[" + ",".join(f"[{x},{y}]" for x, y in gens) + "]")
+    points = pari("[" + ",".join(f"[{x},{y}]" for x, y in gens) + "]") if gens else _NO_POINTS
     for point, (x, y) in zip(points, gens):
         if not pari.ellisoncurve(curve, point):
             raise CurveError(f"{name}: generator [{x}, {y}] is not on the curve")

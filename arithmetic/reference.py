@@ -116,9 +116,8 @@ def curve_reference(pari: cypari2.Pari, label: str, ainvs: list[int], l_data: tu
         special_value = float(value)
         if rank == 0:
             regulator = 1.0
-            exact = value * torsion_order**2 / (real_period * tamagawa)
-            root = nearest_square_root(exact, sha_tolerance, label)
-            sha_an, sha = float(exact), root * root
+            sha_an = float(value * torsion_order**2 / (real_period * tamagawa))
+            sha = nearest_square_root(sha_an, sha_tolerance, label) ** 2
     else:
         root_number = int(pari.ellrootno(curve))
         rank = lower if lower == upper else None

@@ -3,9 +3,12 @@
     make bench                       # default range, conductors < 10,000
     python -m benchmarks.bench_bsd --conductor-min 9000 --conductor-max 10000
 
-The bare loop does only the PARI calls the BSD quantities need (per class: ellanalyticrank and
-ellrootno; per curve: ellinit, ellglobalred, elltors, the period, the height matrix) with no
-checks, chunking, parquet or processes. The stage runs through the same code path as
+The bare loop makes the PARI calls for the same columns the stage writes (per class:
+ellanalyticrank and ellrootno; per curve: ellinit, ellglobalred, elltors, the period, the height
+matrix, and the discriminant, j-invariant, CM, semistability and Sha's square root), with no
+checks (conductor, minimal model, generators on the curve), chunking, parquet or processes;
+a second bare loop, timed beside it, makes only the calls of the BSD quantities (what this
+benchmark compared against until 2026-11-25: the stage's extra columns cost it about 5%). The stage runs through the same code path as
 ``dvc repro`` (plan chunks, run them, assemble the table) with 1 and with 2 workers.
 The bare loop also runs as two processes over alternate classes at once: the most two PARI
 processes achieve on the machine. Timings on a shared machine vary by 10-25% between runs, so the
@@ -32,23 +35,32 @@ from pipeline.bsd import compute_bsd
 from pipeline.params import Bsd, load_params
 
 
-def bare_loop(pari, curves: pl.DataFrame) -> float:
-    """Seconds for the raw cypari2 computation of every curve's BSD quantities."""
+def bare_loop(pari, curves: pl.DataFrame, same_columns: bool = True) -> float:
+    """Seconds for the raw cypari2 computation of every curve's BSD quantities (and, with
+    ``same_columns``, of the other columns the stage writes)."""
     start = time.perf_counter()
     current, rank, special = None, 0, None
-    for label, iso, ainvs, gens in curves.select("label", "isogeny_class", "ainvs", "gens").iter_rows():
+    for label, iso, conductor, ainvs, gens in curves.select(
+            "label", "isogeny_class", "conductor", "ainvs", "gens").iter_rows():
         curve = pari.ellinit([int(a) for a in ainvs])
         if iso != current:
             current = iso
             rank, derivative = pari.ellanalyticrank(curve)
             special = derivative / factorial(int(rank))
-            pari.ellrootno(curve)
+            sign = int(pari.ellrootno(curve))
         tamagawa = pari.ellglobalred(curve)[2]
-        torsion = pari.elltors(curve)[0]
-        omega = curve.omega()[0] * (2 if curve.disc() > 0 else 1)
+        torsion = pari.elltors(curve)
+        discriminant = curve.disc()
+        omega = curve.omega()[0] * (2 if discriminant > 0 else 1)
         regulator = pari.matdet(pari.ellheightmatrix(curve, pari(str(gens).replace("'", "")))) \
             if gens else 1
-        float(special * torsion**2 / (omega * regulator * tamagawa))
+        sha = float(special * torsion[0]**2 / (omega * regulator * tamagawa))
+        if same_columns:
+            j = curve.j()
+            (int(rank), int(torsion[0]), [int(n) for n in torsion[1]], int(tamagawa),
+             float(omega), float(regulator), float(special), round(sha**0.5), sign,
+             str(discriminant), str(j), int(j) if j.type() == "t_INT" else 0,
+             bool(pari.issquarefree(conductor)))
     return time.perf_counter() - start
 
 
@@ -90,11 +102,12 @@ def main() -> None:
           f"{args.conductor_min} <= N < {args.conductor_max}; {os.cpu_count()} cores, "
           f"{platform.processor() or platform.machine()}, Python {platform.python_version()}")
     runs = {"bare cypari2 loop": [], "bare loop, 2 processes": [], "bsd stage, 1 worker": [],
-            "bsd stage, 2 workers": []}
+            "bsd stage, 2 workers": [], "bare, BSD quantities only": []}
     for repeat in range(args.repeats):
         times = [bare_loop(pari, curves),
                  bare_two_processes(curves, params.bsd.realprecision, params.bsd.pari_stack_mb),
-                 stage(curves, params.bsd, 1), stage(curves, params.bsd, 2)]
+                 stage(curves, params.bsd, 1), stage(curves, params.bsd, 2),
+                 bare_loop(pari, curves, same_columns=False)]
         for name, seconds in zip(runs, times):
             runs[name].append(seconds)
         print(f"repeat {repeat + 1}: " + ", ".join(f"{name} {s:.2f} s" for name, s in zip(runs, times)),

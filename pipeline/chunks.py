@@ -9,6 +9,7 @@ a complete file or absent.
 from __future__ import annotations
 
 import hashlib
+import io
 import multiprocessing
 import sys
 from dataclasses import dataclass
@@ -59,10 +60,18 @@ def plan_chunks(table: pl.DataFrame, group_column: str, size: int, salt: str) ->
     chunks = []
     for index, (start, stop) in enumerate(zip(bounds, bounds[1:])):
         digest = hashlib.sha256(salt.encode())
-        for row in table.slice(start, stop - start).iter_rows():
-            digest.update(repr(row).encode())
+        digest.update(_content(table.slice(start, stop - start)))
         chunks.append(Chunk(index, start, stop, digest.hexdigest()[:20]))
     return chunks
+
+
+def _content(rows: pl.DataFrame) -> bytes:
+    """The rows as bytes: their Arrow IPC serialization, uncompressed (exact and fast; the
+    same rows give the same bytes under one polars version, and another version at worst
+    recomputes chunks it cannot recognize)."""
+    buffer = io.BytesIO()
+    rows.write_ipc(buffer, compression="uncompressed")
+    return buffer.getvalue()
 
 
 def clear_stale(directory: Path, wanted: set[str]) -> None:

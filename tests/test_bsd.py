@@ -119,9 +119,12 @@ def test_classes_must_be_contiguous(pari):
         bsd_table(pari, shuffled, sha_tolerance=1e-6)
 
 
-def test_nearest_square_root(pari):
-    assert nearest_square_root(pari("8.99999999999"), 1e-6, "x") == 3
+def test_nearest_square_root():
+    assert nearest_square_root(8.99999999999, 1e-6, "x") == 3
+    assert nearest_square_root(121.0000000001, 1e-6, "x") == 11
     with pytest.raises(BsdError, match="x: analytic Sha = 8.9999"):
-        nearest_square_root(pari("8.9999"), 1e-6, "x")
+        nearest_square_root(8.9999, 1e-6, "x")
     with pytest.raises(BsdError):
-        nearest_square_root(pari("0.25"), 1e-6, "x")
+        nearest_square_root(0.25, 1e-6, "x")
+    with pytest.raises(BsdError):
+        nearest_square_root(-1e-9, 1e-6, "x")
