@@ -1,0 +1,146 @@
+"""Readers for the text files of Cremona's ecdata repository (J. E. Cremona, *Algorithms for
+Modular Elliptic Curves*, 2nd ed. 1997, and github.com/JohnCremona/ecdata), one per format:
+
+- ``allcurves``: ``N class number [a1,a2,a3,a4,a6] rank torsion``
+- ``allbsd``: ``N class number [ainvs] rank torsion tamagawa_product real_period special_value
+  regulator sha_an`` (special_value = L^(r)(E,1)/r!; real_period = Ω times the number of real
+  components, as in :mod:`arithmetic.bsd`)
+- ``aplist``: ``N class`` then a_p for the 25 primes p < 100, the Atkin–Lehner sign ``+``/``-``
+  at a bad p < 100, and ``+(p)``/``-(p)`` for a bad p > 100 (one line per isogeny class)
+- ``allbigsha``: ``N class number [ainvs] rank torsion sha``
+
+Each reader takes the file's text and a ``source`` (its URL or path) and returns a polars frame
+with the column names of the embedded tables (``label``, ``isogeny_class``, ``number``,
+``conductor``, ``ainvs``, ...); a malformed line raises :class:`EcdataError` naming
+``source:line`` and the field.
+"""
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from arithmetic.traces import ap_column, primes_up_to
+
+#: The primes of an aplist line, in order.
+APLIST_PRIMES = primes_up_to(100)
+_AINVS = re.compile(r"\[(-?\d+(?:,-?\d+){4})\]")
+_SIGN = re.compile(r"([+-])\((\d+)\)")
+
+
+class EcdataError(ValueError):
+    """A line of an ecdata file does not have its format; the message names file and line."""
+
+
+def _lines(text: str, source: str):
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield f"{source}:{number}", line.split()
+
+
+def _integer(value: str, where: str, field: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise EcdataError(f"{where}: {field} {value!r} is not an integer") from None
+
+
+def _real(value: str, where: str, field: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise EcdataError(f"{where}: {field} {value!r} is not a number") from None
+
+
+def _curve(fields: list[str], where: str, count: int) -> dict:
+    """The common head ``N class number [ainvs]`` of a curve line with ``count`` fields."""
+    if len(fields) != count:
+        raise EcdataError(f"{where}: {len(fields)} fields, expected {count}")
+    conductor = _integer(fields[0], where, "conductor")
+    iso, number = fields[1], _integer(fields[2], where, "curve number")
+    if not re.fullmatch(r"[a-z]+", iso):
+        raise EcdataError(f"{where}: isogeny class {iso!r} is not a Cremona class code")
+    match = _AINVS.fullmatch(fields[3])
+    if match is None:
+        raise EcdataError(f"{where}: ainvs {fields[3]!r} is not [a1,a2,a3,a4,a6]")
+    return {"label": f"{conductor}{iso}{number}", "isogeny_class": f"{conductor}{iso}",
+            "number": number, "conductor": conductor,
+            "ainvs": [int(a) for a in match.group(1).split(",")]}
+
+
+_CURVE_SCHEMA = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int64,
+                 "conductor": pl.Int64, "ainvs": pl.List(pl.Int64)}
+
+
+def read_allcurves(text: str, source: str) -> pl.DataFrame:
+    rows = []
+    for where, fields in _lines(text, source):
+        row = _curve(fields, where, 6)
+        row.update(rank=_integer(fields[4], where, "rank"),
+                   torsion=_integer(fields[5], where, "torsion"))
+        rows.append(row)
+    return pl.DataFrame(rows, schema={**_CURVE_SCHEMA, "rank": pl.Int8, "torsion": pl.Int16})
+
+
+def read_allbsd(text: str, source: str) -> pl.DataFrame:
+    rows = []
+    for where, fields in _lines(text, source):
+        row = _curve(fields, where, 11)
+        row.update(rank=_integer(fields[4], where, "rank"),
+                   torsion=_integer(fields[5], where, "torsion"),
+                   tamagawa_product=_integer(fields[6], where, "tamagawa_product"),
+                   real_period=_real(fields[7], where, "real_period"),
+                   special_value=_real(fields[8], where, "special_value"),
+                   regulator=_real(fields[9], where, "regulator"),
+                   sha_an=_real(fields[10], where, "sha_an"))
+        rows.append(row)
+    return pl.DataFrame(rows, schema={**_CURVE_SCHEMA, "rank": pl.Int8, "torsion": pl.Int16,
+                                      "tamagawa_product": pl.Int64, "real_period": pl.Float64,
+                                      "special_value": pl.Float64, "regulator": pl.Float64,
+                                      "sha_an": pl.Float64})
+
+
+def read_allbigsha(text: str, source: str) -> pl.DataFrame:
+    rows = []
+    for where, fields in _lines(text, source):
+        row = _curve(fields, where, 7)
+        row.update(rank=_integer(fields[4], where, "rank"),
+                   torsion=_integer(fields[5], where, "torsion"),
+                   sha=_integer(fields[6], where, "sha"))
+        rows.append(row)
+    return pl.DataFrame(rows, schema={**_CURVE_SCHEMA, "rank": pl.Int8, "torsion": pl.Int16,
+                                      "sha": pl.Int64})
+
+
+def read_aplist(text: str, source: str) -> pl.DataFrame:
+    """One row per isogeny class: ``isogeny_class``, ``conductor``, ``ap_<p>`` for p < 100 in
+    the aplist convention of :mod:`arithmetic.traces` (a_p at good p, w_p = ±1 at bad p), and
+    ``large_bad_primes``: the bad primes p > 100 with their w_p, as ``[[p, w_p], ...]``."""
+    rows = []
+    for where, fields in _lines(text, source):
+        head = len(APLIST_PRIMES) + 2
+        if len(fields) < head:
+            raise EcdataError(f"{where}: {len(fields)} fields, expected at least {head}")
+        conductor = _integer(fields[0], where, "conductor")
+        row = {"isogeny_class": f"{conductor}{fields[1]}", "conductor": conductor}
+        for p, value in zip(APLIST_PRIMES, fields[2:head]):
+            bad = conductor % p == 0
+            if value in "+-" and bad:
+                row[ap_column(p)] = 1 if value == "+" else -1
+            elif not bad:
+                row[ap_column(p)] = _integer(value, where, f"a_{p}")
+            else:
+                raise EcdataError(f"{where}: p = {p} divides N = {conductor}, so a sign + or - "
+                                  f"is expected, got {value!r}")
+        extra = []
+        for value in fields[head:]:
+            match = _SIGN.fullmatch(value)
+            if match is None or conductor % int(match.group(2)):
+                raise EcdataError(f"{where}: {value!r} is not a sign +(p) or -(p) of a bad prime")
+            extra.append([int(match.group(2)), 1 if match.group(1) == "+" else -1])
+        row["large_bad_primes"] = extra
+        rows.append(row)
+    schema = {"isogeny_class": pl.String, "conductor": pl.Int64,
+              **{ap_column(p): pl.Int16 for p in APLIST_PRIMES},
+              "large_bad_primes": pl.List(pl.List(pl.Int64))}
+    return pl.DataFrame(rows, schema=schema)
