@@ -1,0 +1,96 @@
+"""Pulling the LMFDB API from a local server on 127.0.0.1 serving the shared fixture pages:
+paging to the empty page, windows split when the server refuses an offset, clear errors."""
+from __future__ import annotations
+
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlparse
+
+import polars as pl
+import pytest
+
+from arithmetic.elldata import read_curves
+from pipeline.fetch import Fetcher, FetchSettings
+from pipeline.lmfdb import CURVE_FIELDS, LmfdbError, curve_table, pull, pull_window
+from tests.conftest import SHARED_FIXTURES
+
+PAGES = {0: "ec_curvedata.page0.json", 2: "ec_curvedata.page1.json",
+         4: "ec_curvedata.page2-empty.json"}
+FAST = FetchSettings(timeout=2, retries=1, backoff=0.01, rate=1000)
+
+
+def fixture_page(offset: int) -> dict:
+    return json.loads((SHARED_FIXTURES / "lmfdb" / PAGES[offset]).read_text())
+
+
+class Api(BaseHTTPRequestHandler):
+    windows: list[tuple[int, int]] = []
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        query = parse_qs(url.query)
+        offset = int(query["_offset"][0])
+        if url.path.startswith("/split/"):          # refuses windows wider than 50 conductors
+            low, high = map(int, re.findall(r"\d+", unquote(query["conductor"][0])))
+            Api.windows.append((low, high))
+            page = (json.loads((SHARED_FIXTURES / "lmfdb/error-offset.json").read_text())
+                    if high - low > 50 else {**fixture_page(4), "start": 0, "data": []})
+        else:
+            page = fixture_page(offset)
+            if url.path.startswith("/missing/") and offset == 2:
+                del page["data"][1]["ainvs"]
+            if url.path.startswith("/skip/") and offset == 2:
+                page["start"] = 3
+        body = b"{truncated" if url.path.startswith("/garbled/") else json.dumps(page).encode()
+        if url.path.startswith(("/missing/", "/skip/", "/garbled/")) and "next" in page:
+            page["next"] = url.path.split("/api")[0] + page["next"]
+            body = body if url.path.startswith("/garbled/") else json.dumps(page).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+@pytest.fixture(scope="module")
+def server():
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Api)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+@pytest.fixture
+def fetcher(tmp_path):
+    return Fetcher(tmp_path / "cache", tmp_path / "lock.json", FAST)
+
+
+def test_pages_are_followed_to_the_empty_one(server, fetcher):
+    records = pull_window(fetcher, server, "ec_curvedata", CURVE_FIELDS, 1, 100)
+    table = curve_table(records)
+    assert table["label"].to_list() == ["11a1", "11a2", "11a3", "37a1"]
+    assert table.filter(pl.col("label") == "11a1")["lmfdb_label"].item() == "11.a2"
+    embedded = read_curves(1, 100).filter(pl.col("label").is_in(table["label"].implode()))
+    assert [list(map(int, a)) for a in embedded["ainvs"].to_list()] == table["ainvs"].to_list()
+    assert len(json.loads(fetcher.lock_path.read_text())) == 3          # three pages, locked
+
+
+def test_a_refused_window_is_split(server, fetcher):
+    Api.windows.clear()
+    assert pull(fetcher, f"{server}/split", "ec_curvedata", CURVE_FIELDS, 0, 200, 200) == []
+    served = [w for w in Api.windows if w[1] - w[0] <= 50]
+    assert sorted(served) == [(0, 50), (50, 100), (100, 150), (150, 200)]
+
+
+@pytest.mark.parametrize("prefix, message", [
+    ("missing", r"_offset=2: record 3 \(37.a1\) has no field 'ainvs'"),
+    ("skip", r"_offset=2: the page starts at record 3, but 2 records came before it"),
+    ("garbled", r"_offset=0: not JSON"),
+])
+def test_bad_pages_name_the_url(server, fetcher, prefix, message):
+    with pytest.raises(LmfdbError, match=message):
+        pull_window(fetcher, f"{server}/{prefix}", "ec_curvedata", CURVE_FIELDS, 1, 100)
