@@ -70,46 +70,39 @@ def _curve(fields: list[str], where: str, count: int) -> dict:
 
 _CURVE_SCHEMA = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int64,
                  "conductor": pl.Int64, "ainvs": pl.List(pl.Int64)}
+_INTEGER, _REAL = (_integer, pl.Int64), (_real, pl.Float64)
+#: The fields after ``N class number [ainvs]`` of each curve format: (name, (parser, dtype)).
+_FORMATS = {
+    "allcurves": [("rank", _INTEGER), ("torsion", _INTEGER)],
+    "allbsd": [("rank", _INTEGER), ("torsion", _INTEGER), ("tamagawa_product", _INTEGER),
+               ("real_period", _REAL), ("special_value", _REAL), ("regulator", _REAL),
+               ("sha_an", _REAL)],
+    "allbigsha": [("rank", _INTEGER), ("torsion", _INTEGER), ("sha", _INTEGER)],
+}
+
+
+def _read_curves(text: str, source: str, kind: str) -> pl.DataFrame:
+    fields = _FORMATS[kind]
+    rows = []
+    for where, values in _lines(text, source):
+        row = _curve(values, where, 4 + len(fields))
+        row.update({name: parse(value, where, name)
+                    for (name, (parse, _)), value in zip(fields, values[4:])})
+        rows.append(row)
+    return pl.DataFrame(rows, schema={**_CURVE_SCHEMA,
+                                      **{name: dtype for name, (_, dtype) in fields}})
 
 
 def read_allcurves(text: str, source: str) -> pl.DataFrame:
-    rows = []
-    for where, fields in _lines(text, source):
-        row = _curve(fields, where, 6)
-        row.update(rank=_integer(fields[4], where, "rank"),
-                   torsion=_integer(fields[5], where, "torsion"))
-        rows.append(row)
-    return pl.DataFrame(rows, schema={**_CURVE_SCHEMA, "rank": pl.Int8, "torsion": pl.Int16})
+    return _read_curves(text, source, "allcurves")
 
 
 def read_allbsd(text: str, source: str) -> pl.DataFrame:
-    rows = []
-    for where, fields in _lines(text, source):
-        row = _curve(fields, where, 11)
-        row.update(rank=_integer(fields[4], where, "rank"),
-                   torsion=_integer(fields[5], where, "torsion"),
-                   tamagawa_product=_integer(fields[6], where, "tamagawa_product"),
-                   real_period=_real(fields[7], where, "real_period"),
-                   special_value=_real(fields[8], where, "special_value"),
-                   regulator=_real(fields[9], where, "regulator"),
-                   sha_an=_real(fields[10], where, "sha_an"))
-        rows.append(row)
-    return pl.DataFrame(rows, schema={**_CURVE_SCHEMA, "rank": pl.Int8, "torsion": pl.Int16,
-                                      "tamagawa_product": pl.Int64, "real_period": pl.Float64,
-                                      "special_value": pl.Float64, "regulator": pl.Float64,
-                                      "sha_an": pl.Float64})
+    return _read_curves(text, source, "allbsd")
 
 
 def read_allbigsha(text: str, source: str) -> pl.DataFrame:
-    rows = []
-    for where, fields in _lines(text, source):
-        row = _curve(fields, where, 7)
-        row.update(rank=_integer(fields[4], where, "rank"),
-                   torsion=_integer(fields[5], where, "torsion"),
-                   sha=_integer(fields[6], where, "sha"))
-        rows.append(row)
-    return pl.DataFrame(rows, schema={**_CURVE_SCHEMA, "rank": pl.Int8, "torsion": pl.Int16,
-                                      "sha": pl.Int64})
+    return _read_curves(text, source, "allbigsha")
 
 
 def read_aplist(text: str, source: str) -> pl.DataFrame:

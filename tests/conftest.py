@@ -1,10 +1,13 @@
 """Shared test fixtures: a PARI session, the shared format samples, the embedded tables."""
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import polars as pl
@@ -107,3 +110,14 @@ def pipeline_project(tmp_path_factory) -> tuple[Path, dict, str]:
     run(["git", "init", "-q"], repo)
     output = run([sys.executable, "-m", "dvc", "repro"], repo).stdout
     return repo, params, output
+
+
+@contextlib.contextmanager
+def local_server(handler):
+    """An HTTP server on 127.0.0.1 (a free port) answering with ``handler``; yields its base URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()

@@ -3,16 +3,15 @@ cache, lock, retries, clear errors, nothing partial, resumption."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
 from pipeline.atomic import TMP_MARKER
 from pipeline.fetch import Fetcher, FetchError, FetchSettings, digest
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import SHARED_FIXTURES, local_server
 
 FAST = FetchSettings(timeout=0.5, retries=2, backoff=0.01, backoff_max=0.05, rate=1000)
 
@@ -55,11 +54,8 @@ class Faults(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Faults)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with local_server(Faults) as url:
+        yield url
 
 
 @pytest.fixture

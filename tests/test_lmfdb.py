@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlparse
 
 import polars as pl
@@ -14,7 +13,7 @@ import pytest
 from arithmetic.elldata import read_curves
 from pipeline.fetch import Fetcher, FetchSettings
 from pipeline.lmfdb import CURVE_FIELDS, LmfdbError, curve_table, pull, pull_window
-from tests.conftest import SHARED_FIXTURES
+from tests.conftest import SHARED_FIXTURES, local_server
 
 PAGES = {0: "ec_curvedata.page0.json", 2: "ec_curvedata.page1.json",
          4: "ec_curvedata.page2-empty.json"}
@@ -58,10 +57,8 @@ class Api(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server():
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Api)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    httpd.shutdown()
+    with local_server(Api) as url:
+        yield url
 
 
 @pytest.fixture
