@@ -71,10 +71,11 @@ def main() -> None:
     images = pair_figures(findings, importances, ctx.top_features)
     diagrams = sorted(Path(paths.topology_figures).glob("*.png"))
     topology = topology_section(pl.read_parquet(paths.topology), [d.name for d in diagrams], ctx)
-    plots = {q: figure_name(q) for q in pl.read_parquet(paths.bias_distributions)["quantity"]
-             .unique().to_list() if (Path(paths.bias_figures) / figure_name(q)).exists()}
-    bias = bias_section(pl.read_parquet(paths.bias), pl.read_parquet(paths.bias_distributions),
-                        plots, json.loads(Path(paths.bias_metrics).read_text()), ctx)
+    shares = pl.read_parquet(paths.bias_distributions)
+    plots = {q: figure_name(q) for q in shares["quantity"].unique().to_list()
+             if (Path(paths.bias_figures) / figure_name(q)).exists()}
+    bias = bias_section(pl.read_parquet(paths.bias), shares, plots,
+                        json.loads(Path(paths.bias_metrics).read_text()), ctx)
     murmuration_plots = sorted(p.name for p in Path(paths.murmurations_figures).glob("*.png"))
     known = known_phenomena_section(
         known_labels(findings, params.search.held_out_prime), baseline_shares(findings),
