@@ -94,12 +94,15 @@ def draw_height_sample(height: int, size: int, seed: int) -> pl.DataFrame:
                         schema_overrides={"number": pl.Int64, "a4": pl.Int64, "a6": pl.Int64})
 
 
-def curve_reference(pari: cypari2.Pari, label: str, ainvs: list[int], l_data: tuple | None,
-                    sha_tolerance: float) -> dict:
-    """PARI's quantities of the curve ``ainvs`` (already minimal) given its class's L-data
-    (:func:`arithmetic.bsd.class_l_data`, or None where the conductor is too large)."""
-    curve = pari.ellinit(ainvs)
+def curve_reference(pari: cypari2.Pari, label: str, curve, conductor: int,
+                    l_data: tuple | None, sha_tolerance: float) -> dict:
+    """PARI's quantities of ``curve`` (an ``ellinit`` of a minimal model whose table gives
+    ``conductor``) given its class's L-data (:func:`arithmetic.bsd.class_l_data`, or None where
+    the conductor is too large)."""
     reduction = pari.ellglobalred(curve)
+    if int(reduction[0]) != conductor:
+        raise BsdError(f"{label}: conductor from ellglobalred is {reduction[0]}, "
+                       f"the table says {conductor}")
     lower, upper = (int(x) for x in pari.ellrank(curve)[:2])
     selmer = len(pari.ell2cover(curve))   # a basis of the everywhere-locally-soluble 2-covers
     torsion = pari.elltors(curve)
@@ -140,11 +143,13 @@ def reference_table(pari: cypari2.Pari, curves: pl.DataFrame, analytic_conductor
     isogeny classes contiguous): the L-data once per class, where N <= the bound."""
     rows, current, l_data = [], None, None
     for row in curves.select(CURVE_COLUMNS).iter_rows(named=True):
+        curve = pari.ellinit(row["ainvs"])
         if row["isogeny_class"] != current:
             current, l_data = row["isogeny_class"], None
             if row["conductor"] <= analytic_conductor_max:
-                l_data = class_l_data(pari, pari.ellinit(row["ainvs"]))
-        rows.append(curve_reference(pari, row["label"], row["ainvs"], l_data, sha_tolerance))
+                l_data = class_l_data(pari, curve)
+        rows.append(curve_reference(pari, row["label"], curve, row["conductor"], l_data,
+                                    sha_tolerance))
     return pl.concat([curves.select(CURVE_COLUMNS), pl.DataFrame(rows, schema=REFERENCE_SCHEMA)],
                      how="horizontal")
 

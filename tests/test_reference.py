@@ -136,8 +136,11 @@ def test_a_non_square_sha_fails_naming_the_curve(pari):
     from arithmetic.bsd import class_l_data
     from arithmetic.reference import curve_reference
 
-    ainvs = [0, -1, 1, -929, -10595]
-    rank, value, sign = class_l_data(pari, pari.ellinit(ainvs))
-    assert curve_reference(pari, "571a1", ainvs, (rank, value, sign), 1e-6)["sha"] == 4
+    curve = pari.ellinit([0, -1, 1, -929, -10595])
+    rank, value, sign = class_l_data(pari, curve)
+    assert curve_reference(pari, "571a1", curve, 571, (rank, value, sign), 1e-6)["sha"] == 4
     with pytest.raises(BsdError, match=r"571a1: analytic Sha = 2 is not within"):
-        curve_reference(pari, "571a1", ainvs, (rank, value / 2, sign), 1e-6)
+        curve_reference(pari, "571a1", curve, 571, (rank, value / 2, sign), 1e-6)
+    with pytest.raises(BsdError, match=r"571a1: conductor from ellglobalred is 571, the table "
+                                       r"says 572"):
+        curve_reference(pari, "571a1", curve, 572, (rank, value, sign), 1e-6)
