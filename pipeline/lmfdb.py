@@ -26,6 +26,10 @@ class LmfdbError(ValueError):
     """The API answered something a pull cannot use; the message names the URL."""
 
 
+class OffsetRefused(LmfdbError):
+    """The server refuses the page's offset: the query must be narrowed."""
+
+
 def window_url(base: str, table: str, fields: list[str], low: int, high: int) -> str:
     """The first page of ``table`` for conductors low <= N < high, with only ``fields``."""
     condition = quote("py{'$gte': %d, '$lt': %d}" % (low, high))
@@ -40,7 +44,9 @@ def _page(fetcher: Fetcher, url: str) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise LmfdbError(f"{url}: not JSON ({err}); the first bytes are {raw[:60]!r}") from None
     if isinstance(page, dict) and "error" in page:
-        raise LmfdbError(f"{url}: the server says: {page['error']}")
+        refused = "offset" in str(page["error"]).lower()
+        raise (OffsetRefused if refused else LmfdbError)(
+            f"{url}: the server says: {page['error']}")
     if not isinstance(page, dict) or not isinstance(page.get("data"), list):
         raise LmfdbError(f"{url}: not an API page (no 'data' list)")
     return page
@@ -78,8 +84,8 @@ def pull(fetcher: Fetcher, base: str, table: str, fields: list[str], conductor_m
         low, high = pending.pop(0)
         try:
             records += pull_window(fetcher, base, table, fields, low, high)
-        except LmfdbError as err:
-            if "offset" not in str(err) or high - low < 2:
+        except OffsetRefused:
+            if high - low < 2:
                 raise
             middle = (low + high) // 2
             pending[:0] = [(low, middle), (middle, high)]

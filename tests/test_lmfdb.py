@@ -91,3 +91,11 @@ def test_a_refused_window_is_split(server, fetcher):
 def test_bad_pages_name_the_url(server, fetcher, prefix, message):
     with pytest.raises(LmfdbError, match=message):
         pull_window(fetcher, f"{server}/{prefix}", "ec_curvedata", CURVE_FIELDS, 1, 100)
+
+
+def test_only_a_refused_offset_splits_a_window(server, fetcher):
+    """Every error message names its URL, which holds ``_offset=``: a missing field must still
+    fail at once, not be taken for a refused offset and split down to single conductors."""
+    with pytest.raises(LmfdbError, match=r"no field 'ainvs'"):
+        pull(fetcher, f"{server}/missing", "ec_curvedata", CURVE_FIELDS, 1, 100, 100)
+    assert len(json.loads(fetcher.lock_path.read_text())) == 2      # the two pages of one window
