@@ -27,7 +27,7 @@ from models.findings import cross_validated, decide, evaluate
 from models.search import pair_tools, pairs, search_settings, search_targets
 from pipeline.atomic import write_directory, write_json, write_parquet
 from pipeline.params import ParamsError, Params, load_params
-from reporting.figures import sample_distribution
+from reporting.figures import distribution_file, sample_distribution
 
 SAMPLES = {"height-ordered": ("height_sample_features", "height_sample"),
            "Stein-Watkins": ("stein_watkins_features", "stein_watkins")}
@@ -81,14 +81,9 @@ def check_pair(finding: dict, frames: dict[str, pl.DataFrame], weights: np.ndarr
             "artefact_reason": artefact_reason(trend, weighted, replications, params.search.fdr)}
 
 
-def figure_name(quantity: str) -> str:
-    """``sha (rank 0)`` -> ``sha.png``: the file of a quantity's plot in ``paths.bias_figures``."""
-    return quantity.split()[0] + ".png"
-
-
 def figures(table: pl.DataFrame) -> dict[str, bytes]:
     """One bar chart per quantity, the three samples side by side."""
-    return {figure_name(q): sample_distribution(table.filter(pl.col("quantity") == q), q)
+    return {distribution_file(q): sample_distribution(table.filter(pl.col("quantity") == q), q)
             for q in table["quantity"].unique(maintain_order=True).to_list()}
 
 

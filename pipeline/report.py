@@ -13,14 +13,14 @@ from pathlib import Path
 
 import polars as pl
 
+from models.known import baseline_shares, known_labels
+from models.search import search_targets
 from models.targets import Target
 from pipeline.atomic import atomic_path, write_directory, write_json
-from pipeline.bias import figure_name
 from pipeline.params import PARAMS_FILE, Params, ParamsError, load_params
-from pipeline.train import selected_targets
-from models.known import baseline_shares, known_labels
 from reporting.document import (Context, bias_section, known_phenomena_section, markdown,
                                 pair_figures, to_html, topology_section)
+from reporting.figures import distribution_file
 from reporting.provenance import provenance
 from reporting.words import group_words, statement
 
@@ -34,7 +34,7 @@ def relative(path: Path, report: Path) -> str:
 
 def context(params: Params, bsd: pl.DataFrame) -> Context:
     """Descriptions of targets and groups, what the data covers, provenance."""
-    targets: dict[str, Target] = selected_targets(params)
+    targets: dict[str, Target] = search_targets(params.search, params.features)
     data = {name: getattr(params.paths, name) for name in (
         "curves", "bsd", "features", "evaluations", "importances", "findings", "topology",
         "height_sample", "stein_watkins", "bias", "murmurations")}
@@ -72,8 +72,8 @@ def main() -> None:
     diagrams = sorted(Path(paths.topology_figures).glob("*.png"))
     topology = topology_section(pl.read_parquet(paths.topology), [d.name for d in diagrams], ctx)
     shares = pl.read_parquet(paths.bias_distributions)
-    plots = {q: figure_name(q) for q in shares["quantity"].unique().to_list()
-             if (Path(paths.bias_figures) / figure_name(q)).exists()}
+    plots = {q: distribution_file(q) for q in shares["quantity"].unique().to_list()
+             if (Path(paths.bias_figures) / distribution_file(q)).exists()}
     bias = bias_section(pl.read_parquet(paths.bias), shares, plots,
                         json.loads(Path(paths.bias_metrics).read_text()), ctx)
     murmuration_plots = sorted(p.name for p in Path(paths.murmurations_figures).glob("*.png"))

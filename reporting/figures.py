@@ -7,7 +7,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
+from scipy import stats  # noqa: E402
 
 from reporting.words import METRIC_WORDS  # noqa: E402
 
@@ -108,6 +110,11 @@ def persistence_diagram(diagram, title: str) -> bytes:
     return _png(figure)
 
 
+def distribution_file(quantity: str) -> str:
+    """``sha (rank 0)`` -> ``sha.png``: the file name of a quantity's :func:`sample_distribution`."""
+    return quantity.split()[0] + ".png"
+
+
 def sample_distribution(shares: pl.DataFrame, quantity: str) -> bytes:
     """Share of each value of ``quantity`` in each sample, bars side by side (the rows of
     :func:`models.bias.distributions` for one quantity)."""
@@ -149,9 +156,6 @@ def murmuration(averages: pl.DataFrame, axis: str, title: str) -> bytes:
 
 def beta_fit_figure(log_ratio, conductor_window, fits: pl.DataFrame) -> bytes:
     """Histogram of the rescaled log BSD ratio per conductor window with its Beta fit."""
-    from scipy import stats
-    import numpy as np
-
     figure, ax = plt.subplots(figsize=(6, 3))
     grid = np.linspace(0.001, 0.999, 300)
     for index, row in enumerate(fits.iter_rows(named=True)):
