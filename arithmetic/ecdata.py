@@ -20,6 +20,7 @@ import re
 
 import polars as pl
 
+from arithmetic.elldata import ainvs_series
 from arithmetic.traces import ap_column, primes_up_to
 
 #: The primes of an aplist line, in order.
@@ -68,8 +69,8 @@ def _curve(fields: list[str], where: str, count: int) -> dict:
             "ainvs": [int(a) for a in match.group(1).split(",")]}
 
 
-_CURVE_SCHEMA = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int64,
-                 "conductor": pl.Int64, "ainvs": pl.List(pl.Int64)}
+_CURVE_SCHEMA = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int16,
+                 "conductor": pl.Int64}
 _INTEGER, _REAL = (_integer, pl.Int64), (_real, pl.Float64)
 #: The fields after ``N class number [ainvs]`` of each curve format: (name, (parser, dtype)).
 _FORMATS = {
@@ -89,8 +90,10 @@ def _read_curves(text: str, source: str, kind: str) -> pl.DataFrame:
         row.update({name: parse(value, where, name)
                     for (name, (parse, _)), value in zip(fields, values[4:])})
         rows.append(row)
-    return pl.DataFrame(rows, schema={**_CURVE_SCHEMA,
-                                      **{name: dtype for name, (_, dtype) in fields}})
+    ainvs = ainvs_series([row.pop("ainvs") for row in rows])
+    frame = pl.DataFrame(rows, schema={**_CURVE_SCHEMA,
+                                       **{name: dtype for name, (_, dtype) in fields}})
+    return frame.insert_column(4, ainvs)
 
 
 def read_allcurves(text: str, source: str) -> pl.DataFrame:
@@ -137,3 +140,21 @@ def read_aplist(text: str, source: str) -> pl.DataFrame:
               **{ap_column(p): pl.Int16 for p in APLIST_PRIMES},
               "large_bad_primes": pl.List(pl.List(pl.Int64))}
     return pl.DataFrame(rows, schema=schema)
+
+
+def aplist_long(table: pl.DataFrame) -> pl.DataFrame:
+    """An ``aplist`` frame as one row per (isogeny class, p < 100): ``isogeny_class``,
+    ``prime``, ``ap`` (a_p at good p, w_p at bad p), the layout of published a_p."""
+    columns = [ap_column(p) for p in APLIST_PRIMES]
+    return (table.select("isogeny_class", *columns)
+            .unpivot(index="isogeny_class", variable_name="prime", value_name="ap")
+            .with_columns(pl.col("prime").str.strip_prefix("ap_").cast(pl.Int64),
+                          pl.col("ap").cast(pl.Int64))
+            .sort("isogeny_class", "prime", maintain_order=True))
+
+
+def cremona_order(table: pl.DataFrame) -> pl.DataFrame:
+    """Curves in the order of Cremona's tables: by conductor, then class code as a number in
+    base 26 (a, ..., z, ba, bb, ...: shorter codes first), then curve number."""
+    code = pl.col("isogeny_class").str.extract(r"([a-z]+)$")
+    return table.sort(pl.col("conductor"), code.str.len_chars(), code, pl.col("number"))

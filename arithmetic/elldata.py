@@ -220,6 +220,11 @@ def read_curves(conductor_min: int, conductor_max: int) -> pl.DataFrame:
     return curves_frame([r for t in tables for r in read_table(t, conductor_min, conductor_max)])
 
 
+def ainvs_series(ainvs: list[list[int]]) -> pl.Series:
+    """a-invariants as the curve table stores them: lists of exact decimals (they outgrow 64 bits)."""
+    return pl.Series("ainvs", ainvs, dtype=pl.List(pl.Int128)).cast(CURVE_SCHEMA["ainvs"])
+
+
 def curves_frame(records: list[CurveRecord]) -> pl.DataFrame:
     """The curve records as a table with :data:`CURVE_SCHEMA`."""
     return pl.DataFrame(
@@ -228,8 +233,7 @@ def curves_frame(records: list[CurveRecord]) -> pl.DataFrame:
             "isogeny_class": [r.isogeny_class for r in records],
             "number": [r.number for r in records],
             "conductor": [r.conductor for r in records],
-            "ainvs": pl.Series([list(r.ainvs) for r in records], dtype=pl.List(pl.Int128)),
+            "ainvs": ainvs_series([list(r.ainvs) for r in records]),
             "gens": [[list(p) for p in r.gens] for r in records],
         },
-        schema_overrides={"ainvs": pl.List(pl.Int128)},
     ).cast(CURVE_SCHEMA)

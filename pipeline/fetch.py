@@ -10,6 +10,8 @@ against a lock file, retried politely.
 - **Faults**: 429, 5xx, time-outs, dropped connections and truncated bodies are retried with
   exponential back-off (``Retry-After`` honoured, capped); other HTTP errors fail at once.
   Requests are spaced by at least ``1/rate`` seconds. Every error names the URL.
+- **Local mirrors**: a URL without a scheme, or ``file://``, is a path read from disk (same
+  cache and lock), so a directory holding the files serves as a base URL.
 """
 from __future__ import annotations
 
@@ -91,6 +93,12 @@ class Fetcher:
         self._last = time.monotonic()
 
     def _download(self, url: str) -> bytes:
+        if url.startswith("file://") or "://" not in url:
+            path = Path(url.removeprefix("file://"))
+            try:
+                return path.read_bytes()
+            except OSError as err:
+                raise FetchError(f"{url}: cannot read the local file: {err.strerror}") from None
         s = self.settings
         problem, wait = "", s.backoff
         for attempt in range(s.retries + 1):

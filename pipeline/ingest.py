@@ -1,24 +1,52 @@
-"""DVC stage ``ingest``: Cremona's curves in the conductor range -> ``paths.curves``.
+"""DVC stage ``ingest``: Cremona's curves in the conductor range -> ``paths.curves``, and what
+the source publishes of their BSD quantities and a_p -> ``paths.published``, ``paths.published_ap``.
 
-Reads the tables of ``passagemath-pari-elldata`` (checksums checked against the wheel's RECORD),
-checks every record's structure and arithmetic (non-singular, global minimal model, conductor
-equal to PARI's ``ellglobalred``, generators on the curve) and writes one row per curve.
+Sources (``ingest.source``):
+
+- ``elldata`` (offline default): the tables of ``passagemath-pari-elldata`` (checksums checked
+  against the wheel's RECORD), with Mordell–Weil generators; they publish nothing else, so the
+  published table holds the rank (the number of generators) only.
+- ``cremona``: Cremona's ecdata files ``allcurves``, ``allbsd``, ``aplist`` (:mod:`pipeline.cremona`).
+- ``lmfdb``: the LMFDB API tables ``ec_curvedata``, ``ec_mwbsd``, ``ec_classdata``
+  (:mod:`pipeline.lmfdb`); the curve table keeps the LMFDB labels beside Cremona's.
+
+Downloads are cached and locked (:mod:`pipeline.fetch`; the lock file is committed and is a
+dependency of this stage). The online sources publish no generators, so PARI finds them
+(:mod:`arithmetic.generators`) in resumable chunks; every curve is checked as for the embedded
+tables (non-singular, global minimal model, conductor equal to ``ellglobalred``'s).
 """
 from __future__ import annotations
 
+import shutil
 import sys
+from functools import partial
+from pathlib import Path
 
 import polars as pl
 from tqdm import tqdm
 
+import arithmetic.curves
+import arithmetic.generators
+from arithmetic.crosscheck import PUBLISHED_AP_SCHEMA, published_frame
 from arithmetic.curves import CurveError, checked_curve
-from arithmetic.elldata import ElldataError, curves_frame, files_for_range, read_table, table_files
+from arithmetic.ecdata import EcdataError
+from arithmetic.elldata import (CURVE_SCHEMA, ElldataError, curves_frame, files_for_range,
+                                read_table, table_files)
+from arithmetic.generators import mordell_weil_basis
 from arithmetic.pari import start_pari
 from pipeline.atomic import write_parquet
-from pipeline.params import Ingest, ParamsError, load_params
+from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.cremona import pull_cremona
+from pipeline.fetch import Fetcher, FetchError, FetchSettings
+from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, LmfdbError, curve_table,
+                            published_ap, published_table, pull, pull_labels)
+from pipeline.params import Ingest, Params, ParamsError, load_params
+
+#: This worker process's PARI handle (cypari2's state is per process).
+_pari = None
 
 
-def ingest(section: Ingest) -> pl.DataFrame:
+def embedded_curves(section: Ingest) -> pl.DataFrame:
     """All curves with conductor_min <= N < conductor_max, checked, in Cremona's order."""
     pari = start_pari(realprecision=38, stack_mb=section.pari_stack_mb)
     tables = files_for_range(section.conductor_min, section.conductor_max, table_files())
@@ -32,24 +60,95 @@ def ingest(section: Ingest) -> pl.DataFrame:
             frames.append(curves_frame(records))
             progress.update()
             progress.set_postfix(curves=sum(len(f) for f in frames))
-    curves = pl.concat(frames)
+    return pl.concat(frames)
+
+
+def pull_online(section: Ingest, fetcher: Fetcher) -> tuple[pl.DataFrame, pl.DataFrame,
+                                                            pl.DataFrame]:
+    """(curves without generators, published BSD quantities, published a_p) of the range."""
+    low, high = section.conductor_min, section.conductor_max
+    if section.source == "cremona":
+        return pull_cremona(fetcher, section.base_url.cremona, low, high)
+    base = section.base_url.lmfdb
+    records = pull(fetcher, base, "ec_curvedata", CURVE_FIELDS, low, high, section.lmfdb_window)
+    curves = curve_table(records)
+    mwbsd = pull_labels(fetcher, base, "ec_mwbsd", MWBSD_FIELDS,
+                        curves["lmfdb_label"].to_list(), section.lmfdb_batch)
+    classes = pull_labels(fetcher, base, "ec_classdata", CLASS_FIELDS,
+                          curves["lmfdb_iso"].unique(maintain_order=True).to_list(),
+                          section.lmfdb_batch)
+    return curves, published_table(records, mwbsd), published_ap(classes, curves)
+
+
+def start_worker(stack_mb: int) -> None:
+    global _pari
+    _pari = start_pari(realprecision=38, stack_mb=stack_mb)
+
+
+def generators_chunk(rows: pl.DataFrame, saturation_bound: int, where: str) -> pl.DataFrame:
+    """The rows (with the published ``rank``) checked and given PARI's generators (``gens``)."""
+    gens = []
+    for row in rows.iter_rows(named=True):
+        curve = checked_curve(_pari, row["label"], row["conductor"], row["ainvs"], [],
+                              where=where)[0]
+        gens.append(mordell_weil_basis(_pari, curve, row["rank"], saturation_bound, row["label"]))
+    return rows.drop("rank").with_columns(pl.Series("gens", gens, dtype=CURVE_SCHEMA["gens"]))
+
+
+def with_generators(curves: pl.DataFrame, ranks: pl.DataFrame, section: Ingest,
+                    chunk_dir: Path, where: str) -> pl.DataFrame:
+    """``curves`` with a ``gens`` column found by PARI, in resumable chunks of whole classes."""
+    rows = curves.join(ranks.select("label", "rank"), on="label", how="left",
+                       maintain_order="left")
+    unranked = rows.filter(pl.col("rank").is_null())["label"].head(3).to_list()
+    if unranked:
+        raise EcdataError(f"{where}: no published rank for {unranked}")
+    code = source_digest(arithmetic.generators.__file__, arithmetic.curves.__file__)
+    chunks = plan_chunks(rows, "isogeny_class", section.chunk_size,
+                         f"saturation_bound={section.saturation_bound};{code}")
+    task = partial(generators_chunk, saturation_bound=section.saturation_bound, where=where)
+    paths = run_chunks(rows, chunks, chunk_dir, task, workers=section.workers,
+                       initializer=start_worker, initargs=(section.pari_stack_mb,),
+                       desc="generators")
+    table = pl.concat([pl.read_parquet(p) for p in paths])
+    shutil.rmtree(chunk_dir)
+    return table
+
+
+def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(curves, published BSD quantities, published a_p) of the configured source and range."""
+    section = params.ingest
+    if section.source == "elldata":
+        curves = embedded_curves(section)
+        published = published_frame(curves.select("label", rank=pl.col("gens").list.len()))
+        published_aps = pl.DataFrame(schema=PUBLISHED_AP_SCHEMA)
+    else:
+        fetcher = Fetcher(params.paths.downloads, params.paths.sources_lock,
+                          FetchSettings(**section.fetch.model_dump()))
+        raw, published, published_aps = pull_online(section, fetcher)
+        where = getattr(section.base_url, section.source)
+        curves = with_generators(raw, published, section, params.paths.ingest_chunks, where)
     if curves.is_empty():
         raise ElldataError(f"no curves with {section.conductor_min} <= N < "
-                           f"{section.conductor_max} in the tables")
-    return curves
+                           f"{section.conductor_max} in the {section.source} source")
+    extra = [c for c in curves.columns if c not in CURVE_SCHEMA]    # the LMFDB labels
+    return curves.select(*CURVE_SCHEMA, *extra), published, published_aps
 
 
 def main() -> None:
     params = load_params()
-    curves = ingest(params.ingest)
+    curves, published, published_aps = ingest(params)
+    write_parquet(published, params.paths.published)
+    write_parquet(published_aps, params.paths.published_ap)
     write_parquet(curves, params.paths.curves)
-    print(f"ingest: {len(curves)} curves, {curves['isogeny_class'].n_unique()} isogeny classes, "
-          f"conductors {curves['conductor'].min()}..{curves['conductor'].max()} "
-          f"-> {params.paths.curves}", file=sys.stderr)
+    print(f"ingest ({params.ingest.source}): {len(curves)} curves, "
+          f"{curves['isogeny_class'].n_unique()} isogeny classes, conductors "
+          f"{curves['conductor'].min()}..{curves['conductor'].max()} -> {params.paths.curves}",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":
     try:
         main()
-    except (ParamsError, ElldataError, CurveError) as err:
+    except (ParamsError, ElldataError, EcdataError, CurveError, FetchError, LmfdbError) as err:
         sys.exit(f"ingest: error: {err}")

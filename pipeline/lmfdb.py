@@ -1,5 +1,9 @@
 """Pulling tables of the LMFDB API (``/api/<table>/?_format=json``) into polars frames.
 
+``ec_curvedata`` (curves, rank, torsion, regulator, Ш) is pulled by conductor window;
+``ec_mwbsd`` (Ω, L^(r)(E,1)/r!, Tamagawa product) and ``ec_classdata`` (a_p) have no conductor
+column, so they are pulled by batches of labels (``lmfdb_label=py{'$in': [...]}``).
+
 The API returns pages of at most 100 records in an envelope (``data``, ``start``, ``offset``,
 ``next``: the URL of the next page; an empty ``data`` ends the listing) and refuses offsets
 beyond 10,000, so a pull is split into conductor windows (``conductor=py{'$gte': a, '$lt': b}``)
@@ -16,10 +20,17 @@ from urllib.parse import quote, urljoin
 
 import polars as pl
 
+from arithmetic.crosscheck import PUBLISHED_AP_SCHEMA, published_frame
+from arithmetic.ecdata import APLIST_PRIMES, cremona_order
+from arithmetic.elldata import ainvs_series
 from pipeline.fetch import Fetcher
 
-#: ``ec_curvedata`` fields of the curve table, and what they become.
-CURVE_FIELDS = ["lmfdb_label", "Clabel", "lmfdb_iso", "Ciso", "conductor", "ainvs"]
+#: ``ec_curvedata`` fields: the curve table's, then the published BSD quantities'.
+CURVE_FIELDS = ["lmfdb_label", "Clabel", "lmfdb_iso", "Ciso", "conductor", "ainvs", "rank",
+                "torsion", "regulator", "sha"]
+#: ``ec_mwbsd`` fields (by curve) and ``ec_classdata`` fields (by isogeny class).
+MWBSD_FIELDS = ["lmfdb_label", "real_period", "special_value", "tamagawa_product"]
+CLASS_FIELDS = ["lmfdb_iso", "aplist"]
 
 
 class LmfdbError(ValueError):
@@ -30,11 +41,16 @@ class OffsetRefused(LmfdbError):
     """The server refuses the page's offset: the query must be narrowed."""
 
 
+def listing_url(base: str, table: str, fields: list[str], condition: str) -> str:
+    """The first page of ``table`` where ``condition`` (``column=typed value``), with ``fields``."""
+    return (f"{base.rstrip('/')}/api/{table}/?_format=json&{condition}"
+            f"&_fields={','.join(fields)}&_offset=0")
+
+
 def window_url(base: str, table: str, fields: list[str], low: int, high: int) -> str:
     """The first page of ``table`` for conductors low <= N < high, with only ``fields``."""
-    condition = quote("py{'$gte': %d, '$lt': %d}" % (low, high))
-    return (f"{base.rstrip('/')}/api/{table}/?_format=json&conductor={condition}"
-            f"&_fields={','.join(fields)}&_offset=0")
+    return listing_url(base, table, fields,
+                       "conductor=" + quote("py{'$gte': %d, '$lt': %d}" % (low, high)))
 
 
 def _page(fetcher: Fetcher, url: str) -> dict:
@@ -52,10 +68,9 @@ def _page(fetcher: Fetcher, url: str) -> dict:
     return page
 
 
-def pull_window(fetcher: Fetcher, base: str, table: str, fields: list[str], low: int,
-                high: int) -> list[dict]:
-    """Every record of one conductor window, following ``next`` to the empty page."""
-    url, records = window_url(base, table, fields, low, high), []
+def pull_listing(fetcher: Fetcher, url: str, fields: list[str]) -> list[dict]:
+    """Every record of a listing from its first page ``url``, following ``next`` to the empty page."""
+    records = []
     while True:
         page = _page(fetcher, url)
         if page.get("start", len(records)) != len(records):
@@ -72,6 +87,31 @@ def pull_window(fetcher: Fetcher, base: str, table: str, fields: list[str], low:
         if not page.get("next"):
             raise LmfdbError(f"{url}: a non-empty page without 'next'")
         url = urljoin(url, page["next"])
+
+
+def pull_window(fetcher: Fetcher, base: str, table: str, fields: list[str], low: int,
+                high: int) -> list[dict]:
+    """Every record of one conductor window."""
+    return pull_listing(fetcher, window_url(base, table, fields, low, high), fields)
+
+
+def pull_labels(fetcher: Fetcher, base: str, table: str, fields: list[str], labels: list[str],
+                batch: int) -> list[dict]:
+    """The records of ``table`` whose key ``fields[0]`` is one of ``labels``, ``batch`` labels
+    a query; every label must come back exactly once."""
+    key, records = fields[0], []
+    for start in range(0, len(labels), batch):
+        chosen = labels[start:start + batch]
+        condition = f"{key}=" + quote("py{'$in': [%s]}" % ", ".join(repr(x) for x in chosen))
+        url = listing_url(base, table, fields, condition)
+        found = pull_listing(fetcher, url, fields)
+        returned = sorted(r[key] for r in found)
+        if returned != sorted(chosen):
+            absent = sorted(set(chosen) - set(returned)) or sorted(set(returned) - set(chosen))
+            raise LmfdbError(f"{url}: asked for {len(chosen)} {key}s, got {len(found)}; "
+                             f"differing: {absent[:5]}")
+        records += found
+    return records
 
 
 def pull(fetcher: Fetcher, base: str, table: str, fields: list[str], conductor_min: int,
@@ -92,14 +132,57 @@ def pull(fetcher: Fetcher, base: str, table: str, fields: list[str], conductor_m
     return records
 
 
+def _value(record: dict, field: str, cast):
+    try:
+        return None if record[field] is None else cast(record[field])
+    except (TypeError, ValueError):
+        raise LmfdbError(f"{record.get('lmfdb_label', record.get('lmfdb_iso'))}: field {field!r} "
+                         f"= {record[field]!r} is not a {cast.__name__}") from None
+
+
 def curve_table(records: list[dict]) -> pl.DataFrame:
-    """``ec_curvedata`` records (:data:`CURVE_FIELDS`) as the curve table's columns, Cremona
-    labels first (``label``, ``isogeny_class``, ``number``) and the LMFDB labels kept beside."""
+    """``ec_curvedata`` records as the curve table's columns (:data:`CURVE_SCHEMA` without
+    ``gens``), Cremona labels first and the LMFDB labels beside, in Cremona's order."""
     rows = [{"label": r["Clabel"], "isogeny_class": r["Ciso"],
-             "number": int(r["Clabel"][len(r["Ciso"]):]), "conductor": int(r["conductor"]),
-             "ainvs": [int(a) for a in r["ainvs"]], "lmfdb_label": r["lmfdb_label"],
-             "lmfdb_iso": r["lmfdb_iso"]} for r in records]
-    schema = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int64,
-              "conductor": pl.Int64, "ainvs": pl.List(pl.Int64), "lmfdb_label": pl.String,
-              "lmfdb_iso": pl.String}
-    return pl.DataFrame(rows, schema=schema).sort("conductor", "isogeny_class", "number")
+             "number": int(r["Clabel"][len(r["Ciso"]):]), "conductor": _value(r, "conductor", int),
+             "lmfdb_label": r["lmfdb_label"], "lmfdb_iso": r["lmfdb_iso"]} for r in records]
+    schema = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int16,
+              "conductor": pl.Int64, "lmfdb_label": pl.String, "lmfdb_iso": pl.String}
+    ainvs = ainvs_series([[_value({"lmfdb_label": r["lmfdb_label"], "ainvs": a}, "ainvs", int)
+                           for a in r["ainvs"]] for r in records])
+    table = pl.DataFrame(rows, schema=schema).insert_column(4, ainvs)
+    return cremona_order(table)
+
+
+def published_table(curves: list[dict], mwbsd: list[dict]) -> pl.DataFrame:
+    """The BSD quantities the LMFDB publishes (``ec_curvedata`` joined with ``ec_mwbsd`` on
+    the LMFDB label), one row per curve, by Cremona label."""
+    by_label = {r["lmfdb_label"]: r for r in mwbsd}
+    rows = []
+    for r in curves:
+        extra = by_label.get(r["lmfdb_label"], {})
+        rows.append({"label": r["Clabel"], "rank": _value(r, "rank", int),
+                     "torsion": _value(r, "torsion", int), "regulator": _value(r, "regulator", float),
+                     "sha": _value(r, "sha", int),
+                     **{f: _value(extra, f, cast) for f, cast in
+                        [("real_period", float), ("special_value", float),
+                         ("tamagawa_product", int)] if f in extra}})
+    return published_frame(pl.DataFrame(rows, infer_schema_length=None))
+
+
+def published_ap(classes: list[dict], curves: pl.DataFrame) -> pl.DataFrame:
+    """``ec_classdata.aplist`` (a_p for the 25 primes p < 100) at the primes of good reduction,
+    by Cremona class; a_p at a bad prime (0 or ±1) does not determine w_p, so it is left out."""
+    cremona = dict(curves.select("lmfdb_iso", "isogeny_class").unique().iter_rows())
+    rows = []
+    for r in classes:
+        conductor = int(r["lmfdb_iso"].split(".")[0])
+        values = r["aplist"]
+        if not isinstance(values, list) or len(values) < len(APLIST_PRIMES):
+            raise LmfdbError(f"{r['lmfdb_iso']}: aplist {str(values)[:60]} does not hold a_p "
+                             f"for the {len(APLIST_PRIMES)} primes below 100")
+        rows += [{"isogeny_class": cremona[r["lmfdb_iso"]], "prime": p,
+                  "ap": _value({"lmfdb_iso": r["lmfdb_iso"], "aplist": a}, "aplist", int)}
+                 for p, a in zip(APLIST_PRIMES, values) if conductor % p]
+    return pl.DataFrame(rows, schema=PUBLISHED_AP_SCHEMA).sort(
+        "isogeny_class", "prime", maintain_order=True)

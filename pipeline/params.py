@@ -64,15 +64,43 @@ class Paths(_Section):
     murmurations_metrics: Path
     murmurations_figures: Path
     bsd_ratio_fits: Path
+    downloads: Path
+    sources_lock: Path
+    published: Path
+    published_ap: Path
+    ingest_chunks: Path
+    crosscheck: Path
+    crosscheck_metrics: Path
+
+
+class Fetch(_Section):
+    """Downloads of the online sources (:mod:`pipeline.fetch`)."""
+    timeout: float = Field(gt=0, description="seconds per request")
+    retries: int = Field(ge=0, le=20, description="further attempts after a retryable failure")
+    backoff: float = Field(ge=0, description="seconds before the first retry, doubled each time")
+    backoff_max: float = Field(ge=0, description="ceiling of one wait and of a Retry-After")
+    rate: float = Field(gt=0, description="requests per second at most")
+
+
+class BaseUrls(_Section):
+    cremona: str = Field(min_length=1, description="ecdata: allcurves/, allbsd/, aplist/ beneath")
+    lmfdb: str = Field(min_length=1, description="the LMFDB site: /api/ beneath")
 
 
 class Ingest(_Section):
-    source: Literal["elldata"] = Field(
-        description="elldata: the embedded Cremona tables (online sources come with issue 9)")
+    source: Literal["elldata", "cremona", "lmfdb"] = Field(
+        description="elldata: the embedded Cremona tables; cremona: the ecdata files; lmfdb: the API")
     conductor_min: int = Field(ge=1)
     conductor_max: int = Field(ge=2)
+    base_url: BaseUrls
     verify_checksums: bool = True
     pari_stack_mb: int = Field(ge=16)
+    saturation_bound: int = Field(ge=2, description="online sources: points saturated at p <= this")
+    workers: int = Field(ge=1, le=256, description="online sources: processes finding generators")
+    chunk_size: int = Field(ge=1, description="online sources: curves per resumable chunk")
+    lmfdb_window: int = Field(ge=1, description="lmfdb: conductors per query (halved if refused)")
+    lmfdb_batch: int = Field(ge=1, le=100, description="lmfdb: labels per ec_mwbsd/ec_classdata query")
+    fetch: Fetch
 
     @model_validator(mode="after")
     def _range(self) -> "Ingest":
@@ -84,7 +112,7 @@ class Ingest(_Section):
                 f"conductor_max={self.conductor_max} is beyond the embedded Cremona tables "
                 f"(passagemath-pari-elldata: conductors < {ELLDATA_CONDUCTOR_BOUND}); larger "
                 "conductors are served by Cremona's ecdata files or the LMFDB "
-                "(ingest.source: cremona | lmfdb, not yet available)")
+                "(ingest.source: cremona | lmfdb)")
         return self
 
 
@@ -266,6 +294,10 @@ class Murmurations(_Section):
         return self
 
 
+class Crosscheck(_Section):
+    relative_tolerance: float = Field(gt=0, lt=1, description="|ours - published| / |published|")
+
+
 class Report(_Section):
     top_features: int = Field(ge=1, le=100, description="features shown per finding (mean |SHAP|)")
 
@@ -288,6 +320,7 @@ class Params(_Section):
     stein_watkins: SteinWatkins
     bias: Bias
     murmurations: Murmurations
+    crosscheck: Crosscheck
     report: Report
     dashboard: Dashboard
 

@@ -18,8 +18,9 @@ from models.search import search_targets
 from models.targets import Target
 from pipeline.atomic import atomic_path, write_directory, write_json
 from pipeline.params import PARAMS_FILE, Params, ParamsError, load_params
-from reporting.document import (Context, bias_section, known_phenomena_section, markdown,
-                                pair_figures, to_html, topology_section)
+from reporting.document import (Context, bias_section, crosscheck_section,
+                                known_phenomena_section, markdown, pair_figures, to_html,
+                                topology_section)
 from reporting.figures import distribution_file
 from reporting.provenance import provenance
 from reporting.words import group_words, statement
@@ -37,7 +38,7 @@ def context(params: Params, bsd: pl.DataFrame) -> Context:
     targets: dict[str, Target] = search_targets(params.search, params.features)
     data = {name: getattr(params.paths, name) for name in (
         "curves", "bsd", "features", "evaluations", "importances", "findings", "topology",
-        "height_sample", "stein_watkins", "bias", "murmurations")}
+        "height_sample", "stein_watkins", "bias", "murmurations", "published", "crosscheck")}
     return Context(
         targets={name: t.description for name, t in targets.items()},
         groups={name: group_words(members, params.features.primes_max)
@@ -81,7 +82,9 @@ def main() -> None:
         known_labels(findings, params.search.held_out_prime), baseline_shares(findings),
         json.loads(Path(paths.murmurations_metrics).read_text()),
         pl.read_parquet(paths.bsd_ratio_fits), murmuration_plots, ctx)
-    text = markdown(findings, importances, ctx, images, topology, bias, known)
+    crosscheck = crosscheck_section(pl.read_parquet(paths.crosscheck),
+                                    json.loads(Path(paths.crosscheck_metrics).read_text()))
+    text = markdown(findings, importances, ctx, images, topology, bias, known, crosscheck)
     write_directory(images, paths.report_figures)
     with atomic_path(paths.report_markdown) as tmp:
         tmp.write_text(text + "\n")

@@ -233,13 +233,47 @@ def known_phenomena_section(labels: pl.DataFrame, shares: pl.DataFrame, metrics:
     return lines
 
 
+#: What each source publishes, in words, for the cross-check section.
+SOURCE_WORDS = {
+    "elldata": "the embedded Cremona tables (passagemath-pari-elldata), which publish "
+               "generators only: the rank is the number of generators",
+    "cremona": "Cremona's ecdata files (allcurves, allbsd, aplist); our generators are PARI's "
+               "(ellrank, ellheegner, saturated), so the regulators are independent",
+    "lmfdb": "the LMFDB (ec_curvedata, ec_mwbsd, ec_classdata); our generators are PARI's "
+             "(ellrank, ellheegner, saturated), so the regulators are independent",
+}
+
+
+def crosscheck_section(mismatches: pl.DataFrame, metrics: dict, shown: int = 20) -> list[str]:
+    """Our PARI quantities against the source's: counts compared and mismatched by quantity,
+    and the first ``shown`` mismatches."""
+    lines = ["## Cross-check against the source", "",
+             f"Source: {SOURCE_WORDS.get(metrics['source'], metrics['source'])}. Exact "
+             f"quantities must be equal, real ones within {metrics['relative_tolerance']:g} "
+             f"relative. {metrics['published_curves']:,} curves published, "
+             f"{metrics['curves']:,} computed: **{metrics['mismatches']:,} mismatches**.", ""]
+    by_quantity = metrics["mismatches_by_quantity"]
+    lines += _table(["quantity", "compared", "mismatches"], [
+        [q, f"{n:,}", by_quantity.get(q, 0)] for q, n in metrics["compared"].items()]
+        + [[q, "", n] for q, n in by_quantity.items() if q not in metrics["compared"]])
+    if len(mismatches):
+        lines += [f"First {min(shown, len(mismatches))} of {len(mismatches):,} mismatches:", ""]
+        lines += _table(["curve or class", "quantity", "published", "ours", "relative difference"],
+                        [[r["label"], r["quantity"], r["published"], r["computed"],
+                          "" if r["relative_difference"] is None
+                          else f"{r['relative_difference']:.2g}"]
+                         for r in mismatches.head(shown).iter_rows(named=True)])
+    return lines
+
+
 def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context,
              images: dict[str, bytes], topology: list[str] | None = None,
-             bias: list[str] | None = None, known: list[str] | None = None) -> str:
+             bias: list[str] | None = None, known: list[str] | None = None,
+             crosscheck: list[str] | None = None) -> str:
     """The report in Markdown; ``images`` (figures by file name, in ``context.figures``) gets
     the overview figure, and the flagged pairs' figures are shown from it; ``topology`` and
     ``bias`` are the lines of :func:`topology_section` and :func:`bias_section`, ``known`` of
-    :func:`known_phenomena_section`."""
+    :func:`known_phenomena_section`, ``crosscheck`` of :func:`crosscheck_section`."""
     images["overview.png"] = figures.score_overview(findings)
     coverage = context.coverage
     counts = findings["verdict"].value_counts(sort=True)
@@ -270,6 +304,7 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
     lines += bias or []
     lines += known or []
     lines += topology or []
+    lines += crosscheck or []
     p = context.provenance
     lines += ["## Provenance", ""]
     lines += _table(["", ""], [
