@@ -1,0 +1,54 @@
+"""Mordell–Weil generators found by PARI give the published regulators."""
+from __future__ import annotations
+
+import pytest
+
+from arithmetic.curves import CurveError
+from arithmetic.generators import mordell_weil_basis
+
+#: label: (ainvs, rank, regulator) from Cremona's tables / the LMFDB.
+KNOWN = {
+    "37a1": ([0, 0, 1, -1, 0], 1, 0.0511114082399688),
+    "389a1": ([0, 1, 1, -2, 0], 2, 0.152460177943144),
+    "5077a1": ([0, 0, 1, -7, 6], 3, 0.417143558758384),
+}
+
+
+def regulator(pari, curve, gens) -> float:
+    points = pari("[" + ",".join(f"[{x},{y}]" for x, y in gens) + "]")
+    return float(pari.matdet(pari.ellheightmatrix(curve, points)))
+
+
+@pytest.mark.parametrize("label", sorted(KNOWN))
+def test_regulators_of_known_curves(pari, label):
+    ainvs, rank, expected = KNOWN[label]
+    curve = pari.ellinit(ainvs)
+    gens = mordell_weil_basis(pari, curve, rank, 100, label)
+    assert len(gens) == rank
+    assert regulator(pari, curve, gens) == pytest.approx(expected, rel=1e-12)
+
+
+def test_unsaturated_points_are_saturated(pari):
+    """ellrank's points on 5077a1 span a subgroup of index 3 (regulator 9 times too large)."""
+    curve = pari.ellinit(KNOWN["5077a1"][0])
+    found = pari.ellrank(curve)[3]
+    assert float(pari.matdet(pari.ellheightmatrix(curve, found))) > 3
+    assert regulator(pari, curve, mordell_weil_basis(pari, curve, 3, 100, "5077a1")) < 0.42
+
+
+def test_heegner_point_when_the_descent_finds_none(pari):
+    """5159b2 has rank 1, but ellrank's 2-descent finds no point on it."""
+    curve = pari.ellinit([1, 0, 1, -475611, -126287863])
+    assert len(pari.ellrank(curve)[3]) == 0
+    gens = mordell_weil_basis(pari, curve, 1, 100, "5159b2")
+    assert len(gens) == 1 and regulator(pari, curve, gens) > 0
+
+
+def test_rank_zero_has_no_generators(pari):
+    assert mordell_weil_basis(pari, pari.ellinit([0, -1, 1, -10, -20]), 0, 100, "11a1") == []
+
+
+def test_a_wrong_rank_names_the_curve(pari):
+    with pytest.raises(CurveError, match=r"37a1: the table gives rank 2, but PARI's ellrank "
+                                         r"found 1 independent points"):
+        mordell_weil_basis(pari, pari.ellinit(KNOWN["37a1"][0]), 2, 100, "37a1")
