@@ -10,13 +10,14 @@ beyond 10,000, so a pull is split into conductor windows (``conductor=py{'$gte':
 and a window the server refuses is halved. Pages go through :class:`pipeline.fetch.Fetcher`
 (cached by URL, so an interrupted pull resumes page by page; lock-checked; retried). Only the
 requested ``_fields`` are kept; a record without one of them, a page that is not JSON, an error
-envelope, or a page that does not continue where the last one stopped is an
+envelope, a page that does not continue where the last one stopped, or an empty page whose
+``next`` goes on (the real last page points to itself) is an
 :class:`LmfdbError` naming the URL (and the record and field).
 """
 from __future__ import annotations
 
 import json
-from urllib.parse import quote, urljoin
+from urllib.parse import parse_qs, quote, urljoin, urlparse
 
 import polars as pl
 
@@ -39,6 +40,10 @@ class LmfdbError(ValueError):
 
 class OffsetRefused(LmfdbError):
     """The server refuses the page's offset: the query must be narrowed."""
+
+
+def _offset(url: str) -> int:
+    return int(parse_qs(urlparse(url).query).get("_offset", ["0"])[0])
 
 
 def listing_url(base: str, table: str, fields: list[str], condition: str) -> str:
@@ -77,6 +82,10 @@ def pull_listing(fetcher: Fetcher, url: str, fields: list[str]) -> list[dict]:
             raise LmfdbError(f"{url}: the page starts at record {page.get('start')}, but "
                              f"{len(records)} records came before it")
         if not page["data"]:
+            following = page.get("next")
+            if following and _offset(urljoin(url, following)) != page.get("start", len(records)):
+                raise LmfdbError(f"{url}: an empty page in the middle of the listing (its "
+                                 f"'next' goes on to {following})")
             return records
         for index, record in enumerate(page["data"]):
             missing = [f for f in fields if f not in record]

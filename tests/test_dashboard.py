@@ -54,6 +54,14 @@ def test_overview_counts_the_curves(in_project):
     assert values["isogeny classes"] == f"{bsd['isogeny_class'].n_unique():,}"
 
 
+def test_overview_shows_the_cross_check(in_project):
+    test = page("overview")
+    text = " ".join(m.value for m in test.markdown)
+    assert "Source **elldata**" in text and "**0 mismatches**" in text
+    assert any("quantity" in frame.value.columns and list(frame.value["quantity"]) == ["rank"]
+               for frame in test.dataframe)
+
+
 def test_curve_filters_change_the_result(in_project):
     test = page("curves")
     everything = test.caption[0].value

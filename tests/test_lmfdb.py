@@ -38,15 +38,18 @@ class Api(BaseHTTPRequestHandler):
             low, high = map(int, re.findall(r"\d+", unquote(query["conductor"][0])))
             Api.windows.append((low, high))
             page = (json.loads((SHARED_FIXTURES / "lmfdb/error-offset.json").read_text())
-                    if high - low > 50 else {**fixture_page(4), "start": 0, "data": []})
+                    if high - low > 50 else {**fixture_page(4), "start": 0, "offset": 0,
+                                             "data": [], "next": self.path})
         else:
             page = fixture_page(offset)
             if url.path.startswith("/missing/") and offset == 2:
                 del page["data"][1]["ainvs"]
             if url.path.startswith("/skip/") and offset == 2:
                 page["start"] = 3
+            if url.path.startswith("/hole/") and offset == 2:
+                page["data"] = []
         body = b"{truncated" if url.path.startswith("/garbled/") else json.dumps(page).encode()
-        if url.path.startswith(("/missing/", "/skip/", "/garbled/")) and "next" in page:
+        if url.path.startswith(("/missing/", "/skip/", "/garbled/", "/hole/")) and "next" in page:
             page["next"] = url.path.split("/api")[0] + page["next"]
             body = body if url.path.startswith("/garbled/") else json.dumps(page).encode()
         self.send_response(200)
@@ -87,6 +90,8 @@ def test_a_refused_window_is_split(server, fetcher):
     ("missing", r"_offset=2: record 3 \(37.a1\) has no field 'ainvs'"),
     ("skip", r"_offset=2: the page starts at record 3, but 2 records came before it"),
     ("garbled", r"_offset=0: not JSON"),
+    ("hole", r"_offset=2: an empty page in the middle of the listing \(its 'next' goes on to "
+             r"\S+_offset=4\)"),
 ])
 def test_bad_pages_name_the_url(server, fetcher, prefix, message):
     with pytest.raises(LmfdbError, match=message):

@@ -37,6 +37,23 @@ else:
     st.dataframe(pl.DataFrame({"verdict": list(metrics["verdicts"]),
                                "pairs": list(metrics["verdicts"].values())}), hide_index=True)
 
+st.subheader("Cross-check against the source")
+check = data.optional_json("crosscheck_metrics")
+if check is None:
+    st.info("Not cross-checked yet: `dvc repro crosscheck` compares our PARI values with the "
+            "source's.")
+else:
+    st.markdown(f"Source **{check['source']}**: {check['published_curves']:,} curves published, "
+                f"{check['curves']:,} computed, **{check['mismatches']:,} mismatches** (real "
+                f"quantities within {check['relative_tolerance']:g} relative).")
+    by_quantity = check["mismatches_by_quantity"]
+    st.dataframe(pl.DataFrame({"quantity": list(check["compared"]),
+                               "compared": list(check["compared"].values()),
+                               "mismatches": [by_quantity.get(q, 0) for q in check["compared"]]}),
+                 hide_index=True)
+    if check["mismatches"]:
+        st.dataframe(data.table("crosscheck").head(200), hide_index=True)
+
 st.subheader("Provenance")
 report = data.optional_json("report_json")
 if report is None:
