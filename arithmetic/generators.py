@@ -11,6 +11,10 @@ Given the rank r (proved in those tables for every curve they hold):
 3. ``ellsaturation`` makes the points p-saturated for every prime p ≤ ``saturation_bound``
    (S. Siksek, *Infinite descent on elliptic curves*, Rocky Mountain J. Math. 25, 1995).
 
+``ellrank`` searches with PARI's random generator, whose state depends on everything computed
+before in the process; it is reset (``setrand``) before each curve, so the generators depend on
+the curve alone, not on the chunking, the number of workers or a resumed run.
+
 The points then span a subgroup of index prime to every p ≤ the bound; the regulator computed
 from them equals Reg(E) unless the index has a larger prime factor, in which case the analytic
 Ш of the ``bsd`` stage is off by that square and its perfect-square check fails, naming the curve.
@@ -23,6 +27,8 @@ from arithmetic.curves import CurveError
 
 #: ``ellrank`` effort levels tried in turn for ranks >= 2.
 EFFORTS = (0, 1, 2, 3)
+#: PARI's random seed before each curve's search (any fixed value: reproducibility).
+RANDOM_SEED = 1
 
 
 def _independent_points(pari: cypari2.Pari, curve, rank: int) -> list:
@@ -42,6 +48,7 @@ def mordell_weil_basis(pari: cypari2.Pari, curve, rank: int, saturation_bound: i
     curve when PARI finds fewer than ``rank`` independent points."""
     if rank == 0:
         return []
+    pari.setrand(RANDOM_SEED)
     points = _independent_points(pari, curve, rank)
     if len(points) != rank:
         raise CurveError(f"{label}: the table gives rank {rank}, but PARI's ellrank found "

@@ -93,11 +93,8 @@ def small_params() -> dict:
     return params
 
 
-@pytest.fixture(scope="session")
-def pipeline_project(tmp_path_factory) -> tuple[Path, dict, str]:
-    """A scratch copy of the project after a cold `dvc repro` on :func:`small_params`:
-    (its directory, its params, the output of `dvc repro`)."""
-    repo = tmp_path_factory.mktemp("pipeline") / "project"
+def scratch_project(repo: Path) -> Path:
+    """``repo``: a copy of what the project needs to run (:data:`PROJECT_FILES`), a git repo."""
     for name in PROJECT_FILES:
         source, target = PROJECT / name, repo / name
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -105,9 +102,17 @@ def pipeline_project(tmp_path_factory) -> tuple[Path, dict, str]:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy(source, target)
+    run(["git", "init", "-q"], repo)
+    return repo
+
+
+@pytest.fixture(scope="session")
+def pipeline_project(tmp_path_factory) -> tuple[Path, dict, str]:
+    """A scratch copy of the project after a cold `dvc repro` on :func:`small_params`:
+    (its directory, its params, the output of `dvc repro`)."""
+    repo = scratch_project(tmp_path_factory.mktemp("pipeline") / "project")
     params = small_params()
     (repo / "params.yaml").write_text(yaml.safe_dump(params))
-    run(["git", "init", "-q"], repo)
     output = run([sys.executable, "-m", "dvc", "repro"], repo).stdout
     return repo, params, output
 

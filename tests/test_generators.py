@@ -52,3 +52,18 @@ def test_a_wrong_rank_names_the_curve(pari):
     with pytest.raises(CurveError, match=r"37a1: the table gives rank 2, but PARI's ellrank "
                                          r"found 1 independent points"):
         mordell_weil_basis(pari, pari.ellinit(KNOWN["37a1"][0]), 2, 100, "37a1")
+
+
+def test_the_generators_do_not_depend_on_what_ran_before(pari):
+    """ellrank draws random points (on 9108r1 two random states give different points): the
+    state is reset per curve, so the order of work (chunks, workers, a resumed run) cannot
+    change the generators."""
+    curve = pari.ellinit([0, 0, 0, 1580856, -106218115])
+    pari.setrand(1)
+    first_state = pari.ellrank(curve)[3]
+    pari.setrand(12345)
+    assert pari.ellrank(curve)[3] != first_state
+    found = mordell_weil_basis(pari, curve, 1, 100, "9108r1")
+    for seed in (1, 12345):          # without the reset, these two give different points
+        pari.setrand(seed)
+        assert mordell_weil_basis(pari, curve, 1, 100, "9108r1") == found

@@ -4,7 +4,6 @@ mismatches, and every later stage runs unchanged on them."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from functools import partial
 
@@ -12,7 +11,7 @@ import polars as pl
 import pytest
 import yaml
 
-from tests.conftest import PROJECT, PROJECT_FILES, local_server, run, small_params
+from tests.conftest import local_server, run, scratch_project, small_params
 from tests.online_sources import LmfdbApi, ecdata_mirror
 from tests.test_online_ingest import FAST_FETCH, Quiet
 
@@ -29,16 +28,7 @@ COMPARED = {
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
-    repo = tmp_path_factory.mktemp("online") / "project"
-    for name in PROJECT_FILES:
-        source, target = PROJECT / name, repo / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy(source, target)
-    run(["git", "init", "-q"], repo)
-    return repo
+    return scratch_project(tmp_path_factory.mktemp("online") / "project")
 
 
 def repro(repo, source: str, url: str | None, *targets: str) -> str:
