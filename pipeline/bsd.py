@@ -22,7 +22,7 @@ from arithmetic.curves import CurveError
 from arithmetic.pari import start_pari
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
-from pipeline.params import Bsd, ParamsError, load_params
+from pipeline.params import Bsd, Executor, ParamsError, load_params
 
 #: This worker process's PARI handle, set by :func:`start_worker` (cypari2's state is per process).
 _pari = None
@@ -44,13 +44,15 @@ def chunk_salt(section: Bsd) -> str:
     return f"realprecision={section.realprecision};sha_tolerance={section.sha_tolerance};{code}"
 
 
-def compute_bsd(curves: pl.DataFrame, section: Bsd, chunk_dir: Path) -> pl.LazyFrame:
+def compute_bsd(curves: pl.DataFrame, section: Bsd, chunk_dir: Path,
+                executor: Executor | None = None) -> pl.LazyFrame:
     """The BSD table of ``curves``, computed (or resumed) in ``chunk_dir``; checked for completeness."""
     chunks = plan_chunks(curves, "isogeny_class", section.chunk_size, chunk_salt(section))
     paths = run_chunks(curves, chunks, chunk_dir, partial(bsd_chunk, sha_tolerance=section.sha_tolerance),
                        workers=section.workers, initializer=start_worker,
                        initargs=(section.realprecision, section.pari_stack_mb),
-                       cost=lambda chunk: curves["conductor"][chunk.stop - 1], desc="bsd")
+                       cost=lambda chunk: curves["conductor"][chunk.stop - 1], desc="bsd",
+                       executor=executor)
     table = pl.scan_parquet(paths)
     labels = table.select("label").collect().to_series()
     if not labels.equals(curves["label"]):
@@ -74,7 +76,7 @@ def bsd_metrics(table: pl.LazyFrame) -> dict:
 def main() -> None:
     params = load_params()
     curves = pl.read_parquet(params.paths.curves)
-    table = compute_bsd(curves, params.bsd, params.paths.bsd_chunks)
+    table = compute_bsd(curves, params.bsd, params.paths.bsd_chunks, params.executor)
     write_parquet(table, params.paths.bsd)
     metrics = bsd_metrics(pl.scan_parquet(params.paths.bsd))
     write_json(metrics, params.paths.bsd_metrics)

@@ -1,7 +1,9 @@
 """Resumable, parallel work over a table in chunks of whole groups (e.g. isogeny classes).
 
 Each chunk's result is written atomically to ``<directory>/<index>-<key>.parquet`` as soon as
-it is done. The key hashes the chunk's input rows and a *salt* (the parameters and code that
+it is done, by this process (with the ``dask`` executor the chunks run as dask.distributed
+tasks, on a scheduler given by address or a ``LocalCluster``; rows and results cross the wire
+as Arrow IPC bytes, so the workers need no access to this disk). The key hashes the chunk's input rows and a *salt* (the parameters and code that
 shape the result), so a rerun after a kill redoes only the missing chunks, and never reuses a
 chunk computed from other input, parameters or code. Nothing is duplicated: a chunk is either
 a complete file or absent.
@@ -12,6 +14,7 @@ import hashlib
 import io
 import multiprocessing
 import sys
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -20,6 +23,7 @@ import polars as pl
 from tqdm import tqdm
 
 from pipeline.atomic import TMP_MARKER, write_parquet
+from pipeline.params import Executor
 
 
 @dataclass(frozen=True)
@@ -91,14 +95,16 @@ def _compute_chunk(task: Callable[[pl.DataFrame], pl.DataFrame], rows: pl.DataFr
 def run_chunks(table: pl.DataFrame, chunks: list[Chunk], directory: Path,
                task: Callable[[pl.DataFrame], pl.DataFrame], *, workers: int,
                initializer: Callable[..., None], initargs: tuple = (),
-               cost: Callable[[Chunk], float] | None = None, desc: str = "chunks") -> list[Path]:
+               cost: Callable[[Chunk], float] | None = None, desc: str = "chunks",
+               executor: Executor | None = None) -> list[Path]:
     """Run ``task`` on every chunk not yet done; return all chunk files in table order.
 
     ``task`` and ``initializer`` must be module-level functions (they go to worker processes,
     started with *spawn*: no state is inherited from this process). ``initializer(*initargs)``
     runs once per worker, e.g. to start PARI. With ``workers == 1`` everything runs here.
     ``cost`` (optional) estimates a chunk's work: costly chunks are started first, so that the
-    workers finish together (longest-processing-time-first scheduling).
+    workers finish together (longest-processing-time-first scheduling). ``executor`` (params
+    section ``executor``; None: local) may send the chunks to dask instead.
     """
     directory.mkdir(parents=True, exist_ok=True)
     clear_stale(directory, {c.filename for c in chunks})
@@ -109,7 +115,9 @@ def run_chunks(table: pl.DataFrame, chunks: list[Chunk], directory: Path,
     jobs = [(task, table.slice(c.start, c.rows), directory / c.filename) for c in pending]
     with tqdm(total=len(table), initial=done_rows, unit="curve", desc=desc, file=sys.stderr,
               smoothing=0.05) as progress:
-        if workers == 1 or len(jobs) <= 1:
+        if executor is not None and executor.kind == "dask" and jobs:
+            _run_on_dask(jobs, executor.address, workers, initializer, initargs, progress)
+        elif workers == 1 or len(jobs) <= 1:
             initializer(*initargs)
             for job in jobs:
                 progress.update(_compute_chunk(*job))
@@ -123,3 +131,71 @@ def run_chunks(table: pl.DataFrame, chunks: list[Chunk], directory: Path,
 
 def _star_compute(job: tuple) -> int:
     return _compute_chunk(*job)
+
+
+#: Per dask worker process: a single-threaded PARI process for each (initializer, args).
+_pari_processes: dict[tuple, ProcessPoolExecutor] = {}
+
+
+def _dask_task(task: Callable[[pl.DataFrame], pl.DataFrame], initializer: Callable[..., None],
+               initargs: tuple, rows: bytes) -> bytes:
+    """On a dask worker: run ``task`` on the rows in the worker's own PARI process.
+
+    Dask runs tasks in threads beside its event loop, and cypari2 is not thread-safe (one PARI
+    stack per process: a PARI object freed in another thread moves it under a running
+    computation; this segfaulted in tests). So each dask worker keeps a child process, started
+    once per (initializer, args), where PARI runs single-threaded as with the local executor."""
+    key = (initializer.__module__, initializer.__qualname__, initargs)
+    if key not in _pari_processes:
+        _pari_processes[key] = ProcessPoolExecutor(
+            1, mp_context=multiprocessing.get_context("spawn"), initializer=initializer,
+            initargs=initargs)
+    return _pari_processes[key].submit(_compute_bytes, task, rows).result()
+
+
+def _stop_pari_processes() -> None:
+    """On each dask worker, after a stage's chunks: stop its PARI children."""
+    while _pari_processes:
+        _pari_processes.popitem()[1].shutdown(cancel_futures=True)
+
+
+def _compute_bytes(task: Callable[[pl.DataFrame], pl.DataFrame], rows: bytes) -> bytes:
+    return _ipc(task(pl.read_ipc(io.BytesIO(rows))))
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer)
+    return buffer.getvalue()
+
+
+def _run_on_dask(jobs: list[tuple], address: str | None, workers: int,
+                 initializer: Callable[..., None], initargs: tuple, progress) -> None:
+    """The jobs as dask.distributed tasks (most costly first, as listed); each result is
+    written here, atomically, as it arrives. No address: a LocalCluster of ``workers``
+    single-threaded, non-daemonic processes on 127.0.0.1 (each starts its PARI child), closed
+    afterwards. A cluster given by address needs workers started non-daemonic
+    (``DASK_DISTRIBUTED__WORKER__DAEMON=False``)."""
+    import dask
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    with dask.config.set({"distributed.worker.daemon": False}):   # workers start PARI children
+        cluster = None if address else LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+            dashboard_address=":0")
+    try:
+        with Client(address or cluster) as client:
+            futures = {client.submit(_dask_task, task, initializer, initargs, _ipc(rows),
+                                     pure=False, priority=-index): (path, len(rows))
+                       for index, (task, rows, path) in enumerate(jobs)}
+            try:
+                for future in as_completed(futures):
+                    path, rows = futures[future]
+                    write_parquet(pl.read_ipc(io.BytesIO(future.result())), path)
+                    progress.update(rows)
+            finally:
+                client.cancel(list(futures))
+                client.run(_stop_pari_processes)
+    finally:
+        if cluster is not None:
+            cluster.close()

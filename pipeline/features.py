@@ -24,7 +24,7 @@ from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_fea
                              torsion_bound, trace_features)
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
-from pipeline.params import Features, ParamsError, load_params
+from pipeline.params import Executor, Features, ParamsError, load_params
 
 #: This worker process's PARI handle, set by :func:`start_worker`.
 _pari = None
@@ -45,7 +45,7 @@ def features_chunk(rows: pl.DataFrame, primes: list[int]) -> pl.DataFrame:
 
 
 def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
-                     chunk_dir) -> pl.DataFrame:
+                     chunk_dir, executor: Executor | None = None) -> pl.DataFrame:
     """The feature table of ``curves`` (with their BSD table ``bsd``, same rows and order)."""
     if not bsd["label"].equals(curves["label"]):
         raise ValueError("the bsd table does not hold the curves of the curve table in order; "
@@ -57,7 +57,8 @@ def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
     chunks = plan_chunks(inputs, "isogeny_class", section.chunk_size, salt)
     paths = run_chunks(inputs, chunks, chunk_dir, partial(features_chunk, primes=primes),
                        workers=section.workers, initializer=start_worker,
-                       initargs=(section.pari_stack_mb,), desc="features")
+                       initargs=(section.pari_stack_mb,), desc="features",
+                       executor=executor)
     computed = pl.read_parquet(paths)
     if not computed["label"].equals(curves["label"]):
         raise ValueError(f"chunks in {chunk_dir} do not hold the input curves in order; "
@@ -82,7 +83,8 @@ def main() -> None:
     section = params.features
     curves = pl.read_parquet(params.paths.curves)
     bsd = pl.read_parquet(params.paths.bsd)
-    table = compute_features(curves, bsd, section, params.paths.features_chunks)
+    table = compute_features(curves, bsd, section, params.paths.features_chunks,
+                             params.executor)
     try:
         groups = resolve_groups(table.columns, section.groups)
     except ValueError as err:

@@ -33,8 +33,9 @@ def main() -> None:
     task = partial(height_chunk, analytic_conductor_max=section.analytic_conductor_max,
                    sha_tolerance=section.sha_tolerance)
     computed = reference.compute_reference(pairs, section, chunks, "height sample", task,
-                                           (__file__,))
-    features = reference.sample_features(computed, params.features, section.workers, chunks)
+                                           (__file__,), params.executor)
+    features = reference.sample_features(computed, params.features, section.workers, chunks,
+                                         params.executor)
     write_parquet(computed, params.paths.height_sample)
     write_parquet(features, params.paths.height_sample_features)
     reference.finish(chunks)

@@ -40,7 +40,7 @@ from pipeline.cremona import pull_cremona
 from pipeline.fetch import Fetcher, FetchError, FetchSettings
 from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, LmfdbError, curve_table,
                             published_ap, published_table, pull, pull_labels)
-from pipeline.params import Ingest, Params, ParamsError, load_params
+from pipeline.params import Executor, Ingest, Params, ParamsError, load_params
 
 #: This worker process's PARI handle (cypari2's state is per process).
 _pari = None
@@ -96,7 +96,7 @@ def generators_chunk(rows: pl.DataFrame, saturation_bound: int, where: str) -> p
 
 
 def with_generators(curves: pl.DataFrame, ranks: pl.DataFrame, section: Ingest,
-                    chunk_dir: Path, where: str) -> pl.DataFrame:
+                    chunk_dir: Path, where: str, executor: Executor | None = None) -> pl.DataFrame:
     """``curves`` with a ``gens`` column found by PARI, in resumable chunks of whole classes."""
     rows = curves.join(ranks.select("label", "rank"), on="label", how="left",
                        maintain_order="left")
@@ -109,7 +109,7 @@ def with_generators(curves: pl.DataFrame, ranks: pl.DataFrame, section: Ingest,
     task = partial(generators_chunk, saturation_bound=section.saturation_bound, where=where)
     paths = run_chunks(rows, chunks, chunk_dir, task, workers=section.workers,
                        initializer=start_worker, initargs=(section.pari_stack_mb,),
-                       desc="generators")
+                       desc="generators", executor=executor)
     table = pl.concat([pl.read_parquet(p) for p in paths])
     shutil.rmtree(chunk_dir)
     return table
@@ -127,7 +127,8 @@ def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
                           FetchSettings(**section.fetch.model_dump()))
         raw, published, published_aps = pull_online(section, fetcher)
         where = getattr(section.base_url, section.source)
-        curves = with_generators(raw, published, section, params.paths.ingest_chunks, where)
+        curves = with_generators(raw, published, section, params.paths.ingest_chunks, where,
+                                 params.executor)
     if curves.is_empty():
         raise ElldataError(f"no curves with {section.conductor_min} <= N < "
                            f"{section.conductor_max} in the {section.source} source")

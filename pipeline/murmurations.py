@@ -99,7 +99,7 @@ def main() -> None:
                              Path(paths.murmurations_chunks),
                              partial(traces_chunk, primes=primes), workers=section.workers,
                              initializer=start_worker, initargs=(section.pari_stack_mb,),
-                             desc="murmurations")
+                             desc="murmurations", executor=params.executor)
     traces = np.array(pl.read_parquet(chunk_paths)["traces"].to_list(), dtype=np.int64)
     rng = np.random.default_rng(section.seed)
     parts, summary = [], {}

@@ -73,6 +73,14 @@ class Paths(_Section):
     crosscheck_metrics: Path
 
 
+class Executor(_Section):
+    """Where the chunked PARI work runs (:func:`pipeline.chunks.run_chunks`)."""
+    kind: Literal["local", "dask"] = Field(
+        description="local: worker processes here; dask: dask.distributed tasks")
+    address: str | None = Field(
+        default=None, description="dask: the scheduler's address; None: a LocalCluster here")
+
+
 class Fetch(_Section):
     """Downloads of the online sources (:mod:`pipeline.fetch`)."""
     timeout: float = Field(gt=0, description="seconds per request")
@@ -310,6 +318,7 @@ class Dashboard(_Section):
 
 class Params(_Section):
     paths: Paths
+    executor: Executor
     ingest: Ingest
     bsd: Bsd
     features: Features

@@ -17,7 +17,7 @@ from arithmetic.pari import start_pari
 from arithmetic.reference import CURVE_COLUMNS, reference_table
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
 from pipeline.features import compute_features
-from pipeline.params import Features
+from pipeline.params import Executor, Features
 
 #: This worker process's PARI handle, set by :func:`start_worker`.
 _pari = None
@@ -40,7 +40,8 @@ def reference_chunk(rows: pl.DataFrame, analytic_conductor_max: int,
 
 def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,
                       task: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
-                      code: tuple[str, ...] = ()) -> pl.DataFrame:
+                      code: tuple[str, ...] = (),
+                      executor: Executor | None = None) -> pl.DataFrame:
     """``task`` (default: :func:`reference_chunk`) over ``table`` in chunks of whole classes,
     resumable in ``chunk_dir``/pari; the rows come back in input order, checked."""
     task = task or partial(reference_chunk, analytic_conductor_max=section.analytic_conductor_max,
@@ -50,7 +51,8 @@ def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,
     chunks = plan_chunks(table, "isogeny_class", section.chunk_size, salt)
     paths = run_chunks(table, chunks, Path(chunk_dir) / "pari", task, workers=section.workers,
                        initializer=start_worker,
-                       initargs=(section.realprecision, section.pari_stack_mb), desc=desc)
+                       initargs=(section.realprecision, section.pari_stack_mb), desc=desc,
+                       executor=executor)
     computed = pl.read_parquet(paths)
     if not computed["label"].equals(table["label"]):
         raise ValueError(f"chunks in {chunk_dir} do not hold the {len(table)} input curves in "
@@ -59,11 +61,11 @@ def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,
 
 
 def sample_features(computed: pl.DataFrame, features: Features, workers: int,
-                    chunk_dir: Path) -> pl.DataFrame:
+                    chunk_dir: Path, executor: Executor | None = None) -> pl.DataFrame:
     """The features of a reference sample, by the features stage's code and params."""
     section = features.model_copy(update={"workers": workers})
     return compute_features(computed.select(CURVE_COLUMNS), computed, section,
-                            Path(chunk_dir) / "features")
+                            Path(chunk_dir) / "features", executor)
 
 
 def finish(chunk_dir: Path) -> None:

@@ -29,10 +29,12 @@ def main() -> None:
         raise SteinWatkinsError(f"{section.file} has no curves with {section.conductor_min} "
                                 f"<= N < {section.conductor_max}")
     table = sample_classes(table, section.classes, section.seed)
-    computed = reference.compute_reference(table, section, chunks, "stein-watkins")
+    computed = reference.compute_reference(table, section, chunks, "stein-watkins",
+                                           executor=params.executor)
     check_against_pari(table, computed)
     computed = computed.with_columns(table.select("sw_special_value", "sw_line"))
-    features = reference.sample_features(computed, params.features, section.workers, chunks)
+    features = reference.sample_features(computed, params.features, section.workers, chunks,
+                                         params.executor)
     write_parquet(computed, params.paths.stein_watkins)
     write_parquet(features, params.paths.stein_watkins_features)
     reference.finish(chunks)
