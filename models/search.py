@@ -5,7 +5,7 @@ the root number), so that every score sits beside what the known heuristics achi
 """
 from __future__ import annotations
 
-from functools import partial
+from functools import lru_cache, partial
 from typing import Callable
 
 import numpy as np
@@ -134,6 +134,14 @@ def _delaunay(frame, rng, sha_model):
 
 def _permutation(frame, rng, columns, strata):
     return permute_classes(frame, [c for c in columns if c in frame.columns], strata, rng)
+
+
+def sha_model_factory(nulls) -> Callable[[], ShaModel]:
+    """The Delaunay Sha model of the ``nulls`` params, built on first use (its bank of random
+    alternating matrices takes seconds) and then shared, seeded with ``nulls.seed``."""
+    return lru_cache(maxsize=1)(lambda: ShaModel(
+        nulls.delaunay_primes, nulls.delaunay_bank_size, nulls.delaunay_matrix_size,
+        np.random.default_rng(nulls.seed)))
 
 
 def search_targets(search, features) -> dict[str, Target]:

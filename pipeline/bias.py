@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sys
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -21,10 +20,10 @@ from tqdm import tqdm
 
 from models.bias import (artefact_reason, distributions, importance_weights, replicable,
                          stratum_trend, weighted_margin)
-from models.delaunay import ShaModel
 from models.features import model_frame
 from models.findings import cross_validated, decide, evaluate
-from models.search import pair_tools, pairs, search_settings, search_targets
+from models.search import (pair_tools, pairs, search_settings, search_targets,
+                           sha_model_factory)
 from pipeline.atomic import write_directory, write_json, write_parquet
 from pipeline.params import ParamsError, Params, load_params
 from reporting.figures import distribution_file, sample_distribution
@@ -98,10 +97,7 @@ def main() -> None:
     groups = json.loads(Path(params.paths.feature_groups).read_text())
     targets = search_targets(params.search, params.features)
     columns = {(t.name, g): c for t, g, c in pairs(targets, params.search.groups, groups)}
-    nulls = params.nulls
-    sha_model = lru_cache(maxsize=1)(lambda: ShaModel(
-        nulls.delaunay_primes, nulls.delaunay_bank_size, nulls.delaunay_matrix_size,
-        np.random.default_rng(nulls.seed)))
+    sha_model = sha_model_factory(params.nulls)
     rows = []
     for finding in tqdm(would_flag, desc="bias", unit="pair", file=sys.stderr):
         key = (finding["target"], finding["group"])

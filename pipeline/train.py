@@ -15,10 +15,8 @@ import multiprocessing
 import shutil
 import sys
 import time
-from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 from tqdm import tqdm
 
@@ -31,12 +29,11 @@ import models.scores
 import models.search
 import models.splits
 import models.targets
-from models.delaunay import ShaModel
 from models.features import model_frame
 from models.findings import evaluate
-from models.search import pair_tools, pairs, search_settings, search_targets
+from models.search import (pair_tools, pairs, search_settings, search_targets,
+                           sha_model_factory)
 from models.splits import class_index
-from models.targets import Target
 from pipeline.atomic import atomic_path, write_json, write_parquet
 from pipeline.chunks import clear_stale, source_digest
 from pipeline.params import ParamsError, Params, load_params
@@ -47,24 +44,14 @@ SHAP_SAMPLE = 2000
 _state: dict = {}
 
 
-def selected_targets(params: Params) -> dict[str, Target]:
-    return search_targets(params.search, params.features)
-
-
 def start_worker(params: Params, threads: int) -> None:
     """Load the model frame once per process."""
     features = pl.read_parquet(params.paths.features)
     _state.update(params=params, threads=threads,
                   frame=model_frame(features, pl.read_parquet(params.paths.bsd)),
                   groups=json.loads(Path(params.paths.feature_groups).read_text()),
-                  targets=selected_targets(params))
-
-
-@lru_cache(maxsize=1)
-def _sha_model() -> ShaModel:
-    nulls = _state["params"].nulls
-    return ShaModel(nulls.delaunay_primes, nulls.delaunay_bank_size, nulls.delaunay_matrix_size,
-                    np.random.default_rng(nulls.seed))
+                  targets=search_targets(params.search, params.features),
+                  sha_model=sha_model_factory(params.nulls))
 
 
 def run_pair(job: tuple[str, str, list[str], Path]) -> str:
@@ -75,7 +62,7 @@ def run_pair(job: tuple[str, str, list[str], Path]) -> str:
     settings = search_settings(search)
     make_gbm, baselines, null = pair_tools(target, columns, _state["groups"], search,
                                            params.nulls, params.features, _state["threads"],
-                                           _sha_model)
+                                           _state["sha_model"])
     started = time.perf_counter()
     result = evaluate(frame, target, group, columns, make_gbm, baselines, null, settings)
 
@@ -107,7 +94,7 @@ def run_key(params: Params) -> str:
 def run_all(params: Params) -> list[Path]:
     """Run every pair not yet done; return the result files in search order."""
     groups = json.loads(Path(params.paths.feature_groups).read_text())
-    work = pairs(selected_targets(params), params.search.groups, groups)
+    work = pairs(search_targets(params.search, params.features), params.search.groups, groups)
     directory = Path(params.paths.train_chunks)
     directory.mkdir(parents=True, exist_ok=True)
     key = run_key(params)
