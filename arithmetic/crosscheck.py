@@ -37,10 +37,6 @@ MISMATCH_SCHEMA = {"label": pl.String, "quantity": pl.String, "published": pl.St
                    "computed": pl.String, "relative_difference": pl.Float64}
 
 
-def empty_published() -> pl.DataFrame:
-    return pl.DataFrame(schema=PUBLISHED_SCHEMA)
-
-
 def published_frame(rows: pl.DataFrame) -> pl.DataFrame:
     """``rows`` with the published columns it has, the others null, cast to the schema."""
     return rows.select(
