@@ -149,12 +149,24 @@ def _value(record: dict, field: str, cast):
                          f"= {record[field]!r} is not a {cast.__name__}") from None
 
 
+def _labels(record: dict) -> tuple[str, str]:
+    """(label, isogeny class): Cremona's, or the LMFDB's beyond Cremona's tables (N ≥ 500,000,
+    where ``Clabel`` is null)."""
+    if record["Clabel"] is None:
+        return record["lmfdb_label"], record["lmfdb_iso"]
+    return record["Clabel"], record["Ciso"]
+
+
 def curve_table(records: list[dict]) -> pl.DataFrame:
     """``ec_curvedata`` records as the curve table's columns (:data:`CURVE_SCHEMA` without
-    ``gens``), Cremona labels first and the LMFDB labels beside, in Cremona's order."""
-    rows = [{"label": r["Clabel"], "isogeny_class": r["Ciso"],
-             "number": int(r["Clabel"][len(r["Ciso"]):]), "conductor": _value(r, "conductor", int),
-             "lmfdb_label": r["lmfdb_label"], "lmfdb_iso": r["lmfdb_iso"]} for r in records]
+    ``gens``), Cremona labels first (the LMFDB's where there is none) and the LMFDB labels
+    beside, in Cremona's order."""
+    rows = []
+    for r in records:
+        label, iso = _labels(r)
+        rows.append({"label": label, "isogeny_class": iso, "number": int(label[len(iso):]),
+                     "conductor": _value(r, "conductor", int), "lmfdb_label": r["lmfdb_label"],
+                     "lmfdb_iso": r["lmfdb_iso"]})
     schema = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int16,
               "conductor": pl.Int64, "lmfdb_label": pl.String, "lmfdb_iso": pl.String}
     ainvs = ainvs_series([[_value({"lmfdb_label": r["lmfdb_label"], "ainvs": a}, "ainvs", int)
@@ -170,7 +182,7 @@ def published_table(curves: list[dict], mwbsd: list[dict]) -> pl.DataFrame:
     rows = []
     for r in curves:
         extra = by_label.get(r["lmfdb_label"], {})
-        rows.append({"label": r["Clabel"], "rank": _value(r, "rank", int),
+        rows.append({"label": _labels(r)[0], "rank": _value(r, "rank", int),
                      "torsion": _value(r, "torsion", int), "regulator": _value(r, "regulator", float),
                      "sha": _value(r, "sha", int),
                      **{f: _value(extra, f, cast) for f, cast in

@@ -12,7 +12,8 @@ import pytest
 
 from arithmetic.elldata import read_curves
 from pipeline.fetch import Fetcher, FetchSettings
-from pipeline.lmfdb import CURVE_FIELDS, LmfdbError, curve_table, pull, pull_window
+from pipeline.lmfdb import (CURVE_FIELDS, LmfdbError, curve_table, published_table, pull,
+                            pull_window)
 from tests.conftest import SHARED_FIXTURES, local_server
 
 PAGES = {0: "ec_curvedata.page0.json", 2: "ec_curvedata.page1.json",
@@ -104,3 +105,12 @@ def test_only_a_refused_offset_splits_a_window(server, fetcher):
     with pytest.raises(LmfdbError, match=r"no field 'ainvs'"):
         pull(fetcher, f"{server}/missing", "ec_curvedata", CURVE_FIELDS, 1, 100, 100)
     assert len(json.loads(fetcher.lock_path.read_text())) == 2      # the two pages of one window
+
+
+def test_curves_beyond_cremonas_tables_keep_their_lmfdb_labels():
+    """Beyond N = 500,000 the LMFDB has no Cremona label (Clabel null): the LMFDB's serves."""
+    record = {**fixture_page(0)["data"][0], "Clabel": None, "Ciso": None,
+              "lmfdb_label": "500001.a1", "lmfdb_iso": "500001.a", "conductor": 500001}
+    row = curve_table([record]).row(0, named=True)
+    assert (row["label"], row["isogeny_class"], row["number"]) == ("500001.a1", "500001.a", 1)
+    assert published_table([record], [])["label"].to_list() == ["500001.a1"]
