@@ -44,6 +44,16 @@ def published_frame(rows: pl.DataFrame) -> pl.DataFrame:
     ).cast(PUBLISHED_SCHEMA)
 
 
+def ap_long(table: pl.DataFrame, primes: list[int]) -> pl.DataFrame:
+    """The ``ap_<p>`` columns of a per-class table, for ``primes``, as one row per (isogeny
+    class, p): ``isogeny_class``, ``prime``, ``ap`` (the layout of published a_p)."""
+    return (table.select("isogeny_class", *[f"ap_{p}" for p in primes])
+            .unpivot(index="isogeny_class", variable_name="prime", value_name="ap")
+            .with_columns(pl.col("prime").str.strip_prefix("ap_").cast(pl.Int64),
+                          pl.col("ap").cast(pl.Int64))
+            .sort("isogeny_class", "prime", maintain_order=True))
+
+
 def _text(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).fill_null("absent")
 
@@ -86,11 +96,8 @@ def compare_ap(features: pl.DataFrame, published_ap: pl.DataFrame) -> tuple[pl.D
     each class) against the published a_p / w_p, for the primes both tables hold."""
     primes = [p for p in published_ap["prime"].unique().sort().to_list()
               if f"ap_{p}" in features.columns]
-    ours = (features.unique("isogeny_class", keep="first", maintain_order=True)
-            .select("isogeny_class", *[f"ap_{p}" for p in primes])
-            .unpivot(index="isogeny_class", variable_name="prime", value_name="ap_ours")
-            .with_columns(pl.col("prime").str.strip_prefix("ap_").cast(pl.Int64),
-                          pl.col("ap_ours").cast(pl.Int64)))
+    ours = ap_long(features.unique("isogeny_class", keep="first", maintain_order=True),
+                   primes).rename({"ap": "ap_ours"})
     both = published_ap.filter(pl.col("prime").is_in(primes)).join(
         ours, on=["isogeny_class", "prime"], how="left")
     wrong = both.filter(pl.col("ap_ours").is_null() | (pl.col("ap") != pl.col("ap_ours")))

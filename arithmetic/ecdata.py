@@ -142,17 +142,6 @@ def read_aplist(text: str, source: str) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
-def aplist_long(table: pl.DataFrame) -> pl.DataFrame:
-    """An ``aplist`` frame as one row per (isogeny class, p < 100): ``isogeny_class``,
-    ``prime``, ``ap`` (a_p at good p, w_p at bad p), the layout of published a_p."""
-    columns = [ap_column(p) for p in APLIST_PRIMES]
-    return (table.select("isogeny_class", *columns)
-            .unpivot(index="isogeny_class", variable_name="prime", value_name="ap")
-            .with_columns(pl.col("prime").str.strip_prefix("ap_").cast(pl.Int64),
-                          pl.col("ap").cast(pl.Int64))
-            .sort("isogeny_class", "prime", maintain_order=True))
-
-
 def cremona_order(table: pl.DataFrame) -> pl.DataFrame:
     """Curves in the order of Cremona's tables: by conductor, then class code as a number in
     base 26 (a, ..., z, ba, bb, ...: shorter codes first), then curve number."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from arithmetic.crosscheck import published_frame
-from arithmetic.ecdata import (EcdataError, aplist_long, cremona_order, read_allbsd,
+from arithmetic.crosscheck import ap_long, published_frame
+from arithmetic.ecdata import (APLIST_PRIMES, EcdataError, cremona_order, read_allbsd,
                                read_allcurves, read_aplist)
 from pipeline.fetch import Fetcher
 
@@ -56,4 +56,4 @@ def pull_cremona(fetcher: Fetcher, base: str, conductor_min: int,
         raise EcdataError(f"{file_url(base, 'aplist', conductor_min)}: aplist has "
                           f"{len(aplist)} isogeny classes, allcurves {len(classes)}")
     return (cremona_order(curves.drop("rank", "torsion")), published_frame(bsd),
-            aplist_long(aplist))
+            ap_long(aplist, APLIST_PRIMES))

@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from arithmetic.bsd import bsd_table
-from arithmetic.crosscheck import compare_ap, compare_bsd, published_frame
-from arithmetic.ecdata import aplist_long, read_allbsd, read_aplist
+from arithmetic.crosscheck import ap_long, compare_ap, compare_bsd, published_frame
+from arithmetic.ecdata import APLIST_PRIMES, read_allbsd, read_aplist
 from arithmetic.elldata import read_curves
 from arithmetic.traces import class_arithmetic, primes_up_to
 
@@ -17,7 +17,7 @@ def tables(pari, cremona_fixtures):
     allbsd = cremona_fixtures / "allbsd.sample"
     published = published_frame(read_allbsd(allbsd.read_text(), str(allbsd)))
     aplist = cremona_fixtures / "aplist.sample"
-    published_ap = aplist_long(read_aplist(aplist.read_text(), str(aplist)))
+    published_ap = ap_long(read_aplist(aplist.read_text(), str(aplist)), APLIST_PRIMES)
     curves = read_curves(1, 200)
     ours = bsd_table(pari, curves, 1e-6)
     features = class_arithmetic(pari, curves, primes_up_to(100)).with_columns(
