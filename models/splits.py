@@ -41,3 +41,16 @@ def validation_rows(classes: np.ndarray, train: np.ndarray, share: float,
     rng = np.random.default_rng(seed)
     held = rng.choice(train_classes, size=max(1, int(share * len(train_classes))), replace=False)
     return train & np.isin(classes, held)
+
+
+def sample_classes(classes: pl.Series, size: int | None, seed: int) -> pl.Series:
+    """A seeded uniform sample of ``size`` distinct isogeny classes, in their table order
+    (all of them when ``size`` is None or not smaller than their number).
+
+    Sampling whole classes keeps the splits honest (no class is cut), and a uniform draw keeps
+    the sample's conductor distribution that of the table (up to sampling error)."""
+    distinct = classes.unique(maintain_order=True)
+    if size is None or size >= len(distinct):
+        return distinct
+    chosen = np.sort(np.random.default_rng(seed).choice(len(distinct), size, replace=False))
+    return distinct.gather(chosen)

@@ -25,6 +25,7 @@ from models.findings import cross_validated, decide, evaluate
 from models.search import (pair_tools, pairs, search_settings, search_targets,
                            sha_model_factory)
 from pipeline.atomic import write_directory, write_json, write_parquet
+from pipeline.frames import search_frame
 from pipeline.params import ParamsError, Params, load_params
 from reporting.figures import distribution_file, sample_distribution
 
@@ -33,9 +34,8 @@ SAMPLES = {"height-ordered": ("height_sample_features", "height_sample"),
 
 
 def load_samples(params: Params) -> dict[str, pl.DataFrame]:
-    """Model frames of the Cremona sample and of the two reference samples."""
-    frames = {"Cremona": model_frame(pl.read_parquet(params.paths.features),
-                                     pl.read_parquet(params.paths.bsd))}
+    """Model frames of the Cremona curves the search scored and of the two reference samples."""
+    frames = {"Cremona": search_frame(params)}
     for name, (features, table) in SAMPLES.items():
         frames[name] = model_frame(pl.read_parquet(getattr(params.paths, features)),
                                    pl.read_parquet(getattr(params.paths, table)))

@@ -211,6 +211,9 @@ class Search(_Section):
     fdr: float = Field(gt=0, lt=0.5)
     strata: int = Field(ge=1, le=100, description="conductor strata of the score-by-stratum table")
     seed: int
+    sample_classes: int | None = Field(
+        default=None, ge=100,
+        description="search a seeded sample of this many isogeny classes; null: all of them")
     workers: int = Field(ge=1, le=256)
     threads: int = Field(ge=1, le=256, description="LightGBM threads per worker")
     gbm: GbmSettings

@@ -31,6 +31,7 @@ from models.features import model_frame
 from models.topology import cloud_test, diagrams, group_difference, landmarks, standardized
 from pipeline.atomic import write_directory, write_json, write_parquet
 from pipeline.chunks import clear_stale, source_digest
+from pipeline.frames import table_digest
 from pipeline.params import Params, ParamsError, load_params
 from reporting.figures import persistence_diagram
 
@@ -40,10 +41,20 @@ def cloud_name(cloud: Cloud) -> str:
             f"{cloud.window[0]}-{cloud.window[1]}")
 
 
+def load_frame(params: Params) -> pl.DataFrame:
+    """The model frame of the curves inside the span of ``topology.conductor_windows`` (every
+    cloud lies there), read from lazily filtered parquet scans: on the full range the stage
+    and its workers hold these curves, not the whole table."""
+    windows = params.topology.conductor_windows
+    span = pl.col("conductor").is_between(min(w[0] for w in windows), max(w[1] for w in windows),
+                                          closed="left")
+    return model_frame(pl.scan_parquet(params.paths.features).filter(span).collect(),
+                       pl.scan_parquet(params.paths.bsd).filter(span).collect())
+
+
 def run_key(params: Params) -> str:
     digest = hashlib.sha256()
-    for path in (params.paths.features, params.paths.bsd):
-        digest.update(Path(path).read_bytes())
+    digest.update(table_digest(params.paths.features, params.paths.bsd).encode())
     digest.update(params.topology.model_dump_json().encode())
     digest.update(source_digest(models.clouds.__file__, models.topology.__file__,
                                 __file__).encode())
@@ -126,7 +137,7 @@ _state: dict = {}
 
 def start_worker(params: Params) -> None:
     """Load the model frame and the list of clouds once per process."""
-    frame = model_frame(pl.read_parquet(params.paths.features), pl.read_parquet(params.paths.bsd))
+    frame = load_frame(params)
     _state.update(params=params, frame=frame, work=jobs(frame, params))
 
 
@@ -145,7 +156,7 @@ def run_job(job: tuple[int, Path]) -> str:
 def main() -> None:
     params = load_params()
     paths, section = params.paths, params.topology
-    frame = model_frame(pl.read_parquet(paths.features), pl.read_parquet(paths.bsd))
+    frame = load_frame(params)
     work = jobs(frame, params)
     directory = Path(paths.topology_chunks)
     directory.mkdir(parents=True, exist_ok=True)

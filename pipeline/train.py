@@ -29,13 +29,13 @@ import models.scores
 import models.search
 import models.splits
 import models.targets
-from models.features import model_frame
 from models.findings import evaluate
 from models.search import (pair_tools, pairs, search_settings, search_targets,
                            sha_model_factory)
 from models.splits import class_index
 from pipeline.atomic import atomic_path, write_json, write_parquet
 from pipeline.chunks import clear_stale, source_digest
+from pipeline.frames import search_frame, table_digest
 from pipeline.params import ParamsError, Params, load_params
 
 #: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
@@ -46,9 +46,7 @@ _state: dict = {}
 
 def start_worker(params: Params, threads: int) -> None:
     """Load the model frame once per process."""
-    features = pl.read_parquet(params.paths.features)
-    _state.update(params=params, threads=threads,
-                  frame=model_frame(features, pl.read_parquet(params.paths.bsd)),
+    _state.update(params=params, threads=threads, frame=search_frame(params),
                   groups=json.loads(Path(params.paths.feature_groups).read_text()),
                   targets=search_targets(params.search, params.features),
                   sha_model=sha_model_factory(params.nulls))
@@ -80,8 +78,8 @@ def run_pair(job: tuple[str, str, list[str], Path]) -> str:
 def run_key(params: Params) -> str:
     """Digest of what shapes every result: input data, params and code."""
     digest = hashlib.sha256()
-    for path in (params.paths.features, params.paths.bsd, params.paths.feature_groups):
-        digest.update(Path(path).read_bytes())
+    paths = params.paths
+    digest.update(table_digest(paths.features, paths.bsd, paths.feature_groups).encode())
     for section in ("features", "nulls", "search"):
         digest.update(getattr(params, section).model_dump_json().encode())
     code = [m.__file__ for m in (models.baselines, models.delaunay, models.findings, models.gbm,

@@ -48,6 +48,7 @@ def test_project_params_load():
     ({"search__groups": {"all": ["ap", "nope"]}}, r"search\.groups\.all: \['nope'\] are not features\.groups"),
     ({"search__held_out_prime": 101}, r"search\.held_out_prime: 101 must be a prime <= features\.primes_max"),
     ({"search__targets": ["rank", "sha"]}, r"search\.targets\.1"),
+    ({"search__sample_classes": 10}, r"search\.sample_classes: Input should be greater than or equal to 100"),
 ])
 def test_bad_params_name_the_field(tmp_path, changes, message):
     with pytest.raises(ParamsError, match=message):

@@ -36,3 +36,20 @@ def test_validation_rows_are_whole_training_classes():
     assert not np.any(held & ~train)
     assert len(np.unique(classes[held])) == 20
     assert np.all(np.isin(classes[train & ~held], classes[held], invert=True))
+
+
+def test_class_sample_is_seeded_whole_and_spread_over_conductors(model_tables):
+    from models.splits import sample_classes
+    frame = model_tables["frame"]
+    classes = frame["isogeny_class"]
+    chosen = sample_classes(classes, 300, seed=7)
+    assert len(chosen) == 300 and chosen.n_unique() == 300
+    assert chosen.to_list() == sample_classes(classes, 300, seed=7).to_list()
+    assert chosen.to_list() != sample_classes(classes, 300, seed=8).to_list()
+    kept = frame.filter(pl.col("isogeny_class").is_in(chosen.to_list()))
+    assert kept["isogeny_class"].n_unique() == 300
+    # uniform over classes: the median conductor moves by sampling error only
+    median = frame.unique("isogeny_class")["conductor"].median()
+    assert abs(kept.unique("isogeny_class")["conductor"].median() - median) < 0.15 * median
+    assert sample_classes(classes, None, seed=7).to_list() == classes.unique(maintain_order=True).to_list()
+    assert len(sample_classes(classes, 10**6, seed=7)) == classes.n_unique()

@@ -1,0 +1,45 @@
+"""The search frame: the Cremona features and BSD columns the train and bias stages share."""
+from __future__ import annotations
+
+import polars as pl
+import yaml
+
+from pipeline.frames import search_frame, table_digest
+from pipeline.params import load_params
+from tests.conftest import PROJECT
+
+
+def _params(tmp_path, model_tables, sample_classes):
+    raw = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    raw["search"]["sample_classes"] = sample_classes
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    params = load_params(tmp_path / "params.yaml")
+    paths = params.paths.model_copy(update={"features": tmp_path / "features.parquet",
+                                            "bsd": tmp_path / "bsd.parquet"})
+    model_tables["features"].write_parquet(paths.features)
+    model_tables["bsd"].write_parquet(paths.bsd)
+    return params.model_copy(update={"paths": paths})
+
+
+def test_whole_table_without_a_sample(tmp_path, model_tables):
+    frame = search_frame(_params(tmp_path, model_tables, None))
+    assert frame.equals(model_tables["frame"])
+
+
+def test_sample_of_classes_keeps_rows_in_table_order(tmp_path, model_tables):
+    params = _params(tmp_path, model_tables, 200)
+    frame = search_frame(params)
+    assert frame["isogeny_class"].n_unique() == 200
+    expected = model_tables["frame"].filter(
+        pl.col("isogeny_class").is_in(frame["isogeny_class"].unique().to_list()))
+    assert frame.equals(expected)         # whole classes, same rows, same order, same columns
+    assert search_frame(params).equals(frame)
+
+
+def test_table_digest_follows_contents(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.write_bytes(b"x" * 3_000_000)
+    second.write_bytes(b"x" * 3_000_000)
+    assert table_digest(first) == table_digest(second)
+    second.write_bytes(b"x" * 2_999_999 + b"y")
+    assert table_digest(first) != table_digest(second)
