@@ -1,13 +1,14 @@
 # Two commands for a fresh machine (Python 3.11 and make):
 #   make run    install into .venv/ (once) and run the pipeline (dvc repro, default params)
 #   make test   install into .venv/ (once) and run the tests
+#   make run-full    the full Cremona range: presets/full.yaml into params.yaml, then dvc repro
 #   make dashboard   serve the Streamlit dashboard on the pipeline's outputs
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-slow bench dashboard lock clean-venv
+.PHONY: install run run-full test test-slow bench dashboard lock clean-venv
 
 install: $(STAMP)
 
@@ -19,6 +20,12 @@ $(STAMP): requirements.lock pyproject.toml
 	touch $(STAMP)
 
 run: install
+	PATH="$(abspath $(BIN)):$$PATH" dvc repro
+
+# The full range (3,064,705 curves; about 3 hours on 2 cores, benchmarks/RESULTS.md). The
+# preset's values land in params.yaml: `git checkout params.yaml` returns to the default run.
+run-full: install
+	$(BIN)/python -m pipeline.preset presets/full.yaml
 	PATH="$(abspath $(BIN)):$$PATH" dvc repro
 
 # pytest exits 5 when it collected no test: that is a broken test run, reported as such.

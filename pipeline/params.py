@@ -362,12 +362,17 @@ def load_params(path: Path | str = PARAMS_FILE) -> Params:
         raise ParamsError(f"{path}: not found (run from the project root)") from None
     except yaml.YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML: {err}") from None
+    return validate_params(raw, path)
+
+
+def validate_params(raw, source: Path | str) -> Params:
+    """The typed params of a parsed params file; errors name ``source`` and the field."""
     if not isinstance(raw, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections, got {type(raw).__name__}")
+        raise ParamsError(f"{source}: expected a mapping of sections, got {type(raw).__name__}")
     try:
         return Params.model_validate(raw)
     except ValidationError as err:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in e['loc']) or '<top>'}: {e['msg']}"
             for e in err.errors())
-        raise ParamsError(f"{path}: {problems}") from None
+        raise ParamsError(f"{source}: {problems}") from None
