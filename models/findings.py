@@ -83,6 +83,7 @@ class CrossValidated:
     folds: np.ndarray
     model: np.ndarray
     baselines: dict[str, np.ndarray]
+    rounds: int                 # median number of boosting rounds early stopping kept per fold
 
 
 def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
@@ -92,10 +93,18 @@ def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
     data = frame.with_columns(target.expression.alias(TARGET)).filter(pl.col(TARGET).is_not_null())
     classes = class_index(data)
     folds = grouped_folds(classes, settings.folds, settings.seed)
-    model = out_of_fold(lambda: make_gbm(columns, target.task), data, TARGET, folds, classes)
+    fold_models = []
+
+    def make_fold_model() -> GbmModel:
+        fold_models.append(make_gbm(columns, target.task))
+        return fold_models[-1]
+
+    model = out_of_fold(make_fold_model, data, TARGET, folds, classes)
     predictions = {b.name: out_of_fold(lambda b=b: b, data, TARGET, folds, classes)
                    for b in baselines}
-    return CrossValidated(data, data[TARGET].to_numpy(), classes, folds, model, predictions)
+    rounds = int(np.median([m.rounds_ for m in fold_models]))
+    return CrossValidated(data, data[TARGET].to_numpy(), classes, folds, model, predictions,
+                          rounds)
 
 
 def _scored(boot: ClassBootstrap, prediction: np.ndarray, metric: str):
@@ -161,7 +170,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     effect = model_boot - np.maximum(best_boot, null_q)
     return {
         "target": target.name, "group": group, "task": target.task, "metric": metric,
-        "features": len(columns), "curves": len(data),
+        "features": len(columns), "curves": len(data), "gbm_rounds": oof.rounds,
         "score": model_point[metric],
         "scores": json.dumps(model_point), "baseline_all_scores": json.dumps(best_point),
         "score_low": interval(model_boot)[0],

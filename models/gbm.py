@@ -4,6 +4,12 @@ out-of-fold predictions on isogeny-class splits.
 Early stopping watches a validation share of the *training* classes, never the test fold.
 Models are kept in LightGBM's text format; feature attributions are the gain importances and
 the mean |SHAP value| from LightGBM's ``pred_contrib`` (Lundberg et al. 2020, TreeSHAP).
+
+Given a dask.distributed ``client``, a model trains with ``lightgbm.dask`` (data-parallel
+LightGBM: the rows are split over the cluster's workers, which build each tree together), then
+is brought back as an ordinary local model. ``lightgbm.dask`` has no early stopping, so such a
+fit runs a fixed number of rounds (``early_stopping_rounds=0``), e.g. the number early stopping
+chose in cross-validation (``rounds_`` of the fold models).
 """
 from __future__ import annotations
 
@@ -31,17 +37,35 @@ class GbmModel:
     validation_share: float = 0.15
     threads: int = 1
     name: str = "gbm"
+    client: object = field(default=None, repr=False)      # dask.distributed.Client, or None
     classes_: np.ndarray = field(default=None, init=False, repr=False)
+    rounds_: int = field(default=None, init=False, repr=False)
 
     def applies_to(self, target: str) -> bool:
         return target not in self.columns
 
     def _estimator(self):
-        kind = lightgbm.LGBMClassifier if self.task == "classification" else lightgbm.LGBMRegressor
+        classify = self.task == "classification"
+        if self.client is None:
+            kind = lightgbm.LGBMClassifier if classify else lightgbm.LGBMRegressor
+            extra = {"n_jobs": self.threads}
+        else:             # threads: those of each dask worker
+            kind = lightgbm.DaskLGBMClassifier if classify else lightgbm.DaskLGBMRegressor
+            extra = {"client": self.client}
         return kind(n_estimators=self.n_estimators, learning_rate=self.learning_rate,
                     num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
-                    random_state=self.seed, n_jobs=self.threads, deterministic=True,
-                    force_row_wise=True, verbose=-1)
+                    random_state=self.seed, deterministic=True, force_row_wise=True,
+                    verbose=-1, **extra)
+
+    def _fit_on_cluster(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Data-parallel fit: one block of rows per dask worker, the model brought back."""
+        import dask.array
+
+        workers = max(1, len(self.client.scheduler_info()["workers"]))
+        rows = -(-len(y) // workers)
+        self._model.fit(dask.array.from_array(x, chunks=(rows, x.shape[1])),
+                        dask.array.from_array(y, chunks=rows))
+        self._model = self._model.to_local()
 
     def fit(self, frame: pl.DataFrame, target: str, classes: np.ndarray | None = None) -> "GbmModel":
         """Fit on ``frame``; with ``classes`` (isogeny class per row) a share of whole classes is
@@ -49,7 +73,12 @@ class GbmModel:
         x = frame.select(self.columns).to_numpy().astype(np.float64)
         y = frame[target].to_numpy()
         self._model = self._estimator()
-        if classes is None or self.early_stopping_rounds == 0:
+        if self.client is not None:
+            if self.early_stopping_rounds:
+                raise ValueError("lightgbm.dask has no early stopping: give a fixed number of "
+                                 "rounds (early_stopping_rounds=0)")
+            self._fit_on_cluster(x, y)
+        elif classes is None or self.early_stopping_rounds == 0:
             self._model.fit(x, y)
         else:
             held = validation_rows(classes, np.ones(len(y), bool), self.validation_share, self.seed)
@@ -63,6 +92,7 @@ class GbmModel:
                                                                 verbose=False)]}
             self._model.fit(x[fit_rows], y[fit_rows], **kwargs)
         self.classes_ = getattr(self._model, "classes_", None)
+        self.rounds_ = self._model.best_iteration_ or self._model.booster_.current_iteration()
         return self
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
