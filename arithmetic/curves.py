@@ -17,14 +17,17 @@ class CurveError(ValueError):
     """A curve of the tables fails an arithmetic check; the message names the curve."""
 
 
-def checked_curve(pari: cypari2.Pari, label: str, conductor: int, ainvs, gens, where: str = ""):
+def checked_curve(pari: cypari2.Pari, label: str, conductor: int, ainvs, gens, where: str = "",
+                  precision: int = 0):
     """``(ellinit(ainvs), ellglobalred(E), gens as a PARI vector)``, after checking the curve
     against its label and generators.
 
-    ``gens`` are pairs of rational strings; ``where`` says where the record stands (file, block).
+    ``gens`` are pairs of rational strings; ``where`` says where the record stands (file, block);
+    ``precision``: bits of the curve's real data (periods), 0 for cypari2's 64 (the checks
+    here are exact).
     """
     name = f"{where}: {label}" if where else label
-    curve = pari.ellinit([int(a) for a in ainvs])
+    curve = pari.ellinit([int(a) for a in ainvs], precision=precision)
     if len(curve) == 0:
         raise CurveError(f"{name}: singular curve, ainvs {list(ainvs)} have discriminant 0")
     reduction = pari.ellglobalred(curve)

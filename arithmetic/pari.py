@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import cypari2
+from cypari2.pari_instance import prec_dec_to_bits
 
 
 def start_pari(realprecision: int, stack_mb: int) -> cypari2.Pari:
@@ -13,3 +14,11 @@ def start_pari(realprecision: int, stack_mb: int) -> cypari2.Pari:
     pari = cypari2.Pari(size=min(32, stack_mb) * 2**20, sizemax=stack_mb * 2**20)
     pari.set_real_precision(realprecision)
     return pari
+
+
+def precision_bits(realprecision: int) -> int:
+    """The bits of ``realprecision`` decimal digits, for the ``precision`` argument of cypari2's
+    functions. Every computation that depends on the precision must pass it: cypari2 computes
+    at 64 bits otherwise, whatever ``set_real_precision`` says (that sets only the precision of
+    parsing and printing; cypari2 2.2, ``Pari.set_real_precision``)."""
+    return prec_dec_to_bits(realprecision)

@@ -138,16 +138,18 @@ def curve_reference(pari: cypari2.Pari, label: str, curve, conductor: int,
 
 
 def reference_table(pari: cypari2.Pari, curves: pl.DataFrame, analytic_conductor_max: int,
-                    sha_tolerance: float) -> pl.DataFrame:
+                    sha_tolerance: float, precision: int, lfunction_precision: int
+                    ) -> pl.DataFrame:
     """The reference quantities of a table of minimal curves (:data:`CURVE_COLUMNS`, whole
-    isogeny classes contiguous): the L-data once per class, where N <= the bound."""
+    isogeny classes contiguous): the L-data once per class, where N <= the bound; periods to
+    ``precision`` bits, L-values to ``lfunction_precision`` bits."""
     rows, current, l_data = [], None, None
     for row in curves.select(CURVE_COLUMNS).iter_rows(named=True):
-        curve = pari.ellinit(row["ainvs"])
+        curve = pari.ellinit(row["ainvs"], precision=precision)
         if row["isogeny_class"] != current:
             current, l_data = row["isogeny_class"], None
             if row["conductor"] <= analytic_conductor_max:
-                l_data = class_l_data(pari, curve)
+                l_data = class_l_data(pari, curve, lfunction_precision)
         rows.append(curve_reference(pari, row["label"], curve, row["conductor"], l_data,
                                     sha_tolerance))
     return pl.concat([curves.select(CURVE_COLUMNS), pl.DataFrame(rows, schema=REFERENCE_SCHEMA)],

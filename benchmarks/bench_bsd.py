@@ -42,7 +42,7 @@ def bare_loop(pari, curves: pl.DataFrame, same_columns: bool = True) -> float:
     current, rank, special = None, 0, None
     for label, iso, conductor, ainvs, gens in curves.select(
             "label", "isogeny_class", "conductor", "ainvs", "gens").iter_rows():
-        curve = pari.ellinit([int(a) for a in ainvs])
+        curve = pari.ellinit([int(a) for a in ainvs], precision=128)   # realprecision 38
         if iso != current:
             current = iso
             rank, derivative = pari.ellanalyticrank(curve)
@@ -52,7 +52,8 @@ def bare_loop(pari, curves: pl.DataFrame, same_columns: bool = True) -> float:
         torsion = pari.elltors(curve)
         discriminant = curve.disc()
         omega = curve.omega()[0] * (2 if discriminant > 0 else 1)
-        regulator = pari.matdet(pari.ellheightmatrix(curve, pari(str(gens).replace("'", "")))) \
+        regulator = pari.matdet(pari.ellheightmatrix(curve, pari(str(gens).replace("'", "")),
+                                                     precision=128)) \
             if gens else 1
         sha = float(special * torsion[0]**2 / (omega * regulator * tamagawa))
         if same_columns:

@@ -35,7 +35,7 @@ def sample(bound: int, classes: int, seed: int) -> pl.DataFrame:
 def timings(pari, curves: pl.DataFrame) -> tuple[float, list[tuple[int, float, float]]]:
     """(seconds of bsd_table on all, [(conductor, L-function seconds, whole-class seconds)])."""
     start = time.perf_counter()
-    bsd_table(pari, curves, 1e-6)
+    bsd_table(pari, curves, 1e-6, 128, 64)
     total = time.perf_counter() - start
     per_class = []
     for (iso,), rows in curves.group_by("isogeny_class", maintain_order=True):
@@ -43,9 +43,9 @@ def timings(pari, curves: pl.DataFrame) -> tuple[float, list[tuple[int, float, f
         curve = checked_curve(pari, first["label"], first["conductor"], first["ainvs"],
                               first["gens"])[0]
         t0 = time.perf_counter()
-        class_l_data(pari, curve)
+        class_l_data(pari, curve, 64)
         t1 = time.perf_counter()
-        bsd_table(pari, rows, 1e-6)
+        bsd_table(pari, rows, 1e-6, 128, 64)
         per_class.append((first["conductor"], t1 - t0, time.perf_counter() - t1))
     return total, per_class
 

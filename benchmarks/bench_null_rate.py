@@ -22,7 +22,7 @@ from scipy.stats import binomtest
 
 from arithmetic.bsd import bsd_table
 from arithmetic.elldata import read_curves
-from arithmetic.pari import start_pari
+from arithmetic.pari import precision_bits, start_pari
 from arithmetic.traces import primes_up_to
 from models.delaunay import ShaModel
 from models.features import model_frame, resolve_groups
@@ -45,7 +45,8 @@ def main() -> None:
     search, section = params.search, params.features.model_copy(update={"workers": 1})
     curves = read_curves(1, args.conductor_max)
     bsd = bsd_table(start_pari(params.bsd.realprecision, params.bsd.pari_stack_mb), curves,
-                    params.bsd.sha_tolerance)
+                    params.bsd.sha_tolerance, precision_bits(params.bsd.realprecision),
+                    params.bsd.lfunction_bits)
     with tempfile.TemporaryDirectory() as scratch:
         features = compute_features(curves, bsd, section, Path(scratch) / "chunks")
     frame = model_frame(features, bsd)

@@ -19,7 +19,7 @@ import arithmetic.curves
 import arithmetic.pari
 from arithmetic.bsd import BsdError, bsd_table
 from arithmetic.curves import CurveError
-from arithmetic.pari import start_pari
+from arithmetic.pari import precision_bits, start_pari
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
 from pipeline.params import Bsd, Executor, ParamsError, load_params
@@ -33,22 +33,27 @@ def start_worker(realprecision: int, stack_mb: int) -> None:
     _pari = start_pari(realprecision, stack_mb)
 
 
-def bsd_chunk(rows: pl.DataFrame, sha_tolerance: float) -> pl.DataFrame:
-    return bsd_table(_pari, rows, sha_tolerance)
+def bsd_chunk(rows: pl.DataFrame, sha_tolerance: float, precision: int,
+              lfunction_precision: int) -> pl.DataFrame:
+    return bsd_table(_pari, rows, sha_tolerance, precision, lfunction_precision)
 
 
 def chunk_salt(section: Bsd) -> str:
     """What shapes a chunk's result besides its rows: the numeric params and the arithmetic code."""
     code = source_digest(arithmetic.bsd.__file__, arithmetic.curves.__file__,
                          arithmetic.pari.__file__)
-    return f"realprecision={section.realprecision};sha_tolerance={section.sha_tolerance};{code}"
+    return (f"realprecision={section.realprecision};lfunction_bits={section.lfunction_bits};"
+            f"sha_tolerance={section.sha_tolerance};{code}")
 
 
 def compute_bsd(curves: pl.DataFrame, section: Bsd, chunk_dir: Path,
                 executor: Executor | None = None) -> pl.LazyFrame:
     """The BSD table of ``curves``, computed (or resumed) in ``chunk_dir``; checked for completeness."""
     chunks = plan_chunks(curves, "isogeny_class", section.chunk_size, chunk_salt(section))
-    paths = run_chunks(curves, chunks, chunk_dir, partial(bsd_chunk, sha_tolerance=section.sha_tolerance),
+    task = partial(bsd_chunk, sha_tolerance=section.sha_tolerance,
+                   precision=precision_bits(section.realprecision),
+                   lfunction_precision=section.lfunction_bits)
+    paths = run_chunks(curves, chunks, chunk_dir, task,
                        workers=section.workers, initializer=start_worker,
                        initargs=(section.realprecision, section.pari_stack_mb),
                        cost=lambda chunk: curves["conductor"][chunk.stop - 1], desc="bsd",

@@ -19,19 +19,18 @@ from pipeline.atomic import write_parquet
 from pipeline.params import ParamsError, load_params
 
 
-def height_chunk(pairs: pl.DataFrame, analytic_conductor_max: int,
-                 sha_tolerance: float) -> pl.DataFrame:
+def height_chunk(pairs: pl.DataFrame, **settings) -> pl.DataFrame:
+    """The reference quantities of the pairs' minimal curves (settings: those of
+    :func:`reference.table_settings`)."""
     pari = reference.pari()
-    return reference_table(pari, minimal_curves(pari, pairs), analytic_conductor_max,
-                           sha_tolerance)
+    return reference_table(pari, minimal_curves(pari, pairs), **settings)
 
 
 def main() -> None:
     params = load_params()
     section, chunks = params.height_sample, params.paths.height_sample_chunks
     pairs = draw_height_sample(section.height, section.curves, section.seed)
-    task = partial(height_chunk, analytic_conductor_max=section.analytic_conductor_max,
-                   sha_tolerance=section.sha_tolerance)
+    task = partial(height_chunk, **reference.table_settings(section))
     computed = reference.compute_reference(pairs, section, chunks, "height sample", task,
                                            (__file__,), params.executor)
     features = reference.sample_features(computed, params.features, section.workers, chunks,

@@ -127,7 +127,9 @@ class Ingest(_Section):
 class Bsd(_Section):
     workers: int = Field(ge=1, le=256)
     chunk_size: int = Field(ge=1)
-    realprecision: int = Field(ge=19, le=2000)
+    realprecision: int = Field(ge=19, le=2000,
+                               description="decimal digits of periods and regulators")
+    lfunction_bits: int = Field(ge=64, le=8192, description="bits of the L-values")
     sha_tolerance: float = Field(gt=0, lt=0.5)
     pari_stack_mb: int = Field(ge=16)
 

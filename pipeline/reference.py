@@ -13,7 +13,7 @@ import polars as pl
 
 import arithmetic.bsd
 import arithmetic.reference
-from arithmetic.pari import start_pari
+from arithmetic.pari import precision_bits, start_pari
 from arithmetic.reference import CURVE_COLUMNS, reference_table
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
 from pipeline.features import compute_features
@@ -33,9 +33,19 @@ def pari() -> object:
     return _pari
 
 
-def reference_chunk(rows: pl.DataFrame, analytic_conductor_max: int,
-                    sha_tolerance: float) -> pl.DataFrame:
-    return reference_table(_pari, rows, analytic_conductor_max, sha_tolerance)
+def reference_chunk(rows: pl.DataFrame, analytic_conductor_max: int, sha_tolerance: float,
+                    precision: int, lfunction_precision: int) -> pl.DataFrame:
+    return reference_table(_pari, rows, analytic_conductor_max, sha_tolerance, precision,
+                           lfunction_precision)
+
+
+def table_settings(section) -> dict:
+    """The keyword arguments of :func:`arithmetic.reference.reference_table` from a reference
+    stage's params section."""
+    return {"analytic_conductor_max": section.analytic_conductor_max,
+            "sha_tolerance": section.sha_tolerance,
+            "precision": precision_bits(section.realprecision),
+            "lfunction_precision": section.lfunction_bits}
 
 
 def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,
@@ -44,8 +54,7 @@ def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,
                       executor: Executor | None = None) -> pl.DataFrame:
     """``task`` (default: :func:`reference_chunk`) over ``table`` in chunks of whole classes,
     resumable in ``chunk_dir``/pari; the rows come back in input order, checked."""
-    task = task or partial(reference_chunk, analytic_conductor_max=section.analytic_conductor_max,
-                           sha_tolerance=section.sha_tolerance)
+    task = task or partial(reference_chunk, **table_settings(section))
     salt = (f"{section.model_dump_json()};"
             + source_digest(arithmetic.reference.__file__, arithmetic.bsd.__file__, *code))
     chunks = plan_chunks(table, "isogeny_class", section.chunk_size, salt)

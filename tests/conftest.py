@@ -55,7 +55,7 @@ def model_tables(tmp_path_factory, pari) -> dict[str, pl.DataFrame]:
     from pipeline.params import load_params
 
     curves = read_curves(1, 1000)
-    bsd = bsd_table(pari, curves, 1e-6)
+    bsd = bsd_table(pari, curves, 1e-6, 128, 64)
     section = load_params(PROJECT / "params.yaml").features.model_copy(update={"workers": 1})
     features = compute_features(curves, bsd, section, tmp_path_factory.mktemp("features") / "c")
     return {"curves": curves, "bsd": bsd, "features": features,

@@ -9,6 +9,7 @@ import pytest
 from arithmetic.bsd import BsdError, bsd_table, nearest_square_root
 from arithmetic.ecdata import read_allbsd
 from arithmetic.elldata import read_curves
+from arithmetic.pari import precision_bits
 from tests.conftest import classes_of
 
 TOL = 1e-10
@@ -28,7 +29,7 @@ KNOWN = {
 
 @pytest.fixture(scope="module")
 def known_table(pari):
-    return bsd_table(pari, classes_of(*KNOWN), sha_tolerance=1e-6)
+    return bsd_table(pari, classes_of(*KNOWN), 1e-6, 128, 64)
 
 
 @pytest.mark.parametrize("label", KNOWN)
@@ -56,7 +57,7 @@ def test_agrees_with_cremona_allbsd(pari, cremona_fixtures):
     path = cremona_fixtures / "allbsd.sample"
     expected = read_allbsd(path.read_text(), str(path)).with_columns(
         sha=pl.col("sha_an").round().cast(pl.Int64))
-    ours = bsd_table(pari, read_curves(1, expected["conductor"].max() + 1), sha_tolerance=1e-6)
+    ours = bsd_table(pari, read_curves(1, expected["conductor"].max() + 1), sha_tolerance=1e-6, precision=128, lfunction_precision=64)
     joined = expected.join(ours, on="label", how="left", suffix="_ours")
     assert joined["rank_ours"].null_count() == 0, "fixture curves missing from the tables"
     for column in ("rank", "torsion", "tamagawa_product", "sha"):
@@ -75,12 +76,12 @@ def test_agrees_with_cremona_allbsd(pari, cremona_fixtures):
 @pytest.mark.parametrize("label, cm", [("27a1", -3), ("27a2", -27), ("32a1", -4), ("49a1", -7),
                                        ("121b1", -11), ("256a1", -8), ("11a1", 0), ("37a1", 0)])
 def test_cm_discriminant(pari, label, cm):
-    table = bsd_table(pari, classes_of(label), sha_tolerance=1e-6)
+    table = bsd_table(pari, classes_of(label), sha_tolerance=1e-6, precision=128, lfunction_precision=64)
     assert table.filter(pl.col("label") == label)["cm"].item() == cm
 
 
 def test_semistable_is_squarefree_conductor(pari):
-    table = bsd_table(pari, read_curves(11, 60), sha_tolerance=1e-6)
+    table = bsd_table(pari, read_curves(11, 60), sha_tolerance=1e-6, precision=128, lfunction_precision=64)
     squarefree = table["conductor"].map_elements(
         lambda n: all(n % (p * p) for p in range(2, int(n**0.5) + 1)), return_dtype=pl.Boolean)
     assert (table["semistable"] == squarefree).all()
@@ -92,20 +93,20 @@ def test_non_square_sha_fails_naming_the_curve(pari):
         pl.when(pl.col("label") == "37a1").then(pl.lit([["1", "0"]]))  # 2·(0,0) = (1,0)
         .otherwise(pl.col("gens")).alias("gens"))
     with pytest.raises(BsdError, match=re.escape("37a1: analytic Sha = 0.25")):
-        bsd_table(pari, curves, sha_tolerance=1e-6)
+        bsd_table(pari, curves, sha_tolerance=1e-6, precision=128, lfunction_precision=64)
 
 
 def test_generator_count_must_equal_rank(pari):
     curves = classes_of("37a1").with_columns(pl.lit([], dtype=pl.List(pl.List(pl.String))).alias("gens"))
     with pytest.raises(BsdError, match="37a1: analytic rank 1 but the table gives 0 generators"):
-        bsd_table(pari, curves, sha_tolerance=1e-6)
+        bsd_table(pari, curves, sha_tolerance=1e-6, precision=128, lfunction_precision=64)
 
 
 def test_classes_must_be_contiguous(pari):
     curves = read_curves(11, 12)
     shuffled = pl.concat([curves.slice(0, 1), read_curves(14, 15).slice(0, 1), curves.slice(1, 1)])
     with pytest.raises(BsdError, match="not contiguous"):
-        bsd_table(pari, shuffled, sha_tolerance=1e-6)
+        bsd_table(pari, shuffled, sha_tolerance=1e-6, precision=128, lfunction_precision=64)
 
 
 def test_nearest_square_root():
@@ -117,3 +118,17 @@ def test_nearest_square_root():
         nearest_square_root(0.25, 1e-6, "x")
     with pytest.raises(BsdError):
         nearest_square_root(-1e-9, 1e-6, "x")
+
+
+def test_regulators_of_huge_generators_need_the_asked_precision(pari):
+    """495198m3's generator has coordinates of hundreds of digits: at cypari2's default 64 bits
+    its regulator comes out 55.03129 (Sha 0.999992, not a square); at realprecision 38 (128
+    bits) it equals that of its isogenous 495198m1, 55.0308626032878 (Sha 1)."""
+    curves = read_curves(495198, 495199).filter(pl.col("isogeny_class") == "495198m")
+    table = bsd_table(pari, curves, 1e-6, precision_bits(38), 64)
+    regulators = dict(zip(table["label"], table["regulator"]))
+    assert regulators["495198m3"] == pytest.approx(55.0308626032878, rel=1e-14)
+    assert regulators["495198m3"] == pytest.approx(regulators["495198m1"], rel=1e-14)
+    assert table["sha"].to_list() == [1, 1, 1]
+    with pytest.raises(BsdError, match="495198m3: analytic Sha = 0.99999"):
+        bsd_table(pari, curves, 1e-6, 64, 64)

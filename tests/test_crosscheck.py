@@ -19,7 +19,7 @@ def tables(pari, cremona_fixtures):
     aplist = cremona_fixtures / "aplist.sample"
     published_ap = ap_long(read_aplist(aplist.read_text(), str(aplist)), APLIST_PRIMES)
     curves = read_curves(1, 200)
-    ours = bsd_table(pari, curves, 1e-6)
+    ours = bsd_table(pari, curves, 1e-6, 128, 64)
     features = class_arithmetic(pari, curves, primes_up_to(100)).with_columns(
         curves["isogeny_class"])
     return published, published_ap, ours, features

@@ -55,7 +55,7 @@ def test_known_curves(pari):
     table = reference_table(pari, curves([
         ("11a1", [0, -1, 1, -10, -20]), ("37a1", [0, 0, 1, -1, 0]), ("389a1", [0, 1, 1, -2, 0]),
         ("5077a1", [0, 0, 1, -7, 6]), ("571a1", [0, -1, 1, -929, -10595]),
-        ("681b1", [1, 1, 0, -1154, -15345])], pari), 10**8, 1e-6)
+        ("681b1", [1, 1, 0, -1154, -15345])], pari), 10**8, 1e-6, 128, 64)
     rows = {r["label"]: r for r in table.iter_rows(named=True)}
     eleven = rows["11a1"]
     assert (eleven["torsion"], eleven["tamagawa_product"], eleven["sha"]) == (5, 5, 1)
@@ -71,7 +71,7 @@ def test_known_curves(pari):
 
 
 def test_without_the_l_series_the_rank_comes_from_two_descent(pari):
-    table = reference_table(pari, curves([("389a1", [0, 1, 1, -2, 0])], pari), 100, 1e-6)
+    table = reference_table(pari, curves([("389a1", [0, 1, 1, -2, 0])], pari), 100, 1e-6, 128, 64)
     row = table.row(0, named=True)
     assert row["rank"] == 2 and row["special_value"] is None and row["root_number"] == 1
 
@@ -80,7 +80,7 @@ def test_height_ordered_root_numbers_are_balanced(pari):
     """A known fact: ordered by height, root numbers +1 and −1 are equally likely
     (Bhargava–Kane–Lenstra–Poonen–Rains 2015; BHKSSW 2016, §5): a binomial test must not reject."""
     table = reference_table(pari, minimal_curves(pari, draw_height_sample(10**6, 400, 5)),
-                            1, 1e-6)
+                            1, 1e-6, 128, 64)
     plus = int((table["root_number"] == 1).sum())
     assert binomtest(plus, len(table), 0.5).pvalue > 0.01, f"{plus} of {len(table)} are +1"
     assert table["conductor"].min() >= 11 and (table["rank_upper"] >= table["rank_lower"]).all()
@@ -108,7 +108,7 @@ def test_stein_watkins_reader(tmp_path, pari):
     assert table["sw_torsion"].to_list() == [5, 5, 8, 1]          # 4x: Z/2 x Z/4
     assert table["sw_discriminant"].to_list() == ["-11", "-161051", "50625", "37"]
     assert read_classes(path, 12, 37)["label"].to_list() == ["sw15.1.1"]
-    computed = reference_table(pari, table, 10**8, 1e-6)
+    computed = reference_table(pari, table, 10**8, 1e-6, 128, 64)
     check_against_pari(table, computed)
     assert sample_classes(table, 2, 0)["isogeny_class"].n_unique() == 2
 
@@ -120,7 +120,7 @@ def test_stein_watkins_errors_name_file_and_line(tmp_path, pari):
     wrong = write_bz2(tmp_path / "b.bz2", SW_TEXT.replace("1 0.306000", "0 0.306000"))
     table = read_classes(wrong, 1, 100)
     with pytest.raises(SteinWatkinsError, match=r"b\.bz2:7: sw37\.1\.1: the file gives rank 0"):
-        check_against_pari(table, reference_table(pari, table, 10**8, 1e-6))
+        check_against_pari(table, reference_table(pari, table, 10**8, 1e-6, 128, 64))
     (tmp_path / "c.bz2").write_bytes(b"not bzip2")
     with pytest.raises(SteinWatkinsError, match="cannot read"):
         read_classes(tmp_path / "c.bz2", 1, 100)
@@ -128,7 +128,7 @@ def test_stein_watkins_errors_name_file_and_line(tmp_path, pari):
 
 def test_the_installed_database_agrees_with_pari(pari):
     table = sample_classes(read_classes(data_files()["a.000"].path, 1000, 2000), 60, 1)
-    check_against_pari(table, reference_table(pari, table, 10**8, 1e-6))
+    check_against_pari(table, reference_table(pari, table, 10**8, 1e-6, 128, 64))
 
 
 def test_a_non_square_sha_fails_naming_the_curve(pari):
@@ -137,7 +137,7 @@ def test_a_non_square_sha_fails_naming_the_curve(pari):
     from arithmetic.reference import curve_reference
 
     curve = pari.ellinit([0, -1, 1, -929, -10595])
-    rank, value, sign = class_l_data(pari, curve)
+    rank, value, sign = class_l_data(pari, curve, 64)
     assert curve_reference(pari, "571a1", curve, 571, (rank, value, sign), 1e-6)["sha"] == 4
     with pytest.raises(BsdError, match=r"571a1: analytic Sha = 2 is not within"):
         curve_reference(pari, "571a1", curve, 571, (rank, value / 2, sign), 1e-6)

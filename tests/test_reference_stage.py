@@ -9,13 +9,13 @@ from pipeline.height_sample import height_chunk
 from pipeline.params import HeightSample
 
 SECTION = HeightSample(height=10**5, curves=40, seed=1, analytic_conductor_max=10**8,
-                       workers=1, chunk_size=10, realprecision=38, sha_tolerance=1e-6,
+                       workers=1, chunk_size=10, realprecision=38, lfunction_bits=64,
+                       sha_tolerance=1e-6,
                        pari_stack_mb=256)
 
 
 def run(section, chunk_dir):
-    task = partial(height_chunk, analytic_conductor_max=section.analytic_conductor_max,
-                   sha_tolerance=section.sha_tolerance)
+    task = partial(height_chunk, **reference.table_settings(section))
     pairs = draw_height_sample(section.height, section.curves, section.seed)
     return reference.compute_reference(pairs, section, chunk_dir, "test", task)
 
