@@ -282,6 +282,10 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
         "# Findings: unexpected predictability in Cremona's tables", "",
         f"{coverage['curves']:,} curves in {coverage['classes']:,} isogeny classes, conductors "
         f"{coverage['conductor_min']:,} to {coverage['conductor_max']:,}. "
+        + (f"The findings engine searched a seeded uniform sample of "
+           f"{coverage['searched_classes']:,} of these isogeny classes, all their curves "
+           f"(`search.sample_classes`); the bias checks refit on the same curves. "
+           if coverage.get("searched_classes") else "") +
         f"{len(findings)} (target, feature group) pairs searched; a pair is flagged only when "
         f"it beats every heuristic baseline and its null model at false-discovery rate "
         f"{context.fdr} (Benjamini–Hochberg over the whole search) and still beats the best "

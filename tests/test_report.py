@@ -169,3 +169,13 @@ def test_report_has_the_bias_and_known_phenomena_sections(pipeline_project):
     findings = pl.read_parquet(repo / "data/findings.parquet")
     would_flag = findings.filter(pl.col("verdict").is_in(["flagged", "conductor-bias artefact"]))
     assert bias["checked"] == len(would_flag) and bias["curves"]["height-ordered"] == 400
+
+
+def test_markdown_says_when_the_search_ran_on_a_sample_of_classes():
+    findings = pl.DataFrame([finding(verdict="not predictable")])
+    whole = markdown(findings, importances(), context(), {})
+    assert "sample" not in whole.split("##")[0]
+    ctx = context()
+    ctx.coverage["searched_classes"] = 400
+    sampled = markdown(findings, importances(), ctx, {})
+    assert "searched a seeded uniform sample of 400 of these isogeny classes" in sampled
