@@ -5,6 +5,7 @@ Every stage calls :func:`load_params` and takes its own section. A bad value rai
 """
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Literal
@@ -378,3 +379,14 @@ def validate_params(raw, source: Path | str) -> Params:
             f"{'.'.join(str(part) for part in e['loc']) or '<top>'}: {e['msg']}"
             for e in err.errors())
         raise ParamsError(f"{source}: {problems}") from None
+
+
+def check_cores(workers: int, threads: int, section: str) -> None:
+    """Refuse ``workers`` processes of ``threads`` threads each beyond this machine's cores:
+    LightGBM's OpenMP threads wait for each other at every split, and one descheduled thread
+    stalls its team (the test suite, whose fits use 2 threads, took 21 min instead of 5 on
+    2 cores while another process kept one of them busy)."""
+    cores = len(os.sched_getaffinity(0))
+    if workers * threads > cores:
+        raise ParamsError(f"{section}.workers x {section}.threads = {workers} x {threads} "
+                          f"exceeds the {cores} cores of this machine")

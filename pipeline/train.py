@@ -44,7 +44,7 @@ from pipeline.atomic import atomic_path, write_json, write_parquet
 from pipeline.chunks import clear_stale, source_digest
 from pipeline.cluster import dask_client
 from pipeline.frames import search_frame, table_digest
-from pipeline.params import ParamsError, Params, load_params
+from pipeline.params import ParamsError, Params, check_cores, load_params
 
 #: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
 SHAP_SAMPLE = 2000
@@ -123,6 +123,7 @@ def run_key(params: Params) -> str:
 
 def run_all(params: Params) -> list[Path]:
     """Run every pair not yet done; return the result files in search order."""
+    check_cores(params.search.workers, params.search.threads, "search")
     groups = json.loads(Path(params.paths.feature_groups).read_text())
     work = pairs(search_targets(params.search, params.features), params.search.groups, groups)
     directory = Path(params.paths.train_chunks)

@@ -1,6 +1,7 @@
 """params.yaml is validated at load; errors name the field."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,13 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("- a list")
     with pytest.raises(ParamsError, match="expected a mapping"):
         load_params(bad)
+
+
+def test_workers_times_threads_must_fit_the_cores():
+    from pipeline.params import check_cores
+    cores = len(os.sched_getaffinity(0))
+    check_cores(cores, 1, "search")
+    check_cores(1, cores, "search")
+    with pytest.raises(ParamsError, match=rf"search\.workers x search\.threads = {cores} x 2 "
+                                          rf"exceeds the {cores} cores"):
+        check_cores(cores, 2, "search")
