@@ -39,6 +39,16 @@ def test_standardized_columns():
     assert np.all(scaled[:, 1] == 0)
 
 
+def test_rounding_noise_is_not_scaled_up_into_shape():
+    rng = np.random.default_rng(2)
+    signal = rng.normal(size=200)
+    rounding = np.log1p(rng.choice([-2.2e-16, 0.0, 4.4e-16], size=200))   # log(sha_an), Sha = 1
+    scaled = standardized(np.c_[signal, rounding, 7.0 + 1e-6 * signal])
+    assert np.all(scaled[:, 1] == 0)
+    assert np.allclose(scaled[:, 0], (signal - signal.mean()) / signal.std(), rtol=0, atol=1e-12)
+    assert np.allclose(scaled[:, 2], scaled[:, 0])          # small but real variation is kept
+
+
 def test_noisy_circle_has_one_long_h1_bar_beyond_the_gaussian_null():
     rng = np.random.default_rng(1)
     circle = noisy_circle(1500, rng)
