@@ -72,6 +72,13 @@ class GbmModel:
         held back for early stopping."""
         x = frame.select(self.columns).to_numpy().astype(np.float64)
         y = frame[target].to_numpy()
+        self.classes_ = None
+        if self.task == "classification":
+            # Labels as 0..k-1 before LightGBM sees them: lightgbm 4.7's LGBMClassifier encodes
+            # y but not eval_y (lightgbm-org/LightGBM#7400), so early stopping scored torsion
+            # orders (1..16) as class indices: wrong losses, and from labels beyond the class
+            # count, rounds that changed from run to run.
+            self.classes_, y = np.unique(y, return_inverse=True)
         self._model = self._estimator()
         if self.client is not None:
             if self.early_stopping_rounds:
@@ -91,12 +98,12 @@ class GbmModel:
                           "callbacks": [lightgbm.early_stopping(self.early_stopping_rounds,
                                                                 verbose=False)]}
             self._model.fit(x[fit_rows], y[fit_rows], **kwargs)
-        self.classes_ = getattr(self._model, "classes_", None)
         self.rounds_ = self._model.best_iteration_ or self._model.booster_.current_iteration()
         return self
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        return self._model.predict(frame.select(self.columns).to_numpy().astype(np.float64))
+        values = self._model.predict(frame.select(self.columns).to_numpy().astype(np.float64))
+        return values if self.classes_ is None else self.classes_[values.astype(np.int64)]
 
     def model_text(self) -> str:
         """The fitted booster in LightGBM's text format."""

@@ -32,3 +32,25 @@ def test_out_of_fold_predictions_never_see_their_class(model_tables):
     make = lambda: GbmModel("regression", ["class_id"], seed=0, n_estimators=50)  # noqa: E731
     prediction = out_of_fold(make, frame, "noise", folds, classes)
     assert np.corrcoef(prediction, noise)[0, 1] < 0.1
+
+
+def test_class_labels_are_encoded_for_early_stopping_too(model_tables):
+    """Torsion orders as labels (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16): the validation loss that
+    early stopping watches must be the one of the same classes labelled 0..k-1 (lightgbm 4.7
+    leaves eval_y unencoded, lightgbm-org/LightGBM#7400), and predictions come back as orders."""
+    frame = model_tables["frame"].filter(pl.col("torsion").is_in([1, 2, 3, 4, 5, 6, 8]))
+    orders = np.unique(frame["torsion"].to_numpy())
+    frame = frame.with_columns(index=pl.col("torsion").replace_strict(
+        orders.tolist(), list(range(len(orders)))))
+    classes = class_index(frame)
+    fitted = {}
+    for label in ("torsion", "index"):
+        model = GbmModel("classification", ["ap_2", "ap_3", "ap_5", "ap_7"], seed=1,
+                         n_estimators=40, early_stopping_rounds=5)
+        fitted[label] = model.fit(frame, label, classes)
+    loss = {k: m._model.evals_result_["valid_0"]["multi_logloss"] for k, m in fitted.items()}
+    assert loss["torsion"] == loss["index"] and fitted["torsion"].rounds_ == fitted["index"].rounds_
+    predicted = fitted["torsion"].predict(frame)
+    assert set(predicted) <= set(orders) and np.array_equal(
+        predicted, orders[fitted["index"].predict(frame)])
+    assert np.mean(predicted == frame["torsion"].to_numpy()) > 0.5
