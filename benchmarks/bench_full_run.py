@@ -5,9 +5,10 @@ preset, `presets/full.yaml`):
 
     .venv/bin/python -m benchmarks.bench_full_run --log benchmarks/full_run.jsonl
 
-Each stage runs as `dvc repro --single-item <stage>` in the DAG's order; its wall time and the
-peak of the summed resident memory of its whole process tree (the stage and its workers,
-sampled every `--interval` seconds with psutil) are appended to the log as one JSON line, so a
+Each stage runs as `dvc repro --single-item <stage>` in the DAG's order; its wall time, the
+CPU seconds of its whole process tree, and the peak of the tree's summed resident memory (the
+stage and its workers, sampled every `--interval` seconds with psutil) are appended to the log
+as one JSON line, so a
 run killed half-way keeps what it measured, and a rerun skips stages whose outputs are current
 (DVC then reports them unchanged in well under a second).
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import resource
 import sys
 import time
 from datetime import datetime, timezone
@@ -39,9 +40,17 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
+def children_cpu_seconds() -> float:
+    """User + system CPU seconds of every finished descendant (each level waited for its own)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_stage(stage: str, dvc: str, interval: float) -> dict:
-    """Run one stage, sampling its process tree; the measurements as a dict."""
-    started = time.perf_counter()
+    """Run one stage, sampling its process tree; the measurements as a dict. CPU seconds do
+    not grow when another job shares the machine, so a segment run beside other work still
+    counts its own share; wall seconds do."""
+    started, cpu = time.perf_counter(), children_cpu_seconds()
     process = psutil.Popen([dvc, "repro", "--single-item", stage])
     peak = 0
     while process.poll() is None:
@@ -52,6 +61,7 @@ def run_stage(stage: str, dvc: str, interval: float) -> dict:
         time.sleep(interval)
     return {"stage": stage, "returncode": process.wait(),
             "seconds": round(time.perf_counter() - started, 1),
+            "cpu_seconds": round(children_cpu_seconds() - cpu, 1),
             "peak_rss_gib": round(peak / 2**30, 3),
             "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
