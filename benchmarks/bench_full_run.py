@@ -8,9 +8,8 @@ preset, `presets/full.yaml`):
 Each stage runs as `dvc repro --single-item <stage>` in the DAG's order; its wall time, the
 CPU seconds of its whole process tree, and the peak of the tree's summed resident memory (the
 stage and its workers, sampled every `--interval` seconds with psutil) are appended to the log
-as one JSON line, so a
-run killed half-way keeps what it measured, and a rerun skips stages whose outputs are current
-(DVC then reports them unchanged in well under a second).
+as one JSON line, so a run killed half-way keeps what it measured, and a rerun skips stages
+whose outputs are current (DVC then reports them unchanged in well under a second).
 """
 from __future__ import annotations
 
