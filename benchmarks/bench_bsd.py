@@ -30,22 +30,24 @@ from pathlib import Path
 import polars as pl
 
 from arithmetic.elldata import read_curves
-from arithmetic.pari import start_pari
+from arithmetic.pari import precision_bits, start_pari
 from pipeline.bsd import compute_bsd
 from pipeline.params import Bsd, load_params
 
 
-def bare_loop(pari, curves: pl.DataFrame, same_columns: bool = True) -> float:
-    """Seconds for the raw cypari2 computation of every curve's BSD quantities (and, with
-    ``same_columns``, of the other columns the stage writes)."""
+def bare_loop(pari, curves: pl.DataFrame, section: Bsd, same_columns: bool = True) -> float:
+    """Seconds for the raw cypari2 computation of every curve's BSD quantities at the
+    precisions of ``section`` (and, with ``same_columns``, of the other columns the stage
+    writes)."""
+    bits = precision_bits(section.realprecision)
     start = time.perf_counter()
     current, rank, special = None, 0, None
     for label, iso, conductor, ainvs, gens in curves.select(
             "label", "isogeny_class", "conductor", "ainvs", "gens").iter_rows():
-        curve = pari.ellinit([int(a) for a in ainvs], precision=128)   # realprecision 38
+        curve = pari.ellinit([int(a) for a in ainvs], precision=bits)
         if iso != current:
             current = iso
-            rank, derivative = pari.ellanalyticrank(curve)
+            rank, derivative = pari.ellanalyticrank(curve, precision=section.lfunction_bits)
             special = derivative / factorial(int(rank))
             sign = int(pari.ellrootno(curve))
         tamagawa = pari.ellglobalred(curve)[2]
@@ -53,7 +55,7 @@ def bare_loop(pari, curves: pl.DataFrame, same_columns: bool = True) -> float:
         discriminant = curve.disc()
         omega = curve.omega()[0] * (2 if discriminant > 0 else 1)
         regulator = pari.matdet(pari.ellheightmatrix(curve, pari(str(gens).replace("'", "")),
-                                                     precision=128)) \
+                                                     precision=bits)) \
             if gens else 1
         sha = float(special * torsion[0]**2 / (omega * regulator * tamagawa))
         if same_columns:
@@ -65,15 +67,15 @@ def bare_loop(pari, curves: pl.DataFrame, same_columns: bool = True) -> float:
     return time.perf_counter() - start
 
 
-def _bare_in_worker(curves: pl.DataFrame, realprecision: int, stack_mb: int) -> float:
-    return bare_loop(start_pari(realprecision, stack_mb), curves)
+def _bare_in_worker(curves: pl.DataFrame, section: Bsd) -> float:
+    return bare_loop(start_pari(section.realprecision, section.pari_stack_mb), curves, section)
 
 
-def bare_two_processes(curves: pl.DataFrame, realprecision: int, stack_mb: int) -> float:
+def bare_two_processes(curves: pl.DataFrame, section: Bsd) -> float:
     """Wall seconds for two bare loops at once, each over alternate isogeny classes: the most
     two PARI processes can do on this machine (process start-up included, as in the stage)."""
     half = curves["isogeny_class"].rank("dense") % 2
-    halves = [(curves.filter(half == h), realprecision, stack_mb) for h in (0, 1)]
+    halves = [(curves.filter(half == h), section) for h in (0, 1)]
     start = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         pool.starmap(_bare_in_worker, halves)
@@ -105,10 +107,9 @@ def main() -> None:
     runs = {"bare cypari2 loop": [], "bare loop, 2 processes": [], "bsd stage, 1 worker": [],
             "bsd stage, 2 workers": [], "bare, BSD quantities only": []}
     for repeat in range(args.repeats):
-        times = [bare_loop(pari, curves),
-                 bare_two_processes(curves, params.bsd.realprecision, params.bsd.pari_stack_mb),
+        times = [bare_loop(pari, curves, params.bsd), bare_two_processes(curves, params.bsd),
                  stage(curves, params.bsd, 1), stage(curves, params.bsd, 2),
-                 bare_loop(pari, curves, same_columns=False)]
+                 bare_loop(pari, curves, params.bsd, same_columns=False)]
         for name, seconds in zip(runs, times):
             runs[name].append(seconds)
         print(f"repeat {repeat + 1}: " + ", ".join(f"{name} {s:.2f} s" for name, s in zip(runs, times)),

@@ -20,7 +20,8 @@ import polars as pl
 from arithmetic.bsd import bsd_table, class_l_data
 from arithmetic.curves import checked_curve
 from arithmetic.elldata import read_curves
-from arithmetic.pari import start_pari
+from arithmetic.pari import precision_bits, start_pari
+from pipeline.params import Bsd, load_params
 
 BOUNDS = (10_000, 50_000, 100_000, 500_000)
 
@@ -32,10 +33,14 @@ def sample(bound: int, classes: int, seed: int) -> pl.DataFrame:
     return curves.filter(pl.col("isogeny_class").is_in(chosen.implode()))
 
 
-def timings(pari, curves: pl.DataFrame) -> tuple[float, list[tuple[int, float, float]]]:
-    """(seconds of bsd_table on all, [(conductor, L-function seconds, whole-class seconds)])."""
+def timings(pari, curves: pl.DataFrame, section: Bsd
+            ) -> tuple[float, list[tuple[int, float, float]]]:
+    """(seconds of bsd_table on all, [(conductor, L-function seconds, whole-class seconds)]),
+    at the precisions and Sha tolerance of the ``bsd`` params section."""
+    settings = (section.sha_tolerance, precision_bits(section.realprecision),
+                section.lfunction_bits)
     start = time.perf_counter()
-    bsd_table(pari, curves, 1e-6, 128, 64)
+    bsd_table(pari, curves, *settings)
     total = time.perf_counter() - start
     per_class = []
     for (iso,), rows in curves.group_by("isogeny_class", maintain_order=True):
@@ -43,9 +48,9 @@ def timings(pari, curves: pl.DataFrame) -> tuple[float, list[tuple[int, float, f
         curve = checked_curve(pari, first["label"], first["conductor"], first["ainvs"],
                               first["gens"])[0]
         t0 = time.perf_counter()
-        class_l_data(pari, curve, 64)
+        class_l_data(pari, curve, section.lfunction_bits)
         t1 = time.perf_counter()
-        bsd_table(pari, rows, 1e-6, 128, 64)
+        bsd_table(pari, rows, *settings)
         per_class.append((first["conductor"], t1 - t0, time.perf_counter() - t1))
     return total, per_class
 
@@ -55,14 +60,15 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=10)
     args = parser.parse_args()
-    pari = start_pari(38, 2048)
+    section = load_params().bsd
+    pari = start_pari(section.realprecision, 2048)
     rows = []
     print("| conductors | classes | curves | bsd_table (s) | curves/s | L-function s/class "
           "(median) | whole class s (median) | L share |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for bound in BOUNDS:
         curves = sample(bound, args.classes, args.seed)
-        total, per_class = timings(pari, curves)
+        total, per_class = timings(pari, curves, section)
         rows += per_class
         l_times = [t for _, t, _ in per_class]
         whole = [t for _, _, t in per_class]

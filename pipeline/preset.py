@@ -40,7 +40,7 @@ def setting_lines(lines: list[str]) -> dict[tuple[str, ...], int]:
     found, stack = {}, []          # stack: (indent, key) of the enclosing mappings
     for number, line in enumerate(lines):
         match = SETTING.match(line)
-        if not match or line.lstrip().startswith("#"):
+        if not match:                # comments, list items and blank lines have no key
             continue
         indent = len(match["indent"])
         while stack and stack[-1][0] >= indent:
