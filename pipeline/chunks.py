@@ -23,6 +23,7 @@ import polars as pl
 from tqdm import tqdm
 
 from pipeline.atomic import TMP_MARKER, write_parquet
+from pipeline.cluster import dask_client
 from pipeline.params import Executor
 
 
@@ -44,10 +45,12 @@ class Chunk:
 
 
 def source_digest(*paths: Path | str) -> str:
-    """sha256 of source files, to put the code that computes a result into its chunks' keys."""
+    """sha256 of files' contents (the code that computes a result, or its input tables), for the
+    keys of resumable results; each file is streamed, so a table of gigabytes is never held."""
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(Path(path).read_bytes())
+        with open(path, "rb") as stream:
+            digest.update(hashlib.file_digest(stream, "sha256").digest())
     return digest.hexdigest()
 
 
@@ -177,25 +180,18 @@ def _run_on_dask(jobs: list[tuple], address: str | None, workers: int,
     afterwards. A cluster given by address needs workers started non-daemonic
     (``DASK_DISTRIBUTED__WORKER__DAEMON=False``)."""
     import dask
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import as_completed
 
-    with dask.config.set({"distributed.worker.daemon": False}):   # workers start PARI children
-        cluster = None if address else LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-            dashboard_address=":0")
-    try:
-        with Client(address or cluster) as client:
-            futures = {client.submit(_dask_task, task, initializer, initargs, _ipc(rows),
-                                     pure=False, priority=-index): (path, len(rows))
-                       for index, (task, rows, path) in enumerate(jobs)}
-            try:
-                for future in as_completed(futures):
-                    path, rows = futures[future]
-                    write_parquet(pl.read_ipc(io.BytesIO(future.result())), path)
-                    progress.update(rows)
-            finally:
-                client.cancel(list(futures))
-                client.run(_stop_pari_processes)
-    finally:
-        if cluster is not None:
-            cluster.close()
+    with dask.config.set({"distributed.worker.daemon": False}), \
+            dask_client(address, workers, threads=1) as client:   # workers start PARI children
+        futures = {client.submit(_dask_task, task, initializer, initargs, _ipc(rows),
+                                 pure=False, priority=-index): (path, len(rows))
+                   for index, (task, rows, path) in enumerate(jobs)}
+        try:
+            for future in as_completed(futures):
+                path, rows = futures[future]
+                write_parquet(pl.read_ipc(io.BytesIO(future.result())), path)
+                progress.update(rows)
+        finally:
+            client.cancel(list(futures))
+            client.run(_stop_pari_processes)

@@ -7,8 +7,6 @@ search scored. Parquet is scanned lazily and filtered before it is read: on the 
 """
 from __future__ import annotations
 
-import hashlib
-
 import polars as pl
 
 from models.features import model_frame
@@ -28,12 +26,3 @@ def search_frame(params: Params) -> pl.DataFrame:
         bsd = bsd.filter(pl.col("isogeny_class").is_in(classes.implode()))
     return model_frame(features.collect(), bsd.collect())
 
-
-def table_digest(*paths) -> str:
-    """sha256 of input tables' contents, streamed (a table of gigabytes is never held), for
-    the keys of a stage's resumable results."""
-    digest = hashlib.sha256()
-    for path in paths:
-        with open(path, "rb") as stream:
-            digest.update(hashlib.file_digest(stream, "sha256").digest())
-    return digest.hexdigest()

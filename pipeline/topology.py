@@ -31,7 +31,6 @@ from models.features import model_frame
 from models.topology import cloud_test, diagrams, group_difference, landmarks, standardized
 from pipeline.atomic import write_directory, write_json, write_parquet
 from pipeline.chunks import clear_stale, source_digest
-from pipeline.frames import table_digest
 from pipeline.params import Params, ParamsError, load_params
 from reporting.figures import persistence_diagram
 
@@ -54,7 +53,7 @@ def load_frame(params: Params) -> pl.DataFrame:
 
 def run_key(params: Params) -> str:
     digest = hashlib.sha256()
-    digest.update(table_digest(params.paths.features, params.paths.bsd).encode())
+    digest.update(source_digest(params.paths.features, params.paths.bsd).encode())
     digest.update(params.topology.model_dump_json().encode())
     digest.update(source_digest(models.clouds.__file__, models.topology.__file__,
                                 __file__).encode())

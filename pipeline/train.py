@@ -43,7 +43,7 @@ from models.search import (pair_tools, pairs, search_settings, search_targets,
 from pipeline.atomic import atomic_path, write_json, write_parquet
 from pipeline.chunks import clear_stale, source_digest
 from pipeline.cluster import dask_client
-from pipeline.frames import search_frame, table_digest
+from pipeline.frames import search_frame
 from pipeline.params import ParamsError, Params, check_cores, load_params
 
 #: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
@@ -110,7 +110,7 @@ def run_key(params: Params) -> str:
     """Digest of what shapes every result: input data, params and code."""
     digest = hashlib.sha256()
     paths = params.paths
-    digest.update(table_digest(paths.features, paths.bsd, paths.feature_groups).encode())
+    digest.update(source_digest(paths.features, paths.bsd, paths.feature_groups).encode())
     for section in ("features", "nulls", "search"):
         digest.update(getattr(params, section).model_dump_json().encode())
     digest.update(params.executor.kind.encode())      # dask: the exported models by lightgbm.dask

@@ -4,7 +4,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipeline.chunks import plan_chunks, run_chunks
+from pipeline.chunks import plan_chunks, run_chunks, source_digest
 
 
 def table(groups: list[int]) -> pl.DataFrame:
@@ -74,3 +74,14 @@ def test_two_workers_give_the_same_table(tmp_path):
     two = run_chunks(frame, chunks, tmp_path / "two", with_length, workers=2, initializer=no_setup)
     assert pl.read_parquet(one).equals(pl.read_parquet(two))
     assert pl.read_parquet(two).equals(with_length(frame))
+
+
+def test_source_digest_follows_contents_and_order(tmp_path):
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.write_bytes(b"x" * 3_000_000)
+    second.write_bytes(b"x" * 3_000_000)
+    assert source_digest(first) == source_digest(second)
+    assert source_digest(first, second) != source_digest(first)
+    second.write_bytes(b"x" * 2_999_999 + b"y")
+    assert source_digest(first) != source_digest(second)
+    assert source_digest(first, second) != source_digest(second, first)
