@@ -8,11 +8,20 @@ types) and written to a temporary parquet file. Each query of the curve browser
 (:func:`dashboard.queries.search_curves`: filter, count, sort, one page) is timed on the
 table held in memory, as the page runs it, and, for comparison, from a scan of the parquet
 file; median of ``--repeats``. Goal: <= 200 ms per query.
+
+    python -m benchmarks.bench_dashboard --pages
+
+renders every dashboard page with Streamlit's AppTest on this project's outputs as they are
+(run it where the pipeline ran, e.g. on the full range), twice: the first render reads the
+tables (cold caches), the second is what a reader waits for afterwards. Peak RSS of this
+process at the end (the dashboard's caches held).
 """
 from __future__ import annotations
 
 import argparse
+import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -39,11 +48,43 @@ def tiled(bsd: pl.DataFrame, rows: int) -> pl.DataFrame:
     return pl.concat(frames).head(rows)
 
 
+PAGES = ["overview", "findings", "curves", "distributions", "topology", "bias", "known"]
+
+
+def render_pages() -> None:
+    """Each page rendered twice with AppTest; fails on a page that raises or misses an output."""
+    from streamlit.testing.v1 import AppTest
+
+    main_module = sys.modules["__main__"]
+    print(f"{'page':14s} {'first render':>13s} {'second':>8s}")
+    for name in PAGES:
+        times = []
+        for _ in range(2):
+            test = AppTest.from_file(str(Path.cwd() / "dashboard" / "pages" / f"{name}.py"),
+                                       default_timeout=600)
+            started = time.perf_counter()
+            test.run()
+            times.append(time.perf_counter() - started)
+            sys.modules["__main__"] = main_module     # AppTest leaves the page as __main__
+            problems = [e.value for e in test.exception] + [
+                w.value for w in test.warning if "has not been built" in w.value]
+            if problems:
+                raise SystemExit(f"dashboard page {name}: {problems}")
+        print(f"{name:14s} {times[0]:11.2f} s {times[1]:6.2f} s")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"peak RSS of this process (every page's caches held): {peak:.2f} GiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=3_064_705)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--pages", action="store_true",
+                        help="render every page on this project's outputs instead")
     args = parser.parse_args()
+    if args.pages:
+        render_pages()
+        return
     params = load_params()
     bsd = pl.read_parquet(params.paths.bsd)
     with tempfile.TemporaryDirectory() as scratch:
