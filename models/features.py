@@ -52,9 +52,17 @@ def good_mask(conductor: np.ndarray, primes: list[int]) -> np.ndarray:
 
 
 def trace_features(ap: np.ndarray, conductor: np.ndarray, primes: list[int],
-                   bounds: list[int]) -> pl.DataFrame:
+                   bounds: list[int], block: int = 100_000) -> pl.DataFrame:
     """``ap_<p>``, ``ap_norm_<p>`` and the Mestre–Nagao sums from an (curves × primes) matrix of
-    aplist values (a_p at good p, w_p at bad p) and the conductors."""
+    aplist values (a_p at good p, w_p at bad p) and the conductors. Computed ``block`` curves at
+    a time: the sums' (curves × primes) terms of the full range would take about 6 GiB at once."""
+    return pl.concat([_trace_block(ap[start:start + block], conductor[start:start + block],
+                                   primes, bounds)
+                      for start in range(0, max(len(conductor), 1), block)])
+
+
+def _trace_block(ap: np.ndarray, conductor: np.ndarray, primes: list[int],
+                 bounds: list[int]) -> pl.DataFrame:
     p = np.asarray(primes, dtype=np.float64)
     good = good_mask(conductor, primes)
     a = np.where(good, ap, 0).astype(np.float64)

@@ -33,6 +33,16 @@ def test_mestre_nagao_sums_by_hand():
     assert table["ap_norm_7"][1] == pytest.approx(3 / (2 * math.sqrt(7)))
 
 
+def test_trace_features_in_blocks_equal_at_once():
+    rng = np.random.default_rng(1)
+    primes = [2, 3, 5, 7, 11, 13]
+    ap = rng.integers(-3, 4, size=(11, len(primes)))
+    conductor = rng.choice([11, 14, 15, 21, 35, 39, 5077], size=11)
+    whole = trace_features(ap, conductor, primes, [7, 13], block=100)
+    assert trace_features(ap, conductor, primes, [7, 13], block=4).equals(whole)
+    assert trace_features(ap[:0], conductor[:0], primes, [7, 13]).schema == whole.schema
+
+
 def test_resolve_groups_errors():
     columns = [*KEY_COLUMNS, "ap_2", "ap_3", "log_conductor"]
     assert resolve_groups(columns, {"ap": [r"ap_\d+"], "conductor": ["log_conductor"]}) == \
