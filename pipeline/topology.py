@@ -188,7 +188,8 @@ def main() -> None:
     significant = tests.filter(pl.col("q_value") <= section.fdr)
     write_json({"clouds": sum(other is None for _, _, other in work), "tests": len(tests),
                 "significant": len(significant),
-                "significant_by_kind": dict(significant.group_by("kind").len().iter_rows())},
+                "significant_by_kind": dict(
+                    significant.group_by("kind").len().sort("kind").iter_rows())},
                paths.topology_metrics)
     shutil.rmtree(directory)
     print(f"topology: {len(tests)} tests on {len(work)} clouds and differences, "
