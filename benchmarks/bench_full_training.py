@@ -22,6 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from models.features import model_frame
+from models.findings import TARGET
 from models.gbm import GbmModel
 from models.search import pairs, search_targets
 from models.splits import sample_classes
@@ -53,12 +54,12 @@ def main() -> None:
             if size:
                 chosen = sample_classes(frame["isogeny_class"], size, search.seed)
                 rows = frame.filter(pl.col("isogeny_class").is_in(chosen.implode()))
-            data = rows.with_columns(target.expression.alias("__target__")) \
-                .filter(pl.col("__target__").is_not_null())
+            data = rows.with_columns(target.expression.alias(TARGET)) \
+                .filter(pl.col(TARGET).is_not_null())
             model = GbmModel(target.task, columns, seed=search.seed, threads=threads,
                              **(search.gbm.model_dump() | {"early_stopping_rounds": 0}))
             started = time.perf_counter()
-            model.fit(data, "__target__")
+            model.fit(data, TARGET)
             seconds = time.perf_counter() - started
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
             print(f"{pair:28s} {size or rows['isogeny_class'].n_unique():>9,} {len(data):>10,} "
