@@ -10,13 +10,18 @@ E₁ the exponential integral. The a_n are multiplicative, with a_{p^k} = a_p a_
 p a_{p^(k−2)} at good p and a_{p^k} = a_p^k at bad p, where a_p = −w_p at multiplicative p
 (Cremona's aplist stores w_p there) and 0 at additive p. Truncated at n ≤ n_max, the terms
 left out are of size exp(−2π n_max/√N): negligible for √N ≪ n_max, a rough partial sum beyond.
+:func:`terms_needed` chooses n_max from the conductor so that the first omitted term is below a
+tolerance, which keeps the sums accurate at every conductor (:func:`class_central_values`).
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy.special import exp1
 
 from arithmetic.traces import primes_up_to
+
 
 
 def dirichlet_coefficients(aplist: dict[int, np.ndarray], conductor: np.ndarray,
@@ -55,3 +60,18 @@ def central_sums(coefficients: np.ndarray, conductor: np.ndarray) -> tuple[np.nd
     x = 2 * np.pi * n[None, :] / np.sqrt(np.asarray(conductor, dtype=float))[:, None]
     terms = coefficients[:, 1:] / n[None, :]
     return 2 * (terms * np.exp(-x)).sum(axis=1), 2 * (terms * exp1(x)).sum(axis=1)
+
+
+def terms_needed(conductor: int, tolerance: float) -> int:
+    """The least n_max whose first omitted factor exp(−2π(n_max+1)/√N) is below ``tolerance``
+    (E₁(x) < exp(−x) for x >= 1 bounds the derivative's terms alike): n_max = ⌈√N·log(1/tol)/2π⌉."""
+    return max(1, math.ceil(math.sqrt(conductor) * math.log(1 / tolerance) / (2 * math.pi)))
+
+
+def class_central_values(an: list[int], conductor: int) -> tuple[float, float]:
+    """(2 Σ (a_n/n) exp(−2πn/√N), 2 Σ (a_n/n) E₁(2πn/√N)) from a_1..a_{n_max} (PARI's
+    ``ellan``, exact Dirichlet coefficients at every n): L(E,1) when w = +1 and L'(E,1) when
+    w = −1, accurate when n_max >= :func:`terms_needed`."""
+    coefficients = np.concatenate([[0.0], np.asarray(an, dtype=np.float64)])[None, :]
+    value, derivative = central_sums(coefficients, np.array([conductor]))
+    return float(value[0]), float(derivative[0])

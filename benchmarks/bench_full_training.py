@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from models.features import model_frame
-from models.findings import TARGET
+from models.findings import TARGET, with_target
 from models.gbm import GbmModel
 from models.search import pairs, search_targets
 from models.splits import sample_classes
@@ -39,9 +39,9 @@ def main() -> None:
     params = load_params()
     search = params.search
     groups = json.loads(Path(params.paths.feature_groups).read_text())
-    found = {(t.name, g): (t, cols) for t, g, cols in
-             pairs(search_targets(search, params.features), search.groups, groups)}
     frame = model_frame(pl.read_parquet(params.paths.features), pl.read_parquet(params.paths.bsd))
+    found = {(p.target.name, p.group): (p.target, p.columns) for p in
+             pairs(search_targets(search, params.features), search.groups, groups, frame.columns)}
     threads = search.workers * search.threads
     print(f"{len(frame):,} curves, {frame['isogeny_class'].n_unique():,} classes; "
           f"LightGBM {threads} threads, {search.gbm.n_estimators} rounds")
@@ -54,8 +54,7 @@ def main() -> None:
             if size:
                 chosen = sample_classes(frame["isogeny_class"], size, search.seed)
                 rows = frame.filter(pl.col("isogeny_class").is_in(chosen.implode()))
-            data = rows.with_columns(target.expression.alias(TARGET)) \
-                .filter(pl.col(TARGET).is_not_null())
+            data = with_target(rows, target)
             model = GbmModel(target.task, columns, seed=search.seed, threads=threads,
                              **(search.gbm.model_dump() | {"early_stopping_rounds": 0}))
             started = time.perf_counter()

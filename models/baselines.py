@@ -27,6 +27,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from arithmetic.traces import ap_column
 from models.features import torsion_bound
+from models.known_quantities import local_root_number
 from models.sato_tate import hasse_bound, torsion_modulus, trace_distribution
 
 Task = Literal["classification", "regression"]
@@ -53,6 +54,7 @@ class ConstantBaseline:
     """The majority class, or the mean: what any model must beat to have learnt anything."""
     task: Task
     name: str = "constant"
+    words: str = "the training mean (the most frequent class)"
 
     def applies_to(self, target: str) -> bool:
         return True
@@ -78,6 +80,10 @@ class BsdIdentityBaseline:
     task: Task
     columns: list[str]
     name: str = "BSD identity"
+
+    @property
+    def words(self) -> str:
+        return "a linear model on the logs of " + ", ".join(self.columns)
 
     def applies_to(self, target: str) -> bool:
         return bool(self.columns) and target not in self.columns
@@ -105,6 +111,7 @@ class ParityBaseline:
     predicts: str
     task: Task = "classification"
     name: str = "parity"
+    words: str = "parity (−1)^rank = w(E): rank 0 if w = +1, 1 if w = −1"
 
     def __post_init__(self):
         if self.predicts not in PARITY_TARGETS:
@@ -132,6 +139,7 @@ class MestreNagaoBaseline:
     columns: list[str]
     task: Task = "classification"
     name: str = "Mestre-Nagao"
+    words: str = "thresholds on the best single Mestre–Nagao sum"
 
     def applies_to(self, target: str) -> bool:
         return target in {"rank", "rank_parity"} and self.task == "classification"
@@ -165,6 +173,8 @@ class SatoTateBaseline:
     prime: int
     task: Task = "regression"
     name: str = "Sato-Tate"
+    words: str = ("the Sato–Tate mean of a_p given Hasse's bound and the congruence "
+                  "#T | p + 1 − a_p")
     _bad_value: float = field(default=0.0, init=False)
 
     def applies_to(self, target: str) -> bool:
@@ -192,10 +202,6 @@ class SatoTateBaseline:
         return np.where(bad, self._bad_value, good_value)
 
 
-def _bad_primes_mask(frame: pl.DataFrame, primes: list[int]) -> np.ndarray:
-    return frame["conductor"].to_numpy()[:, None] % np.asarray(primes)[None, :] == 0
-
-
 @dataclass
 class LocalRootNumberBaseline:
     """The root number as the product of local root numbers, w(E) = −∏_{p | N} w_p
@@ -207,6 +213,7 @@ class LocalRootNumberBaseline:
     predicts: str
     task: Task = "classification"
     name: str = "local root numbers"
+    words: str = "w(E) = −∏ w_p over the bad primes the a_p columns list"
 
     def applies_to(self, target: str) -> bool:
         return target == self.predicts and target in PARITY_TARGETS
@@ -215,9 +222,7 @@ class LocalRootNumberBaseline:
         return self
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        signs = frame.select([ap_column(p) for p in self.primes]).to_numpy()
-        local = np.where(_bad_primes_mask(frame, self.primes), signs, 1)
-        root_number = -np.prod(local, axis=1)
+        root_number = local_root_number(frame, self.primes)
         return root_number if self.predicts == "root_number" else (1 - root_number) // 2
 
 
@@ -230,6 +235,7 @@ class TorsionCongruenceBaseline:
     primes: list[int]
     task: Task = "classification"
     name: str = "torsion congruences"
+    words: str = "the most frequent #T given gcd(p + 1 − a_p) over good p >= 3"
 
     def applies_to(self, target: str) -> bool:
         return target == "torsion"

@@ -18,7 +18,9 @@ flagged on the Cremona sample faces three checks here:
    sample where the target is known on most curves (:func:`replicable`).
 
 A flagged finding that loses its margin under reweighting, fails to replicate where it can be
-tried, or holds only in the low strata is a *conductor-bias artefact* (:func:`artefact_reason`).
+tried, or holds only in the low strata is a *conductor-bias artefact* (:func:`artefact_reason`);
+one that survives those but could not be tried on a reference sample is *not replicated*
+(:func:`not_replicated_reason`).
 """
 from __future__ import annotations
 
@@ -114,11 +116,20 @@ def artefact_reason(trend: dict, weighted: dict, replications: list[dict], fdr: 
                        f"reaches 0 ({weighted['weighted_margin_low']:.3f} .. "
                        f"{weighted['weighted_margin_high']:.3f})")
     for r in replications:
-        if r["tried"] and not (r["p_value"] <= fdr and r["score"] > r["baseline_score"]):
+        if r["tried"] and not (r["p_value"] <= fdr and r["score"] > r["baseline_score"]
+                               and r["added_value_low"] > 0):
             reasons.append(f"does not replicate on the {r['sample']} sample ({r['score']:.3f} "
-                           f"against {r['best_baseline']} {r['baseline_score']:.3f}, "
-                           f"p = {r['p_value']:.2g})")
+                           f"against {r['best_baseline']} {r['baseline_score']:.3f}, added "
+                           f"value over the known quantities {r['added_value']:+.3f} from "
+                           f"{r['added_value_low']:.3f}, p = {r['p_value']:.2g})")
     return "; ".join(reasons)
+
+
+def not_replicated_reason(replications: list[dict]) -> str:
+    """Why a finding could not be replicated on some sample ("" if it was tried on all): a
+    replication never attempted is not a replication passed."""
+    return "; ".join(f"could not be tried on the {r['sample']} sample ({r['why_not']})"
+                     for r in replications if not r["tried"])
 
 
 def distributions(samples: dict[str, pl.DataFrame]) -> pl.DataFrame:

@@ -25,9 +25,8 @@ import re
 import numpy as np
 import polars as pl
 
-from arithmetic.lseries import central_sums, dirichlet_coefficients
-
 from arithmetic.traces import ap_column
+from models.known_quantities import with_derived
 
 #: Columns that identify a curve; they are never features.
 KEY_COLUMNS = ["label", "isogeny_class", "number", "conductor"]
@@ -127,23 +126,6 @@ def topology_features(frame: pl.DataFrame, windows: int, primes: list[int], size
     return pl.DataFrame(columns)
 
 
-def l_series_features(ap: np.ndarray, conductor: np.ndarray, primes: list[int],
-                      block: int = 100_000) -> pl.DataFrame:
-    """``l_series_0`` = 2 Σ (a_n/n) exp(−2πn/√N) and ``l_series_1`` = 2 Σ (a_n/n) E₁(2πn/√N)
-    over n ≤ max(primes): L(E,1) when w = +1 and L'(E,1) when w = −1, up to the truncation
-    (:mod:`arithmetic.lseries`; Cremona 1997, §2.11). Computed ``block`` curves at a time."""
-    value, derivative = [], []
-    for start in range(0, len(conductor), block):
-        rows = slice(start, start + block)
-        coefficients = dirichlet_coefficients(
-            {p: ap[rows, j] for j, p in enumerate(primes)}, conductor[rows], max(primes))
-        sums = central_sums(coefficients, conductor[rows])
-        value.append(sums[0])
-        derivative.append(sums[1])
-    return pl.DataFrame({"l_series_0": np.concatenate(value),
-                         "l_series_1": np.concatenate(derivative)})
-
-
 def ap_matrix(frame: pl.DataFrame, primes: list[int]) -> np.ndarray:
     """The (curves × primes) matrix of ``ap_<p>`` columns."""
     return frame.select([ap_column(p) for p in primes]).to_numpy().astype(np.int64)
@@ -191,8 +173,10 @@ def resolve_groups(columns: list[str], groups: dict[str, list[str]]) -> dict[str
 
 
 def model_frame(features: pl.DataFrame, bsd: pl.DataFrame) -> pl.DataFrame:
-    """Features with the BSD table's columns (the targets) beside them, row for row."""
+    """Features with the BSD table's columns (the targets) beside them, row for row, and the
+    known quantities derived from them (:func:`models.known_quantities.with_derived`)."""
     if not features["label"].equals(bsd["label"]):
         raise ValueError("features and bsd tables do not hold the same curves in the same order")
-    return pl.concat([features, bsd.drop([c for c in bsd.columns if c in features.columns])],
-                     how="horizontal")
+    return with_derived(pl.concat(
+        [features, bsd.drop([c for c in bsd.columns if c in features.columns])],
+        how="horizontal"))

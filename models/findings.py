@@ -38,13 +38,18 @@ import polars as pl
 from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
+from models.baselines import ConstantBaseline
 from models.gbm import GbmModel, out_of_fold
+from models.known_quantities import KnownFormula
 from models.nulls import conductor_strata
 from models.scores import PRIMARY, ClassBootstrap, interval, point_scores
 from models.splits import class_index, extrapolation_test, grouped_folds
 from models.targets import Target
 
 TARGET = "__target__"
+#: The searched GBM on a pair's known quantities alone (a baseline of every pair that knows
+#: something); the pair's added value is the GBM on them with the features minus this one.
+KNOWN_GBM = "known quantities"
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,55 @@ class SearchSettings:
     fdr: float
     seed: int
     strata: int = 10
+    confirmation_share: float = 0.3
+
+
+#: The verdicts. "explained by <reason>" takes the name of a baseline, of a null model, or the
+#: kind of known mathematics (:attr:`models.known_quantities.KnownFormula.kind`).
+FLAGGED = "flagged"
+NOT_PREDICTABLE = "not predictable"
+NOT_CONFIRMED = "not confirmed"
+NOT_SIGNIFICANT = "not significant after correction"
+FAILS_EXTRAPOLATION = "fails extrapolation"
+BORDERLINE = "borderline"
+ARTEFACT = "conductor-bias artefact"
+NOT_REPLICATED = "not replicated"
+EXPLAINED_BY_KNOWN = "explained by known quantities"
+
+
+def explained_by(reason: str) -> str:
+    return f"explained by {reason}"
+
+
+#: A decision whose quantity lies within this of its threshold (relative for p- and q-values,
+#: absolute for score differences) is ``borderline``: numeric noise (another machine's floating
+#: point, a 1e-12 change in a feature) must not flip it.
+NUMERIC_NOISE = 1e-6
+
+#: How each p-value is computed, printed beside it.
+P_METHODS = {
+    "p_null": "normal fit to the {n} null-dataset scores (parametric upper tail); empirical: "
+              "rank among them, floor 1/{n1}",
+    "p_baseline": "normal fit to {b} paired class-bootstrap differences model - best baseline "
+                  "(parametric); empirical: share of resamples <= 0, floor 1/{b1}",
+    "p_added": "normal fit to {b} paired class-bootstrap differences (known quantities + "
+               "features) - (known quantities) (parametric); empirical: share <= 0, floor 1/{b1}",
+    "p_confirmation": "the same on the held-out confirmation classes (parametric); empirical: "
+                      "share of resamples <= 0, floor 1/{b1}",
+}
+
+
+def p_methods(settings: SearchSettings) -> dict[str, str]:
+    n, b = settings.null_datasets, settings.bootstrap
+    return {name: text.format(n=n, n1=n + 1, b=b, b1=b + 1) for name, text in P_METHODS.items()}
+
+
+def p_text(parametric: float, empirical: float, floor: float) -> str:
+    """A p-value as printed: a parametric tail below what the empirical method can resolve is
+    never shown without its empirical counterpart and that method's floor."""
+    if parametric < floor:
+        return f"{parametric:.2g} (parametric; empirical {empirical:.2g}, floor {floor:.2g})"
+    return f"{parametric:.2g} (parametric; empirical {empirical:.2g})"
 
 
 def stratum_scores(task: str, metric: str, conductor: np.ndarray, y: np.ndarray,
@@ -86,11 +140,25 @@ class CrossValidated:
     rounds: int                 # median number of boosting rounds early stopping kept per fold
 
 
+def with_target(frame: pl.DataFrame, target: Target) -> pl.DataFrame:
+    """The rows of ``frame`` where ``target`` is known, with it in the column :data:`TARGET`."""
+    return frame.with_columns(target.expression.alias(TARGET)).filter(pl.col(TARGET).is_not_null())
+
+
+def confirmation_classes(frame: pl.DataFrame, share: float, seed: int) -> np.ndarray:
+    """True for the rows of a seeded ``share`` of the isogeny classes, held out of every
+    discovery fit: the candidates of the search are confirmed on them."""
+    classes = class_index(frame)
+    count = classes.max() + 1
+    held = np.random.default_rng([seed, 1]).permutation(count)[:max(1, round(share * count))]
+    return np.isin(classes, held)
+
+
 def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
                     make_gbm: Callable[[list[str], str], GbmModel], baselines: list,
                     settings: SearchSettings) -> CrossValidated:
     """K folds by isogeny class; every predictor fitted on the other folds."""
-    data = frame.with_columns(target.expression.alias(TARGET)).filter(pl.col(TARGET).is_not_null())
+    data = with_target(frame, target)
     classes = class_index(data)
     folds = grouped_folds(classes, settings.folds, settings.seed)
     fold_models = []
@@ -112,11 +180,51 @@ def _scored(boot: ClassBootstrap, prediction: np.ndarray, metric: str):
     return point, resampled[metric]
 
 
+def _gain(boot: ClassBootstrap, better: np.ndarray, worse: np.ndarray, metric: str) -> dict:
+    """Score of ``better`` minus score of ``worse`` on the same rows, its paired bootstrap
+    interval and one-sided p-values (parametric normal fit; empirical share <= 0)."""
+    better_point, better_boot = _scored(boot, better, metric)
+    worse_point, worse_boot = _scored(boot, worse, metric)
+    difference = better_boot - worse_boot
+    gain = better_point[metric] - worse_point[metric]
+    low, high = interval(difference)
+    return {"gain": gain, "low": low, "high": high, "better": better_point[metric],
+            "worse": worse_point[metric],
+            "p": float(norm.sf(gain / max(difference.std(ddof=1), 1e-9))),
+            "p_empirical": float((1 + np.sum(difference <= 0)) / (1 + len(difference)))}
+
+
+def _known_fits(discovery: pl.DataFrame, held: pl.DataFrame, target: Target, columns: list[str],
+                known: list[str], make_gbm, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Predictions on ``held`` of the GBM on the known quantities and of the GBM on them with
+    the features, both fitted on ``discovery`` (a constant where nothing is known)."""
+    if known:
+        known_model = make_gbm(known, target.task).fit(discovery, TARGET, classes)
+    else:
+        known_model = ConstantBaseline(target.task).fit(discovery, TARGET)
+    known_prediction = known_model.predict(held)
+    if set(columns) <= set(known):
+        return known_prediction, known_prediction
+    both = make_gbm(list(dict.fromkeys([*known, *columns])), target.task)
+    return known_prediction, both.fit(discovery, TARGET, classes).predict(held)
+
+
 def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str],
              make_gbm: Callable[[list[str], str], GbmModel],
              baselines: list, null_model: Callable[[pl.DataFrame, np.random.Generator], pl.DataFrame],
-             settings: SearchSettings) -> dict:
-    """All statistics of one (target, group); the verdict is set by :func:`decide` later."""
+             settings: SearchSettings, known: list[str] = ()) -> dict:
+    """All statistics of one (target, group); the verdict is set by :func:`decide` later.
+
+    ``known``: the pair's known quantities. Everything but the confirmation runs on the
+    discovery classes; a ``settings.confirmation_share`` of the classes is held out of every
+    fit and only scores the added value of the features over the known quantities."""
+    known = list(known)
+    held_out = confirmation_classes(with_target(frame, target), settings.confirmation_share,
+                                    settings.seed)
+    all_rows = with_target(frame, target)
+    confirmation = all_rows.filter(pl.Series(held_out))
+    frame = frame.filter(
+        pl.col("isogeny_class").is_in(confirmation["isogeny_class"].unique().implode()).not_())
     oof = cross_validated(frame, target, columns, make_gbm, baselines, settings)
     data, y, classes, folds = oof.data, oof.y, oof.classes, oof.folds
     metric = PRIMARY[target.task]
@@ -130,6 +238,26 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     best_point, best_boot = scored[best]
     strata = stratum_scores(target.task, metric, data["conductor"].to_numpy(), y,
                             model_prediction, predictions[best], settings.strata)
+
+    # the added value of the features over the known quantities, out of fold
+    known_name = KNOWN_GBM if KNOWN_GBM in predictions else "constant"
+    if set(columns) <= set(known):
+        both = predictions[known_name]
+    else:
+        both = out_of_fold(lambda: make_gbm(list(dict.fromkeys([*known, *columns])), target.task),
+                           data, TARGET, folds, classes)
+    added = _gain(cv, both, predictions[known_name], metric)
+    formulas = {b.name: scored[b.name][0][metric] for b in baselines if isinstance(b, KnownFormula)}
+    best_formula = max(formulas, key=formulas.get) if formulas else None
+    kinds = {b.name: b.kind for b in baselines if isinstance(b, KnownFormula)}
+
+    # confirmation: fitted on every discovery curve, scored on the held-out classes only
+    confirm_classes = class_index(confirmation)
+    known_held, both_held = _known_fits(data, confirmation, target, columns, known, make_gbm,
+                                        classes)
+    confirm_boot = ClassBootstrap(target.task, confirmation[TARGET].to_numpy(), confirm_classes,
+                                  settings.bootstrap, settings.seed)
+    confirmed = _gain(confirm_boot, both_held, known_held, metric)
 
     # extrapolation: train on the smaller conductors, test on the largest
     test = extrapolation_test(data["conductor"].to_numpy(), settings.extrapolation_share)
@@ -152,8 +280,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     null_scores = []
     for index in range(settings.null_datasets):
         rng = np.random.default_rng([settings.seed, index])
-        null = null_model(frame, rng).with_columns(target.expression.alias(TARGET)) \
-            .filter(pl.col(TARGET).is_not_null())
+        null = with_target(null_model(frame, rng), target)
         null_boot = ClassBootstrap(target.task, null[TARGET].to_numpy()[first], classes[first], 2,
                                    settings.seed)
         null_scores.append(null_boot.score(fit_first(null).predict(null.filter(first)))[0][metric])
@@ -163,10 +290,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     p_null_empirical = float((1 + np.sum(null_scores >= model_first)) / (1 + len(null_scores)))
     null_q = float(np.quantile(null_scores, settings.null_quantile))
 
-    difference = model_boot - best_boot
-    p_baseline = float(norm.sf((model_point[metric] - best_point[metric])
-                               / max(difference.std(ddof=1), 1e-9)))
-    p_baseline_empirical = float((1 + np.sum(difference <= 0)) / (1 + len(difference)))
+    versus_best = _gain(cv, model_prediction, predictions[best], metric)
     effect = model_boot - np.maximum(best_boot, null_q)
     return {
         "target": target.name, "group": group, "task": target.task, "metric": metric,
@@ -178,13 +302,28 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         "best_baseline": best, "baseline_score": best_point[metric],
         "baseline_low": interval(best_boot)[0], "baseline_high": interval(best_boot)[1],
         "baseline_scores": {name: s[0][metric] for name, s in scored.items()},
+        "baseline_inputs": json.dumps({b.name: b.words for b in baselines}),
+        "best_baseline_kind": kinds.get(best, ""),
+        "known_quantities": json.dumps(known),
+        "known_formula": best_formula, "known_formula_kind": kinds.get(best_formula, ""),
+        "known_formula_score": formulas.get(best_formula),
+        "known_gbm_score": added["worse"], "known_plus_features_score": added["better"],
+        "added_value": added["gain"], "added_value_low": added["low"],
+        "added_value_high": added["high"], "p_added": added["p"],
+        "p_added_empirical": added["p_empirical"],
+        "confirmation_curves": len(confirmation),
+        "confirmation_added_value": confirmed["gain"], "confirmation_low": confirmed["low"],
+        "confirmation_high": confirmed["high"], "p_confirmation": confirmed["p"],
+        "p_confirmation_empirical": confirmed["p_empirical"],
         "null_model": target.null, "null_mean": float(null_scores.mean()),
         "null_quantile": null_q, "null_scores": null_scores.tolist(),
         "score_first_fold": model_first,
         "effect": model_point[metric] - max(best_point[metric], null_q),
         "effect_low": interval(effect)[0], "effect_high": interval(effect)[1],
-        "p_null": p_null, "p_null_empirical": p_null_empirical, "p_baseline": p_baseline, "p_baseline_empirical": p_baseline_empirical,
-        "p_value": max(p_null, p_baseline),
+        "p_null": p_null, "p_null_empirical": p_null_empirical,
+        "p_baseline": versus_best["p"], "p_baseline_empirical": versus_best["p_empirical"],
+        "p_value": max(p_null, versus_best["p"], added["p"]),
+        "p_methods": json.dumps(p_methods(settings)),
         "extrapolation_score": ex_point[metric], "extrapolation_baseline": ex_best,
         "extrapolation_baseline_score": ex_scores[ex_best][0][metric],
         "extrapolation_effect_low": interval(ex_difference)[0],
@@ -194,40 +333,90 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
 
 
 def decide(results: list[dict], fdr: float,
-           artefacts: dict[tuple[str, str], str] | None = None) -> list[dict]:
-    """Benjamini–Hochberg q-values across the whole search, then each result's verdict.
+           bias: dict[tuple[str, str], tuple[str, str]] | None = None) -> list[dict]:
+    """Benjamini–Hochberg q-values across the whole search (discovery), then across the
+    candidates on their confirmation classes, then each result's verdict.
 
-    ``artefacts`` maps (target, group) to the reason the bias checks (:mod:`models.bias`) give
-    for a finding that would be flagged but does not survive them: its verdict becomes
-    ``conductor-bias artefact``."""
+    A candidate is a pair that would be flagged on the discovery classes: q <= FDR and every
+    other test passed. ``bias`` maps (target, group) to (verdict, reason) for a candidate the
+    bias checks (:mod:`models.bias`) reject: ``conductor-bias artefact`` or ``not
+    replicated``. A verdict that a change of :data:`NUMERIC_NOISE` in its decisive quantity
+    would flip is ``borderline``, naming both."""
     if not results:
         return []
     q = multipletests([r["p_value"] for r in results], method="fdr_bh")[1]
+    results = [{**r, "q_value": float(q_value)} for r, q_value in zip(results, q)]
+    candidates = [i for i, r in enumerate(results)
+                  if _verdict(r, fdr, 1.0)[0] == FLAGGED or _verdict(r, fdr, -1.0)[0] == FLAGGED]
+    confirmation_q = {}
+    if candidates:
+        corrected = multipletests([results[i]["p_confirmation"] for i in candidates],
+                                  method="fdr_bh")[1]
+        confirmation_q = dict(zip(candidates, corrected.tolist()))
     decided = []
-    for result, q_value in zip(results, q):
-        result = {**result, "q_value": float(q_value)}
-        result["verdict"], result["reason"] = _verdict(result, fdr)
-        if result["verdict"] == "flagged" and artefacts and (
-                reason := artefacts.get((result["target"], result["group"]))):
-            result["verdict"], result["reason"] = "conductor-bias artefact", reason
+    for index, result in enumerate(results):
+        result = {**result, "q_confirmation": confirmation_q.get(index)}
+        tight, loose = _verdict(result, fdr, -1.0), _verdict(result, fdr, 1.0)
+        if tight[0] == loose[0]:
+            result["verdict"], result["reason"] = tight
+        else:
+            result["verdict"] = BORDERLINE
+            result["reason"] = (f"within numeric noise of a threshold: {loose[0]} ({loose[1]}) "
+                                f"or {tight[0]} ({tight[1]})")
+        if result["verdict"] == FLAGGED and bias and (
+                rejected := bias.get((result["target"], result["group"]))):
+            result["verdict"], result["reason"] = rejected
         decided.append(result)
     return decided
 
 
-def _verdict(r: dict, fdr: float) -> tuple[str, str]:
-    if r["q_value"] <= fdr:
-        if r["extrapolation_effect_low"] > 0:
-            return "flagged", (f"beats {r['best_baseline']} and the {r['null_model']} null "
-                               f"(q = {r['q_value']:.2g}) and holds on the largest conductors")
-        return "fails extrapolation", (
-            f"beats the baselines in cross-validation (q = {r['q_value']:.2g}) but not "
-            f"{r['extrapolation_baseline']} on the largest conductors")
-    if r["score_low"] <= 0:
-        return "not predictable", f"{r['metric']} interval reaches 0 ({r['score_low']:.3f})"
-    if r["p_baseline"] > fdr and r["best_baseline"] != "constant":
-        return f"explained by {r['best_baseline']}", (
+def _verdict(r: dict, fdr: float, slack: float) -> tuple[str, str]:
+    """The verdict of one result; ``slack`` = +1 (-1) moves every threshold by
+    :data:`NUMERIC_NOISE` in the result's favour (against it)."""
+    noise = slack * NUMERIC_NOISE
+
+    def significant(p: float) -> bool:
+        return p <= fdr * (1 + noise)
+
+    def positive(x: float) -> bool:
+        return x > -noise
+
+    if not positive(r["score_low"]):
+        return NOT_PREDICTABLE, f"{r['metric']} interval reaches 0 ({r['score_low']:.3f})"
+    if not significant(r["p_baseline"]):
+        if r["best_baseline"] == "constant":
+            return NOT_PREDICTABLE, "no better than a constant"
+        reason = r["best_baseline_kind"] or r["best_baseline"]
+        return explained_by(reason), (
             f"{r['best_baseline']} scores {r['baseline_score']:.3f} against {r['score']:.3f}")
-    if r["p_baseline"] > fdr:
-        return "not predictable", "no better than a constant"
-    return f"explained by {r['null_model']} null model", (
-        f"null datasets reach {r['null_quantile']:.3f} (95%) against {r['score_first_fold']:.3f}")
+    if not (positive(r["added_value_low"]) and significant(r["p_added"])):
+        formula = (f"; the best closed form, {r['known_formula']}, scores "
+                   f"{r['known_formula_score']:.3f}" if r["known_formula"] else "")
+        return EXPLAINED_BY_KNOWN, (
+            f"the features add {r['added_value']:+.3f} [{r['added_value_low']:.3f}, "
+            f"{r['added_value_high']:.3f}] to the GBM on the known quantities "
+            f"({r['known_gbm_score']:.3f}){formula}")
+    if not significant(r["p_null"]):
+        return explained_by(f"{r['null_model']} null model"), (
+            f"null datasets reach {r['null_quantile']:.3f} (95%) against "
+            f"{r['score_first_fold']:.3f}")
+    if not significant(r["q_value"]):
+        return NOT_SIGNIFICANT, (f"q = {r['q_value']:.2g} above {fdr} over the whole search "
+                                 "(Benjamini-Hochberg over the parametric p-values)")
+    if not positive(r["extrapolation_effect_low"]):
+        return FAILS_EXTRAPOLATION, (
+            f"beats the baselines in cross-validation but not {r['extrapolation_baseline']} on "
+            "the largest conductors")
+    q_confirmation = r.get("q_confirmation")
+    if q_confirmation is None:
+        return FLAGGED, "candidate on the discovery classes"
+    if not (significant(q_confirmation) and positive(r["confirmation_low"])):
+        return NOT_CONFIRMED, (
+            f"on the held-out classes the features add {r['confirmation_added_value']:+.3f} "
+            f"[{r['confirmation_low']:.3f}, {r['confirmation_high']:.3f}], q = "
+            f"{q_confirmation:.2g} (Benjamini-Hochberg over the candidates)")
+    return FLAGGED, (
+        f"adds {r['added_value']:+.3f} over the known quantities and beats {r['best_baseline']} "
+        f"and the {r['null_model']} null; confirmed on held-out classes "
+        f"({r['confirmation_added_value']:+.3f} [{r['confirmation_low']:.3f}, "
+        f"{r['confirmation_high']:.3f}], q = {q_confirmation:.2g}) and on the largest conductors")

@@ -5,6 +5,7 @@ the root number), so that every score sits beside what the known heuristics achi
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Callable
 
@@ -17,7 +18,8 @@ from models.baselines import (BsdIdentityBaseline, ConstantBaseline, LocalRootNu
 from models.gbm import GbmModel
 from models.delaunay import ShaModel
 from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
-from models.findings import SearchSettings
+from models.findings import KNOWN_GBM, SearchSettings
+from models.known_quantities import formulas_for, known_columns
 from models.targets import Target, standard_targets
 from arithmetic.traces import primes_up_to
 
@@ -60,21 +62,37 @@ def heuristic_inputs(inputs: list[str], feature_groups: dict[str, list[str]]) ->
     return [c for item in inputs for c in feature_groups.get(item, [item]) if c in known]
 
 
+@dataclass(frozen=True)
+class Pair:
+    """One question of the search: ``target`` from the ``columns`` of search group ``group``,
+    beyond the ``known`` quantities that known mathematics computes exactly from that group
+    (:func:`models.known_quantities.known_columns`)."""
+    target: Target
+    group: str
+    columns: list[str]
+    known: list[str]
+
+
 def pairs(targets: dict[str, Target], search_groups: dict[str, list[str]],
-          feature_groups: dict[str, list[str]]) -> list[tuple[Target, str, list[str]]]:
-    """Every (target, search group, usable columns); a pair with no usable column is skipped."""
+          feature_groups: dict[str, list[str]], frame_columns: list[str]) -> list[Pair]:
+    """Every pair of a target and a search group with a usable column (the others are
+    skipped); ``frame_columns``: the model frame's, where the known quantities are looked up."""
     found = []
     for target in targets.values():
         for name, members in search_groups.items():
             columns = [c for g in members for c in feature_groups[g] if c not in target.excluded]
             if columns:
-                found.append((target, name, list(dict.fromkeys(columns))))
+                found.append(Pair(target, name, list(dict.fromkeys(columns)),
+                                  known_columns(members, frame_columns)))
     return found
 
 
 def baselines_for(target: Target, columns: list[str], feature_groups: dict[str, list[str]],
-                  seed: int, threads: int, gbm: dict) -> list:
-    """The heuristic baselines for predicting ``target`` from ``columns``.
+                  seed: int, threads: int, gbm: dict, known: list[str] = ()) -> list:
+    """The baselines for predicting ``target`` from ``columns``: the heuristic ones, and the
+    known mathematics of the pair's group (``known``): every closed form that gives the target
+    from the known quantities (:func:`models.known_quantities.formulas_for`) and the searched
+    GBM on the known quantities alone (:data:`KNOWN_GBM`).
 
     Cheap invariants any number theorist has at hand (conductor, root number, a_p sums) feed
     their baselines whatever the model sees. The BSD identity and the parity rule read from
@@ -82,7 +100,11 @@ def baselines_for(target: Target, columns: list[str], feature_groups: dict[str, 
     """
     found = [ConstantBaseline(target.task),
              GbmModel(target.task, feature_groups["conductor"], seed, threads=threads,
-                      name="conductor only", **gbm)]
+                      name="conductor only", **gbm),
+             *formulas_for(target.name, target.task, list(known))]
+    if known:
+        found.append(GbmModel(target.task, list(known), seed, threads=threads, name=KNOWN_GBM,
+                              **gbm))
     bsd_inputs = [c for c in feature_groups.get("bsd", []) if c not in target.excluded]
     if target.name in BSD_TARGETS and bsd_inputs and set(bsd_inputs) & set(columns):
         found.append(BsdIdentityBaseline(target.task, bsd_inputs))
@@ -154,18 +176,20 @@ def search_targets(search, features) -> dict[str, Target]:
 def search_settings(search, null_datasets: int | None = None) -> SearchSettings:
     return SearchSettings(search.folds, search.extrapolation_share, search.bootstrap,
                           null_datasets or search.null_datasets, search.null_quantile,
-                          search.fdr, search.seed, search.strata)
+                          search.fdr, search.seed, search.strata, search.confirmation_share)
 
 
-def pair_tools(target: Target, columns: list[str], feature_groups: dict[str, list[str]],
-               search, nulls, features, threads: int, sha_model: Callable[[], ShaModel]):
+def pair_tools(pair: Pair, feature_groups: dict[str, list[str]], search, nulls, features,
+               threads: int, sha_model: Callable[[], ShaModel]):
     """(GBM factory, baselines, null-dataset generator) of one pair, from the params sections
     ``search``, ``nulls`` and ``features``: what :func:`models.findings.evaluate` needs."""
+    target = pair.target
+
     def make_gbm(cols, task):
         return GbmModel(task, cols, seed=search.seed, threads=threads, **search.gbm.model_dump())
 
-    baselines = baselines_for(target, columns, feature_groups, search.seed, threads,
-                              search.gbm.model_dump())
+    baselines = baselines_for(target, pair.columns, feature_groups, search.seed, threads,
+                              search.gbm.model_dump(), pair.known)
     null = null_for(target, strata=nulls.conductor_strata,
                     high_rank_rate=nulls.minimalist_high_rank_rate,
                     primes=primes_up_to(features.primes_max),

@@ -1,12 +1,14 @@
 """DVC stage ``bias``: the conductor-bias checks (:mod:`models.bias`) of every pair the
-findings engine would flag, and the distributions of the three samples.
+findings engine would flag (it beats the known quantities, the baselines and the nulls, and is
+confirmed on held-out classes), and the distributions of the three samples.
 
 Reads the train stage's evaluations (the pre-bias verdicts come from
 :func:`models.findings.decide`), the Cremona features and BSD table, and the two reference
 samples. Writes ``paths.bias`` (one row per checked pair: conductor-stratum trend, reweighted
 scores, replications, and the artefact reason, empty if it survives), ``paths.bias_distributions``,
 ``paths.bias_metrics`` and the distribution plots in ``paths.bias_figures``. The findings stage
-turns a non-empty reason into the verdict ``conductor-bias artefact``.
+turns a non-empty artefact reason into the verdict ``conductor-bias artefact``, and a sample the
+replication could not be tried on into ``not replicated``.
 """
 from __future__ import annotations
 
@@ -18,10 +20,10 @@ import numpy as np
 import polars as pl
 from tqdm import tqdm
 
-from models.bias import (artefact_reason, distributions, importance_weights, replicable,
-                         stratum_trend, weighted_margin)
+from models.bias import (artefact_reason, distributions, importance_weights,
+                         not_replicated_reason, replicable, stratum_trend, weighted_margin)
 from models.features import model_frame
-from models.findings import cross_validated, decide, evaluate
+from models.findings import FLAGGED, cross_validated, decide, evaluate
 from models.search import (pair_tools, pairs, search_settings, search_targets,
                            sha_model_factory)
 from pipeline.atomic import write_directory, write_json, write_parquet
@@ -45,9 +47,10 @@ def load_samples(params: Params) -> dict[str, pl.DataFrame]:
 def check_pair(finding: dict, frames: dict[str, pl.DataFrame], weights: np.ndarray,
                params: Params, tools: dict) -> dict:
     """Every bias check of one pair the engine would flag."""
-    target, columns = tools["target"], tools["columns"]
-    make_gbm, baselines, null = pair_tools(target, columns, tools["groups"], params.search,
-                                           params.nulls, params.features, params.search.threads,
+    pair = tools["pair"]
+    target, columns = pair.target, pair.columns
+    make_gbm, baselines, null = pair_tools(pair, tools["groups"], params.search, params.nulls,
+                                           params.features, params.search.threads,
                                            tools["sha_model"])
     best = [b for b in baselines if b.name == finding["best_baseline"]]
     settings = search_settings(params.search)
@@ -63,13 +66,15 @@ def check_pair(finding: dict, frames: dict[str, pl.DataFrame], weights: np.ndarr
         tried, why = replicable(frame, target.expression, columns, params.bias.minimum_curves,
                                 params.bias.minimum_coverage)
         entry = {"sample": sample, "tried": tried, "why_not": why, "score": None,
-                 "baseline_score": None, "best_baseline": None, "p_value": None, "curves": None}
+                 "baseline_score": None, "best_baseline": None, "p_value": None, "curves": None,
+                 "added_value": None, "added_value_low": None}
         if tried:
             result = evaluate(frame, target, finding["group"], columns, make_gbm, baselines,
-                              null, search_settings(params.search, params.bias.null_datasets))
-            entry.update(score=result["score"], baseline_score=result["baseline_score"],
-                         best_baseline=result["best_baseline"], p_value=result["p_value"],
-                         curves=result["curves"])
+                              null, search_settings(params.search, params.bias.null_datasets),
+                              pair.known)
+            entry.update({key: result[key] for key in (
+                "score", "baseline_score", "best_baseline", "p_value", "curves", "added_value",
+                "added_value_low")})
         replications.append(entry)
     return {"target": finding["target"], "group": finding["group"], "metric": finding["metric"],
             "score": finding["score"], "best_baseline": finding["best_baseline"],
@@ -77,7 +82,8 @@ def check_pair(finding: dict, frames: dict[str, pl.DataFrame], weights: np.ndarr
             "low_margin": trend["low_margin"], "high_margin": trend["high_margin"],
             "low_only": trend["low_only"], **weighted,
             "replications": json.dumps(replications),
-            "artefact_reason": artefact_reason(trend, weighted, replications, params.search.fdr)}
+            "artefact_reason": artefact_reason(trend, weighted, replications, params.search.fdr),
+            "not_replicated_reason": not_replicated_reason(replications)}
 
 
 def figures(table: pl.DataFrame) -> dict[str, bytes]:
@@ -90,19 +96,19 @@ def main() -> None:
     params = load_params()
     evaluations = pl.read_parquet(params.paths.evaluations)
     would_flag = [r for r in decide(evaluations.to_dicts(), params.search.fdr)
-                  if r["verdict"] == "flagged"]
+                  if r["verdict"] == FLAGGED]
     frames = load_samples(params)
     weights, covered = importance_weights(frames["Cremona"], frames["height-ordered"],
                                           params.bias.discriminant_bins, params.bias.bad_primes_cap)
     groups = json.loads(Path(params.paths.feature_groups).read_text())
     targets = search_targets(params.search, params.features)
-    columns = {(t.name, g): c for t, g, c in pairs(targets, params.search.groups, groups)}
+    found = {(p.target.name, p.group): p for p in pairs(targets, params.search.groups, groups,
+                                                          frames["Cremona"].columns)}
     sha_model = sha_model_factory(params.nulls)
     rows = []
     for finding in tqdm(would_flag, desc="bias", unit="pair", file=sys.stderr):
         key = (finding["target"], finding["group"])
-        tools = {"target": targets[key[0]], "columns": columns[key], "groups": groups,
-                 "sha_model": sha_model}
+        tools = {"pair": found[key], "groups": groups, "sha_model": sha_model}
         rows.append(check_pair(finding, frames, weights, params, tools))
     schema = {"target": pl.String, "group": pl.String, "metric": pl.String, "score": pl.Float64,
               "best_baseline": pl.String, "baseline_score": pl.Float64,
@@ -110,7 +116,7 @@ def main() -> None:
               "low_only": pl.Boolean, "weighted_score": pl.Float64,
               "weighted_baseline": pl.Float64, "weighted_margin_low": pl.Float64,
               "weighted_margin_high": pl.Float64, "replications": pl.String,
-              "artefact_reason": pl.String}
+              "artefact_reason": pl.String, "not_replicated_reason": pl.String}
     table = pl.DataFrame(rows, schema=schema)
     shares = distributions(frames)
     write_parquet(table, params.paths.bias)

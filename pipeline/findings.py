@@ -8,21 +8,26 @@ from collections import Counter
 
 import polars as pl
 
-from models.findings import decide
-from pipeline.atomic import write_json, write_parquet
+from models.findings import ARTEFACT, FLAGGED, NOT_REPLICATED, decide
+from pipeline.atomic import atomic_path, write_json, write_parquet
 from pipeline.params import ParamsError, load_params
 
 
 def findings_metrics(findings: pl.DataFrame) -> dict:
     """Counts by verdict and the flagged pairs with their effect sizes."""
-    flagged = findings.filter(pl.col("verdict") == "flagged")
+    flagged = findings.filter(pl.col("verdict") == FLAGGED)
     return {
         "pairs": len(findings),
         "verdicts": dict(sorted(Counter(findings["verdict"].to_list()).items())),
         "flagged": {f"{r['target']} ~ {r['group']}": {
             "score": round(r["score"], 4), "best_baseline": r["best_baseline"],
             "baseline_score": round(r["baseline_score"], 4), "effect": round(r["effect"], 4),
-            "q_value": r["q_value"]} for r in flagged.iter_rows(named=True)},
+            "known_gbm_score": round(r["known_gbm_score"], 4),
+            "added_value": round(r["added_value"], 4),
+            "added_value_interval": [round(r["added_value_low"], 4),
+                                     round(r["added_value_high"], 4)],
+            "q_value": r["q_value"], "q_confirmation": r["q_confirmation"]}
+            for r in flagged.iter_rows(named=True)},
     }
 
 
@@ -30,17 +35,22 @@ def main() -> None:
     params = load_params()
     evaluations = pl.read_parquet(params.paths.evaluations)
     bias = pl.read_parquet(params.paths.bias)
-    artefacts = {(r["target"], r["group"]): r["artefact_reason"]
-                 for r in bias.iter_rows(named=True) if r["artefact_reason"]}
-    decided = decide(evaluations.to_dicts(), params.search.fdr, artefacts)
+    rejected = {}
+    for r in bias.iter_rows(named=True):
+        if r["artefact_reason"]:
+            rejected[(r["target"], r["group"])] = (ARTEFACT, r["artefact_reason"])
+        elif r["not_replicated_reason"]:
+            rejected[(r["target"], r["group"])] = (NOT_REPLICATED, r["not_replicated_reason"])
+    decided = decide(evaluations.to_dicts(), params.search.fdr, rejected)
     findings = pl.DataFrame(decided, schema_overrides=dict(evaluations.schema))
     write_parquet(findings, params.paths.findings)
     write_json(findings_metrics(findings), params.paths.findings_metrics)
     plot = findings.select(pair=pl.col("target") + " ~ " + pl.col("group"), metric="metric",
                            model="score", best_baseline="baseline_score",
-                           null_quantile="null_quantile", verdict="verdict")
-    params.paths.findings_plot.parent.mkdir(parents=True, exist_ok=True)
-    plot.write_csv(params.paths.findings_plot)
+                           known_quantities="known_gbm_score", null_quantile="null_quantile",
+                           verdict="verdict")
+    with atomic_path(params.paths.findings_plot) as tmp:
+        plot.write_csv(tmp)
     counts = findings["verdict"].value_counts(sort=True).iter_rows()
     print("findings: " + ", ".join(f"{n} {v}" for v, n in counts)
           + f" -> {params.paths.findings}", file=sys.stderr)

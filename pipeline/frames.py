@@ -26,3 +26,9 @@ def search_frame(params: Params) -> pl.DataFrame:
         bsd = bsd.filter(pl.col("isogeny_class").is_in(classes.implode()))
     return model_frame(features.collect(), bsd.collect())
 
+
+
+def frame_columns(params: Params) -> list[str]:
+    """The columns of :func:`search_frame`, from the tables' schemas (no row is read)."""
+    return model_frame(pl.read_parquet(params.paths.features, n_rows=0),
+                       pl.read_parquet(params.paths.bsd, n_rows=0)).columns

@@ -146,6 +146,9 @@ class Features(_Section):
     topology_landmarks: int = Field(ge=10, le=5000)
     topology_bins: int = Field(ge=2, le=100, description="Betti-curve values per dimension")
     topology_seed: int
+    l_series_tolerance: float = Field(gt=0, lt=1e-3, description=(
+        "central L-series sums: terms until exp(-2 pi n / sqrt N) is below this"))
+    l_series_terms_max: int = Field(ge=100, description="and at most this many terms")
     groups: dict[str, list[str]] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -208,6 +211,9 @@ class Search(_Section):
                                          description="search group -> feature groups combined")
     folds: int = Field(ge=2, le=20)
     extrapolation_share: float = Field(gt=0, lt=0.5)
+    confirmation_share: float = Field(
+        gt=0, lt=0.9, description="isogeny classes held out of every discovery fit, to confirm "
+                                  "the candidates on")
     bootstrap: int = Field(ge=50)
     null_datasets: int = Field(ge=3)
     null_quantile: float = Field(gt=0.5, lt=1)

@@ -30,20 +30,21 @@ import models.baselines
 import models.delaunay
 import models.findings
 import models.gbm
+import models.known_quantities
 import models.nulls
 import models.scores
 import models.search
 import models.splits
 import models.targets
 import pipeline.frames
-from models.findings import evaluate
+from models.findings import TARGET, evaluate, with_target
 from models.gbm import GbmModel
-from models.search import (pair_tools, pairs, search_settings, search_targets,
+from models.search import (Pair, pair_tools, pairs, search_settings, search_targets,
                            sha_model_factory)
-from pipeline.atomic import atomic_path, write_json, write_parquet
+from pipeline.atomic import atomic_path, write_directory, write_json, write_parquet
 from pipeline.chunks import clear_stale, source_digest
 from pipeline.cluster import dask_client
-from pipeline.frames import search_frame
+from pipeline.frames import frame_columns, search_frame
 from pipeline.params import ParamsError, Params, check_cores, load_params
 
 #: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
@@ -64,19 +65,20 @@ def evaluation_path(stem: Path) -> Path:
     return Path(f"{stem}.eval.json")
 
 
-def run_pair(job: tuple[str, str, list[str], Path]) -> str:
+def run_pair(job: tuple[str, str, list[str], list[str], Path]) -> str:
     """Evaluate one pair (``<stem>.eval.json``) unless done, then, in this process unless the
     models are fitted on a dask cluster, its exported model (:func:`fit_final`)."""
-    target_name, group, columns, stem = job
+    target_name, group, columns, known, stem = job
     params, frame = _state["params"], _state["frame"]
     target, search = _state["targets"][target_name], params.search
     if not evaluation_path(stem).exists():
-        make_gbm, baselines, null = pair_tools(target, columns, _state["groups"], search,
-                                               params.nulls, params.features, _state["threads"],
+        pair = Pair(target, group, columns, known)
+        make_gbm, baselines, null = pair_tools(pair, _state["groups"], search, params.nulls,
+                                               params.features, _state["threads"],
                                                _state["sha_model"])
         started = time.perf_counter()
         result = evaluate(frame, target, group, columns, make_gbm, baselines, null,
-                          search_settings(search))
+                          search_settings(search), known)
         result["seconds"] = time.perf_counter() - started
         write_json(result, evaluation_path(stem))
     if _state["final_here"]:
@@ -84,21 +86,20 @@ def run_pair(job: tuple[str, str, list[str], Path]) -> str:
     return f"{target_name} ~ {group}"
 
 
-def fit_final(job: tuple[str, str, list[str], Path], frame: pl.DataFrame, target, search,
+def fit_final(job: tuple[str, str, list[str], list[str], Path], frame: pl.DataFrame, target, search,
               threads: int, client=None) -> None:
     """The pair's exported model: LightGBM on every curve of the search frame with the target,
     for the median number of rounds early stopping kept in the cross-validation folds (no rows
     held back), with ``lightgbm.dask`` when a dask ``client`` is given; its mean |SHAP| on a
     seeded sample of curves. Writes ``<stem>.txt`` (LightGBM text) and ``<stem>.json``."""
-    _, _, columns, stem = job
+    _, _, columns, _, stem = job
     result = json.loads(evaluation_path(stem).read_text())
     settings = search.gbm.model_dump() | {"n_estimators": max(1, result["gbm_rounds"]),
                                           "early_stopping_rounds": 0}
     model = GbmModel(target.task, columns, seed=search.seed, threads=threads, client=client,
                      **settings)
-    data = frame.with_columns(target.expression.alias("__target__")) \
-        .filter(pl.col("__target__").is_not_null())
-    model.fit(data, "__target__")
+    data = with_target(frame, target)
+    model.fit(data, TARGET)
     sample = data.sample(min(SHAP_SAMPLE, len(data)), seed=search.seed)
     result["attributions"] = model.attributions(sample).to_dicts()
     with atomic_path(stem.with_suffix(".txt")) as tmp:
@@ -115,7 +116,7 @@ def run_key(params: Params) -> str:
         digest.update(getattr(params, section).model_dump_json().encode())
     digest.update(params.executor.kind.encode())      # dask: the exported models by lightgbm.dask
     code = [m.__file__ for m in (models.baselines, models.delaunay, models.findings, models.gbm,
-                                 models.nulls, models.scores, models.search, models.splits,
+                                 models.known_quantities, models.nulls, models.scores, models.search, models.splits,
                                  models.targets, pipeline.frames)]
     digest.update(source_digest(*code, __file__).encode())
     return digest.hexdigest()[:16]
@@ -125,17 +126,18 @@ def run_all(params: Params) -> list[Path]:
     """Run every pair not yet done; return the result files in search order."""
     check_cores(params.search.workers, params.search.threads, "search")
     groups = json.loads(Path(params.paths.feature_groups).read_text())
-    work = pairs(search_targets(params.search, params.features), params.search.groups, groups)
+    work = pairs(search_targets(params.search, params.features), params.search.groups, groups,
+                 frame_columns(params))
     directory = Path(params.paths.train_chunks)
     directory.mkdir(parents=True, exist_ok=True)
     key = run_key(params)
-    stems = [directory / f"{t.name}__{g}-{key}" for t, g, _ in work]
+    stems = [directory / f"{p.target.name}__{p.group}-{key}" for p in work]
     clear_stale(directory, {name for stem in stems for name in (
         f"{stem.name}.json", f"{stem.name}.txt", evaluation_path(stem).name)})
-    jobs = [(t.name, g, cols, stem) for (t, g, cols), stem in zip(work, stems)
+    jobs = [(p.target.name, p.group, p.columns, p.known, stem) for p, stem in zip(work, stems)
             if not stem.with_suffix(".json").exists()]
     on_dask = params.executor.kind == "dask"
-    evaluations = [job for job in jobs if not (on_dask and evaluation_path(job[3]).exists())]
+    evaluations = [job for job in jobs if not (on_dask and evaluation_path(job[-1]).exists())]
     workers = min(params.search.workers, max(len(evaluations), 1))
     initargs = (params, params.search.threads, not on_dask)
     with tqdm(total=len(work), initial=len(work) - len(evaluations), unit="pair", desc="train",
@@ -156,7 +158,7 @@ def run_all(params: Params) -> list[Path]:
     return [stem.with_suffix(".json") for stem in stems]
 
 
-def fit_on_dask(params: Params, jobs: list[tuple[str, str, list[str], Path]]) -> None:
+def fit_on_dask(params: Params, jobs: list[tuple[str, str, list[str], list[str], Path]]) -> None:
     """The exported models of ``jobs`` with lightgbm.dask, one after another, each spread over
     the cluster's workers (``executor.address``, or a LocalCluster of ``search.workers``
     processes of ``search.threads`` threads on 127.0.0.1)."""
@@ -185,12 +187,8 @@ def main() -> None:
     params = load_params()
     paths = run_all(params)
     evaluations, importances = collect(paths)
-    models_dir = Path(params.paths.gbm_models)
-    if models_dir.exists():
-        shutil.rmtree(models_dir)
-    models_dir.mkdir(parents=True)
-    for path in paths:
-        shutil.copyfile(path.with_suffix(".txt"), models_dir / (path.stem.rsplit("-", 1)[0] + ".txt"))
+    write_directory({path.stem.rsplit("-", 1)[0] + ".txt": path.with_suffix(".txt").read_bytes()
+                     for path in paths}, params.paths.gbm_models)
     write_parquet(importances, params.paths.importances)
     write_parquet(evaluations, params.paths.evaluations)
     shutil.rmtree(params.paths.train_chunks)
