@@ -20,7 +20,7 @@ from models.delaunay import ShaModel
 from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
 from models.findings import KNOWN_GBM, SearchSettings
 from models.known_quantities import formulas_for, known_columns
-from models.targets import Target, standard_targets
+from models.targets import Target, sql_target, standard_targets
 from arithmetic.traces import primes_up_to
 
 #: Targets that are quantities of the BSD formula (or functions of them): the BSD identity applies.
@@ -166,9 +166,15 @@ def sha_model_factory(nulls) -> Callable[[], ShaModel]:
         np.random.default_rng(nulls.seed)))
 
 
-def search_targets(search, features) -> dict[str, Target]:
-    """The targets named in the ``search`` params section (``held_out_ap`` -> ``ap_<p>``)."""
+def search_targets(search, features,
+                   feature_groups: dict[str, list[str]] | None = None) -> dict[str, Target]:
+    """The targets named in the ``search`` params section (``held_out_ap`` -> ``ap_<p>``),
+    built-in or declared in ``search.custom_targets`` (their ``excluded`` group names expanded
+    with ``feature_groups``)."""
     every = standard_targets(search.held_out_prime, features.mestre_nagao_bounds)
+    for name, spec in search.custom_targets.items():
+        every[name] = sql_target(name, spec.task, spec.expression, spec.excluded, spec.null,
+                                 spec.description, feature_groups)
     names = [f"ap_{search.held_out_prime}" if t == "held_out_ap" else t for t in search.targets]
     return {name: every[name] for name in names}
 

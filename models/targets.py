@@ -83,3 +83,63 @@ def standard_targets(held_out_prime: int, bounds: list[int]) -> dict[str, Target
         held_out_trace(held_out_prime, bounds),
     ]
     return {t.name: t for t in targets}
+
+
+#: Where a declared target's expression fails to parse or reads no column, the hint shown.
+SQL_HINT = ("polars SQL: ln(x) is the natural logarithm (log10, log2 too; log(x) alone is not "
+            "defined), CASE WHEN ... THEN ... ELSE ... END, +, -, *, /, %")
+
+
+class TargetError(ValueError):
+    """A declared target (``search.custom_targets``) is not usable; the message names it."""
+
+
+def sql_target(name: str, task: Task, expression: str, excluded: list[str], null: Null,
+               description: str, feature_groups: dict[str, list[str]] | None = None) -> Target:
+    """A target declared in params.yaml: ``expression`` is a polars SQL expression over the
+    columns of the curve tables (never Python: :func:`polars.sql_expr` parses it). The columns
+    it reads are its ``sources`` (what a permutation null moves); ``excluded`` are features
+    that contain it, feature group names standing for their columns, and every source that is
+    itself a feature is excluded too."""
+    try:
+        parsed = pl.sql_expr(expression)
+    except Exception as err:      # polars raises several SQL error types for a bad expression
+        raise TargetError(f"search.custom_targets.{name}.expression: {expression!r} does not "
+                          f"parse: {str(err).splitlines()[0]} ({SQL_HINT})") from None
+    sources = tuple(parsed.meta.root_names())
+    if not sources:
+        raise TargetError(f"search.custom_targets.{name}.expression: {expression!r} reads no "
+                          "column (a constant is no target)")
+    groups = feature_groups or {}
+    features = {c for columns in groups.values() for c in columns}
+    excluded_columns = [c for item in excluded for c in groups.get(item, [item])]
+    excluded_columns += [c for c in sources if c in features]
+    if task == "classification":
+        value = parsed.cast(pl.Int64)
+    else:                     # log 0 and 0/0 are no values: such curves have no target
+        value = pl.when(parsed.cast(pl.Float64).is_finite()).then(parsed.cast(pl.Float64))
+    return Target(name, task, value, tuple(dict.fromkeys(excluded_columns)), sources, null,
+                  description or expression)
+
+
+def check_target_values(target: Target, frame: pl.DataFrame) -> None:
+    """Refuse a declared target whose values on ``frame`` (the model frame) are unusable: a
+    column it reads is missing, a type error, all null, or one value on every curve."""
+    where = f"search.custom_targets.{target.name}"
+    missing = [c for c in target.sources if c not in frame.columns]
+    if missing:
+        raise TargetError(f"{where}.expression: no column {', '.join(map(repr, missing))} in the "
+                          f"curve tables (bsd, invariants, features)")
+    try:
+        values = frame.select(target.expression.alias("value"))["value"]
+    except pl.exceptions.PolarsError as err:
+        raise TargetError(f"{where}.expression: {str(err).splitlines()[0]} (columns "
+                          f"{', '.join(target.sources)})") from None
+    known = values.drop_nulls()
+    if target.task == "regression":
+        known = known.filter(known.is_finite())
+    if known.is_empty():
+        raise TargetError(f"{where}.expression: null (or not finite) on every curve "
+                          f"(columns {', '.join(target.sources)})")
+    if known.n_unique() == 1:
+        raise TargetError(f"{where}.expression: the constant {known[0]} on every curve")

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import math
+
 import numpy as np
 import polars as pl
 from gtda.diagrams import Amplitude, BettiCurve, PersistenceEntropy
@@ -47,17 +49,40 @@ def standardized(points: np.ndarray) -> np.ndarray:
     return (points - points.mean(axis=0)) / np.where(varies, spread, np.inf)
 
 
+def on_grid(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """The cloud rounded to the binary grid 2^-k (k as fine as int64 squared distances allow):
+    (integer coordinates, the grid's step). Landmarks are chosen in exact integer arithmetic
+    on it, so ties between equal distances (a_p clouds are full of them) break by index alike
+    on every machine, whatever the last bits of the floating-point cloud."""
+    points = np.asarray(points, dtype=np.float64)
+    dims = max(points.shape[1], 1)
+    largest = max(float(np.abs(points).max(initial=0.0)), 1e-300)
+    # dims * (2 * largest / step)^2 < 2^62: no squared distance overflows
+    step = 2.0 ** math.ceil(math.log2(2 * largest * math.sqrt(dims) / 2.0 ** 31))
+    return np.rint(points / step).astype(np.int64), step
+
+
 def landmarks(points: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
     """Indices of ``size`` maxmin landmarks: a random first point, then repeatedly the point
-    farthest from those chosen. All points if there are no more than ``size``."""
+    farthest from those chosen (exact distances on :func:`on_grid`, ties to the lowest index).
+    All points if there are no more than ``size``."""
     if len(points) <= size:
         return np.arange(len(points))
+    grid, _ = on_grid(points)
     chosen = [int(rng.integers(len(points)))]
-    distance = np.linalg.norm(points - points[chosen[0]], axis=1)
+    distance = ((grid - grid[chosen[0]]) ** 2).sum(axis=1)
     for _ in range(size - 1):
         chosen.append(int(np.argmax(distance)))
-        distance = np.minimum(distance, np.linalg.norm(points - points[chosen[-1]], axis=1))
+        distance = np.minimum(distance, ((grid - grid[chosen[-1]]) ** 2).sum(axis=1))
     return np.array(chosen)
+
+
+def landmark_cloud(cloud: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """The standardized cloud's ``size`` landmarks, on the grid of :func:`on_grid`: the points
+    persistent homology sees are the same on every machine."""
+    scaled = standardized(cloud)
+    grid, step = on_grid(scaled)
+    return grid[landmarks(scaled, size, rng)] * step
 
 
 def diagrams(clouds: list[np.ndarray], dimensions: tuple[int, ...]) -> np.ndarray:
@@ -87,10 +112,7 @@ def summaries(diagram_array: np.ndarray, dimensions: tuple[int, ...]) -> pl.Data
 def describe(clouds: list[np.ndarray], size: int, dimensions: tuple[int, ...],
              rng: np.random.Generator) -> pl.DataFrame:
     """Summaries of each cloud after standardizing and taking ``size`` landmarks."""
-    sampled = []
-    for cloud in clouds:
-        scaled = standardized(cloud)
-        sampled.append(scaled[landmarks(scaled, size, rng)])
+    sampled = [landmark_cloud(cloud, size, rng) for cloud in clouds]
     return summaries(diagrams(sampled, dimensions), dimensions)
 
 
@@ -99,10 +121,7 @@ def betti_vectors(clouds: list[np.ndarray], size: int, dimensions: tuple[int, ..
     """Each cloud's diagram vectorized as its Betti curves (the number of bars alive at each
     filtration value) at ``bins`` values per dimension, the values shared by all the clouds
     (giotto-tda ``BettiCurve``): one row of len(dimensions)·bins numbers per cloud."""
-    sampled = []
-    for cloud in clouds:
-        scaled = standardized(cloud)
-        sampled.append(scaled[landmarks(scaled, size, rng)])
+    sampled = [landmark_cloud(cloud, size, rng) for cloud in clouds]
     curves = BettiCurve(n_bins=bins).fit_transform(diagrams(sampled, dimensions))
     return curves.reshape(len(clouds), -1)
 

@@ -101,7 +101,7 @@ def main() -> None:
     weights, covered = importance_weights(frames["Cremona"], frames["height-ordered"],
                                           params.bias.discriminant_bins, params.bias.bad_primes_cap)
     groups = json.loads(Path(params.paths.feature_groups).read_text())
-    targets = search_targets(params.search, params.features)
+    targets = search_targets(params.search, params.features, groups)
     found = {(p.target.name, p.group): p for p in pairs(targets, params.search.groups, groups,
                                                           frames["Cremona"].columns)}
     sha_model = sha_model_factory(params.nulls)

@@ -11,10 +11,14 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
+import polars as pl
+from arithmetic.bsd import BSD_SCHEMA, KEY_COLUMNS as BSD_KEYS
 from arithmetic.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 PARAMS_FILE = Path("params.yaml")
+#: The columns of the curve tables besides the features, which declared targets may read.
+TABLE_COLUMNS = [*BSD_KEYS, *BSD_SCHEMA]
 
 
 
@@ -204,8 +208,19 @@ TARGET_NAMES = ("rank", "rank_parity", "torsion", "sha_gt_1", "log_sha_an",
                 "root_number", "log_bsd_ratio", "held_out_ap")
 
 
+class CustomTarget(_Section):
+    """A question declared in params.yaml (:func:`models.targets.sql_target`)."""
+    task: Literal["classification", "regression"]
+    expression: str = Field(min_length=1, description="polars SQL over the curve tables' columns")
+    excluded: list[str] = Field(default=[], description="features (or groups) that contain it")
+    null: Literal["permutation", "minimalist_rank", "delaunay_sha", "sato_tate"] = "permutation"
+    description: str = ""
+
+
 class Search(_Section):
-    targets: list[Literal[TARGET_NAMES]] = Field(min_length=1)
+    targets: list[str] = Field(min_length=1, description="built-in names and custom_targets")
+    custom_targets: dict[str, CustomTarget] = Field(
+        default={}, description="name -> a declared target, searched when named in targets")
     held_out_prime: int = Field(ge=2, description="the prime p of the target held_out_ap")
     groups: dict[str, list[str]] = Field(min_length=1,
                                          description="search group -> feature groups combined")
@@ -226,6 +241,21 @@ class Search(_Section):
     workers: int = Field(ge=1, le=256)
     threads: int = Field(ge=1, le=256, description="LightGBM threads per worker")
     gbm: GbmSettings
+
+    @model_validator(mode="after")
+    def _targets(self) -> "Search":
+        from models.targets import sql_target
+
+        for name, spec in self.custom_targets.items():
+            if name in TARGET_NAMES or re.fullmatch(r"ap_\d+", name):
+                raise ValueError(f"custom_targets.{name}: the name of a built-in target")
+            sql_target(name, spec.task, spec.expression, spec.excluded, spec.null,
+                       spec.description)
+        unknown = [t for t in self.targets if t not in TARGET_NAMES and t not in self.custom_targets]
+        if unknown:
+            raise ValueError(f"targets: {unknown} are neither built-in targets "
+                             f"({', '.join(TARGET_NAMES)}) nor custom_targets")
+        return self
 
 
 class Topology(_Section):
@@ -356,6 +386,14 @@ class Params(_Section):
                 prime > self.features.primes_max or any(prime % d == 0 for d in range(2, prime))):
             raise ValueError(f"search.held_out_prime: {prime} must be a prime <= "
                              f"features.primes_max ({self.features.primes_max})")
+        for name, spec in self.search.custom_targets.items():
+            unknown = [c for c in pl.sql_expr(spec.expression).meta.root_names()
+                       if c not in TABLE_COLUMNS and not any(
+                           re.fullmatch(p, c) for ps in self.features.groups.values() for p in ps)]
+            if unknown:
+                raise ValueError(f"search.custom_targets.{name}.expression: no column "
+                                 f"{', '.join(map(repr, unknown))} in the curve tables (bsd: "
+                                 f"{', '.join(TABLE_COLUMNS)}; or a features.groups column)")
         if self.topology.ap_primes_max > self.features.primes_max:
             raise ValueError(f"topology.ap_primes_max ({self.topology.ap_primes_max}) must be "
                              f"<= features.primes_max ({self.features.primes_max})")

@@ -37,6 +37,7 @@ import models.search
 import models.splits
 import models.targets
 import pipeline.frames
+from models.targets import TargetError, check_target_values
 from models.findings import TARGET, evaluate, with_target
 from models.gbm import GbmModel
 from models.search import (Pair, pair_tools, pairs, search_settings, search_targets,
@@ -57,7 +58,8 @@ def start_worker(params: Params, threads: int, final_here: bool = True) -> None:
     """Load the model frame once per process; ``final_here``: fit the exported models too."""
     _state.update(params=params, threads=threads, frame=search_frame(params),
                   groups=json.loads(Path(params.paths.feature_groups).read_text()),
-                  targets=search_targets(params.search, params.features),
+                  targets=search_targets(params.search, params.features,
+                                         json.loads(Path(params.paths.feature_groups).read_text())),
                   sha_model=sha_model_factory(params.nulls), final_here=final_here)
 
 
@@ -122,12 +124,23 @@ def run_key(params: Params) -> str:
     return digest.hexdigest()[:16]
 
 
+def check_declared_targets(params: Params, targets: dict) -> None:
+    """The targets of ``search.custom_targets`` on the model frame, before any pair runs: a
+    missing column, a type error, all null or a constant stops the stage naming the field."""
+    declared = [targets[name] for name in params.search.custom_targets if name in targets]
+    if declared:
+        frame = search_frame(params)
+        for target in declared:
+            check_target_values(target, frame)
+
+
 def run_all(params: Params) -> list[Path]:
     """Run every pair not yet done; return the result files in search order."""
     check_cores(params.search.workers, params.search.threads, "search")
     groups = json.loads(Path(params.paths.feature_groups).read_text())
-    work = pairs(search_targets(params.search, params.features), params.search.groups, groups,
-                 frame_columns(params))
+    targets = search_targets(params.search, params.features, groups)
+    check_declared_targets(params, targets)
+    work = pairs(targets, params.search.groups, groups, frame_columns(params))
     directory = Path(params.paths.train_chunks)
     directory.mkdir(parents=True, exist_ok=True)
     key = run_key(params)
@@ -163,7 +176,8 @@ def fit_on_dask(params: Params, jobs: list[tuple[str, str, list[str], list[str],
     the cluster's workers (``executor.address``, or a LocalCluster of ``search.workers``
     processes of ``search.threads`` threads on 127.0.0.1)."""
     frame = search_frame(params)
-    targets = search_targets(params.search, params.features)
+    targets = search_targets(params.search, params.features,
+                             json.loads(Path(params.paths.feature_groups).read_text()))
     with dask_client(params.executor.address, params.search.workers,
                      params.search.threads) as client:
         for job in tqdm(jobs, unit="model", desc="train (lightgbm.dask)", file=sys.stderr):
@@ -199,5 +213,5 @@ def main() -> None:
 if __name__ == "__main__":
     try:
         main()
-    except (ParamsError, ValueError) as err:
+    except (ParamsError, TargetError, ValueError) as err:
         sys.exit(f"train: error: {err}")

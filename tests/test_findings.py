@@ -87,19 +87,49 @@ def test_pure_noise_is_not_flagged(setup):
     assert all(r["verdict"] == "not predictable" for r in decided), [r["reason"] for r in decided]
 
 
+BASE = {"extrapolation_effect_low": 0.1, "extrapolation_baseline": "constant",
+        "best_baseline": "constant", "best_baseline_kind": "", "null_model": "permutation",
+        "score_low": 0.2, "p_baseline": 0.001, "p_null": 0.001, "metric": "mcc",
+        "baseline_score": 0.0, "score": 0.3, "null_quantile": 0.0, "score_first_fold": 0.3,
+        "added_value": 0.2, "added_value_low": 0.1, "added_value_high": 0.3, "p_added": 0.001,
+        "known_gbm_score": 0.1, "known_formula": None, "known_formula_score": None,
+        "confirmation_added_value": 0.2, "confirmation_low": 0.1, "confirmation_high": 0.3,
+        "p_confirmation": 0.001}
+
+
 def test_decide_applies_benjamini_hochberg():
-    base = {"extrapolation_effect_low": 0.1, "extrapolation_baseline": "constant",
-            "best_baseline": "constant", "null_model": "permutation", "score_low": 0.2,
-            "p_baseline": 0.001, "metric": "mcc", "baseline_score": 0.0, "score": 0.3,
-            "null_quantile": 0.0, "score_first_fold": 0.3}
-    results = decide([{**base, "p_value": p} for p in (0.01, 0.02, 0.03, 0.5)], fdr=0.05)
+    results = decide([{**BASE, "p_value": p} for p in (0.01, 0.02, 0.03, 0.5)], fdr=0.05)
     assert [r["q_value"] for r in results] == pytest.approx([0.04, 0.04, 0.04, 0.5])
-    assert [r["verdict"] for r in results][:3] == ["flagged"] * 3
-    failing = decide([{**base, "p_value": 0.001, "extrapolation_effect_low": -0.01}], 0.05)
+    assert [r["verdict"] for r in results] == ["flagged"] * 3 + ["not significant after correction"]
+    failing = decide([{**BASE, "p_value": 0.001, "extrapolation_effect_low": -0.01}], 0.05)
     assert failing[0]["verdict"] == "fails extrapolation"
-    named = [{**base, "p_value": 0.001, "target": t, "group": "ap"} for t in ("rank", "torsion")]
-    biased = decide(named, 0.05, {("rank", "ap"): "holds only in the low conductor strata",
-                                  ("log_sha_an", "ap"): "not searched"})
-    assert [(r["verdict"], r["reason"]) for r in biased][0] == \
-        ("conductor-bias artefact", "holds only in the low conductor strata")
+    named = [{**BASE, "p_value": 0.001, "target": t, "group": "ap"} for t in ("rank", "torsion")]
+    rejected = ("conductor-bias artefact", "holds only in the low conductor strata")
+    biased = decide(named, 0.05, {("rank", "ap"): rejected,
+                                  ("log_sha_an", "ap"): ("not replicated", "not searched")})
+    assert [(r["verdict"], r["reason"]) for r in biased][0] == rejected
     assert biased[1]["verdict"] == "flagged"
+
+
+def test_candidates_are_confirmed_on_held_out_classes():
+    """Benjamini-Hochberg over the candidates' confirmation p-values: 0.01, 0.02, 0.04 beside
+    0.001 give q 0.02, 0.0267, 0.04; a candidate whose held-out gain reaches 0 is not
+    confirmed, whatever its p."""
+    results = decide([{**BASE, "p_value": 0.001, "p_confirmation": p} for p in (0.01, 0.02, 0.04)]
+                     + [{**BASE, "p_value": 0.001, "confirmation_low": -0.05}], 0.05)
+    assert [r["q_confirmation"] for r in results[:3]] == pytest.approx([0.02, 0.08 / 3, 0.04])
+    assert [r["verdict"] for r in results] == ["flagged"] * 3 + ["not confirmed"]
+
+
+def test_the_known_quantities_explain_a_pair_without_added_value():
+    [result] = decide([{**BASE, "p_value": 0.001, "added_value_low": -0.01}], 0.05)
+    assert result["verdict"] == "explained by known quantities"
+    [formula] = decide([{**BASE, "p_value": 0.3, "p_baseline": 0.3, "best_baseline":
+                         "Tate's algorithm", "best_baseline_kind": "exact local data",
+                         "baseline_score": 1.0}], 0.05)
+    assert formula["verdict"] == "explained by exact local data"
+
+
+def test_a_verdict_within_numeric_noise_is_borderline():
+    [result] = decide([{**BASE, "p_value": 0.001, "added_value_low": 1e-9}], 0.05)
+    assert result["verdict"] == "borderline" and "explained by known quantities" in result["reason"]
