@@ -81,8 +81,9 @@ class Server:
 def postgres_server():
     """Start a fresh PostgreSQL server on 127.0.0.1 (a free port); yield a :class:`Server`."""
     bindir = _bindir()
-    root = Path(tempfile.mkdtemp(prefix="pg-test-"))
     as_root = os.geteuid() == 0
+    # as root, in /tmp itself: the postgres user must reach it (TMPDIR may be private)
+    root = Path(tempfile.mkdtemp(prefix="pg-test-", dir="/tmp" if as_root else None))
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
     data, sockets, log = root / "data", root / "socket", root / "server.log"
     sockets.mkdir()
