@@ -19,19 +19,19 @@ converted.
 
 The client is psycopg 3: SQL composed with :mod:`psycopg.sql` (identifiers quoted, values
 passed as parameters, never spliced into the text), PostgreSQL arrays (``numeric[]``,
-``smallint[]``) as Python lists, ``numeric`` as exact :class:`decimal.Decimal`, and libpq's own
-error classes to tell a refused connection from a missing table.
+``smallint[]``) as Python lists, ``numeric`` loaded as its exact decimal text (no float on the
+way), and libpq's own error classes to tell a refused connection from a missing table.
 """
 from __future__ import annotations
 
 import json
 import sys
 import time
-from decimal import Decimal
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.types.string import TextLoader
 from tqdm import tqdm
 
 from pipeline.fetch import Fetcher, FetchSettings
@@ -78,15 +78,6 @@ def _window_query(table: str, columns: list[str]) -> sql.Composed:
         chosen=chosen, table=sql.Identifier(table), where=where, key=sql.Identifier(key))
 
 
-def _exact(value):
-    """A value as JSON can hold it exactly: numeric as its decimal text, arrays element-wise."""
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, list):
-        return [_exact(v) for v in value]
-    return value
-
-
 class DatabaseFetcher(Fetcher):
     """A :class:`Fetcher` whose downloads are window queries on one PostgreSQL database: same
     cache, lock and changed-upstream check. ``get(key)`` of a key made by :meth:`window_key`."""
@@ -131,6 +122,9 @@ class DatabaseFetcher(Fetcher):
             try:
                 self._connection = psycopg.connect(self.uri, autocommit=True,
                                                    connect_timeout=max(1, round(s.timeout)))
+                # numeric (and numeric[] elements) as the server's exact decimal text: JSON
+                # holds it as it is, and nothing is rounded before the conversion casts it
+                self._connection.adapters.register_loader("numeric", TextLoader)
                 break
             except psycopg.OperationalError as err:
                 problem = self._scrubbed(err)
@@ -172,7 +166,7 @@ class DatabaseFetcher(Fetcher):
         try:
             with self._connect().cursor() as cursor:
                 cursor.execute(_window_query(table, columns), [low, high])
-                rows = [dict(zip(columns, map(_exact, row))) for row in cursor]
+                rows = [dict(zip(columns, row)) for row in cursor]
         except psycopg.errors.UndefinedTable as err:
             raise LmfdbDbError(f"{key}: {self._scrubbed(err)}") from None
         except psycopg.errors.UndefinedColumn as err:
