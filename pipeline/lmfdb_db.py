@@ -44,6 +44,11 @@ COLUMNS = {"ec_curvedata": CURVE_FIELDS, "ec_mwbsd": MWBSD_FIELDS, "ec_classdata
 NULLABLE = {"Clabel", "Ciso"}
 
 
+#: What libpq says of a refusal that asking again cannot change (a failed connection carries
+#: no SQLSTATE, only the server's message): a refused login, no such database or role.
+REFUSED = ("authentication failed", "does not exist", "no pg_hba.conf entry")
+
+
 class LmfdbDbError(LmfdbError):
     """The database cannot be read or holds something the pipeline cannot use; the message
     names the URI (without its password)."""
@@ -128,6 +133,8 @@ class DatabaseFetcher(Fetcher):
                 break
             except psycopg.OperationalError as err:
                 problem = self._scrubbed(err)
+                if any(text in problem for text in REFUSED):
+                    raise LmfdbDbError(f"{self.where}: cannot connect: {problem}") from None
         else:
             raise LmfdbDbError(f"{self.where}: cannot connect after {s.retries + 1} attempts: "
                                f"{problem}")

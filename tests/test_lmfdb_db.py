@@ -133,9 +133,14 @@ def test_a_server_that_is_down_is_named_without_the_password(tmp_path):
     assert not (tmp_path / "downloads").exists()
 
 
-def test_a_wrong_password_is_not_printed(tmp_path, server, lmfdb_uri):
-    with pytest.raises(LmfdbDbError, match="password authentication failed") as err:
-        pull_database(fetcher(tmp_path, server.uri(password="wrong-secret")), 1, 200, 50)
+def test_a_refused_login_is_not_retried_nor_printed(tmp_path, server, lmfdb_uri):
+    patient = FetchSettings(**{**FAST_FETCH, "retries": 3, "backoff": 5})
+    start = time.monotonic()
+    with pytest.raises(LmfdbDbError, match="cannot connect: .*password authentication "
+                                           "failed") as err:
+        pull_database(fetcher(tmp_path, server.uri(password="wrong-secret"), patient),
+                      1, 200, 50)
+    assert time.monotonic() - start < 5                     # no back-off: refused for good
     assert "wrong-secret" not in str(err.value)
 
 
