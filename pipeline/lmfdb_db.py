@@ -167,21 +167,31 @@ class DatabaseFetcher(Fetcher):
                                    f"{missing[0]!r} (needed: {', '.join(columns)})")
 
     def _download(self, key: str) -> bytes:
+        """The window's rows as canonical JSON; a connection that drops during the query is
+        opened again and the query repeated (``fetch.retries`` times, doubling back-off)."""
         if key not in self._queries:
             raise LmfdbDbError(f"{key}: not a window of {self.where}")
         table, columns, low, high = self._queries[key]
-        self._wait_turn()
-        try:
-            with self._connect().cursor() as cursor:
-                cursor.execute(_window_query(table, columns), [low, high])
-                rows = [dict(zip(columns, row)) for row in cursor]
-        except psycopg.errors.UndefinedTable as err:
-            raise LmfdbDbError(f"{key}: {self._scrubbed(err)}") from None
-        except psycopg.errors.UndefinedColumn as err:
-            raise LmfdbDbError(f"{key}: {self._scrubbed(err)}") from None
-        except psycopg.OperationalError as err:          # the connection dropped mid-query
-            self.close()
-            raise LmfdbDbError(f"{key}: the server failed: {self._scrubbed(err)}") from None
+        s = self.settings
+        wait = s.backoff
+        for attempt in range(s.retries + 1):
+            if attempt:
+                time.sleep(min(wait, s.backoff_max))
+                wait *= 2
+            self._wait_turn()
+            try:
+                with self._connect().cursor() as cursor:
+                    cursor.execute(_window_query(table, columns), [low, high])
+                    rows = [dict(zip(columns, row)) for row in cursor]
+                break
+            except psycopg.OperationalError as err:       # the connection dropped
+                self.close()
+                problem = self._scrubbed(err)
+            except psycopg.Error as err:                  # no such table or column, no right
+                raise LmfdbDbError(f"{key}: {self._scrubbed(err)}") from None
+        else:
+            raise LmfdbDbError(f"{key}: the server failed {s.retries + 1} times; last: "
+                               f"{problem}")
         return json.dumps({"table": table, "columns": columns, "rows": rows},
                           sort_keys=True, separators=(",", ":")).encode()
 

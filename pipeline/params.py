@@ -112,7 +112,7 @@ class Ingest(_Section):
     chunk_size: int = Field(ge=1, description="online sources: curves per resumable chunk")
     lmfdb_window: int = Field(ge=1, description="lmfdb: conductors per query (halved if refused)")
     lmfdb_batch: int = Field(ge=1, le=100, description="lmfdb: labels per ec_mwbsd/ec_classdata query")
-    lmfdb_db_window: int = Field(ge=1, description="lmfdb_db: conductors per query (one cached window)")
+    lmfdb_db_window: int = Field(ge=1, description="lmfdb_db: conductors per cached query")
     fetch: Fetch
 
     @model_validator(mode="after")

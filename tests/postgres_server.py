@@ -56,7 +56,7 @@ def _bindir() -> Path:
     return Path(found[-1]).parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -92,7 +92,7 @@ def postgres_server():
         shutil.chown(root, "postgres")
         for path in (sockets, root / "pwfile"):
             shutil.chown(path, "postgres")
-    port = _free_port()
+    port = free_port()
     try:
         subprocess.run([*prefix, bindir / "initdb", "-D", data, "-U", "postgres",
                         "--pwfile", root / "pwfile", "--auth-host=scram-sha-256",

@@ -20,7 +20,7 @@ from pipeline.lmfdb_db import DatabaseFetcher, LmfdbDbError, pull_database, reda
 from tests.conftest import run, scratch_project, small_params
 from tests.online_sources import lmfdb_records
 from tests.postgres_server import (READER_PASSWORD, TABLES, create_lmfdb, fixture_rows,
-                                   postgres_server)
+                                   free_port, postgres_server)
 from tests.test_online_ingest import FAST_FETCH, online_params, run_stage
 from tests.test_online_pipeline import COMPARED
 
@@ -123,8 +123,7 @@ def test_curves_beyond_cremonas_tables_keep_their_lmfdb_labels(tmp_path, server,
 
 
 def test_a_server_that_is_down_is_named_without_the_password(tmp_path):
-    from tests.postgres_server import _free_port
-    uri = f"postgresql://lmfdb:{READER_PASSWORD}@127.0.0.1:{_free_port()}/lmfdb"
+    uri = f"postgresql://lmfdb:{READER_PASSWORD}@127.0.0.1:{free_port()}/lmfdb"
     with pytest.raises(LmfdbDbError) as err:
         pull_database(fetcher(tmp_path, uri), 1, 200, 50)
     message = str(err.value)
@@ -132,6 +131,41 @@ def test_a_server_that_is_down_is_named_without_the_password(tmp_path):
                               "connect after 1 attempts")
     assert READER_PASSWORD not in message
     assert not (tmp_path / "downloads").exists()
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_dropped_connection_is_opened_again_or_named(tmp_path, server, retries):
+    """The server ends the reader's session between two windows (pg_terminate_backend): with a
+    retry the next window is read on a new connection, without one the window is named."""
+    uri = create_lmfdb(server, f"dropping{retries}")
+    pulling = fetcher(tmp_path, uri, FetchSettings(**{**FAST_FETCH, "retries": retries}))
+    assert pulling.rows("ec_curvedata", 1, 51)
+    with server.admin() as admin:
+        ended = admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = %s", [f"dropping{retries}"]).fetchall()
+    assert ended == [(True,)]
+    if retries:
+        rows = pulling.rows("ec_curvedata", 51, 101)
+        assert "52.a1" in {r["lmfdb_label"] for r in rows}
+        assert all(51 <= r["conductor"] < 101 for r in rows)
+    else:
+        with pytest.raises(LmfdbDbError, match=r"ec_curvedata\(.*\) 51 <= conductor < 101: the "
+                                               "server failed 1 times; last: .*terminat") as err:
+            pulling.rows("ec_curvedata", 51, 101)
+        assert READER_PASSWORD not in str(err.value)
+    pulling.close()
+
+
+def test_the_stage_reports_a_server_that_is_down_and_writes_nothing(tmp_path):
+    port = free_port()
+    params = online_params(tmp_path, "lmfdb_db",
+                           f"postgresql://lmfdb:{READER_PASSWORD}@127.0.0.1:{port}/lmfdb")
+    process = run_stage(tmp_path, params)
+    _, err = process.communicate()
+    assert process.returncode != 0
+    assert f"ingest: error: postgresql://lmfdb@127.0.0.1:{port}/lmfdb: cannot connect" in err
+    assert READER_PASSWORD not in err and "Traceback" not in err
+    assert not (tmp_path / "curves").exists() and not (tmp_path / "sources.lock.json").exists()
 
 
 def test_a_refused_login_is_not_retried_nor_printed(tmp_path, server, lmfdb_uri):
