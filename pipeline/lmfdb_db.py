@@ -25,6 +25,7 @@ way), and libpq's own error classes to tell a refused connection from a missing 
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 from urllib.parse import urlsplit, urlunsplit
@@ -57,7 +58,10 @@ class LmfdbDbError(LmfdbError):
 
 def redacted(uri: str) -> str:
     """``uri`` without its password (``postgresql://user:secret@host/db`` -> ``user@host``),
-    and without a ``password=`` parameter, so it can appear in messages and the lock file."""
+    and without a ``password=`` parameter, so it can appear in messages and the lock file;
+    a key=value connection string loses its ``password`` the same way."""
+    if "://" not in uri:
+        return re.sub(r"\s*\bpassword\s*=\s*('(\\.|[^'])*'|\S+)", "", uri).strip()
     parts = urlsplit(uri)
     netloc = parts.netloc
     if "@" in netloc:

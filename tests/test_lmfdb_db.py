@@ -48,6 +48,8 @@ def test_redacted_drops_only_the_password():
     assert redacted("postgresql://u:p%40ss@h/db?sslmode=require&password=x") == \
         "postgresql://u@h/db?sslmode=require"
     assert redacted("postgresql://h:5433/db") == "postgresql://h:5433/db"
+    assert redacted("host=h password='a b' dbname=lmfdb") == "host=h dbname=lmfdb"
+    assert redacted("password=x host=h") == "host=h"
 
 
 def test_the_database_gives_the_api_paths_tables(tmp_path, lmfdb_uri):
