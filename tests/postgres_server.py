@@ -18,6 +18,7 @@ import contextlib
 import glob
 import json
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -82,6 +83,12 @@ def postgres_server():
     """Start a fresh PostgreSQL server on 127.0.0.1 (a free port); yield a :class:`Server`."""
     bindir = _bindir()
     as_root = os.geteuid() == 0
+    if as_root:
+        try:
+            pwd.getpwnam("postgres")
+        except KeyError:
+            raise RuntimeError("PostgreSQL refuses to run as root, and there is no 'postgres' "
+                               "user to run it (Debian's postgresql package creates it)") from None
     # as root, in /tmp itself: the postgres user must reach it (TMPDIR may be private)
     root = Path(tempfile.mkdtemp(prefix="pg-test-", dir="/tmp" if as_root else None))
     prefix = ["runuser", "-u", "postgres", "--"] if as_root else []
