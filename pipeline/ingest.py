@@ -9,6 +9,8 @@ Sources (``ingest.source``):
 - ``cremona``: Cremona's ecdata files ``allcurves``, ``allbsd``, ``aplist`` (:mod:`pipeline.cremona`).
 - ``lmfdb``: the LMFDB API tables ``ec_curvedata``, ``ec_mwbsd``, ``ec_classdata``
   (:mod:`pipeline.lmfdb`); the curve table keeps the LMFDB labels beside Cremona's.
+- ``lmfdb_db``: the same three tables read from a PostgreSQL database, by default the LMFDB's
+  public read-only mirror (:mod:`pipeline.lmfdb_db`); the same curve table as ``lmfdb``.
 
 Downloads are cached and locked (:mod:`pipeline.fetch`; the lock file is committed and is a
 dependency of this stage). The online sources publish no generators, so PARI finds them
@@ -40,6 +42,7 @@ from pipeline.cremona import pull_cremona
 from pipeline.fetch import Fetcher, FetchError, FetchSettings
 from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, LmfdbError, curve_table,
                             published_ap, published_table, pull, pull_labels)
+from pipeline.lmfdb_db import DatabaseFetcher, pull_database
 from pipeline.params import Executor, Ingest, Params, ParamsError, load_params
 
 #: This worker process's PARI handle (cypari2's state is per process).
@@ -69,6 +72,8 @@ def pull_online(section: Ingest, fetcher: Fetcher) -> tuple[pl.DataFrame, pl.Dat
     low, high = section.conductor_min, section.conductor_max
     if section.source == "cremona":
         return pull_cremona(fetcher, section.base_url.cremona, low, high)
+    if section.source == "lmfdb_db":
+        return pull_database(fetcher, low, high, section.lmfdb_db_window)
     base = section.base_url.lmfdb
     records = pull(fetcher, base, "ec_curvedata", CURVE_FIELDS, low, high, section.lmfdb_window)
     curves = curve_table(records)
@@ -123,10 +128,15 @@ def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         published = published_frame(curves.select("label", rank=pl.col("gens").list.len()))
         published_aps = pl.DataFrame(schema=PUBLISHED_AP_SCHEMA)
     else:
-        fetcher = Fetcher(params.paths.downloads, params.paths.sources_lock,
-                          FetchSettings(**section.fetch.model_dump()))
+        settings = FetchSettings(**section.fetch.model_dump())
+        if section.source == "lmfdb_db":
+            fetcher = DatabaseFetcher(params.paths.downloads, params.paths.sources_lock,
+                                      settings, section.base_url.lmfdb_db)
+            where = fetcher.where                   # the URI without its password
+        else:
+            fetcher = Fetcher(params.paths.downloads, params.paths.sources_lock, settings)
+            where = getattr(section.base_url, section.source)
         raw, published, published_aps = pull_online(section, fetcher)
-        where = getattr(section.base_url, section.source)
         curves = with_generators(raw, published, section, params.paths.ingest_chunks, where,
                                  params.executor)
     if curves.is_empty():

@@ -98,11 +98,14 @@ class Fetch(_Section):
 class BaseUrls(_Section):
     cremona: str = Field(min_length=1, description="ecdata: allcurves/, allbsd/, aplist/ beneath")
     lmfdb: str = Field(min_length=1, description="the LMFDB site: /api/ beneath")
+    lmfdb_db: str = Field(min_length=1, description="a PostgreSQL URI of the LMFDB's tables "
+                                                     "(default: its public read-only mirror)")
 
 
 class Ingest(_Section):
-    source: Literal["elldata", "cremona", "lmfdb"] = Field(
-        description="elldata: the embedded Cremona tables; cremona: the ecdata files; lmfdb: the API")
+    source: Literal["elldata", "cremona", "lmfdb", "lmfdb_db"] = Field(
+        description="elldata: the embedded Cremona tables; cremona: the ecdata files; lmfdb: the "
+                    "API; lmfdb_db: the LMFDB's PostgreSQL tables")
     conductor_min: int = Field(ge=1)
     conductor_max: int = Field(ge=2)
     base_url: BaseUrls
@@ -113,6 +116,7 @@ class Ingest(_Section):
     chunk_size: int = Field(ge=1, description="online sources: curves per resumable chunk")
     lmfdb_window: int = Field(ge=1, description="lmfdb: conductors per query (halved if refused)")
     lmfdb_batch: int = Field(ge=1, le=100, description="lmfdb: labels per ec_mwbsd/ec_classdata query")
+    lmfdb_db_window: int = Field(ge=1, description="lmfdb_db: conductors per cached query")
     fetch: Fetch
 
     @model_validator(mode="after")

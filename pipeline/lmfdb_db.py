@@ -1,0 +1,270 @@
+"""Pulling the LMFDB's tables ``ec_curvedata``, ``ec_mwbsd`` and ``ec_classdata`` from a
+PostgreSQL database: the LMFDB's public read-only mirror (``devmirror.lmfdb.xyz``, the way the
+LMFDB asks scripts to read its data), or any copy of its tables.
+
+Rows are read by conductor window (``lo <= conductor < hi``), with only the columns the pipeline
+uses (:data:`pipeline.lmfdb.CURVE_FIELDS`, ``MWBSD_FIELDS``, ``CLASS_FIELDS``: the API path's,
+so both paths feed the same conversion, :func:`pipeline.lmfdb.curve_table` and friends).
+``ec_mwbsd`` and ``ec_classdata`` have no conductor column (J. E. Cremona's upload schema of
+the LMFDB's elliptic-curve tables, ``scripts/files.py`` of ecdata), so their rows of a window
+are those joined to the window's ``ec_curvedata`` rows by ``lmfdb_label`` / ``lmfdb_iso``.
+
+Each (table, window) is one cached download of :class:`pipeline.fetch.Fetcher`: the rows as
+canonical JSON (numeric values as their exact decimal text), keyed by the database URI without
+its password, the table, the columns and the window. So a killed pull resumes with the windows
+it has, every window's sha256 goes to the lock file, and a window whose rows changed upstream is
+an error naming it. Every error names the URI without the password; a missing table or column,
+and a null in a required column (named by label and column), are errors before anything is
+converted.
+
+The client is psycopg 3: SQL composed with :mod:`psycopg.sql` (identifiers quoted, values
+passed as parameters, never spliced into the text), PostgreSQL arrays (``numeric[]``,
+``smallint[]``) as Python lists, ``numeric`` loaded as its exact decimal text (no float on the
+way), and libpq's own error classes to tell a refused connection from a missing table.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from urllib.parse import urlsplit, urlunsplit
+
+import polars as pl
+import psycopg
+from psycopg import sql
+from psycopg.types.string import TextLoader
+from tqdm import tqdm
+
+from pipeline.fetch import Fetcher, FetchSettings
+from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, LmfdbError, curve_table,
+                            published_ap, published_table)
+
+#: The columns read from each table; the first is the table's key (the label a row is named by).
+COLUMNS = {"ec_curvedata": CURVE_FIELDS, "ec_mwbsd": MWBSD_FIELDS, "ec_classdata": CLASS_FIELDS}
+#: Columns that may be null: Cremona's labels, which curves beyond his tables (N >= 500,000) lack.
+NULLABLE = {"Clabel", "Ciso"}
+
+
+#: What libpq says of a refusal that asking again cannot change (a failed connection carries
+#: no SQLSTATE, only the server's message): a refused login, no such database or role.
+REFUSED = ("authentication failed", "does not exist", "no pg_hba.conf entry")
+
+
+class LmfdbDbError(LmfdbError):
+    """The database cannot be read or holds something the pipeline cannot use; the message
+    names the URI (without its password)."""
+
+
+def redacted(uri: str) -> str:
+    """``uri`` without its password (``postgresql://user:secret@host/db`` -> ``user@host``),
+    and without a ``password=`` parameter, so it can appear in messages and the lock file;
+    a key=value connection string loses its ``password`` the same way."""
+    if "://" not in uri:
+        return re.sub(r"\s*\bpassword\s*=\s*('(\\.|[^'])*'|\S+)", "", uri).strip()
+    parts = urlsplit(uri)
+    netloc = parts.netloc
+    if "@" in netloc:
+        user, host = netloc.rsplit("@", 1)
+        netloc = f"{user.split(':', 1)[0]}@{host}"
+    query = "&".join(p for p in parts.query.split("&") if p and not
+                     p.lower().startswith("password="))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _window_query(table: str, columns: list[str]) -> sql.Composed:
+    """The rows of ``table`` in a conductor window (parameters: low, high), only ``columns``,
+    in a fixed order (by key, byte-wise: the same bytes whatever the server's locale)."""
+    key = columns[0]
+    chosen = sql.SQL(", ").join(sql.Identifier("t", c) for c in columns)
+    if table == "ec_curvedata":
+        where = sql.SQL("t.conductor >= %s AND t.conductor < %s")
+    else:      # no conductor column: the rows whose key is one of the window's curves' (classes')
+        where = sql.SQL("t.{key} IN (SELECT c.{key} FROM ec_curvedata c "
+                        "WHERE c.conductor >= %s AND c.conductor < %s)").format(
+            key=sql.Identifier(key))
+    return sql.SQL("SELECT {chosen} FROM {table} t WHERE {where} "
+                   "ORDER BY t.{key} COLLATE \"C\"").format(
+        chosen=chosen, table=sql.Identifier(table), where=where, key=sql.Identifier(key))
+
+
+class DatabaseFetcher(Fetcher):
+    """A :class:`Fetcher` whose downloads are window queries on one PostgreSQL database: same
+    cache, lock and changed-upstream check. ``get(key)`` of a key made by :meth:`window_key`."""
+
+    def __init__(self, cache, lock, settings: FetchSettings, uri: str):
+        super().__init__(cache, lock, settings)
+        self.uri, self.where = uri, redacted(uri)
+        self._connection: psycopg.Connection | None = None
+        self._queries: dict[str, tuple[str, list[str], int, int]] = {}
+
+    def window_key(self, table: str, low: int, high: int) -> str:
+        columns = COLUMNS[table]
+        key = f"{self.where} {table}({','.join(columns)}) {low} <= conductor < {high}"
+        self._queries[key] = (table, columns, low, high)
+        return key
+
+    def rows(self, table: str, low: int, high: int) -> list[dict]:
+        """The window's rows of ``table`` as records (column -> value), cached."""
+        key = self.window_key(table, low, high)
+        data = self.get(key)
+        try:
+            return json.loads(data)["rows"]
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
+            raise LmfdbDbError(f"{key}: the cached window is not rows of JSON ({err})") from None
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _connect(self) -> psycopg.Connection:
+        """One connection for the whole pull, its tables checked once; a refused or dropped
+        connection is retried like a download (``fetch.retries``, doubling back-off)."""
+        if self._connection is not None and not self._connection.closed:
+            return self._connection
+        s = self.settings
+        problem, wait = "", s.backoff
+        for attempt in range(s.retries + 1):
+            if attempt:
+                time.sleep(min(wait, s.backoff_max))
+                wait *= 2
+            try:
+                self._connection = psycopg.connect(self.uri, autocommit=True,
+                                                   connect_timeout=max(1, round(s.timeout)))
+                # numeric (and numeric[] elements) as the server's exact decimal text: JSON
+                # holds it as it is, and nothing is rounded before the conversion casts it
+                self._connection.adapters.register_loader("numeric", TextLoader)
+                break
+            except psycopg.OperationalError as err:
+                problem = self._scrubbed(err)
+                if any(text in problem for text in REFUSED):
+                    raise LmfdbDbError(f"{self.where}: cannot connect: {problem}") from None
+        else:
+            raise LmfdbDbError(f"{self.where}: cannot connect after {s.retries + 1} attempts: "
+                               f"{problem}")
+        self._check_tables()
+        return self._connection
+
+    def _scrubbed(self, err: Exception) -> str:
+        """The error's message, one line, with the URI's password (if it were quoted) removed."""
+        text = " ".join(str(err).split())
+        secret = urlsplit(self.uri).password
+        return text.replace(secret, "***") if secret else text
+
+    def _check_tables(self) -> None:
+        """Every table and column the pull reads exists, or an error names the first missing."""
+        found: dict[str, set[str]] = {}
+        with self._connection.cursor() as cursor:
+            cursor.execute("SELECT table_name, column_name FROM information_schema.columns "
+                           "WHERE table_schema = ANY(current_schemas(false)) "
+                           "AND table_name = ANY(%s)", [list(COLUMNS)])
+            for table, column in cursor:
+                found.setdefault(table, set()).add(column)
+        for table, columns in COLUMNS.items():
+            if table not in found:
+                raise LmfdbDbError(f"{self.where}: no table {table!r} (the LMFDB's elliptic-"
+                                   "curve tables are ec_curvedata, ec_mwbsd, ec_classdata)")
+            missing = [c for c in columns if c not in found[table]]
+            if missing:
+                raise LmfdbDbError(f"{self.where}: table {table!r} has no column "
+                                   f"{missing[0]!r} (needed: {', '.join(columns)})")
+
+    def _download(self, key: str) -> bytes:
+        """The window's rows as canonical JSON; a connection that drops during the query is
+        opened again and the query repeated (``fetch.retries`` times, doubling back-off)."""
+        if key not in self._queries:
+            raise LmfdbDbError(f"{key}: not a window of {self.where}")
+        table, columns, low, high = self._queries[key]
+        s = self.settings
+        wait = s.backoff
+        for attempt in range(s.retries + 1):
+            if attempt:
+                time.sleep(min(wait, s.backoff_max))
+                wait *= 2
+            self._wait_turn()
+            try:
+                with self._connect().cursor() as cursor:
+                    cursor.execute(_window_query(table, columns), [low, high])
+                    rows = [dict(zip(columns, row)) for row in cursor]
+                break
+            except psycopg.OperationalError as err:       # the connection dropped
+                self.close()
+                problem = self._scrubbed(err)
+            except psycopg.Error as err:                  # no such table or column, no right
+                raise LmfdbDbError(f"{key}: {self._scrubbed(err)}") from None
+        else:
+            raise LmfdbDbError(f"{key}: the server failed {s.retries + 1} times; last: "
+                               f"{problem}")
+        return json.dumps({"table": table, "columns": columns, "rows": rows},
+                          sort_keys=True, separators=(",", ":")).encode()
+
+
+def _checked(records: list[dict], table: str, where: str) -> list[dict]:
+    """``records`` if no required column is null (nor an element of an array), else an error
+    naming the first such row by its label and the column."""
+    for record in records:
+        for column, value in record.items():
+            if column in NULLABLE:
+                continue
+            if value is None or (isinstance(value, list) and any(v is None for v in value)):
+                label = record[COLUMNS[table][0]]
+                raise LmfdbDbError(f"{where}: {table} row {label}: column {column!r} is null, "
+                                   "but the pipeline needs it")
+    return records
+
+
+def _complete(wanted: list[str], records: list[dict], table: str, key: str,
+              where: str) -> None:
+    """Every label of ``wanted`` has exactly one row in ``records``."""
+    have = [r[key] for r in records]
+    absent = sorted(set(wanted) - set(have))
+    if absent:
+        raise LmfdbDbError(f"{where}: {table} has no row for {key} {', '.join(absent[:5])}"
+                           + (f" (and {len(absent) - 5} more)" if len(absent) > 5 else ""))
+    if len(have) != len(set(have)):
+        twice = sorted({x for x in have if have.count(x) > 1})
+        raise LmfdbDbError(f"{where}: {table} has more than one row for {key} {twice[0]}")
+
+
+def windows(conductor_min: int, conductor_max: int, window: int) -> list[tuple[int, int]]:
+    return [(low, min(low + window, conductor_max))
+            for low in range(conductor_min, conductor_max, window)]
+
+
+def convert_window(tables: dict[str, list[dict]], where: str):
+    """One window's records (table -> rows) as (curves, published, published a_p), by the API
+    path's conversion, once every curve has its ``ec_mwbsd`` row and every class its
+    ``ec_classdata`` row."""
+    curves = tables["ec_curvedata"]
+    _complete([r["lmfdb_label"] for r in curves], tables["ec_mwbsd"], "ec_mwbsd",
+              "lmfdb_label", where)
+    _complete(sorted({r["lmfdb_iso"] for r in curves}), tables["ec_classdata"], "ec_classdata",
+              "lmfdb_iso", where)
+    table = curve_table(curves)
+    return (table, published_table(curves, tables["ec_mwbsd"]),
+            published_ap(tables["ec_classdata"], table))
+
+
+def pull_database(fetcher: DatabaseFetcher, conductor_min: int, conductor_max: int,
+                  window: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(curves without generators, published BSD quantities, published a_p) of the curves with
+    conductor_min <= N < conductor_max, read and converted window by window (only one window's
+    records held at a time: the whole ``ec_curvedata`` is 3.82 million of them)."""
+    parts = []
+    try:
+        spans = windows(conductor_min, conductor_max, window)
+        with tqdm(total=len(spans), unit="window", desc="lmfdb_db", file=sys.stderr) as bar:
+            for low, high in spans:
+                tables = {t: _checked(fetcher.rows(t, low, high), t, fetcher.where)
+                          for t in COLUMNS}
+                if tables["ec_curvedata"] or not parts and (low, high) == spans[-1]:
+                    parts.append(convert_window(tables, fetcher.where))
+                bar.update()
+                bar.set_postfix(curves=sum(len(p[0]) for p in parts))
+    finally:
+        fetcher.close()
+    curves, published, aps = (pl.concat(frames) for frames in zip(*parts))
+    # windows ascend in conductor: their curves are already in Cremona's order, but a_p is
+    # sorted by class label, across windows
+    return curves, published, aps.sort("isogeny_class", "prime", maintain_order=True)
