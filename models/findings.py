@@ -154,10 +154,28 @@ def confirmation_classes(frame: pl.DataFrame, share: float, seed: int) -> np.nda
     return np.isin(classes, held)
 
 
+def baseline_key(baseline) -> tuple:
+    """What a baseline's predictions depend on besides the target's rows: its name and its
+    inputs. Within one target (same rows, folds and seed) equal keys give equal predictions."""
+    inputs = getattr(baseline, "columns", None) or getattr(baseline, "inputs", None) or ()
+    return baseline.name, tuple(inputs)
+
+
+def _shared(cache: dict | None, key: tuple, compute: Callable[[], object]):
+    """``compute()``, or its earlier result under ``key`` in ``cache`` (None: no cache)."""
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
                     make_gbm: Callable[[list[str], str], GbmModel], baselines: list,
-                    settings: SearchSettings) -> CrossValidated:
-    """K folds by isogeny class; every predictor fitted on the other folds."""
+                    settings: SearchSettings, cache: dict | None = None) -> CrossValidated:
+    """K folds by isogeny class; every predictor fitted on the other folds. ``cache`` (one per
+    target and frame) keeps the baselines' predictions for the target's other groups: most
+    baselines read the same inputs whatever the group."""
     data = with_target(frame, target)
     classes = class_index(data)
     folds = grouped_folds(classes, settings.folds, settings.seed)
@@ -168,7 +186,8 @@ def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
         return fold_models[-1]
 
     model = out_of_fold(make_fold_model, data, TARGET, folds, classes)
-    predictions = {b.name: out_of_fold(lambda b=b: b, data, TARGET, folds, classes)
+    predictions = {b.name: _shared(cache, ("oof", *baseline_key(b)),
+                                   lambda b=b: out_of_fold(lambda: b, data, TARGET, folds, classes))
                    for b in baselines}
     rounds = int(np.median([m.rounds_ for m in fold_models]))
     return CrossValidated(data, data[TARGET].to_numpy(), classes, folds, model, predictions,
@@ -195,14 +214,16 @@ def _gain(boot: ClassBootstrap, better: np.ndarray, worse: np.ndarray, metric: s
 
 
 def _known_fits(discovery: pl.DataFrame, held: pl.DataFrame, target: Target, columns: list[str],
-                known: list[str], make_gbm, classes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                known: list[str], make_gbm, classes: np.ndarray,
+                cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Predictions on ``held`` of the GBM on the known quantities and of the GBM on them with
     the features, both fitted on ``discovery`` (a constant where nothing is known)."""
-    if known:
-        known_model = make_gbm(known, target.task).fit(discovery, TARGET, classes)
-    else:
-        known_model = ConstantBaseline(target.task).fit(discovery, TARGET)
-    known_prediction = known_model.predict(held)
+    def known_fit() -> np.ndarray:
+        if known:
+            return make_gbm(known, target.task).fit(discovery, TARGET, classes).predict(held)
+        return ConstantBaseline(target.task).fit(discovery, TARGET).predict(held)
+
+    known_prediction = _shared(cache, ("confirmation", *known), known_fit)
     if set(columns) <= set(known):
         return known_prediction, known_prediction
     both = make_gbm(list(dict.fromkeys([*known, *columns])), target.task)
@@ -212,12 +233,13 @@ def _known_fits(discovery: pl.DataFrame, held: pl.DataFrame, target: Target, col
 def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str],
              make_gbm: Callable[[list[str], str], GbmModel],
              baselines: list, null_model: Callable[[pl.DataFrame, np.random.Generator], pl.DataFrame],
-             settings: SearchSettings, known: list[str] = ()) -> dict:
+             settings: SearchSettings, known: list[str] = (), cache: dict | None = None) -> dict:
     """All statistics of one (target, group); the verdict is set by :func:`decide` later.
 
     ``known``: the pair's known quantities. Everything but the confirmation runs on the
     discovery classes; a ``settings.confirmation_share`` of the classes is held out of every
-    fit and only scores the added value of the features over the known quantities."""
+    fit and only scores the added value of the features over the known quantities. ``cache``:
+    shared by the evaluations of one target on one frame (:func:`cross_validated`)."""
     known = list(known)
     held_out = confirmation_classes(with_target(frame, target), settings.confirmation_share,
                                     settings.seed)
@@ -225,7 +247,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     confirmation = all_rows.filter(pl.Series(held_out))
     frame = frame.filter(
         pl.col("isogeny_class").is_in(confirmation["isogeny_class"].unique().implode()).not_())
-    oof = cross_validated(frame, target, columns, make_gbm, baselines, settings)
+    oof = cross_validated(frame, target, columns, make_gbm, baselines, settings, cache)
     data, y, classes, folds = oof.data, oof.y, oof.classes, oof.folds
     metric = PRIMARY[target.task]
     cv = ClassBootstrap(target.task, y, classes, settings.bootstrap, settings.seed)
@@ -254,7 +276,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     # confirmation: fitted on every discovery curve, scored on the held-out classes only
     confirm_classes = class_index(confirmation)
     known_held, both_held = _known_fits(data, confirmation, target, columns, known, make_gbm,
-                                        classes)
+                                        classes, cache)
     confirm_boot = ClassBootstrap(target.task, confirmation[TARGET].to_numpy(), confirm_classes,
                                   settings.bootstrap, settings.seed)
     confirmed = _gain(confirm_boot, both_held, known_held, metric)
@@ -267,8 +289,11 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     ex_scores = {}
     for baseline in baselines:
         extra = {"classes": classes[~test]} if isinstance(baseline, GbmModel) else {}
-        fitted = baseline.fit(data.filter(~test), TARGET, **extra)
-        ex_scores[baseline.name] = _scored(ex, fitted.predict(data.filter(test)), metric)
+        predicted = _shared(
+            cache, ("extrapolation", *baseline_key(baseline)),
+            lambda b=baseline, e=extra: b.fit(data.filter(~test), TARGET, **e)
+            .predict(data.filter(test)))
+        ex_scores[baseline.name] = _scored(ex, predicted, metric)
     ex_best = max(ex_scores, key=lambda name: ex_scores[name][0][metric])
     ex_difference = ex_boot - ex_scores[ex_best][1]
 

@@ -39,7 +39,7 @@ class Paths(_Section):
     features_chunks: Path
     feature_groups: Path
     evaluations: Path
-    train_chunks: Path
+    train_cache: Path
     gbm_models: Path
     importances: Path
     findings: Path

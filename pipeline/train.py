@@ -9,16 +9,17 @@ curves for the median number of rounds early stopping kept in the folds), ``path
 ``search.threads`` LightGBM threads (workers x threads <= cores). With ``executor.kind: dask``
 the exported models are fitted with ``lightgbm.dask`` on the cluster instead; the statistics,
 thousands of small early-stopped fits, stay in the local processes (lightgbm.dask has no early
-stopping). Each pair's evaluation and then its model are written to ``paths.train_chunks`` as
-they finish, keyed by the data, the params and the code, so a killed run resumes with what is
-still missing.
+stopping). Each pair's evaluation and then its model are written to ``paths.train_cache`` as
+they finish, keyed by the data, the params that pair reads and the code (:func:`pair_key`). The
+cache persists across runs (a DVC ``persist`` output): a killed run resumes with what is still
+missing, and an experiment that adds a target or changes a param computes only the pairs whose
+key changed. Pairs of one target run in one process, sharing their baselines.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import multiprocessing
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -43,7 +44,7 @@ from models.gbm import GbmModel
 from models.search import (Pair, pair_tools, pairs, search_settings, search_targets,
                            sha_model_factory)
 from pipeline.atomic import atomic_path, write_directory, write_json, write_parquet
-from pipeline.chunks import clear_stale, source_digest
+from pipeline.chunks import source_digest
 from pipeline.cluster import dask_client
 from pipeline.frames import frame_columns, search_frame
 from pipeline.params import ParamsError, Params, check_cores, load_params
@@ -67,7 +68,14 @@ def evaluation_path(stem: Path) -> Path:
     return Path(f"{stem}.eval.json")
 
 
-def run_pair(job: tuple[str, str, list[str], list[str], Path]) -> str:
+def run_target(jobs: list[tuple[str, str, list[str], list[str], Path]]) -> list[str]:
+    """The pairs of one target, in this process: the baselines that do not depend on the
+    group are fitted once for all of them (:func:`models.findings.cross_validated`)."""
+    cache: dict = {}
+    return [run_pair(job, cache) for job in jobs]
+
+
+def run_pair(job: tuple[str, str, list[str], list[str], Path], cache: dict | None = None) -> str:
     """Evaluate one pair (``<stem>.eval.json``) unless done, then, in this process unless the
     models are fitted on a dask cluster, its exported model (:func:`fit_final`)."""
     target_name, group, columns, known, stem = job
@@ -80,7 +88,7 @@ def run_pair(job: tuple[str, str, list[str], list[str], Path]) -> str:
                                                _state["sha_model"])
         started = time.perf_counter()
         result = evaluate(frame, target, group, columns, make_gbm, baselines, null,
-                          search_settings(search), known)
+                          search_settings(search), known, cache)
         result["seconds"] = time.perf_counter() - started
         write_json(result, evaluation_path(stem))
     if _state["final_here"]:
@@ -109,17 +117,27 @@ def fit_final(job: tuple[str, str, list[str], list[str], Path], frame: pl.DataFr
     write_json(result, stem.with_suffix(".json"))
 
 
-def run_key(params: Params) -> str:
-    """Digest of what shapes every result: input data, params and code."""
-    digest = hashlib.sha256()
-    paths = params.paths
-    digest.update(source_digest(paths.features, paths.bsd, paths.feature_groups).encode())
-    for section in ("features", "nulls", "search"):
-        digest.update(getattr(params, section).model_dump_json().encode())
-    digest.update(params.executor.kind.encode())      # dask: the exported models by lightgbm.dask
+#: The search params no single pair depends on: which pairs exist, and how they are run.
+NOT_PER_PAIR = {"targets", "groups", "custom_targets", "held_out_prime", "workers"}
+
+
+def pair_key(pair: Pair, data: str, params: Params) -> str:
+    """Digest of what shapes one pair's results: the input tables (``data``, their digest), the
+    params it reads (the search settings, the null models, the primes of the a_p features, the
+    executor of its exported model), its target's definition, its columns and known
+    quantities, and the code. A run reuses every pair whose key is unchanged."""
+    digest = hashlib.sha256(data.encode())
+    search = params.search.model_dump(mode="json", exclude=NOT_PER_PAIR)
+    features = params.features.model_dump(mode="json", include={"primes_max",
+                                                                "mestre_nagao_bounds"})
+    target = pair.target
+    digest.update(json.dumps([search, params.nulls.model_dump(mode="json"), features,
+                              params.executor.kind, target.name, target.task,
+                              str(target.expression), target.excluded, target.sources,
+                              target.null, pair.columns, pair.known]).encode())
     code = [m.__file__ for m in (models.baselines, models.delaunay, models.findings, models.gbm,
-                                 models.known_quantities, models.nulls, models.scores, models.search, models.splits,
-                                 models.targets, pipeline.frames)]
+                                 models.known_quantities, models.nulls, models.scores,
+                                 models.search, models.splits, models.targets, pipeline.frames)]
     digest.update(source_digest(*code, __file__).encode())
     return digest.hexdigest()[:16]
 
@@ -141,31 +159,32 @@ def run_all(params: Params) -> list[Path]:
     targets = search_targets(params.search, params.features, groups)
     check_declared_targets(params, targets)
     work = pairs(targets, params.search.groups, groups, frame_columns(params))
-    directory = Path(params.paths.train_chunks)
+    directory = Path(params.paths.train_cache)
     directory.mkdir(parents=True, exist_ok=True)
-    key = run_key(params)
-    stems = [directory / f"{p.target.name}__{p.group}-{key}" for p in work]
-    clear_stale(directory, {name for stem in stems for name in (
-        f"{stem.name}.json", f"{stem.name}.txt", evaluation_path(stem).name)})
+    data = source_digest(params.paths.features, params.paths.bsd, params.paths.feature_groups)
+    stems = [directory / f"{p.target.name}__{p.group}-{pair_key(p, data, params)}" for p in work]
     jobs = [(p.target.name, p.group, p.columns, p.known, stem) for p, stem in zip(work, stems)
             if not stem.with_suffix(".json").exists()]
     on_dask = params.executor.kind == "dask"
     evaluations = [job for job in jobs if not (on_dask and evaluation_path(job[-1]).exists())]
-    workers = min(params.search.workers, max(len(evaluations), 1))
+    by_target: dict[str, list] = {}
+    for job in evaluations:
+        by_target.setdefault(job[0], []).append(job)
+    workers = min(params.search.workers, max(len(by_target), 1))
     initargs = (params, params.search.threads, not on_dask)
     with tqdm(total=len(work), initial=len(work) - len(evaluations), unit="pair", desc="train",
               file=sys.stderr) as progress:
         if workers == 1:
             start_worker(*initargs)
-            for job in evaluations:
-                progress.set_postfix_str(run_pair(job))
-                progress.update()
-        elif evaluations:
+            for target_jobs in by_target.values():
+                progress.set_postfix_str(", ".join(run_target(target_jobs)))
+                progress.update(len(target_jobs))
+        elif by_target:
             context = multiprocessing.get_context("spawn")
             with context.Pool(workers, start_worker, initargs) as pool:
-                for done in pool.imap_unordered(run_pair, evaluations):
-                    progress.set_postfix_str(done)
-                    progress.update()
+                for done in pool.imap_unordered(run_target, by_target.values()):
+                    progress.set_postfix_str(", ".join(done))
+                    progress.update(len(done))
     if on_dask and jobs:
         fit_on_dask(params, jobs)
     return [stem.with_suffix(".json") for stem in stems]
@@ -205,7 +224,6 @@ def main() -> None:
                      for path in paths}, params.paths.gbm_models)
     write_parquet(importances, params.paths.importances)
     write_parquet(evaluations, params.paths.evaluations)
-    shutil.rmtree(params.paths.train_chunks)
     print(f"train: {len(evaluations)} (target, group) pairs -> {params.paths.evaluations}",
           file=sys.stderr)
 

@@ -46,7 +46,7 @@ def test_dask_training_matches_local(tmp_path, monkeypatch, model_tables):
         monkeypatch.chdir(directory)
         params = _project(directory, model_tables, executor)
         results[executor] = [json.loads(p.read_text()) for p in train.run_all(params)]
-        results[executor + "_dir"] = params.paths.train_chunks.resolve()
+        results[executor + "_dir"] = params.paths.train_cache.resolve()
     local, remote = results["local"], results["dask"]
     # the statistics (local processes under both executors) agree to the bit
     drop = ("attributions", "seconds")

@@ -1,4 +1,5 @@
-"""The train stage resumes: finished (target, group) pairs are kept, stale ones are cleared."""
+"""The train stage resumes and is incremental: every (target, group) pair is kept under its key,
+so a killed run, an added target or a param no pair reads costs only the pairs still missing."""
 from __future__ import annotations
 
 import json
@@ -27,12 +28,10 @@ def test_train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables):
 
     first = train.run_all(loaded)
     assert [p.name.split("-")[0] for p in first] == ["rank_parity__bsd", "log_sha_an__bsd"]
-    stale = loaded.paths.train_chunks / "old__pair-0000.json"
-    stale.write_text("{}")
     kept = first[1].stat().st_mtime_ns
     first[0].unlink()
     again = train.run_all(loaded)
-    assert again == first and first[1].stat().st_mtime_ns == kept and not stale.exists()
+    assert again == first and first[1].stat().st_mtime_ns == kept
 
     train.main()
     evaluations = pl.read_parquet(loaded.paths.evaluations)
@@ -41,4 +40,57 @@ def test_train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables):
         ["log_sha_an__bsd.txt", "rank_parity__bsd.txt"]
     importances = pl.read_parquet(loaded.paths.importances)
     assert set(importances["feature"]) <= set(groups["bsd"]) and len(importances) > 0
-    assert not loaded.paths.train_chunks.exists()
+
+
+def _computed(monkeypatch) -> list[str]:
+    """The pairs whose statistics are computed from now on (not taken from the cache)."""
+    from pipeline import train
+    computed, evaluate = [], train.evaluate
+
+    def counting(frame, target, group, *args, **kwargs):
+        computed.append(f"{target.name} ~ {group}")
+        return evaluate(frame, target, group, *args, **kwargs)
+
+    monkeypatch.setattr(train, "evaluate", counting)
+    return computed
+
+
+def _evaluations(directory) -> pl.DataFrame:
+    return pl.read_parquet(directory / "data" / "evaluations.parquet").drop("seconds")
+
+
+def test_an_experiment_computes_only_the_pairs_it_changes(tmp_path, monkeypatch, model_tables):
+    """Adding a target computes that target's pairs only; changing a param no pair reads
+    computes none; the evaluations equal a cold run's (timings aside)."""
+    from models.features import resolve_groups
+    from pipeline import train
+    base = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    base["search"].update(targets=["rank_parity"], groups={"bsd": ["bsd"], "parity": ["parity"]},
+                          null_datasets=3, bootstrap=50, folds=3, workers=1, threads=1)
+    groups = resolve_groups(model_tables["features"].columns, base["features"]["groups"])
+
+    def project(name: str, **search) -> None:
+        directory = tmp_path / name
+        (directory / "data").mkdir(parents=True, exist_ok=True)
+        params = {**base, "search": {**base["search"], **search}}
+        (directory / "params.yaml").write_text(yaml.safe_dump(params))
+        monkeypatch.chdir(directory)
+        if not (directory / "data" / "features.parquet").exists():
+            model_tables["features"].write_parquet(directory / "data" / "features.parquet")
+            model_tables["bsd"].write_parquet(directory / "data" / "bsd.parquet")
+            (directory / "data" / "feature_groups.json").write_text(json.dumps(groups))
+        train.main()
+
+    computed = _computed(monkeypatch)
+    project("experiment")
+    assert computed == ["rank_parity ~ bsd", "rank_parity ~ parity"]
+    computed.clear()
+    project("experiment", targets=["rank_parity", "log_sha_an"])
+    assert computed == ["log_sha_an ~ bsd", "log_sha_an ~ parity"]
+    computed.clear()
+    project("experiment", targets=["rank_parity", "log_sha_an"], workers=2,
+            groups={"parity": ["parity"], "bsd": ["bsd"]})
+    assert computed == []         # how many processes, and the groups' order: no pair reads them
+    project("cold", targets=["rank_parity", "log_sha_an"])
+    assert _evaluations(tmp_path / "experiment").sort("target", "group").equals(
+        _evaluations(tmp_path / "cold").sort("target", "group"))
