@@ -82,22 +82,27 @@ _FORMATS = {
 }
 
 
-def _read_curves(text: str, source: str, kind: str) -> pl.DataFrame:
+def _read_curves(text: str, source: str, kind: str, with_record: bool = False) -> pl.DataFrame:
     fields = _FORMATS[kind]
-    rows = []
+    rows, records = [], []
     for where, values in _lines(text, source):
         row = _curve(values, where, 4 + len(fields))
         row.update({name: parse(value, where, name)
                     for (name, (parse, _)), value in zip(fields, values[4:])})
         rows.append(row)
+        records.append(where)
     ainvs = ainvs_series([row.pop("ainvs") for row in rows])
     frame = pl.DataFrame(rows, schema={**_CURVE_SCHEMA,
                                        **{name: dtype for name, (_, dtype) in fields}})
-    return frame.insert_column(4, ainvs)
+    frame = frame.insert_column(4, ainvs)
+    if with_record:     # where each curve stands (source:line), for the checks that follow
+        frame = frame.with_columns(pl.Series("record", records, dtype=pl.String))
+    return frame
 
 
-def read_allcurves(text: str, source: str) -> pl.DataFrame:
-    return _read_curves(text, source, "allcurves")
+def read_allcurves(text: str, source: str, with_record: bool = False) -> pl.DataFrame:
+    """``with_record``: add a ``record`` column ``source:line`` naming each curve's line."""
+    return _read_curves(text, source, "allcurves", with_record)
 
 
 def read_allbsd(text: str, source: str) -> pl.DataFrame:

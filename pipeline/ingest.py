@@ -90,9 +90,10 @@ def generators_chunk(rows: pl.DataFrame, saturation_bound: int, where: str) -> p
     gens = []
     for row in rows.iter_rows(named=True):
         curve = checked_curve(_pari, row["label"], row["conductor"], row["ainvs"], [],
-                              where=where)[0]
+                              where=row.get("record") or where)[0]
         gens.append(mordell_weil_basis(_pari, curve, row["rank"], saturation_bound, row["label"]))
-    return rows.drop("rank").with_columns(pl.Series("gens", gens, dtype=CURVE_SCHEMA["gens"]))
+    return rows.drop("rank", "record", strict=False).with_columns(
+        pl.Series("gens", gens, dtype=CURVE_SCHEMA["gens"]))
 
 
 def with_generators(curves: pl.DataFrame, ranks: pl.DataFrame, section: Ingest,
@@ -123,15 +124,17 @@ def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
         published = published_frame(curves.select("label", rank=pl.col("gens").list.len()))
         published_aps = pl.DataFrame(schema=PUBLISHED_AP_SCHEMA)
     else:
-        fetcher = Fetcher(params.paths.downloads, params.paths.sources_lock,
-                          FetchSettings(**section.fetch.model_dump()))
-        raw, published, published_aps = pull_online(section, fetcher)
         where = getattr(section.base_url, section.source)
+        fetcher = Fetcher(params.paths.downloads, params.paths.sources_lock,
+                          FetchSettings(**section.fetch.model_dump()), base=where)
+        raw, published, published_aps = pull_online(section, fetcher)
         curves = with_generators(raw, published, section, params.paths.ingest_chunks, where,
                                  params.executor)
     if curves.is_empty():
         raise ElldataError(f"no curves with {section.conductor_min} <= N < "
                            f"{section.conductor_max} in the {section.source} source")
+    if section.source != "elldata":
+        fetcher.save_lock()         # only a pull that succeeded is locked
     extra = [c for c in curves.columns if c not in CURVE_SCHEMA]    # the LMFDB labels
     return curves.select(*CURVE_SCHEMA, *extra), published, published_aps
 

@@ -89,6 +89,7 @@ class Fetch(_Section):
     backoff: float = Field(ge=0, description="seconds before the first retry, doubled each time")
     backoff_max: float = Field(ge=0, description="ceiling of one wait and of a Retry-After")
     rate: float = Field(gt=0, description="requests per second at most")
+    max_mb: float = Field(default=256, gt=0, description="largest body accepted, MiB (decompressed)")
 
 
 class BaseUrls(_Section):
