@@ -36,7 +36,7 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from pipeline.atomic import atomic_path, write_json
+from pipeline.atomic import write_bytes, write_json
 
 RETRYABLE = {429, 500, 502, 503, 504}
 
@@ -150,9 +150,7 @@ class Fetcher:
                 "entry from the lock file to accept the new version")
         if validate is not None:
             validate(data)
-        self.cache.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            tmp.write_bytes(data)
+        write_bytes(data, path)
         self._record(url, data)
         return data
 

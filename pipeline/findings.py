@@ -10,6 +10,7 @@ import polars as pl
 
 from models.findings import decide
 from pipeline.atomic import write_json, write_parquet
+from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, load_params
 
 
@@ -28,6 +29,7 @@ def findings_metrics(findings: pl.DataFrame) -> dict:
 
 def main() -> None:
     params = load_params()
+    require_inputs("findings", params.paths, "evaluations", "bias")
     evaluations = pl.read_parquet(params.paths.evaluations)
     bias = pl.read_parquet(params.paths.bias)
     artefacts = {(r["target"], r["group"]): r["artefact_reason"]

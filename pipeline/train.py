@@ -44,6 +44,7 @@ from pipeline.atomic import atomic_path, write_json, write_parquet
 from pipeline.chunks import clear_stale, source_digest
 from pipeline.cluster import dask_client
 from pipeline.frames import search_frame
+from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, Params, check_cores, load_params
 
 #: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
@@ -183,6 +184,7 @@ def collect(paths: list[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def main() -> None:
     params = load_params()
+    require_inputs("train", params.paths, "features", "feature_groups", "bsd")
     paths = run_all(params)
     evaluations, importances = collect(paths)
     models_dir = Path(params.paths.gbm_models)
