@@ -72,15 +72,16 @@ def checked_curve(pari: cypari2.Pari, label: str, conductor: int, ainvs, gens, w
     here are exact).
     """
     name = f"{where}: {label}" if where else label
-    curve = pari.ellinit([int(a) for a in ainvs], precision=precision)
+    ainvs = [int(a) for a in ainvs]
+    curve = pari.ellinit(ainvs, precision=precision)
     if len(curve) == 0:
-        raise CurveError(f"{name}: singular curve, ainvs {list(ainvs)} have discriminant 0")
+        raise CurveError(f"{name}: singular curve, ainvs {ainvs} have discriminant 0")
     reduction = pari.ellglobalred(curve)
     if int(reduction[0]) != conductor:
         raise CurveError(f"{name}: conductor from ellglobalred is {reduction[0]}, "
                          f"the table says {conductor}")
     if [int(u) for u in reduction[1]] != _IDENTITY_CHANGE:
-        raise CurveError(f"{name}: ainvs {list(ainvs)} are not the global minimal model "
+        raise CurveError(f"{name}: ainvs {ainvs} are not the global minimal model "
                          f"(change of variables to it: {reduction[1]})")
     points = pari(parse_points(pari, gens, name)) if gens else _NO_POINTS
     for point, (x, y) in zip(points, gens):
