@@ -391,7 +391,7 @@ class Params(_Section):
         return self
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last)."""
 
     def construct_mapping(self, node, deep=False):
