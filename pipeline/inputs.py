@@ -285,6 +285,19 @@ def check_inputs(paths, *names: str) -> None:
     for first, second, key in SAME_CURVES:
         if first in names and second in names:
             _same_keys(Path(getattr(paths, first)), Path(getattr(paths, second)), key)
+    if "features" in names and "feature_groups" in names:
+        _groups_in_table(Path(paths.feature_groups), Path(paths.features))
+
+
+def _groups_in_table(groups_path: Path, table: Path) -> None:
+    """Every column a feature group lists is a column of the feature table."""
+    columns = set(pl.read_parquet_schema(table))
+    for group, members in read_json_input(groups_path, SPECS["feature_groups"]).items():
+        absent = [c for c in members if not isinstance(c, str) or c not in columns]
+        if absent:
+            raise InputError(f"{groups_path}: group {_excerpt(group)} lists column "
+                             f"{_excerpt(absent[0])}, which {table} does not have; rerun "
+                             "`dvc repro features`")
 
 
 def require_inputs(stage: str, paths, *names: str) -> None:

@@ -44,6 +44,12 @@ class OffsetRefused(LmfdbError):
     """The server refuses the page's offset: the query must be narrowed."""
 
 
+def _short(value, limit: int = 40) -> str:
+    """A value of a record as escaped text, cut to ``limit`` characters (records are not trusted)."""
+    text = str(value).encode("unicode_escape").decode("ascii")
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
 def _offset(url: str) -> int:
     return int(parse_qs(urlparse(url).query).get("_offset", ["0"])[0])
 
@@ -107,7 +113,8 @@ def pull_listing(fetcher: Fetcher, url: str, fields: list[str]) -> list[dict]:
             missing = [f for f in fields if f not in record]
             if missing:
                 raise LmfdbError(f"{url}: record {page['start'] + index}"
-                                 f" ({record.get(fields[0], '?')}) has no field {missing[0]!r}")
+                                 f" ({_short(record.get(fields[0], '?'))}) has no field "
+                                 f"{missing[0]!r}")
             records.append({**{f: record[f] for f in fields},
                             "record": f"{url}: record {len(records)}"})
         if not page.get("next"):
@@ -166,8 +173,10 @@ def _value(record: dict, field: str, cast):
     try:
         return None if record[field] is None else cast(record[field])
     except (TypeError, ValueError):
-        raise LmfdbError(f"{record.get('lmfdb_label', record.get('lmfdb_iso'))}: field {field!r} "
-                         f"= {record[field]!r} is not a {cast.__name__}") from None
+        name = str(record.get('lmfdb_label', record.get('lmfdb_iso')))
+        raise LmfdbError(f"{_short(name)}: field {field!r} = "
+                         f"{_short(repr(record[field]))} is not a "
+                         f"{cast.__name__}") from None
 
 
 def _labels(record: dict) -> tuple[str, str]:
@@ -222,7 +231,8 @@ def published_ap(classes: list[dict], curves: pl.DataFrame) -> pl.DataFrame:
         conductor = int(r["lmfdb_iso"].split(".")[0])
         values = r["aplist"]
         if not isinstance(values, list) or len(values) < len(APLIST_PRIMES):
-            raise LmfdbError(f"{r['lmfdb_iso']}: aplist {str(values)[:60]} does not hold a_p "
+            raise LmfdbError(f"{_short(r['lmfdb_iso'])}: aplist "
+                             f"{_short(values)} does not hold a_p "
                              f"for the {len(APLIST_PRIMES)} primes below 100")
         rows += [{"isogeny_class": cremona[r["lmfdb_iso"]], "prime": p,
                   "ap": _value({"lmfdb_iso": r["lmfdb_iso"], "aplist": a}, "aplist", int)}

@@ -157,11 +157,20 @@ def parquet_faults(name: str, spec: Table, stage: str) -> dict:
     return faults
 
 
-def json_faults(spec: Json) -> dict:
-    return {"garbage": lambda p: p.write_bytes(os.urandom(512)),
-            "truncated": lambda p: p.write_bytes(p.read_bytes()[:-3] or b"{"),
-            "empty": lambda p: p.write_bytes(b""),
-            "wrong_shape": lambda p: p.write_text(json.dumps([1, 2, 3]))}
+def _unknown_column(path: Path) -> None:
+    groups = json.loads(path.read_text())
+    first = next(iter(groups))
+    path.write_text(json.dumps({**groups, first: groups[first] + ["no_such_column"]}))
+
+
+def json_faults(name: str, stage: str) -> dict:
+    faults = {"garbage": lambda p: p.write_bytes(os.urandom(512)),
+              "truncated": lambda p: p.write_bytes(p.read_bytes()[:-3] or b"{"),
+              "empty": lambda p: p.write_bytes(b""),
+              "wrong_shape": lambda p: p.write_text(json.dumps([1, 2, 3]))}
+    if name == "feature_groups" and "features" in stage_inputs(stage):
+        faults["unknown_column"] = _unknown_column
+    return faults
 
 
 def directory_faults() -> dict:
@@ -174,7 +183,7 @@ def faults_of(name: str, stage: str) -> dict:
     if isinstance(spec, Table):
         return parquet_faults(name, spec, stage)
     if isinstance(spec, Json):
-        return json_faults(spec)
+        return json_faults(name, stage)
     return directory_faults()
 
 
