@@ -5,6 +5,9 @@ once (its libraries are what take seconds), then each case runs in a forked chil
 ``python -m`` runs it (``runpy`` as ``__main__``, its own error handling included), in the case
 directory, with stdout and stderr captured there. The parent kills a child that outlives the
 timeout. Each case directory gets ``rc`` (exit status, -9 if killed) and ``seconds``.
+
+The parent only imports: it must run no polars query before forking, since a child would
+inherit a thread pool without its threads and hang.
 """
 from __future__ import annotations
 
@@ -60,31 +63,10 @@ def run_case(stage: str, case: Path, timeout: float) -> None:
     (case / "seconds").write_text(f"{time.monotonic() - start:.3f}")
 
 
-def warm_up(case: Path) -> None:
-    """Read (never write) a case's params and inputs once here, so that what the first call
-    sets up (schemas, readers) is inherited by every fork instead of paid again in each."""
-    from pipeline.inputs import InputError, check_inputs, SPECS
-    from pipeline.params import ParamsError, load_params
-    here = os.getcwd()
-    os.chdir(case)
-    try:
-        paths = load_params().paths
-        for name in SPECS:
-            try:
-                check_inputs(paths, name)
-            except InputError:
-                pass
-    except ParamsError:
-        pass
-    finally:
-        os.chdir(here)
-
-
 def main() -> None:
     stage, timeout, *cases = sys.argv[1:]
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     importlib.import_module(f"pipeline.{stage}")        # the libraries, once
-    warm_up(Path(cases[0]))
     for case in cases:
         run_case(stage, Path(case), float(timeout))
 

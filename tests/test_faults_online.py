@@ -238,3 +238,16 @@ def test_a_bad_lmfdb_record_is_named_by_page_and_record(tmp_path, fault):
                                              rf"record \d+: {label}: {message}"):
             ingest(Params.model_validate(params))
     assert not (tmp_path / "out" / "sources.lock.json").exists()
+
+
+@pytest.mark.parametrize("content", [b"\x00\xffgarbage", b'{"http://x": {"sha256": 1}}', b""])
+def test_a_damaged_lock_file_is_named(tmp_path, content):
+    lock = tmp_path / "lock.json"
+    lock.write_bytes(content)
+    if content:
+        with pytest.raises(FetchError, match=rf"{lock}: "):
+            Fetcher(tmp_path / "cache", lock, FAST, base="http://127.0.0.1:1")
+    else:
+        with pytest.raises(FetchError, match=rf"{lock}: not a JSON lock file"):
+            Fetcher(tmp_path / "cache", lock, FAST, base="http://127.0.0.1:1")
+    assert lock.read_bytes() == content
