@@ -177,3 +177,62 @@ def test_a_group_killed_between_its_swaps_is_completed(tmp_path):
     recover(second)
     assert _listing(first) == {"new.png": b"new"} and second.read_text() == "new"
     assert not list(tmp_path.glob(f"*{PENDING}"))
+
+
+# ------------------------------------------------------- kill tests, a real stage's outputs
+
+REPORT_OUTPUTS = ["report_figures", "report_markdown", "report_html", "report_json", "report_csv"]
+
+
+def report_state(repo: Path) -> dict:
+    state = {}
+    for name in REPORT_OUTPUTS:
+        path = repo / PATHS[name]
+        state[name] = _listing(path) if path.is_dir() else path.read_bytes()
+    return state
+
+
+def kill_report_repeatedly(repo: Path, reference: Path, delays: list[float]) -> int:
+    """Change ``report.top_features`` (so every pair's figure changes), compute the new set in
+    ``reference`` (a copy), then start the report stage in ``repo`` and SIGKILL it after each
+    delay: each time the outputs are the old set or the new set. The number of kills that
+    caught the stage still running."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    old = report_state(repo)
+    for where in (repo, reference):
+        params = yaml.safe_load((where / "params.yaml").read_text())
+        params["report"]["top_features"] = 2 if params["report"]["top_features"] != 2 else 3
+        (where / "params.yaml").write_text(yaml.safe_dump(params))
+    subprocess.run([sys.executable, "-m", "pipeline.report"], cwd=reference, env=env,
+                   check=True, capture_output=True)
+    new = report_state(reference)
+    assert new != old
+    caught = 0
+    for delay in delays:
+        process = subprocess.Popen([sys.executable, "-m", "pipeline.report"], cwd=repo, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        caught += process.poll() is None
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        state = report_state(repo)
+        assert state == old or state == new, f"a mixture after a kill at {delay:.2f} s"
+        figures = {k: v for k, v in state["report_figures"].items()}
+        assert set(figures) in (set(old["report_figures"]), set(new["report_figures"]))
+    return caught
+
+
+@pytest.mark.slow
+def test_the_report_stage_killed_anywhere_leaves_old_or_new(pipeline_project, tmp_path):
+    import shutil
+    repo, reference = tmp_path / "repo", tmp_path / "reference"
+    for target in (repo, reference):
+        shutil.copytree(pipeline_project[0], target, ignore=shutil.ignore_patterns(".dvc"))
+    start = time.monotonic()
+    subprocess.run([sys.executable, "-m", "pipeline.report"], cwd=reference, check=True,
+                   capture_output=True,
+                   env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
+                                              f"{os.environ['PATH']}"})
+    full = time.monotonic() - start
+    delays = [full * f for f in (0.3, 0.6, 0.8, 0.9, 0.95, 1.0, 1.05)]
+    assert kill_report_repeatedly(repo, reference, delays) >= 3
