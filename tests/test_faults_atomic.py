@@ -217,8 +217,6 @@ def kill_report_repeatedly(repo: Path, reference: Path, delays: list[float]) -> 
         process.wait(timeout=30)
         state = report_state(repo)
         assert state == old or state == new, f"a mixture after a kill at {delay:.2f} s"
-        figures = {k: v for k, v in state["report_figures"].items()}
-        assert set(figures) in (set(old["report_figures"]), set(new["report_figures"]))
     return caught
 
 
