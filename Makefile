@@ -33,8 +33,11 @@ test: install
 	$(BIN)/python -m pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; fi; exit $$status
 
+# the dashboard listens on this machine only; `make dashboard ADDRESS=0.0.0.0` to serve others
+ADDRESS ?= 127.0.0.1
 dashboard: install
-	$(BIN)/python -m streamlit run dashboard/app.py --browser.gatherUsageStats=false
+	$(BIN)/python -m streamlit run dashboard/app.py --browser.gatherUsageStats=false \
+		--server.address=$(ADDRESS)
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow

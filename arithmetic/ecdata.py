@@ -29,6 +29,16 @@ _AINVS = re.compile(r"\[(-?\d+(?:,-?\d+){4})\]")
 _SIGN = re.compile(r"([+-])\((\d+)\)")
 
 
+#: Characters of a refused field quoted in an error (the data is not trusted to be short).
+EXCERPT = 40
+
+
+def excerpt(value) -> str:
+    """``repr(value)``, escaped and cut to :data:`EXCERPT` characters."""
+    text = repr(value)
+    return text[:EXCERPT] + ("..." if len(text) > EXCERPT else "")
+
+
 class EcdataError(ValueError):
     """A line of an ecdata file does not have its format; the message names file and line."""
 
@@ -43,14 +53,14 @@ def _integer(value: str, where: str, field: str) -> int:
     try:
         return int(value)
     except ValueError:
-        raise EcdataError(f"{where}: {field} {value!r} is not an integer") from None
+        raise EcdataError(f"{where}: {field} {excerpt(value)} is not an integer") from None
 
 
 def _real(value: str, where: str, field: str) -> float:
     try:
         return float(value)
     except ValueError:
-        raise EcdataError(f"{where}: {field} {value!r} is not a number") from None
+        raise EcdataError(f"{where}: {field} {excerpt(value)} is not a number") from None
 
 
 def _curve(fields: list[str], where: str, count: int) -> dict:
@@ -60,10 +70,10 @@ def _curve(fields: list[str], where: str, count: int) -> dict:
     conductor = _integer(fields[0], where, "conductor")
     iso, number = fields[1], _integer(fields[2], where, "curve number")
     if not re.fullmatch(r"[a-z]+", iso):
-        raise EcdataError(f"{where}: isogeny class {iso!r} is not a Cremona class code")
+        raise EcdataError(f"{where}: isogeny class {excerpt(iso)} is not a Cremona class code")
     match = _AINVS.fullmatch(fields[3])
     if match is None:
-        raise EcdataError(f"{where}: ainvs {fields[3]!r} is not [a1,a2,a3,a4,a6]")
+        raise EcdataError(f"{where}: ainvs {excerpt(fields[3])} is not [a1,a2,a3,a4,a6]")
     return {"label": f"{conductor}{iso}{number}", "isogeny_class": f"{conductor}{iso}",
             "number": number, "conductor": conductor,
             "ainvs": [int(a) for a in match.group(1).split(",")]}
@@ -82,22 +92,27 @@ _FORMATS = {
 }
 
 
-def _read_curves(text: str, source: str, kind: str) -> pl.DataFrame:
+def _read_curves(text: str, source: str, kind: str, with_record: bool = False) -> pl.DataFrame:
     fields = _FORMATS[kind]
-    rows = []
+    rows, records = [], []
     for where, values in _lines(text, source):
         row = _curve(values, where, 4 + len(fields))
         row.update({name: parse(value, where, name)
                     for (name, (parse, _)), value in zip(fields, values[4:])})
         rows.append(row)
+        records.append(where)
     ainvs = ainvs_series([row.pop("ainvs") for row in rows])
     frame = pl.DataFrame(rows, schema={**_CURVE_SCHEMA,
                                        **{name: dtype for name, (_, dtype) in fields}})
-    return frame.insert_column(4, ainvs)
+    frame = frame.insert_column(4, ainvs)
+    if with_record:     # where each curve stands (source:line), for the checks that follow
+        frame = frame.with_columns(pl.Series("record", records, dtype=pl.String))
+    return frame
 
 
-def read_allcurves(text: str, source: str) -> pl.DataFrame:
-    return _read_curves(text, source, "allcurves")
+def read_allcurves(text: str, source: str, with_record: bool = False) -> pl.DataFrame:
+    """``with_record``: add a ``record`` column ``source:line`` naming each curve's line."""
+    return _read_curves(text, source, "allcurves", with_record)
 
 
 def read_allbsd(text: str, source: str) -> pl.DataFrame:
@@ -127,12 +142,12 @@ def read_aplist(text: str, source: str) -> pl.DataFrame:
                 row[ap_column(p)] = _integer(value, where, f"a_{p}")
             else:
                 raise EcdataError(f"{where}: p = {p} divides N = {conductor}, so a sign + or - "
-                                  f"is expected, got {value!r}")
+                                  f"is expected, got {excerpt(value)}")
         extra = []
         for value in fields[head:]:
             match = _SIGN.fullmatch(value)
             if match is None or conductor % int(match.group(2)):
-                raise EcdataError(f"{where}: {value!r} is not a sign +(p) or -(p) of a bad prime")
+                raise EcdataError(f"{where}: {excerpt(value)} is not a sign +(p) or -(p) of a bad prime")
             extra.append([int(match.group(2)), 1 if match.group(1) == "+" else -1])
         row["large_bad_primes"] = extra
         rows.append(row)

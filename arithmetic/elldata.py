@@ -35,6 +35,12 @@ _NOT_GP_INTEGER = re.compile(r"(?<=\d)[.eE]")
 _GP_STRING = re.compile(r'"[^"]*"')
 
 
+def _excerpt(value) -> str:
+    """``repr(value)``, escaped and cut to 60 characters (the tables are not trusted)."""
+    text = repr(value)
+    return text[:60] + ("..." if len(text) > 60 else "")
+
+
 class GpRational(str):
     """A GP rational ``p/q`` read from a table, kept as its exact text."""
 
@@ -148,27 +154,27 @@ def _coordinate(value, where: str) -> str:
     """A coordinate as exact text. Some have thousands of digits (over Python's default limit
     for int <-> str), so they stay text; PARI reads them and checks the point is on the curve."""
     if isinstance(value, bool) or not isinstance(value, (int, GpRational)):
-        raise ElldataError(f"{where}: generator coordinate {value!r} is not a rational number")
+        raise ElldataError(f"{where}: generator coordinate {_excerpt(value)} is not a rational number")
     return str(value)
 
 
 def _curve(entry, conductor: int, where: str) -> CurveRecord:
     if not (isinstance(entry, list) and len(entry) == 3):
-        raise ElldataError(f"{where}: expected [label, ainvs, gens], got {str(entry)[:80]}")
+        raise ElldataError(f"{where}: expected [label, ainvs, gens], got {_excerpt(entry)}")
     label, ainvs, gens = entry
     match = CREMONA_LABEL.fullmatch(label) if isinstance(label, str) else None
     if match is None:
-        raise ElldataError(f"{where}: {label!r} is not a Cremona label")
+        raise ElldataError(f"{where}: {_excerpt(label)} is not a Cremona label")
     where = f"{where} ({label})"
     if int(match["conductor"]) != conductor:
         raise ElldataError(f"{where}: label conductor differs from the block's conductor {conductor}")
     if not (isinstance(ainvs, list) and len(ainvs) == 5
             and all(isinstance(a, int) and not isinstance(a, bool) for a in ainvs)):
-        raise ElldataError(f"{where}: ainvs must be 5 integers [a1,a2,a3,a4,a6], got {ainvs!r}")
+        raise ElldataError(f"{where}: ainvs must be 5 integers [a1,a2,a3,a4,a6], got {_excerpt(ainvs)}")
     if any(abs(a) >= 10**38 for a in ainvs):
         raise ElldataError(f"{where}: an a-invariant has more than 38 digits, beyond the table schema")
     if not (isinstance(gens, list) and all(isinstance(p, list) and len(p) == 2 for p in gens)):
-        raise ElldataError(f"{where}: gens must be a vector of points [x, y], got {gens!r}")
+        raise ElldataError(f"{where}: gens must be a vector of points [x, y], got {_excerpt(gens)}")
     return CurveRecord(
         label=label, isogeny_class=f"{conductor}{match['iso']}", number=int(match["number"]),
         conductor=conductor, ainvs=tuple(ainvs),
@@ -188,7 +194,7 @@ def read_table(table: TableFile, conductor_min: int, conductor_max: int,
     for i, block in enumerate(blocks, start=1):
         where = f"{name}: block {i}"
         if not (isinstance(block, list) and len(block) >= 2 and isinstance(block[0], int)):
-            raise ElldataError(f"{where}: expected [N, curve, ...], got {str(block)[:80]}")
+            raise ElldataError(f"{where}: expected [N, curve, ...], got {_excerpt(block)}")
         conductor = block[0]
         if not (table.first_conductor <= conductor < table.first_conductor + CONDUCTORS_PER_FILE):
             raise ElldataError(f"{where}: conductor {conductor} does not belong in {name}")

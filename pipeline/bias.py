@@ -28,6 +28,7 @@ from models.search import (pair_tools, pairs, search_settings, search_targets,
                            sha_model_factory)
 from pipeline.atomic import write_directory, write_json, write_parquet
 from pipeline.frames import search_frame
+from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, Params, load_params
 from reporting.figures import distribution_file, sample_distribution
 
@@ -94,6 +95,8 @@ def figures(table: pl.DataFrame) -> dict[str, bytes]:
 
 def main() -> None:
     params = load_params()
+    require_inputs("bias", params.paths, "evaluations", "features", "feature_groups", "bsd", "height_sample",
+                   "height_sample_features", "stein_watkins", "stein_watkins_features")
     evaluations = pl.read_parquet(params.paths.evaluations)
     would_flag = [r for r in decide(evaluations.to_dicts(), params.search.fdr)
                   if r["verdict"] == FLAGGED]

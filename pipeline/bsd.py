@@ -22,6 +22,7 @@ from arithmetic.curves import CurveError
 from arithmetic.pari import precision_bits, start_pari
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.inputs import require_inputs
 from pipeline.params import Bsd, Executor, ParamsError, load_params
 
 #: This worker process's PARI handle, set by :func:`start_worker` (cypari2's state is per process).
@@ -80,6 +81,7 @@ def bsd_metrics(table: pl.LazyFrame) -> dict:
 
 def main() -> None:
     params = load_params()
+    require_inputs("bsd", params.paths, "curves")
     curves = pl.read_parquet(params.paths.curves)
     table = compute_bsd(curves, params.bsd, params.paths.bsd_chunks, params.executor)
     write_parquet(table, params.paths.bsd)

@@ -4,12 +4,15 @@ The files are split by conductor into ranges of 10,000: ``<base>/<kind>/<kind>.0
 ``.10000-19999``, ... Each is fetched through :class:`pipeline.fetch.Fetcher` (cached by URL,
 so an interrupted pull resumes file by file; checked against the lock file; retried) and read by
 :mod:`arithmetic.ecdata`, whose errors name the URL and line. ``allcurves`` gives the curve
-table, ``allbsd`` the published BSD quantities, ``aplist`` the published a_p; ``allbsd`` must
+table (with a ``record`` column, ``URL:line``, for the
+curve checks' errors), ``allbsd`` the published BSD quantities, ``aplist`` the published a_p; ``allbsd`` must
 describe exactly the curves of ``allcurves`` (same labels, a-invariants, rank and torsion).
 """
 from __future__ import annotations
 
 import polars as pl
+
+from functools import partial
 
 from arithmetic.crosscheck import ap_long, published_frame
 from arithmetic.ecdata import (APLIST_PRIMES, EcdataError, cremona_order, read_allbsd,
@@ -30,11 +33,18 @@ def _pull(fetcher: Fetcher, base: str, kind: str, reader, conductor_min: int,
     frames = []
     for low in range(conductor_min - conductor_min % FILE_RANGE, conductor_max, FILE_RANGE):
         url = file_url(base, kind, low)
-        try:
-            text = fetcher.get(url).decode("ascii")
-        except UnicodeDecodeError as err:
-            raise EcdataError(f"{url}: not an ecdata text file ({err})") from None
-        frames.append(reader(text, url))
+        parsed = {}
+
+        def validate(raw: bytes, url=url) -> None:     # before the file is cached or locked
+            try:
+                text = raw.decode("ascii")
+            except UnicodeDecodeError as err:
+                raise EcdataError(f"{url}: byte {err.start}: not an ecdata text file "
+                                  f"(not ASCII)") from None
+            parsed["frame"] = reader(text, url)
+
+        fetcher.get(url, validate=validate)
+        frames.append(parsed["frame"])
     table = pl.concat(frames)
     return table.filter(pl.col("conductor").is_between(conductor_min, conductor_max,
                                                        closed="left"))
@@ -43,11 +53,13 @@ def _pull(fetcher: Fetcher, base: str, kind: str, reader, conductor_min: int,
 def pull_cremona(fetcher: Fetcher, base: str, conductor_min: int,
                  conductor_max: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(curves without generators, published BSD quantities, published a_p) of the range."""
-    curves = _pull(fetcher, base, "allcurves", read_allcurves, conductor_min, conductor_max)
+    located = _pull(fetcher, base, "allcurves", partial(read_allcurves, with_record=True),
+                    conductor_min, conductor_max)
+    curves = located.drop("record")
     bsd = _pull(fetcher, base, "allbsd", read_allbsd, conductor_min, conductor_max)
     aplist = _pull(fetcher, base, "aplist", read_aplist, conductor_min, conductor_max)
     if not bsd.select(curves.columns).equals(curves):
-        pairs = zip(curves.rows(), bsd.select(curves.columns).rows())
+        pairs = zip(located.rows(), bsd.select(curves.columns).rows())
         first = next((ours[0] for ours, theirs in pairs if ours != theirs), "beyond the end")
         raise EcdataError(f"{file_url(base, 'allbsd', conductor_min)}: allbsd and allcurves "
                           f"differ ({len(bsd)} and {len(curves)} curves; first at {first})")
@@ -55,5 +67,5 @@ def pull_cremona(fetcher: Fetcher, base: str, conductor_min: int,
     if not aplist["isogeny_class"].sort().equals(classes.sort()):
         raise EcdataError(f"{file_url(base, 'aplist', conductor_min)}: aplist has "
                           f"{len(aplist)} isogeny classes, allcurves {len(classes)}")
-    return (cremona_order(curves.drop("rank", "torsion")), published_frame(bsd),
+    return (cremona_order(located.drop("rank", "torsion")), published_frame(bsd),
             ap_long(aplist, APLIST_PRIMES))

@@ -12,6 +12,7 @@ import polars as pl
 
 from arithmetic.crosscheck import MISMATCH_SCHEMA, PUBLISHED_SCHEMA, compare_ap, compare_bsd
 from pipeline.atomic import write_json, write_parquet
+from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, load_params
 
 
@@ -34,6 +35,7 @@ def crosscheck(bsd: pl.DataFrame, features: pl.LazyFrame, published: pl.DataFram
 
 def main() -> None:
     params = load_params()
+    require_inputs("crosscheck", params.paths, "bsd", "features", "published", "published_ap")
     paths = params.paths
     bsd = pl.read_parquet(paths.bsd, columns=list(PUBLISHED_SCHEMA))
     table, metrics = crosscheck(bsd, pl.scan_parquet(paths.features),

@@ -26,6 +26,7 @@ from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_fea
                              resolve_groups, topology_features, torsion_bound, trace_features)
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.inputs import require_inputs
 from pipeline.params import Executor, Features, ParamsError, load_params
 
 #: The exact local data beside the Kodaira counts: reduction types and local root numbers.
@@ -75,6 +76,13 @@ def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
     if not computed["label"].equals(curves["label"]):
         raise ValueError(f"chunks in {chunk_dir} do not hold the input curves in order; "
                          "delete the directory and rerun")
+    return assemble(curves, bsd, computed, section)
+
+
+def assemble(curves: pl.DataFrame, bsd: pl.DataFrame, computed: pl.DataFrame,
+             section: Features) -> pl.DataFrame:
+    """The feature table from the chunks' PARI part ``computed`` (same rows as ``curves``)."""
+    primes = primes_up_to(section.primes_max)
     with_bad = computed.with_columns(curves["conductor"], bsd["semistable"])
     ap, conductor = ap_matrix(computed, primes), curves["conductor"].to_numpy()
     traces = trace_features(ap, conductor, primes, section.mestre_nagao_bounds)
@@ -91,17 +99,45 @@ def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
                       bsd.select("root_number"), bsd_features(bsd)], how="horizontal")
 
 
+def planned_columns(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features) -> list[str]:
+    """The columns the feature table will have: they depend on the params alone, so they are
+    those of the first isogeny class's features, computed here in a few milliseconds."""
+    global _pari
+    if _pari is None:
+        start_worker(section.pari_stack_mb)
+    count = int((curves["isogeny_class"] == curves["isogeny_class"][0]).sum())
+    head = curves.head(count).select(*KEY_COLUMNS, "ainvs")
+    computed = features_chunk(head, primes_up_to(section.primes_max))
+    return assemble(curves.head(count), bsd.head(count), computed, section).columns
+
+
+def check_groups(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features) -> dict:
+    """``features.groups`` resolved against the planned columns, before any chunk runs;
+    :class:`ParamsError` for a pattern matching no column or a column in no group."""
+    try:
+        return resolve_groups(planned_columns(curves, bsd, section), section.groups)
+    except ValueError as err:
+        raise ParamsError(f"params.yaml: {err}") from None
+
+
 def main() -> None:
     params = load_params()
+    require_inputs("features", params.paths, "curves", "bsd")
     section = params.features
     curves = pl.read_parquet(params.paths.curves)
     bsd = pl.read_parquet(params.paths.bsd)
+    planned = check_groups(curves, bsd, section)
     table = compute_features(curves, bsd, section, params.paths.features_chunks,
                              params.executor)
     try:
         groups = resolve_groups(table.columns, section.groups)
     except ValueError as err:
         raise ParamsError(f"params.yaml: {err}") from None
+    if groups != planned:
+        differing = sorted(g for g in groups.keys() | planned.keys()
+                           if groups.get(g) != planned.get(g))
+        raise ValueError(f"feature groups {differing} differ from those planned from the "
+                         "first isogeny class")
     write_parquet(table, params.paths.features)
     write_json(groups, params.paths.feature_groups)
     shutil.rmtree(params.paths.features_chunks)

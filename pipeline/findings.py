@@ -9,7 +9,8 @@ from collections import Counter
 import polars as pl
 
 from models.findings import ARTEFACT, FLAGGED, NOT_REPLICATED, decide
-from pipeline.atomic import atomic_path, write_json, write_parquet
+from pipeline.atomic import write_csv, write_json, write_parquet
+from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, load_params
 
 
@@ -33,6 +34,7 @@ def findings_metrics(findings: pl.DataFrame) -> dict:
 
 def main() -> None:
     params = load_params()
+    require_inputs("findings", params.paths, "evaluations", "bias")
     evaluations = pl.read_parquet(params.paths.evaluations)
     bias = pl.read_parquet(params.paths.bias)
     rejected = {}
@@ -49,8 +51,7 @@ def main() -> None:
                            model="score", best_baseline="baseline_score",
                            known_quantities="known_gbm_score", null_quantile="null_quantile",
                            verdict="verdict")
-    with atomic_path(params.paths.findings_plot) as tmp:
-        plot.write_csv(tmp)
+    write_csv(plot, params.paths.findings_plot)
     counts = findings["verdict"].value_counts(sort=True).iter_rows()
     print("findings: " + ", ".join(f"{n} {v}" for v, n in counts)
           + f" -> {params.paths.findings}", file=sys.stderr)

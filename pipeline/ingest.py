@@ -95,9 +95,10 @@ def generators_chunk(rows: pl.DataFrame, saturation_bound: int, where: str) -> p
     gens = []
     for row in rows.iter_rows(named=True):
         curve = checked_curve(_pari, row["label"], row["conductor"], row["ainvs"], [],
-                              where=where)[0]
+                              where=row.get("record") or where)[0]
         gens.append(mordell_weil_basis(_pari, curve, row["rank"], saturation_bound, row["label"]))
-    return rows.drop("rank").with_columns(pl.Series("gens", gens, dtype=CURVE_SCHEMA["gens"]))
+    return rows.drop("rank", "record", strict=False).with_columns(
+        pl.Series("gens", gens, dtype=CURVE_SCHEMA["gens"]))
 
 
 def with_generators(curves: pl.DataFrame, ranks: pl.DataFrame, section: Ingest,
@@ -134,14 +135,17 @@ def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
                                       settings, section.base_url.lmfdb_db)
             where = fetcher.where                   # the URI without its password
         else:
-            fetcher = Fetcher(params.paths.downloads, params.paths.sources_lock, settings)
             where = getattr(section.base_url, section.source)
+            fetcher = Fetcher(params.paths.downloads, params.paths.sources_lock, settings,
+                              base=where)
         raw, published, published_aps = pull_online(section, fetcher)
         curves = with_generators(raw, published, section, params.paths.ingest_chunks, where,
                                  params.executor)
     if curves.is_empty():
         raise ElldataError(f"no curves with {section.conductor_min} <= N < "
                            f"{section.conductor_max} in the {section.source} source")
+    if section.source != "elldata":
+        fetcher.save_lock()         # only a pull that succeeded is locked
     extra = [c for c in curves.columns if c not in CURVE_SCHEMA]    # the LMFDB labels
     return curves.select(*CURVE_SCHEMA, *extra), published, published_aps
 

@@ -12,7 +12,9 @@ and a window the server refuses is halved. Pages go through :class:`pipeline.fet
 requested ``_fields`` are kept; a record without one of them, a page that is not JSON, an error
 envelope, a page that does not continue where the last one stopped, or an empty page whose
 ``next`` goes on (the real last page points to itself) is an
-:class:`LmfdbError` naming the URL (and the record and field).
+:class:`LmfdbError` naming the URL (and the record and field). A page is checked before it is
+cached or locked; an HTML page in place of JSON (the site's captcha for scripted clients) is
+reported as a refusal, and a ``next`` link that leaves the configured base is refused.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import polars as pl
 from arithmetic.crosscheck import PUBLISHED_AP_SCHEMA, published_frame
 from arithmetic.ecdata import APLIST_PRIMES, cremona_order
 from arithmetic.elldata import ainvs_series
-from pipeline.fetch import Fetcher
+from pipeline.fetch import Fetcher, excerpt, within
 
 #: ``ec_curvedata`` fields: the curve table's, then the published BSD quantities'.
 CURVE_FIELDS = ["lmfdb_label", "Clabel", "lmfdb_iso", "Ciso", "conductor", "ainvs", "rank",
@@ -40,6 +42,12 @@ class LmfdbError(ValueError):
 
 class OffsetRefused(LmfdbError):
     """The server refuses the page's offset: the query must be narrowed."""
+
+
+def _short(value, limit: int = 40) -> str:
+    """A value of a record as escaped text, cut to ``limit`` characters (records are not trusted)."""
+    text = str(value).encode("unicode_escape").decode("ascii")
+    return text[:limit] + ("..." if len(text) > limit else "")
 
 
 def _offset(url: str) -> int:
@@ -58,19 +66,33 @@ def window_url(base: str, table: str, fields: list[str], low: int, high: int) ->
                        "conductor=" + quote("py{'$gte': %d, '$lt': %d}" % (low, high)))
 
 
-def _page(fetcher: Fetcher, url: str) -> dict:
-    raw = fetcher.get(url)
+def parse_page(raw: bytes, url: str) -> dict:
+    """An API page's envelope, or :class:`LmfdbError` naming ``url`` (with at most a short
+    escaped excerpt of the body)."""
+    if raw.lstrip()[:1] == b"<":
+        raise LmfdbError(f"the LMFDB refused scripted access at {url} (it answered an HTML "
+                         f"page, {excerpt(raw.lstrip())}); use `ingest.source: lmfdb_db`")
     try:
         page = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise LmfdbError(f"{url}: not JSON ({err}); the first bytes are {raw[:60]!r}") from None
+        raise LmfdbError(f"{url}: not JSON ({type(err).__name__} at byte "
+                         f"{getattr(err, 'pos', getattr(err, 'start', '?'))}); the first bytes "
+                         f"are {excerpt(raw)}") from None
     if isinstance(page, dict) and "error" in page:
         refused = "offset" in str(page["error"]).lower()
         raise (OffsetRefused if refused else LmfdbError)(
-            f"{url}: the server says: {page['error']}")
+            f"{url}: the server says: {excerpt(str(page['error']).encode())}")
     if not isinstance(page, dict) or not isinstance(page.get("data"), list):
         raise LmfdbError(f"{url}: not an API page (no 'data' list)")
+    if not all(isinstance(r, dict) for r in page["data"]):
+        raise LmfdbError(f"{url}: 'data' holds something other than records")
+    if page.get("next") is not None and not isinstance(page["next"], str):
+        raise LmfdbError(f"{url}: 'next' is not a URL")
     return page
+
+
+def _page(fetcher: Fetcher, url: str) -> dict:
+    return parse_page(fetcher.get(url, validate=lambda raw: parse_page(raw, url)), url)
 
 
 def pull_listing(fetcher: Fetcher, url: str, fields: list[str]) -> list[dict]:
@@ -91,11 +113,17 @@ def pull_listing(fetcher: Fetcher, url: str, fields: list[str]) -> list[dict]:
             missing = [f for f in fields if f not in record]
             if missing:
                 raise LmfdbError(f"{url}: record {page['start'] + index}"
-                                 f" ({record.get(fields[0], '?')}) has no field {missing[0]!r}")
-            records.append({f: record[f] for f in fields})
+                                 f" ({_short(record.get(fields[0], '?'))}) has no field "
+                                 f"{missing[0]!r}")
+            records.append({**{f: record[f] for f in fields},
+                            "record": f"{url}: record {len(records)}"})
         if not page.get("next"):
             raise LmfdbError(f"{url}: a non-empty page without 'next'")
-        url = urljoin(url, page["next"])
+        following = urljoin(url, page["next"])
+        if not within(following, fetcher.base):
+            raise LmfdbError(f"{url}: its 'next' link {excerpt(page['next'].encode())} leaves "
+                             f"the configured source {fetcher.base}; refused")
+        url = following
 
 
 def pull_window(fetcher: Fetcher, base: str, table: str, fields: list[str], low: int,
@@ -145,8 +173,10 @@ def _value(record: dict, field: str, cast):
     try:
         return None if record[field] is None else cast(record[field])
     except (TypeError, ValueError):
-        raise LmfdbError(f"{record.get('lmfdb_label', record.get('lmfdb_iso'))}: field {field!r} "
-                         f"= {record[field]!r} is not a {cast.__name__}") from None
+        name = str(record.get('lmfdb_label', record.get('lmfdb_iso')))
+        raise LmfdbError(f"{_short(name)}: field {field!r} = "
+                         f"{_short(repr(record[field]))} is not a "
+                         f"{cast.__name__}") from None
 
 
 def _labels(record: dict) -> tuple[str, str]:
@@ -160,15 +190,16 @@ def _labels(record: dict) -> tuple[str, str]:
 def curve_table(records: list[dict]) -> pl.DataFrame:
     """``ec_curvedata`` records as the curve table's columns (:data:`CURVE_SCHEMA` without
     ``gens``), Cremona labels first (the LMFDB's where there is none) and the LMFDB labels
-    beside, in Cremona's order."""
+    beside, in Cremona's order; ``record`` names each curve's page and record."""
     rows = []
     for r in records:
         label, iso = _labels(r)
         rows.append({"label": label, "isogeny_class": iso, "number": int(label[len(iso):]),
                      "conductor": _value(r, "conductor", int), "lmfdb_label": r["lmfdb_label"],
-                     "lmfdb_iso": r["lmfdb_iso"]})
+                     "lmfdb_iso": r["lmfdb_iso"], "record": r.get("record")})
     schema = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int16,
-              "conductor": pl.Int64, "lmfdb_label": pl.String, "lmfdb_iso": pl.String}
+              "conductor": pl.Int64, "lmfdb_label": pl.String, "lmfdb_iso": pl.String,
+              "record": pl.String}
     ainvs = ainvs_series([[_value({"lmfdb_label": r["lmfdb_label"], "ainvs": a}, "ainvs", int)
                            for a in r["ainvs"]] for r in records])
     table = pl.DataFrame(rows, schema=schema).insert_column(4, ainvs)
@@ -200,7 +231,8 @@ def published_ap(classes: list[dict], curves: pl.DataFrame) -> pl.DataFrame:
         conductor = int(r["lmfdb_iso"].split(".")[0])
         values = r["aplist"]
         if not isinstance(values, list) or len(values) < len(APLIST_PRIMES):
-            raise LmfdbError(f"{r['lmfdb_iso']}: aplist {str(values)[:60]} does not hold a_p "
+            raise LmfdbError(f"{_short(r['lmfdb_iso'])}: aplist "
+                             f"{_short(values)} does not hold a_p "
                              f"for the {len(APLIST_PRIMES)} primes below 100")
         rows += [{"isogeny_class": cremona[r["lmfdb_iso"]], "prime": p,
                   "ap": _value({"lmfdb_iso": r["lmfdb_iso"], "aplist": a}, "aplist", int)}

@@ -93,7 +93,7 @@ class DatabaseFetcher(Fetcher):
     cache, lock and changed-upstream check. ``get(key)`` of a key made by :meth:`window_key`."""
 
     def __init__(self, cache, lock, settings: FetchSettings, uri: str):
-        super().__init__(cache, lock, settings)
+        super().__init__(cache, lock, settings, base=redacted(uri))
         self.uri, self.where = uri, redacted(uri)
         self._connection: psycopg.Connection | None = None
         self._queries: dict[str, tuple[str, list[str], int, int]] = {}

@@ -28,6 +28,7 @@ from models.murmurations import (beta_fits, conductor_windows, sato_tate_traces,
                                  small_ratio_means, trace_averages)
 from pipeline.atomic import write_directory, write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, load_params
 from reporting.figures import beta_fit_figure, murmuration
 
@@ -84,6 +85,7 @@ def figures(averages: pl.DataFrame, fits: pl.DataFrame, ratios: pl.DataFrame,
 
 def main() -> None:
     params = load_params()
+    require_inputs("murmurations", params.paths, "bsd")
     section, paths = params.murmurations, params.paths
     primes = primes_up_to(section.primes_max)
     bsd = pl.read_parquet(paths.bsd)

@@ -2,19 +2,26 @@
 
 Every stage calls :func:`load_params` and takes its own section. A bad value raises
 :class:`ParamsError` naming the field (e.g. ``bsd.workers``) and what is wrong with it.
+
+The schema is strict (pydantic strict mode): nothing is coerced, so ``workers: true`` or
+``verify_checksums: 'no'`` is an error, not 1 or False. Only the two conversions YAML cannot
+express are made: a path is written as a string, a pair (``[low, high]``) as a list. The YAML
+loader refuses a key given twice in one mapping, naming it and its line; every cross-field
+check applies whatever the other fields say.
 """
 from __future__ import annotations
 
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 import polars as pl
 from arithmetic.bsd import BSD_SCHEMA, KEY_COLUMNS as BSD_KEYS
 from arithmetic.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      model_validator)
 
 PARAMS_FILE = Path("params.yaml")
 #: The columns of the curve tables besides the features, which declared targets may read.
@@ -27,10 +34,26 @@ class ParamsError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+def _pair(value):
+    """A YAML list of two items as the tuple a pair field holds (its items stay strict)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+#: A pair of integers written ``[low, high]``.
+IntPair = Annotated[tuple[int, int], BeforeValidator(_pair)]
+
+
+def _duplicates(values: list) -> list:
+    return sorted({v for v in values if values.count(v) > 1}, key=str)
 
 
 class Paths(_Section):
+    # paths are strings in YAML; pydantic's lax mode turns a string (only) into a Path
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
     curves: Path
     bsd: Path
     bsd_chunks: Path
@@ -93,6 +116,7 @@ class Fetch(_Section):
     backoff: float = Field(ge=0, description="seconds before the first retry, doubled each time")
     backoff_max: float = Field(ge=0, description="ceiling of one wait and of a Retry-After")
     rate: float = Field(gt=0, description="requests per second at most")
+    max_mb: float = Field(default=256, gt=0, description="largest body accepted, MiB (decompressed)")
 
 
 class BaseUrls(_Section):
@@ -161,6 +185,9 @@ class Features(_Section):
 
     @model_validator(mode="after")
     def _bounds_and_patterns(self) -> "Features":
+        if _duplicates(self.mestre_nagao_bounds):
+            raise ValueError(f"mestre_nagao_bounds: {_duplicates(self.mestre_nagao_bounds)} "
+                             "given more than once")
         for bound in self.mestre_nagao_bounds:
             if not 3 <= bound <= self.primes_max:
                 raise ValueError(f"mestre_nagao_bounds: {bound} is not within 3..primes_max "
@@ -190,6 +217,9 @@ class Nulls(_Section):
 
     @model_validator(mode="after")
     def _delaunay(self) -> "Nulls":
+        if _duplicates(self.delaunay_primes):
+            raise ValueError(f"delaunay_primes: {_duplicates(self.delaunay_primes)} given "
+                             "more than once")
         if self.delaunay_matrix_size % 2:
             raise ValueError(f"delaunay_matrix_size must be even, got {self.delaunay_matrix_size}")
         for p in self.delaunay_primes:
@@ -250,6 +280,8 @@ class Search(_Section):
     def _targets(self) -> "Search":
         from models.targets import sql_target
 
+        if _duplicates(self.targets):
+            raise ValueError(f"targets: {_duplicates(self.targets)} given more than once")
         for name, spec in self.custom_targets.items():
             if name in TARGET_NAMES or re.fullmatch(r"ap_\d+", name):
                 raise ValueError(f"custom_targets.{name}: the name of a built-in target")
@@ -267,7 +299,7 @@ class Topology(_Section):
     null_clouds: int = Field(ge=5, description="null clouds per cloud and null model")
     permutations: int = Field(ge=5, description="label permutations per group difference")
     homology_dimensions: list[Literal[0, 1, 2]] = Field(min_length=1)
-    conductor_windows: list[tuple[int, int]] = Field(min_length=1)
+    conductor_windows: list[IntPair] = Field(min_length=1)
     ap_primes_max: int = Field(ge=2, description="the a_p cloud uses a_p/2√p for p <= this")
     minimum_curves: int = Field(ge=10, description="smaller clouds are skipped")
     fdr: float = Field(gt=0, lt=0.5)
@@ -325,7 +357,7 @@ class Bias(_Section):
 
 
 class Murmurations(_Section):
-    conductor_windows: list[tuple[int, int]] = Field(min_length=1)
+    conductor_windows: list[IntPair] = Field(min_length=1)
     primes_max: int = Field(ge=11, le=100_000, description="a_p for the primes p <= this")
     prime_bin: int = Field(ge=1, description="consecutive primes averaged into one point")
     ratio_bins: int = Field(ge=2, le=10_000, description="bins of p/N in (0, ratio_max]")
@@ -386,8 +418,7 @@ class Params(_Section):
             if unknown:
                 raise ValueError(f"search.groups.{name}: {unknown} are not features.groups")
         prime = self.search.held_out_prime
-        if "held_out_ap" in self.search.targets and (
-                prime > self.features.primes_max or any(prime % d == 0 for d in range(2, prime))):
+        if prime > self.features.primes_max or any(prime % d == 0 for d in range(2, prime)):
             raise ValueError(f"search.held_out_prime: {prime} must be a prime <= "
                              f"features.primes_max ({self.features.primes_max})")
         for name, spec in self.search.custom_targets.items():
@@ -404,11 +435,36 @@ class Params(_Section):
         return self
 
 
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            try:
+                first = seen.get(key)
+                seen.setdefault(key, line)
+            except TypeError:
+                continue                  # an unhashable key: the constructor reports it
+            if first is not None:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} given twice (line {first} and line {line})",
+                    key_node.start_mark)
+        return super().construct_mapping(node, deep)
+
+
+def parse_yaml(text: str):
+    """The YAML document ``text`` (safe types only), refusing duplicate keys."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 def load_params(path: Path | str = PARAMS_FILE) -> Params:
     """Read and validate the whole params file."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = parse_yaml(path.read_text())
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found (run from the project root)") from None
     except yaml.YAMLError as err:

@@ -16,7 +16,9 @@ import polars as pl
 from models.known import baseline_shares, known_labels
 from models.search import search_targets
 from models.targets import Target
-from pipeline.atomic import atomic_path, write_directory, write_json
+from pipeline.atomic import (publish_together, write_csv, write_directory, write_json,
+                             write_text)
+from pipeline.inputs import require_inputs
 from pipeline.params import PARAMS_FILE, Params, ParamsError, load_params
 from reporting.document import (Context, bias_section, crosscheck_section,
                                 known_phenomena_section, markdown, pair_figures, to_html,
@@ -65,6 +67,10 @@ def with_statements(findings: pl.DataFrame, ctx: Context) -> pl.DataFrame:
 
 def main() -> None:
     params = load_params()
+    require_inputs("report", params.paths, "crosscheck", "crosscheck_metrics", "findings", "bias",
+                   "bias_distributions", "bias_figures", "bias_metrics", "murmurations",
+                   "murmurations_metrics", "murmurations_figures", "bsd_ratio_fits",
+                   "importances", "topology", "topology_figures", "bsd")
     paths = params.paths
     findings = pl.read_parquet(paths.findings)
     ctx = context(params, pl.read_parquet(paths.bsd, columns=["isogeny_class", "conductor"]))
@@ -86,9 +92,6 @@ def main() -> None:
     crosscheck = crosscheck_section(pl.read_parquet(paths.crosscheck),
                                     json.loads(Path(paths.crosscheck_metrics).read_text()))
     text = markdown(findings, importances, ctx, images, topology, bias, known, crosscheck)
-    write_directory(images, paths.report_figures)
-    with atomic_path(paths.report_markdown) as tmp:
-        tmp.write_text(text + "\n")
     embedded = {f"{ctx.figures}/{name}": png for name, png in images.items()}
     embedded |= {f"{ctx.topology_figures}/{d.name}": d.read_bytes() for d in diagrams}
     embedded |= {f"{ctx.bias_figures}/{name}": (Path(paths.bias_figures) / name).read_bytes()
@@ -96,13 +99,16 @@ def main() -> None:
     embedded |= {f"{ctx.murmuration_figures}/{name}":
                  (Path(paths.murmurations_figures) / name).read_bytes()
                  for name in murmuration_plots}
-    with atomic_path(paths.report_html) as tmp:
-        tmp.write_text(to_html(text, embedded, TITLE))
-    write_json({"provenance": ctx.provenance, "coverage": ctx.coverage,
-                "findings": findings.to_dicts()}, paths.report_json)
     flat = findings.select(c for c, dtype in findings.schema.items() if not dtype.is_nested())
-    with atomic_path(paths.report_csv) as tmp:
-        flat.write_csv(tmp)
+    # the documents and their figures are published as one set (a kill leaves the old set)
+    with publish_together(paths.report_figures, paths.report_markdown, paths.report_html,
+                          paths.report_json, paths.report_csv) as (figures, md, html, js, csv):
+        write_directory(images, figures)
+        write_text(text + "\n", md)
+        write_text(to_html(text, embedded, TITLE), html)
+        write_json({"provenance": ctx.provenance, "coverage": ctx.coverage,
+                    "findings": findings.to_dicts()}, js)
+        write_csv(flat, csv)
     flagged = (findings["verdict"] == "flagged").sum()
     print(f"report: {flagged} flagged of {len(findings)} -> {paths.report_markdown}, "
           f"{paths.report_html}", file=sys.stderr)

@@ -31,6 +31,7 @@ from models.features import model_frame
 from models.topology import cloud_test, diagrams, group_difference, landmarks, standardized
 from pipeline.atomic import write_directory, write_json, write_parquet
 from pipeline.chunks import clear_stale, source_digest
+from pipeline.inputs import require_inputs
 from pipeline.params import Params, ParamsError, load_params
 from reporting.figures import persistence_diagram
 
@@ -154,6 +155,7 @@ def run_job(job: tuple[int, Path]) -> str:
 
 def main() -> None:
     params = load_params()
+    require_inputs("topology", params.paths, "features", "bsd")
     paths, section = params.paths, params.topology
     frame = load_frame(params)
     work = jobs(frame, params)

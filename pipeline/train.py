@@ -43,10 +43,12 @@ from models.findings import TARGET, evaluate, with_target
 from models.gbm import GbmModel
 from models.search import (Pair, pair_tools, pairs, search_settings, search_targets,
                            sha_model_factory)
-from pipeline.atomic import atomic_path, write_directory, write_json, write_parquet
+from pipeline.atomic import (publish_together, write_bytes, write_json, write_parquet,
+                             write_text)
 from pipeline.chunks import source_digest
 from pipeline.cluster import dask_client
 from pipeline.frames import frame_columns, search_frame
+from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, Params, check_cores, load_params
 
 #: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
@@ -112,8 +114,7 @@ def fit_final(job: tuple[str, str, list[str], list[str], Path], frame: pl.DataFr
     model.fit(data, TARGET)
     sample = data.sample(min(SHAP_SAMPLE, len(data)), seed=search.seed)
     result["attributions"] = model.attributions(sample).to_dicts()
-    with atomic_path(stem.with_suffix(".txt")) as tmp:
-        tmp.write_text(model.model_text())
+    write_text(model.model_text(), stem.with_suffix(".txt"))
     write_json(result, stem.with_suffix(".json"))
 
 
@@ -218,12 +219,19 @@ def collect(paths: list[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def main() -> None:
     params = load_params()
+    require_inputs("train", params.paths, "features", "feature_groups", "bsd")
     paths = run_all(params)
     evaluations, importances = collect(paths)
-    write_directory({path.stem.rsplit("-", 1)[0] + ".txt": path.with_suffix(".txt").read_bytes()
-                     for path in paths}, params.paths.gbm_models)
-    write_parquet(importances, params.paths.importances)
-    write_parquet(evaluations, params.paths.evaluations)
+    # evaluations, importances and models are published together: a kill leaves all old or
+    # all new
+    with publish_together(params.paths.evaluations, params.paths.importances,
+                          params.paths.gbm_models) as (table, attributions, models):
+        models.mkdir()
+        for path in paths:
+            write_bytes(path.with_suffix(".txt").read_bytes(),
+                        models / (path.stem.rsplit("-", 1)[0] + ".txt"))
+        write_parquet(importances, attributions)
+        write_parquet(evaluations, table)
     print(f"train: {len(evaluations)} (target, group) pairs -> {params.paths.evaluations}",
           file=sys.stderr)
 

@@ -59,9 +59,9 @@ def server():
 
 
 @pytest.fixture
-def fetcher(tmp_path):
+def fetcher(tmp_path, server):
     Faults.hits.clear()
-    return Fetcher(tmp_path / "cache", tmp_path / "lock.json", FAST)
+    return Fetcher(tmp_path / "cache", tmp_path / "lock.json", FAST, base=server)
 
 
 def leftovers(fetcher) -> list[str]:
@@ -72,6 +72,8 @@ def test_a_file_is_fetched_locked_and_then_served_from_the_cache(server, fetcher
     url = f"{server}/fixtures/cremona/allbsd.sample"
     data = fetcher.get(url)
     assert data == (SHARED_FIXTURES / "cremona/allbsd.sample").read_bytes()
+    assert not fetcher.lock_path.exists()                   # locked once the pull succeeded
+    fetcher.save_lock()
     lock = json.loads(fetcher.lock_path.read_text())
     assert lock[url] == {"sha256": digest(data), "size": len(data)}
     assert fetcher.get(url) == data and Faults.hits["/fixtures/cremona/allbsd.sample"] == 1
@@ -104,7 +106,7 @@ def test_a_changed_upstream_file_is_reported_not_mixed_in(server, tmp_path):
     url = f"{server}/fixtures/cremona/aplist.sample"
     lock = tmp_path / "lock.json"
     lock.write_text(json.dumps({url: {"sha256": "0" * 64, "size": 3}}))
-    fetcher = Fetcher(tmp_path / "cache", lock, FAST)
+    fetcher = Fetcher(tmp_path / "cache", lock, FAST, base=server)
     with pytest.raises(FetchError, match=r"aplist.sample: changed upstream: sha256 [0-9a-f]{64}"):
         fetcher.get(url)
     assert not fetcher.cached_path(url).exists()
@@ -122,13 +124,15 @@ def test_an_interrupted_pull_resumes_with_what_it_has(server, tmp_path):
     names = ["cremona/allcurves.sample", "cremona/allbsd.sample", "cremona/aplist.sample",
              "lmfdb/ec_curvedata.page0.json"]
     urls = [f"{server}/fixtures/{n}" for n in names]
-    whole = Fetcher(tmp_path / "whole", tmp_path / "whole.json", FAST)
+    whole = Fetcher(tmp_path / "whole", tmp_path / "whole.json", FAST, base=server)
     expected = [whole.get(u) for u in urls]
+    whole.save_lock()
     Faults.hits.clear()
-    first = Fetcher(tmp_path / "cache", tmp_path / "lock.json", FAST)
+    first = Fetcher(tmp_path / "cache", tmp_path / "lock.json", FAST, base=server)
     for url in urls[:2]:                                  # killed after two files
         first.get(url)
-    again = Fetcher(tmp_path / "cache", tmp_path / "lock.json", FAST)
+    again = Fetcher(tmp_path / "cache", tmp_path / "lock.json", FAST, base=server)
     assert [again.get(u) for u in urls] == expected
+    again.save_lock()
     assert all(Faults.hits[f"/fixtures/{n}"] == 1 for n in names)
     assert (tmp_path / "lock.json").read_text() == (tmp_path / "whole.json").read_text()

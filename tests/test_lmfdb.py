@@ -66,8 +66,8 @@ def server():
 
 
 @pytest.fixture
-def fetcher(tmp_path):
-    return Fetcher(tmp_path / "cache", tmp_path / "lock.json", FAST)
+def fetcher(tmp_path, server):
+    return Fetcher(tmp_path / "cache", tmp_path / "lock.json", FAST, base=server)
 
 
 def test_pages_are_followed_to_the_empty_one(server, fetcher):
@@ -77,6 +77,8 @@ def test_pages_are_followed_to_the_empty_one(server, fetcher):
     assert table.filter(pl.col("label") == "11a1")["lmfdb_label"].item() == "11.a2"
     embedded = read_curves(1, 100).filter(pl.col("label").is_in(table["label"].implode()))
     assert [list(map(int, a)) for a in embedded["ainvs"].to_list()] == table["ainvs"].to_list()
+    assert all(re.search(r"_offset=\d+: record \d+$", r) for r in table["record"])
+    fetcher.save_lock()
     assert len(json.loads(fetcher.lock_path.read_text())) == 3          # three pages, locked
 
 
@@ -104,7 +106,7 @@ def test_only_a_refused_offset_splits_a_window(server, fetcher):
     fail at once, not be taken for a refused offset and split down to single conductors."""
     with pytest.raises(LmfdbError, match=r"no field 'ainvs'"):
         pull(fetcher, f"{server}/missing", "ec_curvedata", CURVE_FIELDS, 1, 100, 100)
-    assert len(json.loads(fetcher.lock_path.read_text())) == 2      # the two pages of one window
+    assert len(fetcher.lock) == 2 and not fetcher.lock_path.exists()  # nothing locked on failure
 
 
 def test_curves_beyond_cremonas_tables_keep_their_lmfdb_labels():

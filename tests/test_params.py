@@ -77,3 +77,46 @@ def test_workers_times_threads_must_fit_the_cores():
     with pytest.raises(ParamsError, match=rf"search\.workers x search\.threads = {cores} x 2 "
                                           rf"exceeds the {cores} cores"):
         check_cores(cores, 2, "search")
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"ingest__workers": True}, r"ingest\.workers: Input should be a valid integer"),
+    ({"bsd__workers": "2"}, r"bsd\.workers: Input should be a valid integer"),
+    ({"ingest__verify_checksums": "no"}, r"ingest\.verify_checksums: Input should be a valid boolean"),
+    ({"ingest__verify_checksums": 0}, r"ingest\.verify_checksums: Input should be a valid boolean"),
+    ({"features__topology_seed": 5.0}, r"features\.topology_seed: Input should be a valid integer"),
+    ({"search__targets": ["rank", "rank_parity", "rank"]},
+     r"search: Value error, targets: \['rank'\] given more than once"),
+    ({"search__targets": ["rank"], "search__held_out_prime": 98},
+     r"search\.held_out_prime: 98 must be a prime"),
+    ({"topology__conductor_windows": [["1", 300]]}, r"topology\.conductor_windows\.0\.0"),
+    ({"features__mestre_nagao_bounds": [10, 10]}, r"mestre_nagao_bounds: \[10\] given more than once"),
+])
+def test_strict_schema_coerces_nothing(tmp_path, changes, message):
+    with pytest.raises(ParamsError, match=message):
+        load_params(write_params(tmp_path, **changes))
+
+
+def test_paths_and_pairs_read_from_yaml(tmp_path):
+    params = load_params(PROJECT_PARAMS)
+    assert isinstance(params.paths.curves, Path)
+    assert all(isinstance(w, tuple) for w in params.topology.conductor_windows)
+    with pytest.raises(ParamsError, match=r"paths\.curves"):
+        load_params(write_params(tmp_path, paths__curves=5))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda t: t.replace("bsd:\n  workers: 2", "bsd:\n  workers: 2\n  workers: 64"),
+     r"key 'workers' given twice \(line \d+ and line \d+\)"),
+    (lambda t: t.replace("fetch: {timeout: 30,", "fetch: {timeout: 30, timeout: 3,"),
+     r"key 'timeout' given twice"),
+    (lambda t: t + "\nbsd:\n  workers: 1\n", r"key 'bsd' given twice"),
+])
+def test_a_key_given_twice_is_refused_with_its_line(tmp_path, edit, message):
+    text = PROJECT_PARAMS.read_text()
+    edited = edit(text)
+    assert edited != text
+    path = tmp_path / "params.yaml"
+    path.write_text(edited)
+    with pytest.raises(ParamsError, match=message):
+        load_params(path)

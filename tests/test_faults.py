@@ -1,0 +1,333 @@
+"""The fault suite: every stage, given each of its inputs damaged, exits non-zero within 30 s
+with a message naming the file, and leaves its outputs' bytes as they were.
+
+The valid inputs are built once per session: the curve, BSD and feature tables by the stages'
+own functions on conductors below 100; the reference samples are those tables under their
+names; the tables of later stages (evaluations, findings, ...) are one-row tables of their
+:data:`pipeline.inputs.SPECS` columns. Each case is a scratch project (params.yaml, the inputs
+at their params paths, and sentinel bytes at every output the stage declares in dvc.yaml);
+the cases of a stage run through tests/fault_runner.py, which imports the stage once and runs
+``python -m pipeline.<stage>`` in a fork per case. One case per stage also runs as a plain
+``python -m pipeline.<stage>`` subprocess.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from pipeline.inputs import SAME_CURVES, SPECS, Directory, Json, Table
+from tests.conftest import PROJECT, small_params
+
+TIMEOUT = 30
+DVC = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
+PARAMS = small_params()
+PATHS = PARAMS["paths"]
+_REF = re.compile(r"\$\{paths\.(\w+)\}")
+
+
+def _entries(items) -> list[str]:
+    names = []
+    for item in items or []:
+        text = item if isinstance(item, str) else next(iter(item))
+        match = _REF.fullmatch(text)
+        if match:
+            names.append(match.group(1))
+    return names
+
+
+def stage_inputs(stage: str) -> list[str]:
+    """The ``paths`` entries a stage depends on (dvc.yaml deps), all of them in SPECS."""
+    return [n for n in _entries(DVC[stage].get("deps")) if n != "sources_lock"]
+
+
+def stage_outputs(stage: str) -> list[str]:
+    spec = DVC[stage]
+    return [n for key in ("outs", "metrics", "plots") for n in _entries(spec.get(key))]
+
+
+#: The stages that read files of the pipeline (height_sample and stein_watkins read none;
+#: ingest's inputs are the online sources, below and in test_faults_online.py).
+STAGES = [s for s in DVC if stage_inputs(s)]
+
+# ---------------------------------------------------------------------------- valid inputs
+
+
+def _example(kind: str, n: int) -> pl.Series:
+    return {"string": pl.Series([f"v{i}" for i in range(n)], dtype=pl.String),
+            "integer": pl.Series(list(range(1, n + 1)), dtype=pl.Int64),
+            "number": pl.Series([0.5 + i for i in range(n)], dtype=pl.Float64),
+            "boolean": pl.Series([True] * n, dtype=pl.Boolean),
+            "list": pl.Series([[1.0]] * n, dtype=pl.List(pl.Float64)),
+            "any": pl.Series([1] * n, dtype=pl.Int64)}[kind]
+
+
+def example_table(spec: Table, rows: int = 2) -> pl.DataFrame:
+    return pl.DataFrame([_example(kind, rows).alias(c) for c, kind in spec.columns.items()])
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory, pari) -> Path:
+    """A scratch project holding a valid version of every input in SPECS."""
+    from arithmetic.bsd import bsd_table
+    from arithmetic.elldata import read_curves
+    from models.features import resolve_groups
+    from pipeline.features import compute_features
+    from pipeline.params import validate_params
+
+    root = tmp_path_factory.mktemp("faults") / "template"
+    root.mkdir()
+    (root / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+    params = validate_params(PARAMS, "small params")
+    curves = read_curves(1, 100)
+    bsd = bsd_table(pari, curves, 1e-6, 128, 64)
+    section = params.features.model_copy(update={"workers": 1})
+    features = compute_features(curves, bsd, section, root / "features.chunks")
+    shutil.rmtree(root / "features.chunks", ignore_errors=True)
+    real = {"curves": curves, "bsd": bsd, "features": features, "height_sample": bsd,
+            "height_sample_features": features, "stein_watkins": bsd,
+            "stein_watkins_features": features}
+    for name, spec in SPECS.items():
+        path = root / PATHS[name]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(spec, Table):
+            (real.get(name) if name in real else example_table(spec)).write_parquet(path)
+        elif isinstance(spec, Directory):
+            path.mkdir(exist_ok=True)
+            (path / "figure.png").write_bytes(b"\x89PNG old figure")
+        elif name == "feature_groups":
+            path.write_text(json.dumps(resolve_groups(features.columns, section.groups)))
+        else:
+            path.write_text(json.dumps({"checked": 1}))
+    return root
+
+
+# ------------------------------------------------------------------------------ the faults
+
+
+def _rewrite(path: Path, change) -> None:
+    frame = pl.read_parquet(path)
+    change(frame).write_parquet(path)
+
+
+def _victim(spec: Table, nullable_ok: bool = False) -> str:
+    """The column a fault damages: a required (non-nullable) one that is not part of the key,
+    or the key's first when there is no other."""
+    candidates = [c for c in spec.columns if c not in spec.key and
+                  (nullable_ok or c not in spec.nullable)]
+    return (candidates or list(spec.key) or list(spec.columns))[0]
+
+
+def _wrong_dtype(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    dtype = frame.schema[column]
+    replacement = (pl.lit(1, dtype=pl.Int64) if dtype == pl.String
+                   else pl.lit("not a number", dtype=pl.String))
+    return frame.with_columns(replacement.alias(column))
+
+
+def parquet_faults(name: str, spec: Table, stage: str) -> dict:
+    """fault -> a function damaging the input at a path."""
+    column, nulled = _victim(spec, nullable_ok=True), _victim(spec)
+    faults = {
+        "garbage": lambda p: p.write_bytes(os.urandom(2048)),
+        "truncated": lambda p: p.write_bytes(p.read_bytes()[: p.stat().st_size // 2]),
+        "empty": lambda p: p.write_bytes(b""),
+        "missing_column": lambda p: _rewrite(p, lambda f: f.drop(column)),
+        "wrong_dtype": lambda p: _rewrite(p, lambda f: _wrong_dtype(f, column)),
+    }
+    if nulled not in spec.nullable:
+        faults["all_null_column"] = lambda p: _rewrite(
+            p, lambda f: f.with_columns(pl.lit(None, dtype=f.schema[nulled]).alias(nulled)))
+    if spec.key:
+        faults["extra_row"] = lambda p: _rewrite(p, lambda f: pl.concat([f, f.head(1)]))
+    if not spec.may_be_empty:
+        faults["no_rows"] = lambda p: _rewrite(p, lambda f: f.head(0))
+    if any(name in pair[:2] and set(pair[:2]) <= set(stage_inputs(stage)) for pair in SAME_CURVES):
+        faults["missing_row"] = lambda p: _rewrite(p, lambda f: f.head(len(f) - 1))
+    return faults
+
+
+def _unknown_column(path: Path) -> None:
+    groups = json.loads(path.read_text())
+    first = next(iter(groups))
+    path.write_text(json.dumps({**groups, first: groups[first] + ["no_such_column"]}))
+
+
+def json_faults(name: str, stage: str) -> dict:
+    faults = {"garbage": lambda p: p.write_bytes(os.urandom(512)),
+              "truncated": lambda p: p.write_bytes(p.read_bytes()[:-3] or b"{"),
+              "empty": lambda p: p.write_bytes(b""),
+              "wrong_shape": lambda p: p.write_text(json.dumps([1, 2, 3]))}
+    if name == "feature_groups" and "features" in stage_inputs(stage):
+        faults["unknown_column"] = _unknown_column
+    return faults
+
+
+def directory_faults() -> dict:
+    return {"missing": lambda p: shutil.rmtree(p),
+            "a_file": lambda p: (shutil.rmtree(p), p.write_bytes(b"not a directory"))}
+
+
+def faults_of(name: str, stage: str) -> dict:
+    spec = SPECS[name]
+    if isinstance(spec, Table):
+        return parquet_faults(name, spec, stage)
+    if isinstance(spec, Json):
+        return json_faults(name, stage)
+    return directory_faults()
+
+
+CASES = [(stage, name, fault) for stage in STAGES for name in stage_inputs(stage)
+         for fault in faults_of(name, stage)]
+
+
+def _digest(path: Path) -> str | None:
+    if path.is_dir():
+        return "dir:" + ",".join(f"{p.relative_to(path)}={_digest(p)}"
+                                 for p in sorted(path.rglob("*")) if p.is_file())
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
+def prepare_case(template: Path, root: Path, stage: str, name: str, fault: str) -> dict:
+    """A scratch project with one input damaged and sentinel outputs; the outputs' digests."""
+    case = root / f"{stage}-{name}-{fault}"
+    shutil.copytree(template, case)
+    for output in stage_outputs(stage):
+        path = case / PATHS[output]
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if Path(PATHS[output]).suffix == "":
+            path.mkdir()
+            (path / "kept.png").write_bytes(b"previous run " + output.encode())
+        else:
+            path.write_bytes(b"previous run " + output.encode())
+    faults_of(name, stage)[fault](case / PATHS[name])
+    return {"case": case, "outputs": {o: _digest(case / PATHS[o]) for o in stage_outputs(stage)}}
+
+
+def _environment() -> dict:
+    return {**os.environ, "PYTHONPATH": str(PROJECT),
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+
+
+@pytest.fixture(scope="session")
+def fault_results(template, tmp_path_factory) -> dict:
+    """Every case run: (stage, input, fault) -> (exit status, seconds, stderr, outputs before,
+    outputs after)."""
+    root = tmp_path_factory.mktemp("fault-cases")
+    prepared = {c: prepare_case(template, root, *c) for c in CASES}
+    by_stage: dict[str, list] = {}
+    for case in CASES:
+        by_stage.setdefault(case[0], []).append(case)
+
+    def run_stage(stage: str) -> None:
+        dirs = [str(prepared[c]["case"]) for c in by_stage[stage]]
+        subprocess.run([sys.executable, str(PROJECT / "tests" / "fault_runner.py"), stage,
+                        str(TIMEOUT), *dirs], env=_environment(), check=True,
+                       timeout=TIMEOUT * len(dirs) + 120)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(run_stage, by_stage))
+    results = {}
+    for case, info in prepared.items():
+        where = info["case"]
+        results[case] = (int((where / "rc").read_text()), float((where / "seconds").read_text()),
+                         (where / "stderr").read_text(), info["outputs"],
+                         {o: _digest(where / PATHS[o]) for o in stage_outputs(case[0])})
+    return results
+
+
+@pytest.mark.parametrize("stage, name, fault", CASES, ids=["-".join(c) for c in CASES])
+def test_a_damaged_input_fails_fast_naming_the_file(fault_results, stage, name, fault):
+    rc, seconds, stderr, before, after = fault_results[(stage, name, fault)]
+    assert rc not in (0, -9), f"{stage} accepted {name} ({fault}):\n{stderr[-2000:]}"
+    assert seconds < TIMEOUT
+    assert PATHS[name] in stderr, f"the message does not name {PATHS[name]}:\n{stderr[-2000:]}"
+    assert f"{stage}: error:" in stderr and "Traceback" not in stderr, stderr[-2000:]
+    assert after == before, f"{stage} changed its outputs on a bad {name}"
+
+
+def test_every_stage_and_input_has_cases():
+    assert set(STAGES) == {"bsd", "features", "train", "bias", "findings", "topology",
+                           "murmurations", "crosscheck", "report"}
+    for stage in STAGES:
+        assert stage_inputs(stage), stage
+        for name in stage_inputs(stage):
+            assert name in SPECS, f"{stage} reads {name}, which has no input spec"
+
+
+def test_the_valid_inputs_pass(template, tmp_path):
+    """The checks refuse the damaged inputs, not the valid ones: each stage's inputs pass."""
+    from pipeline.inputs import check_inputs
+    from pipeline.params import validate_params
+    os.chdir(template)
+    try:
+        paths = validate_params(PARAMS, "small params").paths
+        for stage in STAGES:
+            check_inputs(paths, *stage_inputs(stage))
+    finally:
+        os.chdir(PROJECT)
+
+
+@pytest.mark.parametrize("stage", ["bsd", "crosscheck", "findings"])
+def test_a_plain_stage_command_fails_within_the_time_limit(template, tmp_path, stage):
+    """The same refusal through a real ``python -m pipeline.<stage>``."""
+    name = stage_inputs(stage)[0]
+    info = prepare_case(template, tmp_path, stage, name, "garbage")
+    result = subprocess.run([sys.executable, "-m", f"pipeline.{stage}"], cwd=info["case"],
+                            env=_environment(), capture_output=True, text=True,
+                            timeout=TIMEOUT + 30)
+    assert result.returncode != 0 and PATHS[name] in result.stderr, result.stderr[-2000:]
+    assert {o: _digest(info["case"] / PATHS[o]) for o in stage_outputs(stage)} == info["outputs"]
+
+
+def test_pari_code_in_a_generator_runs_nothing(template, tmp_path):
+    """A generator ``system("touch ...")`` in the curve table: refused by name before PARI
+    sees it, and the command never runs."""
+    marker = tmp_path / "pwned"
+    info = prepare_case(template, tmp_path, "bsd", "curves", "garbage")
+    curves = pl.read_parquet(template / PATHS["curves"])
+    row = int(curves["gens"].list.len().arg_max())
+    label = curves["label"][row]
+    hostile = curves.with_columns(pl.when(pl.int_range(pl.len()) == row)
+                                  .then(pl.lit([[f'system("touch {marker}")', "0"]],
+                                               dtype=curves.schema["gens"]))
+                                  .otherwise(pl.col("gens")).alias("gens"))
+    hostile.write_parquet(info["case"] / PATHS["curves"])
+    result = subprocess.run([sys.executable, "-m", "pipeline.bsd"], cwd=info["case"],
+                            env=_environment(), capture_output=True, text=True,
+                            timeout=TIMEOUT + 30)
+    assert result.returncode != 0 and not marker.exists()
+    assert f"{PATHS['curves']}: column 'gens', row {row} ({label})" in result.stderr
+    assert "system(" in result.stderr and len(result.stderr) < 2000
+
+
+def test_pari_never_evaluates_a_coordinate(pari, tmp_path):
+    """Past the table checks, the curve check itself parses numbers and never evaluates text."""
+    from arithmetic.curves import CurveError, checked_curve
+    marker = tmp_path / "pwned"
+    for hostile in [f'system("touch {marker}")', "1+1", "0;system(\"id\")", "1/0", "0x10",
+                    f'externstr("touch {marker}")', "1e5"]:
+        with pytest.raises(CurveError, match=r"data/curves.parquet row 7: 37a1: generator 1: "
+                                             r"generator coordinate .* is not a rational"):
+            checked_curve(pari, "37a1", 37, [0, 0, 1, -1, 0], [(hostile, "0")],
+                          where="data/curves.parquet row 7")
+    assert not marker.exists()
+    huge = "1" + "0" * 5000                       # beyond Python's str -> int digit limit
+    with pytest.raises(CurveError, match="not on the curve"):
+        checked_curve(pari, "37a1", 37, [0, 0, 1, -1, 0], [(huge, "0")])
+    _, _, points = checked_curve(pari, "37a1", 37, [0, 0, 1, -1, 0], [("1/4", "-5/8")])
+    assert str(points) == "[[1/4, -5/8]]"
