@@ -49,7 +49,7 @@ def test_project_params_load():
     ({"nulls__delaunay_primes": [2, 9]}, r"nulls: Value error, delaunay_primes: 9 is not a prime"),
     ({"search__groups": {"all": ["ap", "nope"]}}, r"search\.groups\.all: \['nope'\] are not features\.groups"),
     ({"search__held_out_prime": 101}, r"search\.held_out_prime: 101 must be a prime <= features\.primes_max"),
-    ({"search__targets": ["rank", "sha"]}, r"search\.targets\.1"),
+    ({"search__targets": ["rank", "sha"]}, r"targets: \[.sha.\] are neither built-in targets"),
     ({"search__sample_classes": 10}, r"search\.sample_classes: Input should be greater than or equal to 100"),
 ])
 def test_bad_params_name_the_field(tmp_path, changes, message):
