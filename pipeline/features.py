@@ -14,30 +14,24 @@ from functools import partial
 
 import polars as pl
 
-import arithmetic.traces
-import arithmetic.weierstrass
-from arithmetic.pari import start_pari
+from arithmetic.pari import process_pari, start_process_pari
 from arithmetic.traces import class_arithmetic, primes_up_to
 from arithmetic.weierstrass import WEIERSTRASS_COLUMNS, weierstrass_features
 from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_features,
                              l_series_features, resolve_groups, topology_features,
                              torsion_bound, trace_features)
 from pipeline.atomic import write_json, write_parquet
-from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.chunks import plan_chunks, run_chunks
+from pipeline.code_digest import code_digest
 from pipeline.params import Executor, Features, ParamsError, load_params
 
-#: This worker process's PARI handle, set by :func:`start_worker`.
-_pari = None
-
-
-def start_worker(stack_mb: int) -> None:
-    global _pari
-    _pari = start_pari(19, stack_mb)    # a_p, w_p and factorizations are exact: least precision
+#: a_p, w_p and factorizations are exact: PARI's least precision.
+REALPRECISION = 19
 
 
 def features_chunk(rows: pl.DataFrame, primes: list[int]) -> pl.DataFrame:
     """PARI and exact-integer features of a chunk of curves (whole isogeny classes)."""
-    arithmetic_part = class_arithmetic(_pari, rows, primes)
+    arithmetic_part = class_arithmetic(process_pari(), rows, primes)
     weierstrass = pl.DataFrame([weierstrass_features([int(a) for a in ainvs])
                                 for ainvs in rows["ainvs"].to_list()],
                                schema=WEIERSTRASS_COLUMNS, orient="row")
@@ -51,13 +45,12 @@ def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
         raise ValueError("the bsd table does not hold the curves of the curve table in order; "
                          "rerun `dvc repro bsd`")
     primes = primes_up_to(section.primes_max)
-    salt = f"primes_max={section.primes_max};" + source_digest(
-        arithmetic.traces.__file__, arithmetic.weierstrass.__file__)
+    salt = f"primes_max={section.primes_max};" + code_digest("pipeline.features")
     inputs = curves.select(*KEY_COLUMNS, "ainvs")
     chunks = plan_chunks(inputs, "isogeny_class", section.chunk_size, salt)
     paths = run_chunks(inputs, chunks, chunk_dir, partial(features_chunk, primes=primes),
-                       workers=section.workers, initializer=start_worker,
-                       initargs=(section.pari_stack_mb,), desc="features",
+                       workers=section.workers, initializer=start_process_pari,
+                       initargs=(REALPRECISION, section.pari_stack_mb), desc="features",
                        executor=executor)
     computed = pl.read_parquet(paths)
     if not computed["label"].equals(curves["label"]):
