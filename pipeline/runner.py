@@ -193,23 +193,26 @@ def _run_on_processes(pending: list[Job], task, initializer, initargs, workers: 
     running: dict[Future, Job] = {}
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_initialize, initargs=(initializer, initargs))
+
+    def submit() -> None:
+        while queue and len(running) < workers:
+            job = queue.pop()
+            running[pool.submit(_call, task, job.item)] = job
+
     try:
-        while queue or running:
-            while queue and len(running) < workers:
-                job = queue.pop()
-                running[pool.submit(_call, task, job.item)] = job
+        submit()
+        while running:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
-            # Write every result that arrived before raising the first failure (in job order).
-            failure = None
-            for future in sorted(done, key=lambda f: order[running[f].name]):
-                job = running.pop(future)
-                error = future.exception()
-                if error is None:
+            done = sorted(done, key=lambda future: order[running[future].name])
+            arrived = [(running.pop(future), future) for future in done]
+            failure = next(((job, f.exception()) for job, f in arrived if f.exception()), None)
+            if failure is None:
+                submit()               # the idle workers get their next jobs before any writing
+            for job, future in arrived:    # every result that arrived, even beside a failure
+                if future.exception() is None:
                     finished(job, future.result())
-                elif failure is None:
-                    failure = (error, job)
             if failure is not None:
-                error, job = failure
+                job, error = failure
                 if isinstance(error, BrokenProcessPool):
                     names = sorted([job.name] + [j.name for j in running.values()])
                     raise _failed(WorkerDied(
