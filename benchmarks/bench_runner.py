@@ -4,7 +4,7 @@ run, alternating, on the same chunks, task and initializer (so only the runner d
 1 and 2 workers, and dask (a LocalCluster of 2 workers). Median of ``--repeats`` each; ratios
 old / new (above 1: the new runner is faster); every table checked equal.
 
-    python -m benchmarks.bench_runner --conductor-max 2000 --old 961da03
+    python -m benchmarks.bench_runner --conductor-max 2000 --chunk-size 500 --old 961da03
 """
 from __future__ import annotations
 
@@ -50,10 +50,12 @@ def main() -> None:
     parser.add_argument("--conductor-max", type=int, default=2000)
     parser.add_argument("--old", default="961da03", help="the revision of the old runner")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chunk-size", type=int, help="curves per chunk (default: bsd's)")
     args = parser.parse_args()
     curves = read_curves(1, args.conductor_max)
     section = load_params().bsd
-    plan = chunks.plan_chunks(curves, "isogeny_class", section.chunk_size, chunk_salt(section))
+    plan = chunks.plan_chunks(curves, "isogeny_class", args.chunk_size or section.chunk_size,
+                              chunk_salt(section))
     task = partial(bsd_chunk, sha_tolerance=section.sha_tolerance,
                    precision=precision_bits(section.realprecision),
                    lfunction_precision=section.lfunction_bits)

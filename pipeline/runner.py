@@ -165,8 +165,10 @@ _initializer_error: list[BaseException] = []
 
 
 def _initialize(initializer: Callable[..., None] | None, initargs: tuple) -> None:
-    """A worker's initializer. It never raises (a ProcessPoolExecutor whose initializer raises
-    only logs it): an exception is kept, and raised by every job of the worker instead."""
+    """A worker's initializer. It never raises: an exception is kept, and raised by every job
+    of the worker instead, so it reaches the stage with its type, message and traceback (a
+    ProcessPoolExecutor whose initializer raises only logs it and breaks; a
+    multiprocessing.Pool respawns the worker forever)."""
     if initializer is None:
         return
     try:
