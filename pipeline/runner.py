@@ -98,9 +98,11 @@ def run_jobs(jobs: list[Job], directory: Path, task: Callable[[Any], Any], *, wo
              initializer: Callable[..., None] | None = None, initargs: tuple = (),
              save: Callable[[Any, Path], None] = write_parquet, suffix: str = ".parquet",
              desc: str = "jobs", unit: str = "job", executor: Executor | None = None,
-             smoothing: float = 0.3) -> list[Path]:
+             smoothing: float = 0.3, keep_others: bool = False) -> list[Path]:
     """Run ``task`` on the item of every job whose result file is missing; return every job's
-    result file, in the order of ``jobs`` (see the module docstring)."""
+    result file, in the order of ``jobs`` (see the module docstring). ``keep_others``: keep
+    the files of other jobs and keys in ``directory`` (a cache shared by runs of different
+    job lists, e.g. kept across experiments); partial writes are removed either way."""
     if not suffix.startswith("."):
         raise ValueError(f"run_jobs: suffix {suffix!r} must start with '.'")
     if len({job.name for job in jobs}) != len(jobs):
@@ -108,7 +110,10 @@ def run_jobs(jobs: list[Job], directory: Path, task: Callable[[Any], Any], *, wo
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = {job.name: directory / f"{job.stem}{suffix}" for job in jobs}
-    clear_stale(directory, set(), [job.stem for job in jobs])
+    if keep_others:
+        clear_stale(directory, {p.name for p in directory.iterdir() if TMP_MARKER not in p.name})
+    else:
+        clear_stale(directory, set(), [job.stem for job in jobs])
     pending = sorted((job for job in jobs if not paths[job.name].exists()),
                      key=lambda job: job.cost, reverse=True)
     total = sum(job.weight for job in jobs)

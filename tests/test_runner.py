@@ -101,6 +101,19 @@ def test_results_in_job_order_and_resume_skips_finished_jobs(tmp_path, workers):
     assert not any(p.name.endswith("-k1.json") for p in out.iterdir())
 
 
+def test_a_shared_cache_keeps_other_jobs(tmp_path):
+    marks, out = tmp_path / "marks", tmp_path / "out"
+    run_jobs(jobs([1, 2], marks), out, record, workers=1, save=write_json, suffix=".json",
+             keep_others=True)
+    (out / "n0001-k1.json.tmp-5").write_text("partial")
+    paths = run_jobs(jobs([2, 3], marks), out, record, workers=1, save=write_json,
+                     suffix=".json", keep_others=True)
+    assert ran(marks) == [1, 2, 3]                              # job 2 was not run again
+    assert sorted(p.name for p in out.iterdir()) == ["n0001-k1.json", "n0002-k1.json",
+                                                     "n0003-k1.json"]
+    assert [p.name for p in paths] == ["n0002-k1.json", "n0003-k1.json"]
+
+
 def test_costly_jobs_start_first(tmp_path):
     order = []
     work = [Job(f"j{n}", "k", n, cost=c) for n, c in enumerate([1, 5, 3, 5, 0])]
