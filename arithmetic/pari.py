@@ -16,6 +16,24 @@ def start_pari(realprecision: int, stack_mb: int) -> cypari2.Pari:
     return pari
 
 
+#: This process's PARI handle for the stages' jobs, set by :func:`start_process_pari`.
+_process_pari: list[cypari2.Pari] = []
+
+
+def start_process_pari(realprecision: int, stack_mb: int) -> None:
+    """Start this process's PARI handle (:func:`start_pari`): the initializer of the worker
+    processes of the stages' PARI jobs (:mod:`pipeline.runner`); :func:`process_pari` returns it."""
+    _process_pari[:] = [start_pari(realprecision, stack_mb)]
+
+
+def process_pari() -> cypari2.Pari:
+    """This process's PARI handle, started by :func:`start_process_pari`."""
+    if not _process_pari:
+        raise RuntimeError("no PARI handle in this process: start_process_pari was not run "
+                           "(the initializer of the stage's jobs)")
+    return _process_pari[0]
+
+
 def precision_bits(realprecision: int) -> int:
     """The bits of ``realprecision`` decimal digits, for the ``precision`` argument of cypari2's
     functions. Every computation that depends on the precision must pass it: cypari2 computes

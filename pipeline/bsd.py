@@ -14,35 +14,23 @@ from pathlib import Path
 
 import polars as pl
 
-import arithmetic.bsd
-import arithmetic.curves
-import arithmetic.pari
 from arithmetic.bsd import BsdError, bsd_table
 from arithmetic.curves import CurveError
-from arithmetic.pari import precision_bits, start_pari
+from arithmetic.pari import precision_bits, process_pari, start_process_pari
 from pipeline.atomic import write_json, write_parquet
-from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.chunks import plan_chunks, run_chunks
+from pipeline.code_digest import code_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import Bsd, Executor, ParamsError, load_params
 
-#: This worker process's PARI handle, set by :func:`start_worker` (cypari2's state is per process).
-_pari = None
-
-
-def start_worker(realprecision: int, stack_mb: int) -> None:
-    global _pari
-    _pari = start_pari(realprecision, stack_mb)
-
-
 def bsd_chunk(rows: pl.DataFrame, sha_tolerance: float, precision: int,
               lfunction_precision: int) -> pl.DataFrame:
-    return bsd_table(_pari, rows, sha_tolerance, precision, lfunction_precision)
+    return bsd_table(process_pari(), rows, sha_tolerance, precision, lfunction_precision)
 
 
 def chunk_salt(section: Bsd) -> str:
     """What shapes a chunk's result besides its rows: the numeric params and the arithmetic code."""
-    code = source_digest(arithmetic.bsd.__file__, arithmetic.curves.__file__,
-                         arithmetic.pari.__file__)
+    code = code_digest("pipeline.bsd")
     return (f"realprecision={section.realprecision};lfunction_bits={section.lfunction_bits};"
             f"sha_tolerance={section.sha_tolerance};{code}")
 
@@ -55,7 +43,7 @@ def compute_bsd(curves: pl.DataFrame, section: Bsd, chunk_dir: Path,
                    precision=precision_bits(section.realprecision),
                    lfunction_precision=section.lfunction_bits)
     paths = run_chunks(curves, chunks, chunk_dir, task,
-                       workers=section.workers, initializer=start_worker,
+                       workers=section.workers, initializer=start_process_pari,
                        initargs=(section.realprecision, section.pari_stack_mb),
                        cost=lambda chunk: curves["conductor"][chunk.stop - 1], desc="bsd",
                        executor=executor)

@@ -14,18 +14,15 @@ from functools import partial
 
 import polars as pl
 
-import arithmetic.local_data
-import arithmetic.lseries
-import arithmetic.traces
-import arithmetic.weierstrass
 from arithmetic.local_data import LOCAL_DATA_SCHEMA
-from arithmetic.pari import start_pari
+from arithmetic.pari import process_pari, start_process_pari
 from arithmetic.traces import class_arithmetic, primes_up_to
 from arithmetic.weierstrass import WEIERSTRASS_COLUMNS, weierstrass_features
 from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_features,
                              resolve_groups, topology_features, torsion_bound, trace_features)
 from pipeline.atomic import write_json, write_parquet
-from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.chunks import plan_chunks, run_chunks
+from pipeline.code_digest import code_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import Executor, Features, ParamsError, load_params
 
@@ -33,19 +30,14 @@ from pipeline.params import Executor, Features, ParamsError, load_params
 LOCAL_DATA_COLUMNS = ["split_primes", "nonsplit_primes", "local_root_number_minus",
                       *LOCAL_DATA_SCHEMA]
 
-#: This worker process's PARI handle, set by :func:`start_worker`.
-_pari = None
-
-
-def start_worker(stack_mb: int) -> None:
-    global _pari
-    _pari = start_pari(19, stack_mb)    # a_p, w_p and factorizations are exact: least precision
+#: a_p, w_p and factorizations are exact: PARI's least precision.
+REALPRECISION = 19
 
 
 def features_chunk(rows: pl.DataFrame, primes: list[int], l_series_tolerance: float,
                    l_series_terms_max: int) -> pl.DataFrame:
     """PARI and exact-integer features of a chunk of curves (whole isogeny classes)."""
-    arithmetic_part = class_arithmetic(_pari, rows, primes, l_series_tolerance,
+    arithmetic_part = class_arithmetic(process_pari(), rows, primes, l_series_tolerance,
                                        l_series_terms_max).drop("l_series_terms")
     weierstrass = pl.DataFrame([weierstrass_features([int(a) for a in ainvs])
                                 for ainvs in rows["ainvs"].to_list()],
@@ -61,16 +53,14 @@ def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
                          "rerun `dvc repro bsd`")
     primes = primes_up_to(section.primes_max)
     salt = (f"primes_max={section.primes_max};tolerance={section.l_series_tolerance};"
-            f"terms_max={section.l_series_terms_max};" + source_digest(
-                arithmetic.traces.__file__, arithmetic.weierstrass.__file__,
-                arithmetic.local_data.__file__, arithmetic.lseries.__file__))
+            f"terms_max={section.l_series_terms_max};" + code_digest("pipeline.features"))
     inputs = curves.select(*KEY_COLUMNS, "ainvs")
     chunks = plan_chunks(inputs, "isogeny_class", section.chunk_size, salt)
     paths = run_chunks(inputs, chunks, chunk_dir, partial(features_chunk, primes=primes,
                                           l_series_tolerance=section.l_series_tolerance,
                                           l_series_terms_max=section.l_series_terms_max),
-                       workers=section.workers, initializer=start_worker,
-                       initargs=(section.pari_stack_mb,), desc="features",
+                       workers=section.workers, initializer=start_process_pari,
+                       initargs=(REALPRECISION, section.pari_stack_mb), desc="features",
                        executor=executor)
     computed = pl.read_parquet(paths)
     if not computed["label"].equals(curves["label"]):

@@ -13,6 +13,7 @@ from functools import partial
 import polars as pl
 
 from arithmetic.bsd import BsdError
+from arithmetic.pari import process_pari
 from arithmetic.reference import draw_height_sample, minimal_curves, reference_table
 from pipeline import reference
 from pipeline.atomic import write_parquet
@@ -22,7 +23,7 @@ from pipeline.params import ParamsError, load_params
 def height_chunk(pairs: pl.DataFrame, **settings) -> pl.DataFrame:
     """The reference quantities of the pairs' minimal curves (settings: those of
     :func:`reference.table_settings`)."""
-    pari = reference.pari()
+    pari = process_pari()
     return reference_table(pari, minimal_curves(pari, pairs), **settings)
 
 

@@ -27,26 +27,22 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
-import arithmetic.curves
-import arithmetic.generators
 from arithmetic.crosscheck import PUBLISHED_AP_SCHEMA, published_frame
 from arithmetic.curves import CurveError, checked_curve
 from arithmetic.ecdata import EcdataError
 from arithmetic.elldata import (CURVE_SCHEMA, ElldataError, curves_frame, files_for_range,
                                 read_table, table_files)
 from arithmetic.generators import mordell_weil_basis
-from arithmetic.pari import start_pari
+from arithmetic.pari import process_pari, start_pari, start_process_pari
 from pipeline.atomic import write_parquet
-from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.chunks import plan_chunks, run_chunks
+from pipeline.code_digest import code_digest
 from pipeline.cremona import pull_cremona
 from pipeline.fetch import Fetcher, FetchError, FetchSettings
 from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, LmfdbError, curve_table,
                             published_ap, published_table, pull, pull_labels)
 from pipeline.lmfdb_db import DatabaseFetcher, pull_database
 from pipeline.params import Executor, Ingest, Params, ParamsError, load_params
-
-#: This worker process's PARI handle (cypari2's state is per process).
-_pari = None
 
 
 def embedded_curves(section: Ingest) -> pl.DataFrame:
@@ -85,18 +81,17 @@ def pull_online(section: Ingest, fetcher: Fetcher) -> tuple[pl.DataFrame, pl.Dat
     return curves, published_table(records, mwbsd), published_ap(classes, curves)
 
 
-def start_worker(stack_mb: int) -> None:
-    global _pari
-    _pari = start_pari(realprecision=38, stack_mb=stack_mb)
+#: The precision of the curves' checks and generators (decimal digits).
+REALPRECISION = 38
 
 
 def generators_chunk(rows: pl.DataFrame, saturation_bound: int, where: str) -> pl.DataFrame:
     """The rows (with the published ``rank``) checked and given PARI's generators (``gens``)."""
-    gens = []
+    pari, gens = process_pari(), []
     for row in rows.iter_rows(named=True):
-        curve = checked_curve(_pari, row["label"], row["conductor"], row["ainvs"], [],
+        curve = checked_curve(pari, row["label"], row["conductor"], row["ainvs"], [],
                               where=row.get("record") or where)[0]
-        gens.append(mordell_weil_basis(_pari, curve, row["rank"], saturation_bound, row["label"]))
+        gens.append(mordell_weil_basis(pari, curve, row["rank"], saturation_bound, row["label"]))
     return rows.drop("rank", "record", strict=False).with_columns(
         pl.Series("gens", gens, dtype=CURVE_SCHEMA["gens"]))
 
@@ -109,12 +104,13 @@ def with_generators(curves: pl.DataFrame, ranks: pl.DataFrame, section: Ingest,
     unranked = rows.filter(pl.col("rank").is_null())["label"].head(3).to_list()
     if unranked:
         raise EcdataError(f"{where}: no published rank for {unranked}")
-    code = source_digest(arithmetic.generators.__file__, arithmetic.curves.__file__)
+    code = code_digest("pipeline.ingest")
     chunks = plan_chunks(rows, "isogeny_class", section.chunk_size,
                          f"saturation_bound={section.saturation_bound};{code}")
     task = partial(generators_chunk, saturation_bound=section.saturation_bound, where=where)
     paths = run_chunks(rows, chunks, chunk_dir, task, workers=section.workers,
-                       initializer=start_worker, initargs=(section.pari_stack_mb,),
+                       initializer=start_process_pari,
+                       initargs=(REALPRECISION, section.pari_stack_mb),
                        desc="generators", executor=executor)
     table = pl.concat([pl.read_parquet(p) for p in paths])
     shutil.rmtree(chunk_dir)

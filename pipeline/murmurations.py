@@ -21,30 +21,26 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-import arithmetic.traces
-from arithmetic.pari import start_pari
+from arithmetic.pari import process_pari, start_process_pari
 from arithmetic.traces import primes_up_to
 from models.murmurations import (beta_fits, conductor_windows, sato_tate_traces,
                                  small_ratio_means, trace_averages)
 from pipeline.atomic import write_directory, write_json, write_parquet
-from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.chunks import plan_chunks, run_chunks
+from pipeline.code_digest import code_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, load_params
 from reporting.figures import beta_fit_figure, murmuration
 
-_pari = None
-
-
-def start_worker(stack_mb: int) -> None:
-    global _pari
-    _pari = start_pari(19, stack_mb)
+#: a_p are exact: PARI's least precision.
+REALPRECISION = 19
 
 
 def traces_chunk(rows: pl.DataFrame, primes: list[int]) -> pl.DataFrame:
     """The L-series coefficients a_p (p in ``primes``) of each row's curve."""
-    values = []
+    pari, values = process_pari(), []
     for ainvs in rows["ainvs"].to_list():
-        coefficients = _pari.ellan(_pari.ellinit([int(a) for a in ainvs]), primes[-1])
+        coefficients = pari.ellan(pari.ellinit([int(a) for a in ainvs]), primes[-1])
         values.append([int(coefficients[p - 1]) for p in primes])
     return rows.select("label").with_columns(
         traces=pl.Series(values, dtype=pl.List(pl.Int16)))
@@ -95,12 +91,13 @@ def main() -> None:
     chosen = classes.filter(inside)
     if chosen.is_empty():
         raise ParamsError("murmurations.conductor_windows: no curve of the bsd table lies in them")
-    salt = f"primes_max={section.primes_max};" + source_digest(__file__, arithmetic.traces.__file__)
+    salt = f"primes_max={section.primes_max};" + code_digest("pipeline.murmurations")
     work = chosen.select("label", "isogeny_class", "ainvs")
     chunk_paths = run_chunks(work, plan_chunks(work, "isogeny_class", section.chunk_size, salt),
                              Path(paths.murmurations_chunks),
                              partial(traces_chunk, primes=primes), workers=section.workers,
-                             initializer=start_worker, initargs=(section.pari_stack_mb,),
+                             initializer=start_process_pari,
+                             initargs=(REALPRECISION, section.pari_stack_mb),
                              desc="murmurations", executor=params.executor)
     traces = np.array(pl.read_parquet(chunk_paths)["traces"].to_list(), dtype=np.int64)
     rng = np.random.default_rng(section.seed)

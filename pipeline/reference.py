@@ -11,32 +11,17 @@ from typing import Callable
 
 import polars as pl
 
-import arithmetic.bsd
-import arithmetic.reference
-from arithmetic.pari import precision_bits, start_pari
+from arithmetic.pari import precision_bits, process_pari, start_process_pari
 from arithmetic.reference import CURVE_COLUMNS, reference_table
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.code_digest import code_digest
 from pipeline.features import compute_features
 from pipeline.params import Executor, Features
 
-#: This worker process's PARI handle, set by :func:`start_worker`.
-_pari = None
-
-
-def start_worker(realprecision: int, stack_mb: int) -> None:
-    global _pari
-    _pari = start_pari(realprecision, stack_mb)
-
-
-def pari() -> object:
-    """The worker's PARI handle (for chunk tasks defined in the stage modules)."""
-    return _pari
-
-
 def reference_chunk(rows: pl.DataFrame, analytic_conductor_max: int, sha_tolerance: float,
                     precision: int, lfunction_precision: int) -> pl.DataFrame:
-    return reference_table(_pari, rows, analytic_conductor_max, sha_tolerance, precision,
-                           lfunction_precision)
+    return reference_table(process_pari(), rows, analytic_conductor_max, sha_tolerance,
+                           precision, lfunction_precision)
 
 
 def table_settings(section) -> dict:
@@ -56,10 +41,10 @@ def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,
     resumable in ``chunk_dir``/pari; the rows come back in input order, checked."""
     task = task or partial(reference_chunk, **table_settings(section))
     salt = (f"{section.model_dump_json()};"
-            + source_digest(arithmetic.reference.__file__, arithmetic.bsd.__file__, *code))
+            + code_digest("pipeline.reference") + source_digest(*code))
     chunks = plan_chunks(table, "isogeny_class", section.chunk_size, salt)
     paths = run_chunks(table, chunks, Path(chunk_dir) / "pari", task, workers=section.workers,
-                       initializer=start_worker,
+                       initializer=start_process_pari,
                        initargs=(section.realprecision, section.pari_stack_mb), desc=desc,
                        executor=executor)
     computed = pl.read_parquet(paths)

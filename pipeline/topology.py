@@ -5,15 +5,14 @@ their null clouds, and rank 0 against rank 1 by permuted labels (:mod:`models.to
 Outputs: ``paths.topology`` (one row per cloud, statistic and null model, or per group
 difference; empirical p-values and Benjamini–Hochberg q over the whole stage),
 ``paths.topology_metrics`` (DVC metrics) and ``paths.topology_figures`` (the real clouds'
-persistence diagrams). Each cloud's result is written to ``paths.topology_chunks`` as it
-finishes, keyed by data, params and code, so a killed run resumes cloud by cloud; clouds run
-in ``topology.workers`` processes, each seeded by its place in the list (results do not depend
-on the number of workers).
+persistence diagrams). Each cloud is a job of :func:`pipeline.runner.run_jobs`: its result is
+written to ``paths.topology_chunks`` as it finishes, keyed by data, params and code, so a
+killed run resumes cloud by cloud; clouds run in ``topology.workers`` processes, each seeded by
+its place in the list (results do not depend on the number of workers).
 """
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import shutil
 import sys
 from pathlib import Path
@@ -21,18 +20,16 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from statsmodels.stats.multitest import multipletests
-from tqdm import tqdm
 
-import models.clouds
-import models.topology
 from arithmetic.traces import primes_up_to
 from models.clouds import Cloud, clouds, null_clouds
 from models.features import model_frame
 from models.topology import cloud_test, diagrams, group_difference, landmarks, standardized
 from pipeline.atomic import write_directory, write_json, write_parquet
-from pipeline.chunks import clear_stale, source_digest
+from pipeline.code_digest import code_digest, source_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import Params, ParamsError, load_params
+from pipeline.runner import Job, run_jobs
 from reporting.figures import persistence_diagram
 
 
@@ -56,8 +53,7 @@ def run_key(params: Params) -> str:
     digest = hashlib.sha256()
     digest.update(source_digest(params.paths.features, params.paths.bsd).encode())
     digest.update(params.topology.model_dump_json().encode())
-    digest.update(source_digest(models.clouds.__file__, models.topology.__file__,
-                                __file__).encode())
+    digest.update(code_digest("pipeline.topology").encode())
     return digest.hexdigest()[:16]
 
 
@@ -141,16 +137,13 @@ def start_worker(params: Params) -> None:
     _state.update(params=params, frame=frame, work=jobs(frame, params))
 
 
-def run_job(job: tuple[int, Path]) -> str:
-    """Test cloud number ``index`` (seeded by it) and write its result to ``path``."""
-    index, path = job
+def run_job(index: int) -> pl.DataFrame:
+    """The test of cloud (or difference) number ``index`` of the list, seeded by it."""
     params, frame = _state["params"], _state["frame"]
-    name, cloud, other = _state["work"][index]
+    _, cloud, other = _state["work"][index]
     seed = [params.topology.seed, index]
-    result = (test_cloud(frame, cloud, params, seed) if other is None
-              else test_difference(frame, cloud, other, params, seed))
-    write_parquet(result, path)
-    return name
+    return (test_cloud(frame, cloud, params, seed) if other is None
+            else test_difference(frame, cloud, other, params, seed))
 
 
 def main() -> None:
@@ -160,25 +153,10 @@ def main() -> None:
     frame = load_frame(params)
     work = jobs(frame, params)
     directory = Path(paths.topology_chunks)
-    directory.mkdir(parents=True, exist_ok=True)
     key = run_key(params)
-    files = [directory / f"{name}-{key}.parquet" for name, _, _ in work]
-    clear_stale(directory, {f.name for f in files})
-    pending = [index for index, path in enumerate(files) if not path.exists()]
-    with tqdm(total=len(work), initial=len(work) - len(pending), desc="topology",
-              unit="cloud", file=sys.stderr) as progress:
-        if section.workers == 1 or len(pending) <= 1:
-            start_worker(params)
-            for index in pending:
-                progress.set_postfix_str(run_job((index, files[index])))
-                progress.update()
-        else:
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(min(section.workers, len(pending)), start_worker,
-                              (params,)) as pool:
-                for done in pool.imap_unordered(run_job, [(i, files[i]) for i in pending]):
-                    progress.set_postfix_str(done)
-                    progress.update()
+    files = run_jobs([Job(name, key, index) for index, (name, _, _) in enumerate(work)],
+                     directory, run_job, workers=section.workers, initializer=start_worker,
+                     initargs=(params,), desc="topology", unit="cloud")
     tests = pl.concat([pl.read_parquet(f) for f in files])
     tests = tests.with_columns(q_value=pl.Series(multipletests(tests["p_value"].to_numpy(),
                                                                method="fdr_bh")[1]))

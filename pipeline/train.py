@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -27,17 +26,6 @@ from pathlib import Path
 import polars as pl
 from tqdm import tqdm
 
-import models.baselines
-import models.delaunay
-import models.findings
-import models.gbm
-import models.known_quantities
-import models.nulls
-import models.scores
-import models.search
-import models.splits
-import models.targets
-import pipeline.frames
 from models.targets import TargetError, check_target_values
 from models.findings import TARGET, evaluate, with_target
 from models.gbm import GbmModel
@@ -45,11 +33,12 @@ from models.search import (Pair, pair_tools, pairs, search_settings, search_targ
                            sha_model_factory)
 from pipeline.atomic import (publish_together, write_bytes, write_json, write_parquet,
                              write_text)
-from pipeline.chunks import source_digest
+from pipeline.code_digest import code_digest, source_digest
 from pipeline.cluster import dask_client
 from pipeline.frames import frame_columns, search_frame
 from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, Params, check_cores, load_params
+from pipeline.runner import Job, run_jobs
 
 #: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
 SHAP_SAMPLE = 2000
@@ -123,10 +112,10 @@ NOT_PER_PAIR = {"targets", "groups", "custom_targets", "held_out_prime", "worker
 
 
 def pair_key(pair: Pair, data: str, params: Params) -> str:
-    """Digest of what shapes one pair's results: the input tables (``data``, their digest), the
-    params it reads (the search settings, the null models, the primes of the a_p features, the
-    executor of its exported model), its target's definition, its columns and known
-    quantities, and the code. A run reuses every pair whose key is unchanged."""
+    """Digest of what shapes one pair's results: the input tables and the code (``data``: their
+    digests, :func:`run_all`), the params it reads (the search settings, the null models, the
+    primes of the a_p features, the executor of its exported model), its target's definition,
+    its columns and known quantities. A run reuses every pair whose key is unchanged."""
     digest = hashlib.sha256(data.encode())
     search = params.search.model_dump(mode="json", exclude=NOT_PER_PAIR)
     features = params.features.model_dump(mode="json", include={"primes_max",
@@ -136,10 +125,6 @@ def pair_key(pair: Pair, data: str, params: Params) -> str:
                               params.executor.kind, target.name, target.task,
                               str(target.expression), target.excluded, target.sources,
                               target.null, pair.columns, pair.known]).encode())
-    code = [m.__file__ for m in (models.baselines, models.delaunay, models.findings, models.gbm,
-                                 models.known_quantities, models.nulls, models.scores,
-                                 models.search, models.splits, models.targets, pipeline.frames)]
-    digest.update(source_digest(*code, __file__).encode())
     return digest.hexdigest()[:16]
 
 
@@ -162,7 +147,8 @@ def run_all(params: Params) -> list[Path]:
     work = pairs(targets, params.search.groups, groups, frame_columns(params))
     directory = Path(params.paths.train_cache)
     directory.mkdir(parents=True, exist_ok=True)
-    data = source_digest(params.paths.features, params.paths.bsd, params.paths.feature_groups)
+    data = (source_digest(params.paths.features, params.paths.bsd, params.paths.feature_groups)
+            + code_digest("pipeline.train"))
     stems = [directory / f"{p.target.name}__{p.group}-{pair_key(p, data, params)}" for p in work]
     jobs = [(p.target.name, p.group, p.columns, p.known, stem) for p, stem in zip(work, stems)
             if not stem.with_suffix(".json").exists()]
@@ -171,21 +157,13 @@ def run_all(params: Params) -> list[Path]:
     by_target: dict[str, list] = {}
     for job in evaluations:
         by_target.setdefault(job[0], []).append(job)
-    workers = min(params.search.workers, max(len(by_target), 1))
-    initargs = (params, params.search.threads, not on_dask)
-    with tqdm(total=len(work), initial=len(work) - len(evaluations), unit="pair", desc="train",
-              file=sys.stderr) as progress:
-        if workers == 1:
-            start_worker(*initargs)
-            for target_jobs in by_target.values():
-                progress.set_postfix_str(", ".join(run_target(target_jobs)))
-                progress.update(len(target_jobs))
-        elif by_target:
-            context = multiprocessing.get_context("spawn")
-            with context.Pool(workers, start_worker, initargs) as pool:
-                for done in pool.imap_unordered(run_target, by_target.values()):
-                    progress.set_postfix_str(", ".join(done))
-                    progress.update(len(done))
+    digest = lambda jobs: hashlib.sha256(  # noqa: E731
+        "".join(job[-1].name for job in jobs).encode()).hexdigest()[:16]
+    run_jobs([Job(name, digest(target_jobs), target_jobs, weight=len(target_jobs),
+                  cost=len(target_jobs)) for name, target_jobs in by_target.items()],
+             directory, run_target, workers=params.search.workers, initializer=start_worker,
+             initargs=(params, params.search.threads, not on_dask), save=write_json,
+             suffix=".target.json", desc="train", unit="pair", keep_others=True)
     if on_dask and jobs:
         fit_on_dask(params, jobs)
     return [stem.with_suffix(".json") for stem in stems]
