@@ -12,6 +12,7 @@ from typing import Callable
 import polars as pl
 
 import arithmetic.bsd
+import arithmetic.generators
 import arithmetic.reference
 from arithmetic.pari import precision_bits, start_pari
 from arithmetic.reference import CURVE_COLUMNS, reference_table
@@ -33,10 +34,8 @@ def pari() -> object:
     return _pari
 
 
-def reference_chunk(rows: pl.DataFrame, analytic_conductor_max: int, sha_tolerance: float,
-                    precision: int, lfunction_precision: int) -> pl.DataFrame:
-    return reference_table(_pari, rows, analytic_conductor_max, sha_tolerance, precision,
-                           lfunction_precision)
+def reference_chunk(rows: pl.DataFrame, **settings) -> pl.DataFrame:
+    return reference_table(_pari, rows, **settings)
 
 
 def table_settings(section) -> dict:
@@ -45,7 +44,9 @@ def table_settings(section) -> dict:
     return {"analytic_conductor_max": section.analytic_conductor_max,
             "sha_tolerance": section.sha_tolerance,
             "precision": precision_bits(section.realprecision),
-            "lfunction_precision": section.lfunction_bits}
+            "lfunction_precision": section.lfunction_bits,
+            "saturation_bound": section.saturation_bound,
+            "generators_conductor_max": section.generators_conductor_max}
 
 
 def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,
@@ -56,7 +57,8 @@ def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,
     resumable in ``chunk_dir``/pari; the rows come back in input order, checked."""
     task = task or partial(reference_chunk, **table_settings(section))
     salt = (f"{section.model_dump_json()};"
-            + source_digest(arithmetic.reference.__file__, arithmetic.bsd.__file__, *code))
+            + source_digest(arithmetic.reference.__file__, arithmetic.bsd.__file__,
+                            arithmetic.generators.__file__, *code))
     chunks = plan_chunks(table, "isogeny_class", section.chunk_size, salt)
     paths = run_chunks(table, chunks, Path(chunk_dir) / "pari", task, workers=section.workers,
                        initializer=start_worker,

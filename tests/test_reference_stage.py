@@ -10,8 +10,8 @@ from pipeline.params import HeightSample
 
 SECTION = HeightSample(height=10**5, curves=40, seed=1, analytic_conductor_max=10**8,
                        workers=1, chunk_size=10, realprecision=38, lfunction_bits=64,
-                       sha_tolerance=1e-6,
-                       pari_stack_mb=256)
+                       sha_tolerance=1e-6, saturation_bound=100,
+                       generators_conductor_max=10**8, pari_stack_mb=256)
 
 
 def run(section, chunk_dir):
