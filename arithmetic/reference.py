@@ -122,7 +122,7 @@ def draw_height_sample(height: int, size: int, seed: int) -> pl.DataFrame:
                         schema_overrides={"number": pl.Int64, "a4": pl.Int64, "a6": pl.Int64})
 
 
-def _points(pari: cypari2.Pari, gens: list[list[str]]):
+def gens_points(pari: cypari2.Pari, gens: list[list[str]]):
     """The ``gens`` column's exact rational strings as a PARI vector of points, parsed by
     :class:`fractions.Fraction` (never handed to PARI's parser)."""
     def rational(text: str):
@@ -150,7 +150,8 @@ def curve_generators(pari: cypari2.Pari, label: str, curve, conductor: int, rank
         gens = mordell_weil_basis(pari, curve, rank, settings["saturation_bound"], label)
     except CurveError:
         return None, None, "not found"
-    heights = pari.ellheightmatrix(curve, _points(pari, gens), precision=settings["precision"])
+    heights = pari.ellheightmatrix(curve, gens_points(pari, gens),
+                                   precision=settings["precision"])
     return gens, pari.matdet(heights), None
 
 
@@ -227,6 +228,14 @@ def reference_table(pari: cypari2.Pari, curves: pl.DataFrame, analytic_conductor
                                     settings))
     return pl.concat([curves.select(CURVE_COLUMNS), pl.DataFrame(rows, schema=REFERENCE_SCHEMA)],
                      how="horizontal")
+
+
+def regulator_summary(table: pl.DataFrame) -> str:
+    """How many curves of a reference table got a regulator, and why the others did not."""
+    missing = table["regulator_missing"].drop_nulls().value_counts(sort=True)
+    reasons = ", ".join(f"{reason} {count}" for reason, count in missing.iter_rows())
+    return (f"regulator for {table['regulator'].is_not_null().sum()} of {len(table)}"
+            + (f" (none: {reasons})" if reasons else ""))
 
 
 def minimal_curves(pari: cypari2.Pari, pairs: pl.DataFrame) -> pl.DataFrame:

@@ -9,9 +9,9 @@ from scipy.stats import binomtest
 
 from arithmetic.bsd import BsdError
 from arithmetic.pari import start_pari
-from arithmetic.reference import (REGULATOR_MISSING, _points, curve_generators,
+from arithmetic.reference import (REGULATOR_MISSING, curve_generators, gens_points,
                                   draw_height_sample, height_box, is_reduced_pair,
-                                  minimal_curves, reference_table)
+                                  minimal_curves, reference_table, regulator_summary)
 from arithmetic.stein_watkins import (SteinWatkinsError, check_against_pari, data_files,
                                       read_classes, sample_classes)
 
@@ -85,7 +85,7 @@ def test_known_curves(pari):
         assert row["sha_an"] == pytest.approx(1, abs=1e-9), label
         # the stored generators lie on the curve and give the stored regulator
         curve = pari.ellinit(row["ainvs"], precision=128)
-        points = _points(pari, row["gens"])
+        points = gens_points(pari, row["gens"])
         assert all(pari.ellisoncurve(curve, point) for point in points)
         assert float(pari.matdet(pari.ellheightmatrix(curve, points, precision=128))) \
             == row["regulator"]
@@ -120,7 +120,9 @@ def test_a_bounded_search_leaves_the_regulator_null_and_says_why(pari):
     """5159b2 has rank 1 but its 2-descent finds no point: beyond the 2-descent the search
     (here the Heegner point) runs only up to the conductor bound."""
     rows = curves([("5159b2", [1, 0, 1, -475611, -126287863])], pari)
-    bounded = reference(pari, rows, generators_conductor_max=5158).row(0, named=True)
+    bounded_table = reference(pari, rows, generators_conductor_max=5158)
+    assert regulator_summary(bounded_table) == "regulator for 0 of 1 (none: search bound 1)"
+    bounded = bounded_table.row(0, named=True)
     assert (bounded["rank"], bounded["rank_lower"], bounded["rank_upper"]) == (1, 1, 1)
     assert bounded["regulator"] is None and bounded["gens"] is None
     assert bounded["sha_an"] is None and bounded["sha"] is None
