@@ -11,8 +11,8 @@ p⁶ | B for some prime p is the twist-free rescaling of a smaller pair and is d
 singular pairs (4A³ + 27B² = 0). Every curve of either reference sample gets, from PARI: its
 minimal model, conductor, Tamagawa product, root number, torsion, real period, rank bounds from
 2-descent (``ellrank``, PARI >= 2.15), the 2-Selmer rank dim Sel²(E/Q) = rank + dim Ш[2] +
-dim E(Q)[2] (the number of basis 2-covers ``ell2cover`` returns), and — where the conductor is at most a bound, since the
-L-series costs about √N terms — the analytic rank and L^(r)(E,1)/r!.
+dim E(Q)[2] (the number of basis 2-covers ``ell2cover`` returns), and — where the conductor is
+at most a bound, since the L-series costs about √N terms — the analytic rank and L^(r)(E,1)/r!.
 
 Where the rank r is known (the analytic rank, else the 2-descent rank when its bounds meet),
 generators of E(Q)/E(Q)_tors come from :func:`arithmetic.generators.mordell_weil_basis`, the
@@ -22,11 +22,13 @@ BSD). Then the analytic Sha of the BSD formula (Cremona 1997, §3.8),
 
     sha_an = (L^(r)(E,1)/r!) · #T² / (Ω · Reg(E) · ∏c_p),
 
-must be within the tolerance of a perfect square (Cassels 1962), for every rank. The search
-is bounded: the 2-descent's own points (``ellrank`` at effort 0, which gives the lower rank
-bound) are always tried; the further search (higher ``ellrank`` efforts, a Heegner point,
-whose cost grows with the conductor) only for N <= ``generators_conductor_max``. Where no
-basis is found the regulator and Sha stay null and ``regulator_missing`` says why
+must be within the tolerance of a perfect square (Cassels 1962), for every rank: points of
+index m in E(Q)/E(Q)_tors (m with a prime factor above the saturation bound) give m²·Reg(E)
+and Sha/m², which fails the check unless m² divides Sha. The search is bounded: the points
+of the 2-descent (``ellrank`` at effort 0, the search that gives the rank bounds) are always
+used; the further search (higher ``ellrank`` efforts; for rank 1 a Heegner point, whose cost
+grows with the conductor and the generator's height) only for N <= ``generators_conductor_max``.
+Where no basis is found the regulator and Sha stay null and ``regulator_missing`` says why
 (:data:`REGULATOR_MISSING`).
 """
 from __future__ import annotations
