@@ -11,23 +11,51 @@ p⁶ | B for some prime p is the twist-free rescaling of a smaller pair and is d
 singular pairs (4A³ + 27B² = 0). Every curve of either reference sample gets, from PARI: its
 minimal model, conductor, Tamagawa product, root number, torsion, real period, rank bounds from
 2-descent (``ellrank``, PARI >= 2.15), the 2-Selmer rank dim Sel²(E/Q) = rank + dim Ш[2] +
-dim E(Q)[2] (the number of basis 2-covers ``ell2cover`` returns), and — where the conductor is at most a bound, since the
-L-series costs about √N terms — the analytic rank and L^(r)(E,1)/r!. Without generators the
-regulator, hence Sha, is known only for rank 0 (R = 1): there sha_an = L(E,1)·#T²/(Ω·∏c_p)
-must be a perfect square like everywhere else.
+dim E(Q)[2] (the number of basis 2-covers ``ell2cover`` returns), and — where the conductor is
+at most a bound, since the L-series costs about √N terms — the analytic rank and L^(r)(E,1)/r!.
+
+Where the rank r is known (the analytic rank, else the 2-descent rank when its bounds meet),
+generators of E(Q)/E(Q)_tors come from :func:`arithmetic.generators.mordell_weil_basis`, the
+path of the online sources (``ellrank``, ``ellheegner`` for rank 1, ``ellsaturation``), and
+Reg(E) = det(⟨P_i, P_j⟩) from the Néron–Tate pairing (``ellheightmatrix``, normalized as in
+BSD). Then the analytic Sha of the BSD formula (Cremona 1997, §3.8),
+
+    sha_an = (L^(r)(E,1)/r!) · #T² / (Ω · Reg(E) · ∏c_p),
+
+must be within the tolerance of a perfect square (Cassels 1962), for every rank: points of
+index m in E(Q)/E(Q)_tors (m with a prime factor above the saturation bound) give m²·Reg(E)
+and Sha/m², which fails the check unless m² divides Sha. The search is bounded: the points
+of the 2-descent (``ellrank`` at effort 0, the search that gives the rank bounds) are always
+used; the further search (higher ``ellrank`` efforts; for rank 1 a Heegner point, whose cost
+grows with the conductor and the generator's height) only for N <= ``generators_conductor_max``.
+Where no basis is found the regulator and Sha stay null and ``regulator_missing`` says why
+(:data:`REGULATOR_MISSING`).
 """
 from __future__ import annotations
+
+from fractions import Fraction
 
 import cypari2
 import numpy as np
 import polars as pl
 
 from arithmetic.bsd import CM_DISCRIMINANT, BsdError, class_l_data, nearest_square_root
+from arithmetic.curves import CurveError
+from arithmetic.elldata import CURVE_SCHEMA
+from arithmetic.generators import RANDOM_SEED, mordell_weil_basis
 
 #: Columns of a reference sample's curve table (as in ``data/curves.parquet``, without gens).
 CURVE_COLUMNS = ["label", "isogeny_class", "number", "conductor", "ainvs"]
+#: Why a curve of known or unknown rank has no regulator: the values of ``regulator_missing``.
+REGULATOR_MISSING = {
+    "rank unknown": "no L-series (N above analytic_conductor_max) and the 2-descent bounds differ",
+    "search bound": "the 2-descent found fewer independent points than the rank, and N is above "
+                    "generators_conductor_max, which bounds the further search",
+    "not found": "ellrank at every effort (and for rank 1 the Heegner point) found fewer "
+                 "independent points than the rank",
+}
 #: The BSD quantities a reference sample carries: those of :data:`arithmetic.bsd.BSD_SCHEMA`
-#: (null where unknown) and the 2-descent rank bounds.
+#: (null where unknown), the 2-descent rank bounds and the generators.
 REFERENCE_SCHEMA = {
     "rank": pl.Int8,             # analytic rank where computed, else the 2-descent rank if exact
     "rank_lower": pl.Int8,       # ellrank: lower bound (independent points found)
@@ -38,15 +66,17 @@ REFERENCE_SCHEMA = {
     "tamagawa_product": pl.Int64,
     "real_components": pl.Int8,
     "real_period": pl.Float64,
-    "regulator": pl.Float64,     # 1 for rank 0; null otherwise (no generators)
+    "regulator": pl.Float64,     # det of the height pairing on gens; 1 for rank 0
     "special_value": pl.Float64,  # L^(r)(E,1)/r! where the conductor allows
-    "sha_an": pl.Float64,        # rank 0 only
+    "sha_an": pl.Float64,        # where the L-value and the regulator are known
     "sha": pl.Int64,
     "root_number": pl.Int8,
     "discriminant": pl.String,
     "jinv": pl.String,
     "cm": pl.Int16,
     "semistable": pl.Boolean,
+    "gens": CURVE_SCHEMA["gens"],            # a basis of E(Q)/E(Q)_tors, [[x, y], ...]; [] rank 0
+    "regulator_missing": pl.String,         # a key of REGULATOR_MISSING; null when known
 }
 
 
@@ -94,55 +124,101 @@ def draw_height_sample(height: int, size: int, seed: int) -> pl.DataFrame:
                         schema_overrides={"number": pl.Int64, "a4": pl.Int64, "a6": pl.Int64})
 
 
+def gens_points(pari: cypari2.Pari, gens: list[list[str]]):
+    """The ``gens`` column's exact rational strings as a PARI vector of points, parsed by
+    :class:`fractions.Fraction` (never handed to PARI's parser)."""
+    def rational(text: str):
+        value = Fraction(text)
+        return pari(value.numerator) / value.denominator
+    return pari([[rational(x), rational(y)] for x, y in gens])
+
+
+def curve_generators(pari: cypari2.Pari, label: str, curve, conductor: int, rank: int | None,
+                     found: int, settings: dict) -> tuple[list | None, object, str | None]:
+    """(gens, Reg(E) as a PARI real, None), or (None, None, a :data:`REGULATOR_MISSING` key).
+
+    ``found`` is the number of independent points of the 2-descent (``ellrank`` at effort 0
+    after ``setrand``, as :func:`mordell_weil_basis` starts); when it is below the rank, the
+    further search runs only for N <= ``settings["generators_conductor_max"]``. The regulator
+    is det(⟨P_i, P_j⟩) of the stored generators at ``settings["precision"]`` bits, as in
+    :func:`arithmetic.bsd.curve_bsd`."""
+    if rank is None:
+        return None, None, "rank unknown"
+    if rank == 0:
+        return [], pari(1), None
+    if found < rank and conductor > settings["generators_conductor_max"]:
+        return None, None, "search bound"
+    try:
+        gens = mordell_weil_basis(pari, curve, rank, settings["saturation_bound"], label)
+    except CurveError:
+        return None, None, "not found"
+    heights = pari.ellheightmatrix(curve, gens_points(pari, gens),
+                                   precision=settings["precision"])
+    return gens, pari.matdet(heights), None
+
+
 def curve_reference(pari: cypari2.Pari, label: str, curve, conductor: int,
-                    l_data: tuple | None, sha_tolerance: float) -> dict:
+                    l_data: tuple | None, settings: dict) -> dict:
     """PARI's quantities of ``curve`` (an ``ellinit`` of a minimal model whose table gives
     ``conductor``) given its class's L-data (:func:`arithmetic.bsd.class_l_data`, or None where
-    the conductor is too large)."""
+    the conductor is too large); ``settings``: ``sha_tolerance``, ``saturation_bound``,
+    ``generators_conductor_max`` and ``precision`` (bits of the regulator)."""
     reduction = pari.ellglobalred(curve)
     if int(reduction[0]) != conductor:
         raise BsdError(f"{label}: conductor from ellglobalred is {reduction[0]}, "
                        f"the table says {conductor}")
-    lower, upper = (int(x) for x in pari.ellrank(curve)[:2])
+    # ellrank's search uses PARI's random generator: the same state as the generators' search,
+    # so that the bounds depend on the curve alone
+    pari.setrand(RANDOM_SEED)
+    descent = pari.ellrank(curve)
+    lower, upper = int(descent[0]), int(descent[1])
     selmer = len(pari.ell2cover(curve))   # a basis of the everywhere-locally-soluble 2-covers
     torsion = pari.elltors(curve)
     torsion_order, tamagawa = int(torsion[0]), int(reduction[2])
     discriminant = curve.disc()
     components = 2 if discriminant > 0 else 1
     real_period = curve.omega()[0] * components
-    rank = special_value = regulator = sha_an = sha = None
+    special_value = sha_an = sha = None
     if l_data is not None:
         rank, value, root_number = l_data
         if not lower <= rank <= upper:
             raise BsdError(f"{label}: analytic rank {rank} outside the 2-descent bounds "
                            f"[{lower}, {upper}]")
         special_value = float(value)
-        if rank == 0:
-            regulator = 1.0
-            sha_an = float(value * torsion_order**2 / (real_period * tamagawa))
-            sha = nearest_square_root(sha_an, sha_tolerance, label) ** 2
     else:
         root_number = int(pari.ellrootno(curve))
         rank = lower if lower == upper else None
+    gens, regulator, missing = curve_generators(pari, label, curve, conductor, rank,
+                                                len(descent[3]), settings)
+    if l_data is not None and regulator is not None:
+        sha_an = float(value * torsion_order**2 / (real_period * regulator * tamagawa))
+        sha = nearest_square_root(sha_an, settings["sha_tolerance"], label) ** 2
     j = curve.j()
     return {
         "rank": rank, "rank_lower": lower, "rank_upper": upper, "selmer2_rank": selmer,
         "torsion": torsion_order, "torsion_structure": [int(n) for n in torsion[1]],
         "tamagawa_product": tamagawa, "real_components": components,
-        "real_period": float(real_period), "regulator": regulator,
+        "real_period": float(real_period),
+        "regulator": None if regulator is None else float(regulator),
         "special_value": special_value, "sha_an": sha_an, "sha": sha,
         "root_number": root_number, "discriminant": str(discriminant), "jinv": str(j),
         "cm": CM_DISCRIMINANT.get(int(j), 0) if j.type() == "t_INT" else 0,
         "semistable": bool(pari.issquarefree(reduction[0])),
+        "gens": gens, "regulator_missing": missing,
     }
 
 
 def reference_table(pari: cypari2.Pari, curves: pl.DataFrame, analytic_conductor_max: int,
-                    sha_tolerance: float, precision: int, lfunction_precision: int
-                    ) -> pl.DataFrame:
+                    sha_tolerance: float, precision: int, lfunction_precision: int,
+                    saturation_bound: int, generators_conductor_max: int) -> pl.DataFrame:
     """The reference quantities of a table of minimal curves (:data:`CURVE_COLUMNS`, whole
-    isogeny classes contiguous): the L-data once per class, where N <= the bound; periods to
-    ``precision`` bits, L-values to ``lfunction_precision`` bits."""
+    isogeny classes contiguous): the L-data once per class, where N <= the bound; periods and
+    regulators to ``precision`` bits, L-values to ``lfunction_precision`` bits; generators
+    saturated at p <= ``saturation_bound``, searched beyond the 2-descent's points only for
+    N <= ``generators_conductor_max``."""
+    settings = {"sha_tolerance": sha_tolerance, "precision": precision,
+                "saturation_bound": saturation_bound,
+                "generators_conductor_max": generators_conductor_max}
     rows, current, l_data = [], None, None
     for row in curves.select(CURVE_COLUMNS).iter_rows(named=True):
         curve = pari.ellinit(row["ainvs"], precision=precision)
@@ -151,9 +227,17 @@ def reference_table(pari: cypari2.Pari, curves: pl.DataFrame, analytic_conductor
             if row["conductor"] <= analytic_conductor_max:
                 l_data = class_l_data(pari, curve, lfunction_precision)
         rows.append(curve_reference(pari, row["label"], curve, row["conductor"], l_data,
-                                    sha_tolerance))
+                                    settings))
     return pl.concat([curves.select(CURVE_COLUMNS), pl.DataFrame(rows, schema=REFERENCE_SCHEMA)],
                      how="horizontal")
+
+
+def regulator_summary(table: pl.DataFrame) -> str:
+    """How many curves of a reference table got a regulator, and why the others did not."""
+    missing = table["regulator_missing"].drop_nulls().value_counts(sort=True)
+    reasons = ", ".join(f"{reason} {count}" for reason, count in missing.iter_rows())
+    return (f"regulator for {table['regulator'].is_not_null().sum()} of {len(table)}"
+            + (f" (none: {reasons})" if reasons else ""))
 
 
 def minimal_curves(pari: cypari2.Pari, pairs: pl.DataFrame) -> pl.DataFrame:

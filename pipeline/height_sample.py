@@ -14,7 +14,8 @@ import polars as pl
 
 from arithmetic.bsd import BsdError
 from arithmetic.pari import process_pari
-from arithmetic.reference import draw_height_sample, minimal_curves, reference_table
+from arithmetic.reference import (draw_height_sample, minimal_curves, reference_table,
+                                  regulator_summary)
 from pipeline import reference
 from pipeline.atomic import write_parquet
 from pipeline.params import ParamsError, load_params
@@ -42,7 +43,8 @@ def main() -> None:
     known = computed["rank"].is_not_null().sum()
     print(f"height_sample: {len(computed)} curves with H <= {section.height}, conductors "
           f"{computed['conductor'].min()}..{computed['conductor'].max()}, rank known for "
-          f"{known} -> {params.paths.height_sample}", file=sys.stderr)
+          f"{known}, {regulator_summary(computed)} -> {params.paths.height_sample}",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -321,6 +321,10 @@ class _ReferenceWork(Bsd):
     for the L-series."""
     analytic_conductor_max: int = Field(
         ge=1, description="analytic rank and L^(r)(E,1)/r! only for conductors <= this")
+    saturation_bound: int = Field(ge=2, description="Mordell-Weil points saturated at p <= this")
+    generators_conductor_max: int = Field(
+        ge=0, description="generators beyond the 2-descent's own points (higher ellrank "
+                          "efforts, Heegner points) searched only for conductors <= this")
 
 
 class HeightSample(_ReferenceWork):

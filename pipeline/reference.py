@@ -18,10 +18,8 @@ from pipeline.code_digest import code_digest
 from pipeline.features import compute_features
 from pipeline.params import Executor, Features
 
-def reference_chunk(rows: pl.DataFrame, analytic_conductor_max: int, sha_tolerance: float,
-                    precision: int, lfunction_precision: int) -> pl.DataFrame:
-    return reference_table(process_pari(), rows, analytic_conductor_max, sha_tolerance,
-                           precision, lfunction_precision)
+def reference_chunk(rows: pl.DataFrame, **settings) -> pl.DataFrame:
+    return reference_table(process_pari(), rows, **settings)
 
 
 def table_settings(section) -> dict:
@@ -30,7 +28,9 @@ def table_settings(section) -> dict:
     return {"analytic_conductor_max": section.analytic_conductor_max,
             "sha_tolerance": section.sha_tolerance,
             "precision": precision_bits(section.realprecision),
-            "lfunction_precision": section.lfunction_bits}
+            "lfunction_precision": section.lfunction_bits,
+            "saturation_bound": section.saturation_bound,
+            "generators_conductor_max": section.generators_conductor_max}
 
 
 def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,

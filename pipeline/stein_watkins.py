@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from arithmetic.bsd import BsdError
+from arithmetic.reference import regulator_summary
 from arithmetic.stein_watkins import (SteinWatkinsError, check_against_pari, data_files,
                                       read_classes, sample_classes)
 from pipeline import reference
@@ -39,7 +40,8 @@ def main() -> None:
     write_parquet(features, params.paths.stein_watkins_features)
     reference.finish(chunks)
     print(f"stein_watkins: {len(computed)} curves in {computed['isogeny_class'].n_unique()} "
-          f"classes from {section.file} -> {params.paths.stein_watkins}", file=sys.stderr)
+          f"classes from {section.file}, {regulator_summary(computed)} -> "
+          f"{params.paths.stein_watkins}", file=sys.stderr)
 
 
 if __name__ == "__main__":

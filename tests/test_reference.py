@@ -9,8 +9,9 @@ from scipy.stats import binomtest
 
 from arithmetic.bsd import BsdError
 from arithmetic.pari import start_pari
-from arithmetic.reference import (draw_height_sample, height_box, is_reduced_pair,
-                                  minimal_curves, reference_table)
+from arithmetic.reference import (REGULATOR_MISSING, curve_generators, gens_points,
+                                  draw_height_sample, height_box, is_reduced_pair,
+                                  minimal_curves, reference_table, regulator_summary)
 from arithmetic.stein_watkins import (SteinWatkinsError, check_against_pari, data_files,
                                       read_classes, sample_classes)
 
@@ -18,6 +19,14 @@ from arithmetic.stein_watkins import (SteinWatkinsError, check_against_pari, dat
 @pytest.fixture(scope="module")
 def pari():
     return start_pari(38, 1024)
+
+
+def reference(pari, rows: pl.DataFrame, analytic_conductor_max: int = 10**8,
+          generators_conductor_max: int = 10**8) -> pl.DataFrame:
+    """reference_table at the defaults' tolerances, 128-bit periods, 64-bit L-values and
+    generators saturated at p <= 100."""
+    return reference_table(pari, rows, analytic_conductor_max, 1e-6, 128, 64, 100,
+                           generators_conductor_max)
 
 
 def curves(rows: list[tuple[str, list[int]]], pari) -> pl.DataFrame:
@@ -51,11 +60,16 @@ def test_height_sample_is_seeded_inside_the_box_and_reduced():
         draw_height_sample(100, 50, 1)
 
 
+#: Reg(E) of Cremona's tables (37a1 rank 1, 389a1 rank 2, 5077a1 rank 3).
+KNOWN_REGULATORS = {"37a1": 0.0511114082399688, "389a1": 0.152460177943144,
+                    "5077a1": 0.417143558758384}
+
+
 def test_known_curves(pari):
-    table = reference_table(pari, curves([
+    table = reference(pari, curves([
         ("11a1", [0, -1, 1, -10, -20]), ("37a1", [0, 0, 1, -1, 0]), ("389a1", [0, 1, 1, -2, 0]),
         ("5077a1", [0, 0, 1, -7, 6]), ("571a1", [0, -1, 1, -929, -10595]),
-        ("681b1", [1, 1, 0, -1154, -15345])], pari), 10**8, 1e-6, 128, 64)
+        ("681b1", [1, 1, 0, -1154, -15345])], pari))
     rows = {r["label"]: r for r in table.iter_rows(named=True)}
     eleven = rows["11a1"]
     assert (eleven["torsion"], eleven["tamagawa_product"], eleven["sha"]) == (5, 5, 1)
@@ -63,24 +77,79 @@ def test_known_curves(pari):
     assert eleven["special_value"] == pytest.approx(0.253841860855911, rel=1e-12)
     assert [rows[k]["rank"] for k in ("37a1", "389a1", "5077a1")] == [1, 2, 3]
     assert rows["5077a1"]["rank_lower"] == rows["5077a1"]["rank_upper"] == 3
-    assert rows["37a1"]["regulator"] is None and rows["37a1"]["sha"] is None   # no generators
     assert (rows["571a1"]["sha"], rows["681b1"]["sha"]) == (4, 9)
+    for label, regulator in KNOWN_REGULATORS.items():      # Cremona's tables, the LMFDB
+        row = rows[label]
+        assert row["regulator"] == pytest.approx(regulator, rel=1e-12), label
+        assert (row["sha"], row["regulator_missing"], len(row["gens"])) == (1, None, row["rank"])
+        assert row["sha_an"] == pytest.approx(1, abs=1e-9), label
+        # the stored generators lie on the curve and give the stored regulator
+        curve = pari.ellinit(row["ainvs"], precision=128)
+        points = gens_points(pari, row["gens"])
+        assert all(pari.ellisoncurve(curve, point) for point in points)
+        assert float(pari.matdet(pari.ellheightmatrix(curve, points, precision=128))) \
+            == row["regulator"]
+    assert (rows["11a1"]["gens"], rows["11a1"]["regulator"]) == ([], 1.0)
     # dim Sel² = rank + dim Ш[2] + dim E(Q)[2]: Ш(571a1) = (Z/2)², E(681b1)[2] = (Z/2)², Ш odd
     assert [rows[k]["selmer2_rank"] for k in ("11a1", "37a1", "389a1", "571a1", "681b1")] \
         == [0, 1, 2, 2, 2]
 
 
 def test_without_the_l_series_the_rank_comes_from_two_descent(pari):
-    table = reference_table(pari, curves([("389a1", [0, 1, 1, -2, 0])], pari), 100, 1e-6, 128, 64)
+    table = reference(pari, curves([("389a1", [0, 1, 1, -2, 0])], pari), 100)
     row = table.row(0, named=True)
     assert row["rank"] == 2 and row["special_value"] is None and row["root_number"] == 1
+    # the rank is known, so are the generators; without an L-value there is no analytic Sha
+    assert row["regulator"] == pytest.approx(KNOWN_REGULATORS["389a1"], rel=1e-12)
+    assert row["sha_an"] is None and row["sha"] is None and row["regulator_missing"] is None
+
+
+def test_rank_one_curves_of_the_height_sample_get_a_square_sha(pari):
+    """Every curve of rank 1 among the first of the default height sample (H <= 10^6, seed 3)
+    gets generators, a regulator and an analytic Sha within the tolerance of a square."""
+    sample = reference(pari, minimal_curves(pari, draw_height_sample(10**6, 4000, 3).head(40)))
+    rank_one = sample.filter(pl.col("rank") == 1)
+    assert len(rank_one) >= 10 and rank_one["regulator_missing"].is_null().all()
+    for row in rank_one.iter_rows(named=True):
+        assert row["regulator"] > 0 and len(row["gens"]) == 1
+        assert row["sha"] >= 1 and abs(row["sha_an"] - row["sha"]) <= 1e-6, row["label"]
+        assert round(row["sha"] ** 0.5) ** 2 == row["sha"]
+
+
+def test_a_bounded_search_leaves_the_regulator_null_and_says_why(pari):
+    """5159b2 has rank 1 but its 2-descent finds no point: beyond the 2-descent the search
+    (here the Heegner point) runs only up to the conductor bound."""
+    rows = curves([("5159b2", [1, 0, 1, -475611, -126287863])], pari)
+    bounded_table = reference(pari, rows, generators_conductor_max=5158)
+    assert regulator_summary(bounded_table) == "regulator for 0 of 1 (none: search bound 1)"
+    bounded = bounded_table.row(0, named=True)
+    assert (bounded["rank"], bounded["rank_lower"], bounded["rank_upper"]) == (1, 1, 1)
+    assert bounded["regulator"] is None and bounded["gens"] is None
+    assert bounded["sha_an"] is None and bounded["sha"] is None
+    assert bounded["regulator_missing"] == "search bound" and "search bound" in REGULATOR_MISSING
+    assert bounded["special_value"] > 0                       # the L-value is still there
+    searched = reference(pari, rows, generators_conductor_max=5159).row(0, named=True)
+    assert searched["regulator"] > 0 and searched["regulator_missing"] is None
+    assert searched["sha"] == 1 and len(searched["gens"]) == 1
+
+
+def test_no_basis_and_no_rank_are_reasons_too(pari):
+    """Claimed rank 2 on 37a1 (rank 1): every ellrank effort finds one point, so "not found";
+    no rank, "rank unknown". Neither guesses a regulator."""
+    curve = pari.ellinit([0, 0, 1, -1, 0], precision=128)
+    settings = {"sha_tolerance": 1e-6, "precision": 128, "saturation_bound": 100,
+                "generators_conductor_max": 10**8}
+    assert curve_generators(pari, "37a1", curve, 37, 2, 1, settings) == (None, None, "not found")
+    assert curve_generators(pari, "37a1", curve, 37, None, 1, settings) \
+        == (None, None, "rank unknown")
+    assert set(REGULATOR_MISSING) == {"rank unknown", "search bound", "not found"}
 
 
 def test_height_ordered_root_numbers_are_balanced(pari):
     """A known fact: ordered by height, root numbers +1 and −1 are equally likely
     (Bhargava–Kane–Lenstra–Poonen–Rains 2015; BHKSSW 2016, §5): a binomial test must not reject."""
-    table = reference_table(pari, minimal_curves(pari, draw_height_sample(10**6, 400, 5)),
-                            1, 1e-6, 128, 64)
+    table = reference(pari, minimal_curves(pari, draw_height_sample(10**6, 400, 5)),
+                      1)
     plus = int((table["root_number"] == 1).sum())
     assert binomtest(plus, len(table), 0.5).pvalue > 0.01, f"{plus} of {len(table)} are +1"
     assert table["conductor"].min() >= 11 and (table["rank_upper"] >= table["rank_lower"]).all()
@@ -108,7 +177,7 @@ def test_stein_watkins_reader(tmp_path, pari):
     assert table["sw_torsion"].to_list() == [5, 5, 8, 1]          # 4x: Z/2 x Z/4
     assert table["sw_discriminant"].to_list() == ["-11", "-161051", "50625", "37"]
     assert read_classes(path, 12, 37)["label"].to_list() == ["sw15.1.1"]
-    computed = reference_table(pari, table, 10**8, 1e-6, 128, 64)
+    computed = reference(pari, table)
     check_against_pari(table, computed)
     assert sample_classes(table, 2, 0)["isogeny_class"].n_unique() == 2
 
@@ -120,7 +189,7 @@ def test_stein_watkins_errors_name_file_and_line(tmp_path, pari):
     wrong = write_bz2(tmp_path / "b.bz2", SW_TEXT.replace("1 0.306000", "0 0.306000"))
     table = read_classes(wrong, 1, 100)
     with pytest.raises(SteinWatkinsError, match=r"b\.bz2:7: sw37\.1\.1: the file gives rank 0"):
-        check_against_pari(table, reference_table(pari, table, 10**8, 1e-6, 128, 64))
+        check_against_pari(table, reference(pari, table))
     (tmp_path / "c.bz2").write_bytes(b"not bzip2")
     with pytest.raises(SteinWatkinsError, match="cannot read"):
         read_classes(tmp_path / "c.bz2", 1, 100)
@@ -128,7 +197,7 @@ def test_stein_watkins_errors_name_file_and_line(tmp_path, pari):
 
 def test_the_installed_database_agrees_with_pari(pari):
     table = sample_classes(read_classes(data_files()["a.000"].path, 1000, 2000), 60, 1)
-    check_against_pari(table, reference_table(pari, table, 10**8, 1e-6, 128, 64))
+    check_against_pari(table, reference(pari, table))
 
 
 def test_a_non_square_sha_fails_naming_the_curve(pari):
@@ -138,9 +207,26 @@ def test_a_non_square_sha_fails_naming_the_curve(pari):
 
     curve = pari.ellinit([0, -1, 1, -929, -10595])
     rank, value, sign = class_l_data(pari, curve, 64)
-    assert curve_reference(pari, "571a1", curve, 571, (rank, value, sign), 1e-6)["sha"] == 4
+    settings = {"sha_tolerance": 1e-6, "precision": 64, "saturation_bound": 100,
+                "generators_conductor_max": 10**8}
+    assert curve_reference(pari, "571a1", curve, 571, (rank, value, sign), settings)["sha"] == 4
     with pytest.raises(BsdError, match=r"571a1: analytic Sha = 2 is not within"):
-        curve_reference(pari, "571a1", curve, 571, (rank, value / 2, sign), 1e-6)
+        curve_reference(pari, "571a1", curve, 571, (rank, value / 2, sign), settings)
     with pytest.raises(BsdError, match=r"571a1: conductor from ellglobalred is 571, the table "
                                        r"says 572"):
-        curve_reference(pari, "571a1", curve, 572, (rank, value, sign), 1e-6)
+        curve_reference(pari, "571a1", curve, 572, (rank, value, sign), settings)
+
+
+def test_a_wrong_regulator_fails_naming_the_curve(pari):
+    """37a1 (Sha 1) with a third of its L'(E,1): the analytic Sha 1/3 is no square; the
+    regulator enters the check at rank > 0."""
+    from arithmetic.bsd import class_l_data
+    from arithmetic.reference import curve_reference
+
+    curve = pari.ellinit([0, 0, 1, -1, 0], precision=128)
+    rank, value, sign = class_l_data(pari, curve, 64)
+    settings = {"sha_tolerance": 1e-6, "precision": 128, "saturation_bound": 100,
+                "generators_conductor_max": 10**8}
+    assert curve_reference(pari, "37a1", curve, 37, (rank, value, sign), settings)["sha"] == 1
+    with pytest.raises(BsdError, match=r"37a1: analytic Sha = 0.333333333333 is not within"):
+        curve_reference(pari, "37a1", curve, 37, (rank, value / 3, sign), settings)
