@@ -92,12 +92,11 @@ def assemble(curves: pl.DataFrame, bsd: pl.DataFrame, computed: pl.DataFrame,
 def planned_columns(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features) -> list[str]:
     """The columns the feature table will have: they depend on the params alone, so they are
     those of the first isogeny class's features, computed here in a few milliseconds."""
-    global _pari
-    if _pari is None:
-        start_worker(section.pari_stack_mb)
+    start_process_pari(REALPRECISION, section.pari_stack_mb)
     count = int((curves["isogeny_class"] == curves["isogeny_class"][0]).sum())
     head = curves.head(count).select(*KEY_COLUMNS, "ainvs")
-    computed = features_chunk(head, primes_up_to(section.primes_max))
+    computed = features_chunk(head, primes_up_to(section.primes_max),
+                              section.l_series_tolerance, section.l_series_terms_max)
     return assemble(curves.head(count), bsd.head(count), computed, section).columns
 
 
