@@ -263,3 +263,23 @@ def prediction_words(output: list[float], task: str, classes: list | None) -> st
     best = max(range(len(probabilities)), key=probabilities.__getitem__)
     name = classes[best] if classes and len(classes) == len(probabilities) else f"class #{best}"
     return f"{name} (probability {probabilities[best]:.3f})"
+
+
+def driving_curves(model_text: str, columns: list[str], frame: pl.DataFrame,
+                   count: int) -> pl.DataFrame:
+    """The ``count`` curves of ``frame`` on which the exported model leans most on its inputs:
+    the largest sum over features of |SHAP| (LightGBM's ``pred_contrib``, summed over classes),
+    with the model's raw output and the top feature of each."""
+    import lightgbm
+    import numpy as np
+
+    booster = lightgbm.Booster(model_str=model_text)
+    x = frame.select(columns).to_numpy().astype(np.float64)
+    contributions = booster.predict(x, pred_contrib=True)
+    width = len(columns) + 1
+    shap = np.abs(contributions.reshape(len(x), -1, width)[:, :, :-1]).sum(axis=1)
+    total = shap.sum(axis=1)
+    order = np.argsort(-total, kind="stable")[:count]
+    return pl.DataFrame({"label": frame["label"].gather(order),
+                         "sum_abs_shap": total[order],
+                         "top_feature": [columns[int(shap[i].argmax())] for i in order]})

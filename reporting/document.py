@@ -30,6 +30,8 @@ class Context:
     topology_figures: str = "topology"    # the persistence diagrams' directory, likewise
     bias_figures: str = "bias"            # the sample-distribution plots' directory, likewise
     murmuration_figures: str = "murmurations"  # the known phenomena's plots, likewise
+    feature_groups: dict | None = None    # features.groups resolved to columns (the glossary)
+    topology_fdr: float | None = None     # topology.fdr (the topology section's BH level)
 
 
 def _cell(text) -> str:

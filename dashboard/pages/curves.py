@@ -8,7 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
-from dashboard.arithmetic import Arithmetic
+from dashboard.pari_process import Arithmetic
 from dashboard.queries import (BROWSER_COLUMNS, CurveFilter, bsd_identity, lmfdb_url,
                                model_output, prediction_words, resolve_label, search_curves)
 
@@ -65,6 +65,9 @@ if chosen_rows and chosen_rows[0] < len(rows):
         st.session_state["curve"] = clicked
 
 st.header("One curve")
+if "curve" in st.query_params and st.session_state.get("linked") != st.query_params["curve"]:
+    st.session_state["linked"] = st.query_params["curve"]      # a link from another page
+    st.session_state["curve"] = st.query_params["curve"]
 typed = st.text_input("Curve label, Cremona (11a1) or LMFDB (11.a2) form, any case",
                       key="curve", placeholder="click a row above, or type 37a1 or 389.a1")
 
@@ -135,14 +138,13 @@ st.table(local.to_pandas().set_index("p"))
 
 st.subheader("The BSD identity for this curve")
 sides = bsd_identity(record)
-cells = st.columns(3)
-cells[0].metric("L^(r)(E,1) / r!", f"{sides['left']:.12g}")
-cells[1].metric("Ω·R·#Ш·∏c_p / #T²", f"{sides['right']:.12g}")
-cells[2].metric("ratio", f"{sides['ratio']:.12f}",
-                help="1 when the BSD formula holds with #Ш the perfect square nearest the "
-                     "analytic order; ∏c_p from the table is "
-                     f"{record['tamagawa_product']}, from the local data "
-                     f"{int(local['c_p'].product()) if len(local) else 1}.")
+st.table(pl.DataFrame({
+    "side": ["L^(r)(E,1) / r!  (analytic)", "Ω·R·#Ш·∏c_p / #T²  (arithmetic)", "ratio"],
+    "value": [f"{sides['left']:.15g}", f"{sides['right']:.15g}", f"{sides['ratio']:.15f}"],
+}).to_pandas().set_index("side"))
+st.caption("The ratio is 1 when the BSD formula holds with #Ш the perfect square nearest the "
+           f"analytic order. ∏c_p from the table: {record['tamagawa_product']}; from the "
+           f"local data above: {int(local['c_p'].product()) if len(local) else 1}.")
 
 st.subheader("Isogeny class")
 members = bsd.filter(pl.col("isogeny_class") == record["isogeny_class"]).select(
@@ -175,8 +177,6 @@ elif features is None or not len(features):
     st.info("The features of this curve are not built: `dvc repro features`.")
 else:
     importances = data.table("importances")
-    from models.search import search_targets
-    targets = search_targets(data.params().search, data.params().features)
     frame = pl.concat([features, bsd.filter(pl.col("label") == label).drop(
         [c for c in bsd.columns if c in features.columns])], how="horizontal")
     lines = []
@@ -184,16 +184,13 @@ else:
         model = models_dir / f"{row['target']}__{row['group']}.txt"
         columns = importances.filter((pl.col("target") == row["target"])
                                      & (pl.col("group") == row["group"]))["feature"].to_list()
-        target = targets.get(row["target"])
-        if not model.exists() or target is None or not columns:
+        if not model.exists() or not columns:
             lines.append(f"- **{row['target']} ~ {row['group']}**: its model is not exported "
                          f"(`dvc repro train`).")
             continue
         output = model_output(model.read_text(), columns, frame)
-        actual = frame.select(target.expression).item()
         lines.append(f"- **{row['target']} ~ {row['group']}**: the model predicts "
-                     f"{prediction_words(output, target.task, None)}; the curve's "
-                     f"{row['target']} is {actual}.")
+                     f"{prediction_words(output, row['task'], None)}.")
     st.markdown("\n".join(lines))
     st.caption("The exported model of each pair is fitted on every searched curve, this one "
                "included; its out-of-fold predictions are what the findings' scores measure.")

@@ -1,7 +1,7 @@
 """PARI for the dashboard, in a child process: cypari2 installs signal handlers when imported,
 which Python allows only in the main thread, and Streamlit runs pages in other threads.
 
-The child (``python -m dashboard.arithmetic``) reads one JSON request a line on stdin,
+The child (``python -m dashboard.pari_process``) reads one JSON request a line on stdin,
 ``{"call": name, "args": [...]}``, and answers one JSON line: ``{"result": ...}`` or
 ``{"error": message}``. Requests carry only integers, strings and lists of them (a-invariants
 as Python integers, never PARI source text); the names are the functions of :data:`CALLS`.
@@ -65,7 +65,7 @@ class Arithmetic:
         with self._lock:
             if self._child is None or self._child.poll() is not None:
                 self._child = subprocess.Popen(
-                    [sys.executable, "-m", "dashboard.arithmetic"], cwd=ROOT, text=True,
+                    [sys.executable, "-m", "dashboard.pari_process"], cwd=ROOT, text=True,
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             self._child.stdin.write(json.dumps({"call": name, "args": args}) + "\n")
             self._child.stdin.flush()
