@@ -84,7 +84,10 @@ else:
 
 st.subheader("One finding")
 pairs = shown["pair"].to_list() or findings["pair"].to_list()
-pair = st.selectbox("Open a finding", pairs)
+linked = st.query_params.get("pair", "").replace("~", " ~ ")      # a link from the overview
+if linked in findings["pair"].to_list() and linked not in pairs:
+    pairs = [linked, *pairs]
+pair = st.selectbox("Open a finding", pairs, index=pairs.index(linked) if linked in pairs else 0)
 row = findings.filter(pl.col("pair") == pair).row(0, named=True)
 metric = METRIC_WORDS.get(row["metric"], row["metric"])
 report = data.optional_json("report_json")
