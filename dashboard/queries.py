@@ -285,25 +285,3 @@ def driving_curves(model_text: str, columns: list[str], frame: pl.DataFrame,
                          "sum_abs_shap": total[order],
                          "top_feature": [columns[int(shap[i].argmax())] for i in order]})
 
-
-def topology_summary(tests: pl.DataFrame, fdr: float) -> pl.DataFrame:
-    """Per (cloud family, null model) of the topology tests: how many, how many with BH
-    q <= ``fdr``, and the test furthest outside its null 5–95% band, with that distance in
-    band widths ((observed − nearest band end) / (band width), 0 inside the band)."""
-    width = (pl.col("null_high") - pl.col("null_low")).clip(lower_bound=1e-12)
-    outside = (pl.when(pl.col("observed") > pl.col("null_high"))
-               .then(pl.col("observed") - pl.col("null_high"))
-               .when(pl.col("observed") < pl.col("null_low"))
-               .then(pl.col("null_low") - pl.col("observed")).otherwise(0.0)) / width
-    scored = tests.with_columns(departure=outside)
-    top = scored.sort("departure", descending=True).group_by(
-        "family", "null_model", maintain_order=True).first()
-    counts = scored.group_by("family", "null_model").agg(
-        tests=pl.len(), significant=(pl.col("q_value") <= fdr).sum())
-    return counts.join(top, on=["family", "null_model"]).sort("family", "null_model").select(
-        cloud="family", against="null_model", tests="tests",
-        **{f"q ≤ {fdr}": "significant"},
-        furthest=pl.col("group") + ": " + pl.col("statistic"),
-        observed=pl.col("observed").round(4),
-        null_band=pl.format("{} – {}", pl.col("null_low").round(4), pl.col("null_high").round(4)),
-        band_widths_outside=pl.col("departure").round(2))

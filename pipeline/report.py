@@ -56,7 +56,8 @@ def context(params: Params, bsd: pl.DataFrame) -> Context:
                                      params.paths.report_markdown),
         feature_groups=json.loads(Path(params.paths.feature_groups).read_text())
         if Path(params.paths.feature_groups).exists() else {},
-        topology_fdr=params.topology.fdr)
+        topology_fdr=params.topology.fdr, folds=params.search.folds,
+        null_quantile=params.search.null_quantile)
 
 
 def with_statements(findings: pl.DataFrame, ctx: Context) -> pl.DataFrame:

@@ -65,4 +65,5 @@ if "slog_c4" in sample.columns:
         tooltip=["label", "rank"]), width="stretch")
 else:
     st.info("The Weierstrass features are not built: `dvc repro features`.")
-data.show(sample, "distributions_sample")
+st.download_button("Download the sample (distributions_sample.csv)", data.csv_bytes(sample),
+                   "distributions_sample.csv", "text/csv")

@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
-from dashboard.queries import topology_summary
+from reporting.document import topology_summary
 from reporting.figures import NULL_COLOUR, OKABE_ITO
 
 st.title("Topology and null models")
