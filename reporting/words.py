@@ -123,7 +123,8 @@ def _baseline_words() -> dict[str, str]:
                                       "w(E) = −∏ w_p",
         TorsionCongruenceBaseline.name: "#E(F_p) = p + 1 − a_p at good p, which the torsion "
                                         "order divides",
-        MestreNagaoBaseline.name: "one Mestre–Nagao sum ({mestre_nagao}), thresholded",
+        MestreNagaoBaseline.name: "one Mestre–Nagao sum (a column of the mestre_nagao group), "
+                                  "thresholded",
         SatoTateBaseline.name: "the Sato–Tate law of a_p, conditioned on the torsion",
     }
 
@@ -142,8 +143,7 @@ def baseline_inputs(name: str, feature_groups: dict[str, list[str]]) -> str:
     words = _baseline_words().get(name)
     if words is None:
         return "(inputs not described)"
-    return words.format(conductor=columns("conductor"), bsd=columns("bsd"),
-                        mestre_nagao="mn_s<k>_<B>")
+    return words.format(conductor=columns("conductor"), bsd=columns("bsd"))
 
 
 #: Feature names of ``features.groups``, in words (the glossary); patterns in angle brackets.
