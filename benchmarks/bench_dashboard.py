@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_dashboard --rows 3064705
 
-The full Cremona range (3,064,705 curves) needs the full bsd run (issue 10); until then the
+The full Cremona range (3,064,705 curves) needs the full bsd run; without it the
 default run's bsd table is tiled to the full size (labels made unique, same columns and
 types) and written to a temporary parquet file. Each query of the curve browser
 (:func:`dashboard.queries.search_curves`: filter, count, sort, one page) is timed on the

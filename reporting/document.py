@@ -16,8 +16,9 @@ import polars as pl
 from markdown_it import MarkdownIt
 
 from reporting import figures
-from reporting.words import (FEATURE_WORDS, FINDINGS_SORT, METRIC_WORDS, VERDICT_KINDS,
-                             statement, verdict_kind, verdict_order)
+from reporting.words import (FEATURE_WORDS, FINDINGS_COLUMNS, FINDINGS_SORT, METRIC_WORDS,
+                             REPORT_COLUMNS, VERDICT_KINDS, cell_text, statement, verdict_kind,
+                             verdict_order)
 
 
 @dataclass(frozen=True)
@@ -394,12 +395,12 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
         lines += _detail(number, row, importances, context, images)
     lines += [f"## All other results ({len(others)})", "",
               "By kind of verdict, then by effect (largest first).", ""]
-    lines += _table(["target", "group", "score", "best baseline", "q", "verdict", "why"], [
-        [r["target"], r["group"],
-         f"{METRIC_WORDS.get(r['metric'], r['metric'])} {r['score']:.3f} "
-         f"{_interval(r['score_low'], r['score_high'])}",
-         f"{r['best_baseline']} {r['baseline_score']:.3f}", _p(r["q_value"]),
-         r["verdict"], r["reason"]] for r in others.iter_rows(named=True)])
+    shown = [(c, label, kind) for c, label, kind in FINDINGS_COLUMNS
+             if c in REPORT_COLUMNS and c in others.columns]
+    shown.sort(key=lambda column: REPORT_COLUMNS.index(column[0]))
+    lines += _table([label for _, label, _ in shown], [
+        [METRIC_WORDS.get(r[c], r[c]) if c == "metric" else cell_text(r[c], kind)
+         for c, _, kind in shown] for r in others.iter_rows(named=True)])
     lines += bias or []
     lines += known or []
     lines += topology or []

@@ -104,8 +104,24 @@ FINDINGS_COLUMNS: list[tuple[str, str, str]] = [
     ("null_model", "null model", "text"),
     ("null_quantile", "null 95%", "score"),
 ]
+#: The columns of the report's table of the findings that are not detailed (a subset of the
+#: above, in this order).
+REPORT_COLUMNS = ["target", "group", "metric", "score", "best_baseline", "baseline_score",
+                  "effect", "q_value", "verdict", "reason"]
 #: Within a verdict kind, findings are sorted by this column, largest first.
 FINDINGS_SORT = "effect"
+
+
+def cell_text(value, kind: str) -> str:
+    """A findings cell as text: scores to 3 decimals, p- and q-values in scientific notation
+    (below double precision's resolution of 1 − p, "< 1e-16")."""
+    if value is None:
+        return "—"
+    if kind == "score":
+        return f"{value:.3f}"
+    if kind == "p":
+        return "< 1e-16" if value < 1e-16 else f"{value:.2e}"
+    return str(value)
 
 # --- Baselines and features in words ---------------------------------------------------------
 
