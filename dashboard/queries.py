@@ -144,20 +144,21 @@ def lmfdb_labels(pari, curves: pl.DataFrame) -> dict[str, str]:
     return labels
 
 
-def resolve_label(text: str, curves: pl.DataFrame,
+def resolve_label(text: str, curves: "pl.DataFrame | CurveIndex",
                   labels_of: Callable[[pl.DataFrame], dict[str, str]]) -> str | None:
     """The Cremona label of the curve that ``text`` names (Cremona 11a1 or LMFDB 11.a2, any
     case; a class without a number means its first curve), or None when there is none.
     ``curves``: label, isogeny_class, conductor, ainvs for every curve (or a frame with at
-    least every curve of the named conductor); ``labels_of``: :func:`lmfdb_labels` of the
-    curves of one conductor."""
+    least every curve of the named conductor), or a :class:`CurveIndex` of them;
+    ``labels_of``: :func:`lmfdb_labels` of the curves of one conductor."""
+    index = curves if isinstance(curves, CurveIndex) else CurveIndex(curves)
     text = text.strip().lower()
     cremona, lmfdb = CREMONA_FORM.fullmatch(text), LMFDB_FORM.fullmatch(text)
     if cremona:
         label = text if cremona["number"] else f"{text}1"
-        return label if len(curves.filter(pl.col("label") == label)) else None
+        return label if index.curve(label) is not None else None
     if lmfdb:
-        same = curves.filter(pl.col("conductor") == int(lmfdb["conductor"]))
+        same = index.conductor(int(lmfdb["conductor"]))
         if not len(same):
             return None
         wanted = text if lmfdb["number"] else f"{text}1"
@@ -285,3 +286,32 @@ def driving_curves(model_text: str, columns: list[str], frame: pl.DataFrame,
                          "sum_abs_shap": total[order],
                          "top_feature": [columns[int(shap[i].argmax())] for i in order]})
 
+
+
+class CurveIndex:
+    """Lookups of one curve, its isogeny class and its conductor in a table of millions of
+    curves in O(log n): the label, class and conductor columns sorted once, then binary
+    search (a filter would scan every row at each interaction)."""
+
+    def __init__(self, table: pl.DataFrame,
+                 keys: tuple[str, ...] = ("label", "isogeny_class", "conductor")):
+        self.table = table
+        rows = pl.int_range(pl.len(), dtype=pl.UInt32).alias("row")
+        self._keys = {key: table.select(pl.col(key), rows).sort(key) for key in keys}
+
+    def rows(self, key: str, value) -> pl.DataFrame:
+        """The rows whose ``key`` equals ``value``, in table order."""
+        keys = self._keys[key]
+        low = keys[key].search_sorted(value, side="left")
+        high = keys[key].search_sorted(value, side="right")
+        return self.table.gather(keys["row"][low:high].sort())
+
+    def curve(self, label: str) -> dict | None:
+        found = self.rows("label", label)
+        return found.row(0, named=True) if len(found) else None
+
+    def isogeny_class(self, iso: str) -> pl.DataFrame:
+        return self.rows("isogeny_class", iso)
+
+    def conductor(self, conductor: int) -> pl.DataFrame:
+        return self.rows("conductor", conductor)

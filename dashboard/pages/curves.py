@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.pari_process import Arithmetic
-from dashboard.queries import (BROWSER_COLUMNS, CurveFilter, bsd_identity, lmfdb_url,
+from dashboard.queries import (BROWSER_COLUMNS, CurveFilter, CurveIndex, bsd_identity, lmfdb_url,
                                model_output, prediction_words, resolve_label, search_curves)
 
 st.title("Curve browser")
@@ -77,15 +77,28 @@ def _pari() -> Arithmetic:
     return Arithmetic()
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _index(stamp: float) -> CurveIndex:
+    return CurveIndex(bsd)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _generators(stamp: float) -> CurveIndex:
+    return CurveIndex(data.table("curves", ["label", "gens"]), keys=("label",))
+
+
+index = _index(stamp)
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def _lmfdb_labels(stamp: float, conductor: int) -> dict[str, str]:
-    return _pari().lmfdb_labels(bsd.filter(pl.col("conductor") == conductor))
+    return _pari().lmfdb_labels(index.conductor(conductor))
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
 def _curve_arithmetic(stamp: float, label: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    record = bsd.filter(pl.col("label") == label).row(0, named=True)
-    members = bsd.filter(pl.col("isogeny_class") == record["isogeny_class"])
+    record = index.curve(label)
+    members = index.isogeny_class(record["isogeny_class"])
     return (_pari().local_data(record["ainvs"]),
             _pari().isogeny_degrees(record["ainvs"], members))
 
@@ -94,14 +107,14 @@ if not typed.strip():
     st.info("No curve chosen: click a row of the table or type a label.")
     st.stop()
 
-label = resolve_label(typed, bsd, lambda same: _lmfdb_labels(stamp, int(same["conductor"][0])))
+label = resolve_label(typed, index, lambda same: _lmfdb_labels(stamp, int(same["conductor"][0])))
 if label is None:
     st.warning(f"No such curve: {typed.strip()!r} names no curve of this table (conductors "
                f"{bounds['low']:,} to {bounds['high']:,}). Labels look like 11a1 (Cremona) or "
                "11.a2 (LMFDB); a class alone, 11a or 11.a, opens its first curve.")
     st.stop()
 
-record = bsd.filter(pl.col("label") == label).row(0, named=True)
+record = index.curve(label)
 ainvs = [int(a) for a in record["ainvs"]]
 lmfdb = _lmfdb_labels(stamp, record["conductor"])
 local, degrees = _curve_arithmetic(stamp, label)
@@ -109,7 +122,7 @@ st.subheader(f"{label} (LMFDB {lmfdb[label]})")
 st.markdown(f"y² + a₁xy + a₃y = x³ + a₂x² + a₄x + a₆ with [a₁, a₂, a₃, a₄, a₆] = `{ainvs}` "
             f"(reduced minimal model). [{lmfdb[label]} on the LMFDB]({lmfdb_url(lmfdb[label])})")
 
-gens = data.scan("curves").filter(pl.col("label") == label).select("gens").collect()
+gens = _generators(data.path("curves").stat().st_mtime).rows("label", label)
 FIELDS = {"conductor": "conductor N", "discriminant": "minimal discriminant Δ",
           "jinv": "j-invariant", "cm": "CM discriminant (0: none)", "semistable": "semistable",
           "root_number": "root number w", "rank": "analytic rank r",
@@ -147,7 +160,7 @@ st.caption("The ratio is 1 when the BSD formula holds with #Ш the perfect squar
            f"local data above: {int(local['c_p'].product()) if len(local) else 1}.")
 
 st.subheader("Isogeny class")
-members = bsd.filter(pl.col("isogeny_class") == record["isogeny_class"]).select(
+members = index.isogeny_class(record["isogeny_class"]).select(
     "label", "ainvs", "rank", "torsion", "sha")
 degrees = degrees.with_columns(lmfdb=pl.col("label").replace_strict(lmfdb, default=None)) \
     .join(members.select("label", "torsion", "sha"), on="label")
@@ -177,7 +190,8 @@ elif features is None or not len(features):
     st.info("The features of this curve are not built: `dvc repro features`.")
 else:
     importances = data.table("importances")
-    frame = pl.concat([features, bsd.filter(pl.col("label") == label).drop(
+    frame = pl.concat([features, index.isogeny_class(record["isogeny_class"]).filter(
+        pl.col("label") == label).drop(
         [c for c in bsd.columns if c in features.columns])], how="horizontal")
     lines = []
     for row in flagged.iter_rows(named=True):
