@@ -2,12 +2,19 @@
 
     python -m benchmarks.bench_dashboard --rows 3064705
 
-The full Cremona range (3,064,705 curves) needs the full bsd run (issue 10); until then the
+The full Cremona range (3,064,705 curves) needs the full bsd run; without it the
 default run's bsd table is tiled to the full size (labels made unique, same columns and
 types) and written to a temporary parquet file. Each query of the curve browser
 (:func:`dashboard.queries.search_curves`: filter, count, sort, one page) is timed on the
 table held in memory, as the page runs it, and, for comparison, from a scan of the parquet
 file; median of ``--repeats``. Goal: <= 200 ms per query.
+
+    python -m benchmarks.bench_dashboard --interactions --rows 3064705
+
+times what a reader of the curve browser waits for: the page rendered with Streamlit's AppTest
+in a copy of this project whose bsd and curve tables are tiled to ``--rows``, then each
+interaction (typing a label, a filter, clicking through) as the rerun it triggers; median of
+``--repeats``.
 
     python -m benchmarks.bench_dashboard --pages
 
@@ -19,6 +26,7 @@ process at the end (the dashboard's caches held).
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -75,13 +83,68 @@ def render_pages() -> None:
     print(f"peak RSS of this process (every page's caches held): {peak:.2f} GiB")
 
 
+#: Interactions with the curve browser: (what the reader does, how AppTest does it).
+INTERACTIONS = {
+    "type a label (37a1)": lambda test: test.text_input(key="curve").set_value("37a1"),
+    "type an LMFDB label (11.a2)": lambda test: test.text_input(key="curve").set_value("11.a2"),
+    "filter: label prefix 389a": lambda test: test.text_input(key="prefix").set_value("389a"),
+}
+
+
+def interactions(rows: int, repeats: int) -> None:
+    """The curve page's first render and each interaction's rerun, on tables tiled to ``rows``."""
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    params = load_params()
+    main_module = sys.modules["__main__"]
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "project"
+        shutil.copytree(Path.cwd(), copy, symlinks=True,
+                        ignore=shutil.ignore_patterns(".git", ".dvc", ".venv", "*.chunks"))
+        for name in ("bsd", "curves"):
+            tiled(pl.read_parquet(getattr(params.paths, name)), rows).write_parquet(
+                copy / getattr(params.paths, name))
+        print(f"{rows:,} rows in the bsd and curve tables")
+        previous = Path.cwd()
+        os.chdir(copy)
+        try:
+            test = AppTest.from_file(str(copy / "dashboard" / "pages" / "curves.py"),
+                                     default_timeout=600)
+            started = time.perf_counter()
+            test.run()
+            print(f"{'first render (cold caches)':36s} {time.perf_counter() - started:8.2f} s")
+            for name, act in INTERACTIONS.items():
+                times = []
+                for _ in range(repeats):
+                    test = AppTest.from_file(str(copy / "dashboard" / "pages" / "curves.py"),
+                                             default_timeout=600)
+                    test.run()
+                    act(test)
+                    started = time.perf_counter()
+                    test.run()
+                    times.append(1000 * (time.perf_counter() - started))
+                    if test.exception:
+                        raise SystemExit(f"{name}: {[e.value for e in test.exception]}")
+                print(f"{name:36s} {statistics.median(times):6.0f} ms (min {min(times):.0f})")
+        finally:
+            os.chdir(previous)
+            sys.modules["__main__"] = main_module
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=3_064_705)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--pages", action="store_true",
                         help="render every page on this project's outputs instead")
+    parser.add_argument("--interactions", action="store_true",
+                        help="time the curve browser's reruns on tiled tables instead")
     args = parser.parse_args()
+    if args.interactions:
+        interactions(args.rows, args.repeats)
+        return
     if args.pages:
         render_pages()
         return

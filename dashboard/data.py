@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
@@ -77,3 +78,28 @@ def optional_json(name: str):
     """A JSON output, or None when it has not been built (pages that can do without it)."""
     location = Path(getattr(params().paths, name))
     return _read_json(str(location), _stamp(location)) if location.exists() else None
+
+
+def _plain(value):
+    """JSON for what json does not know: exact integers (a-invariants) as integers."""
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return str(value)
+
+
+def csv_bytes(frame: pl.DataFrame) -> bytes:
+    """A table as CSV; nested columns (lists, structs) as JSON text in their cells."""
+    flat = frame.with_columns(
+        pl.col(name).map_elements(lambda v: json.dumps(v.to_list() if isinstance(v, pl.Series)
+                                                       else v, default=_plain),
+                                  return_dtype=pl.String)
+        for name, dtype in frame.schema.items() if dtype.is_nested())
+    return flat.write_csv().encode()
+
+
+def show(frame: pl.DataFrame, name: str, **options):
+    """``st.dataframe`` of a table with a button that downloads it as ``<name>.csv``."""
+    shown = st.dataframe(frame, **{"hide_index": True, **options})
+    st.download_button(f"Download {name}.csv", csv_bytes(frame), f"{name}.csv", "text/csv",
+                       key=f"download-{name}")
+    return shown

@@ -9,13 +9,17 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 from dataclasses import dataclass
 
 import polars as pl
 from markdown_it import MarkdownIt
 
 from reporting import figures
-from reporting.words import METRIC_WORDS, statement
+from reporting.words import (FEATURE_WORDS, FINDINGS_COLUMNS, FINDINGS_SORT, METRIC_WORDS,
+                             REPORT_COLUMNS, VERDICT_KINDS, cell_text, statement, verdict_kind,
+                             verdict_order)
+
 
 @dataclass(frozen=True)
 class Context:
@@ -30,6 +34,10 @@ class Context:
     topology_figures: str = "topology"    # the persistence diagrams' directory, likewise
     bias_figures: str = "bias"            # the sample-distribution plots' directory, likewise
     murmuration_figures: str = "murmurations"  # the known phenomena's plots, likewise
+    feature_groups: dict | None = None    # features.groups resolved to columns (the glossary)
+    topology_fdr: float | None = None     # topology.fdr (the topology section's BH level)
+    folds: int | None = None              # search.folds
+    null_quantile: float | None = None    # search.null_quantile
 
 
 def _cell(text) -> str:
@@ -40,6 +48,17 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
     return lines + [""]
+
+
+def _figure(path: str, alt: str, caption: str) -> list[str]:
+    """A figure with its caption (an italic paragraph under it)."""
+    return [f"![{alt}]({path})", "", f"*Figure: {caption}*", ""]
+
+
+def anchor(heading: str) -> str:
+    """The link target of a heading, as GitHub forms it (and :func:`to_html` sets it)."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
 
 
 def _interval(low: float, high: float) -> str:
@@ -75,19 +94,24 @@ def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
             images: dict[str, bytes]) -> list[str]:
     name, metric = slug(row), METRIC_WORDS.get(row["metric"], row["metric"])
     baselines = json.loads(row["baseline_scores"])
+    inputs = json.loads(row.get("baseline_inputs") or "{}")
+    folds = f"{context.folds}-fold" if context.folds else "K-fold"
+    quantile = f"{context.null_quantile:.0%}" if context.null_quantile else "upper"
     lines = [f"### {number}. {row['target']} ~ {row['group']}", "",
              statement(row, context.targets[row["target"]], context.groups[row["group"]]), ""]
     lines += _table(["", ""], [
         ["target", f"`{row['target']}`: {context.targets[row['target']]}"],
         ["feature group", f"`{row['group']}`: {context.groups[row['group']]} "
                           f"({row['features']} features)"],
-        ["model (LightGBM, 5-fold by isogeny class)",
+        [f"model (LightGBM, {folds} by isogeny class)",
          f"{metric} {row['score']:.3f} {_interval(row['score_low'], row['score_high'])}"],
         ["best baseline", f"{row['best_baseline']}: {row['baseline_score']:.3f} "
                           f"{_interval(row['baseline_low'], row['baseline_high'])}"],
         ["all baselines", ", ".join(f"{k} {v:.3f}" for k, v in baselines.items())],
+        ["what the baselines read", "; ".join(f"**{k}**: {inputs[k]}" for k in baselines
+                                               if k in inputs) or "—"],
         ["null model", f"{row['null_model']}: {len(row['null_scores'])} datasets, mean "
-                       f"{row['null_mean']:.3f}, 95% quantile {row['null_quantile']:.3f}; "
+                       f"{row['null_mean']:.3f}, {quantile} quantile {row['null_quantile']:.3f}; "
                        f"model on the same fold {row['score_first_fold']:.3f}"],
         ["effect (model − max(baseline, null quantile))",
          f"{row['effect']:.3f} {_interval(row['effect_low'], row['effect_high'])}"],
@@ -101,27 +125,71 @@ def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
         ["verdict", f"**{row['verdict']}**: {row['reason']}"],
     ])
     if f"{name}__null.png" in images:
-        lines += [f"![null datasets]({context.figures}/{name}__null.png)", ""]
+        lines += _figure(f"{context.figures}/{name}__null.png", "null datasets",
+                         f"{row['target']} ~ {row['group']}: the model's score on fold 1 "
+                         f"(vermillion) against its scores on the {row['null_model']} null "
+                         f"datasets (grey ticks, dotted: their {quantile} quantile) and the best "
+                         "baseline over all folds (blue, dashed).")
     if f"{name}__strata.png" in images:
-        lines += [f"![score by conductor stratum]({context.figures}/{name}__strata.png)", ""]
+        lines += _figure(f"{context.figures}/{name}__strata.png", "score by conductor stratum",
+                         f"{row['target']} ~ {row['group']}: model and best-baseline scores in "
+                         "equal-count conductor strata (out-of-fold predictions); N on a log "
+                         "axis.")
     own = importances.filter((pl.col("target") == row["target"]) & (pl.col("group") == row["group"]))
     if len(own):
         top = own.sort("mean_abs_shap", descending=True).head(context.top_features)
-        lines += [f"![top features]({context.figures}/{name}__features.png)", "",
-                  "Top features by mean |SHAP|: " + ", ".join(
+        lines += _figure(f"{context.figures}/{name}__features.png", "top features",
+                         f"{row['target']} ~ {row['group']}: the features with the largest mean "
+                         "|SHAP| (LightGBM pred_contrib, model output units).")
+        lines += ["Top features by mean |SHAP|: " + ", ".join(
                       f"`{f}` {v:.3g}" for f, v in zip(top["feature"], top["mean_abs_shap"])), ""]
     return lines
 
 
+def topology_summary(tests: pl.DataFrame, fdr: float) -> pl.DataFrame:
+    """Per (cloud family, null model) of the topology tests: how many, how many with BH
+    q <= ``fdr``, and the test furthest outside its null 5–95% band, with that distance in
+    band widths ((observed − nearest band end) / band width; 0 inside the band)."""
+    width = (pl.col("null_high") - pl.col("null_low")).clip(lower_bound=1e-12)
+    outside = (pl.when(pl.col("observed") > pl.col("null_high"))
+               .then(pl.col("observed") - pl.col("null_high"))
+               .when(pl.col("observed") < pl.col("null_low"))
+               .then(pl.col("null_low") - pl.col("observed")).otherwise(0.0)) / width
+    scored = tests.with_columns(departure=outside)
+    top = scored.sort("departure", descending=True).group_by(
+        "family", "null_model", maintain_order=True).first()
+    counts = scored.group_by("family", "null_model").agg(
+        tests=pl.len(), significant=(pl.col("q_value") <= fdr).sum())
+    return counts.join(top, on=["family", "null_model"]).sort("family", "null_model").select(
+        cloud="family", against="null_model", tests="tests",
+        **{f"q ≤ {fdr}": "significant"},
+        furthest=pl.col("group") + ": " + pl.col("statistic"),
+        observed=pl.col("observed").round(4),
+        null_band=pl.format("{} – {}", pl.col("null_low").round(4), pl.col("null_high").round(4)),
+        band_widths_outside=pl.col("departure").round(2))
+
+
 def topology_section(tests: pl.DataFrame, diagrams: list[str], context: Context) -> list[str]:
-    """Persistent homology against null clouds: the tests that survive BH, and the diagrams."""
-    significant = tests.filter(pl.col("q_value") <= context.fdr).sort("q_value")
+    """Persistent homology against null clouds: a summary per cloud and null model, then the
+    tests that survive BH (folded away in the HTML), and the diagrams."""
+    fdr = context.topology_fdr if context.topology_fdr is not None else context.fdr
+    significant = tests.filter(pl.col("q_value") <= fdr).sort("q_value")
     lines = ["## Topology: persistent homology against null clouds", "",
              f"{len(tests):,} tests on the BSD, a_p and Weierstrass clouds (each statistic of "
              f"each cloud against shuffled-column, Gaussian and, for a_p, Sato–Tate null "
              f"clouds; rank 0 against rank 1 by permuted labels); {len(significant)} with "
-             f"Benjamini–Hochberg q ≤ {context.fdr}.", ""]
+             f"Benjamini–Hochberg q ≤ {fdr}.", ""]
+    if len(tests):
+        summary = topology_summary(tests, fdr)
+        lines += ["**Summary**: per cloud and null model, the tests, how many survive, and the "
+                  "statistic furthest outside its null 5–95% band (distance in band widths). "
+                  "The shuffled-column clouds keep each coordinate's distribution, the Gaussian "
+                  "ones the covariance, the Sato–Tate ones the traces' law; permuted labels "
+                  "compare rank 0 with rank 1.", ""]
+        lines += _table(list(summary.columns), [list(r) for r in summary.iter_rows()])
     if len(significant):
+        lines += ["<details><summary>Every test with q ≤ " f"{fdr} ({len(significant)})"
+                  "</summary>", ""]
         lines += _table(["cloud", "conductors", "against", "statistic", "observed",
                          "null 5–95%", "p (empirical)", "q"], [
             [f"{r['family']}: {r['group']}", f"{r['window_low']}–{r['window_high']}",
@@ -129,8 +197,16 @@ def topology_section(tests: pl.DataFrame, diagrams: list[str], context: Context)
              f"{r['null_low']:.3g} – {r['null_high']:.3g}",
              f"{_p(r['p_value'])} ({r['p_empirical']:.2g})", _p(r["q_value"])]
             for r in significant.iter_rows(named=True)])
+        lines += ["</details>", ""]
+    if diagrams:
+        lines += [f"<details><summary>The persistence diagrams ({len(diagrams)})</summary>", ""]
     for name in diagrams:
-        lines += [f"![persistence diagram]({context.topology_figures}/{name})", ""]
+        lines += _figure(f"{context.topology_figures}/{name}", "persistence diagram",
+                         f"persistence diagram of the {name.removesuffix('.png').replace('__', ' · ')} "
+                         "cloud: each point a homology class (birth, death), H0 and H1 in "
+                         "colours; far from the diagonal means long-lived.")
+    if diagrams:
+        lines += ["</details>", ""]
     return lines
 
 
@@ -177,7 +253,9 @@ def bias_section(checks: pl.DataFrame, shares: pl.DataFrame, plots: dict[str, st
         lines += _table([quantity, *samples], [
             [v, *[f"{share.get((s, v), 0):.3f}" for s in samples]] for v in values])
         if quantity in plots:
-            lines += [f"![{quantity} by sample]({context.bias_figures}/{plots[quantity]})", ""]
+            lines += _figure(f"{context.bias_figures}/{plots[quantity]}", f"{quantity} by sample",
+                             f"share of curves with each value of {quantity}, one bar per "
+                             "sample (Cremona's, height-ordered, Stein–Watkins).")
     return lines
 
 
@@ -203,7 +281,10 @@ def known_phenomena_section(labels: pl.DataFrame, shares: pl.DataFrame, metrics:
                   + f": {verdict}.", ""]
         for name in plots:
             if name.startswith(window + "__") and name.endswith("ratio.png"):
-                lines += [f"![murmuration]({context.murmuration_figures}/{name})", ""]
+                lines += _figure(f"{context.murmuration_figures}/{name}", "murmuration",
+                                 f"conductors {window}: average a_p against p/N by "
+                                 f"{name.split('__')[1].replace('_', ' ')}, with 95% bands; "
+                                 "grey: the Sato–Tate null.")
     if len(shares):
         lines += ["### Rank from a_p, beside its baselines", "",
                   "How much of the model's skill the known heuristics already have (the share "
@@ -229,7 +310,9 @@ def known_phenomena_section(labels: pl.DataFrame, shares: pl.DataFrame, metrics:
              f"{r['b']:.2f}", f"{r['ks']:.3f}", f"{r['mean_log_ratio']:.3f}",
              f"{r['sd_log_ratio']:.3f}"] for r in fits.iter_rows(named=True)])
         if "bsd_ratio.png" in plots:
-            lines += [f"![BSD ratio]({context.murmuration_figures}/bsd_ratio.png)", ""]
+            lines += _figure(f"{context.murmuration_figures}/bsd_ratio.png", "BSD ratio",
+                             "ln of the BSD ratio rescaled to (0, 1), one histogram per conductor "
+                             "window, with its fitted Beta density (dotted).")
     return lines
 
 
@@ -277,7 +360,10 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
     images["overview.png"] = figures.score_overview(findings)
     coverage = context.coverage
     counts = findings["verdict"].value_counts(sort=True)
-    flagged = findings.filter(pl.col("verdict") == "flagged").sort("effect", descending=True)
+    flagged = findings.filter(pl.col("verdict") == "flagged").sort(FINDINGS_SORT, descending=True)
+    others = findings.filter(pl.col("verdict") != "flagged").with_columns(
+        order=pl.col("verdict").map_elements(verdict_order, return_dtype=pl.Int64)).sort(
+        "order", FINDINGS_SORT, descending=[False, True], nulls_last=True)
     lines = [
         "# Findings: unexpected predictability in Cremona's tables", "",
         f"{coverage['curves']:,} curves in {coverage['classes']:,} isogeny classes, conductors "
@@ -290,25 +376,36 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
         f"it beats every heuristic baseline and its null model at false-discovery rate "
         f"{context.fdr} (Benjamini–Hochberg over the whole search) and still beats the best "
         f"baseline on the largest conductors and survives the conductor-bias checks.", "",
-        "Verdicts: " + ", ".join(f"{n} {v}" for v, n in counts.iter_rows()) + ".", "",
-        f"![model against best baseline]({context.figures}/overview.png)", "",
-        f"## Flagged findings ({len(flagged)})", ""]
+        "Verdicts: " + ", ".join(f"{n} {v}" for v, n in sorted(
+            counts.iter_rows(), key=lambda r: (verdict_order(r[0]), r[0]))) + ".", ""]
+    sections = [f"Flagged findings ({len(flagged)})", f"All other results ({len(others)})"]
+    sections += [line.removeprefix("## ") for part in (bias, known, topology, crosscheck)
+                 for line in (part or []) if line.startswith("## ")]
+    sections += ["Glossary", "Provenance"]
+    lines += ["**Contents**: " + " · ".join(f"[{h}](#{anchor(h)})" for h in sections), ""]
+    lines += _figure(f"{context.figures}/overview.png", "model against best baseline",
+                     "every (target, feature group) pair: the model's cross-validated score "
+                     "against its best baseline's on the same folds (MCC for classification, "
+                     "R² for regression targets); above the grey diagonal the model does better. "
+                     "Colour and marker: the verdict and its kind.")
+    lines += [f"## Flagged findings ({len(flagged)})", ""]
     if not len(flagged):
         lines += ["No pair beats the baselines and the null models at this FDR level.", ""]
     for number, row in enumerate(flagged.iter_rows(named=True), 1):
         lines += _detail(number, row, importances, context, images)
-    others = findings.filter(pl.col("verdict") != "flagged").sort("target", "group")
-    lines += [f"## All other results ({len(others)})", ""]
-    lines += _table(["target", "group", "score", "best baseline", "q", "verdict", "why"], [
-        [r["target"], r["group"],
-         f"{METRIC_WORDS.get(r['metric'], r['metric'])} {r['score']:.3f} "
-         f"{_interval(r['score_low'], r['score_high'])}",
-         f"{r['best_baseline']} {r['baseline_score']:.3f}", _p(r["q_value"]),
-         r["verdict"], r["reason"]] for r in others.iter_rows(named=True)])
+    lines += [f"## All other results ({len(others)})", "",
+              "By kind of verdict, then by effect (largest first).", ""]
+    shown = [(c, label, kind) for c, label, kind in FINDINGS_COLUMNS
+             if c in REPORT_COLUMNS and c in others.columns]
+    shown.sort(key=lambda column: REPORT_COLUMNS.index(column[0]))
+    lines += _table([label for _, label, _ in shown], [
+        [METRIC_WORDS.get(r[c], r[c]) if c == "metric" else cell_text(r[c], kind)
+         for c, _, kind in shown] for r in others.iter_rows(named=True)])
     lines += bias or []
     lines += known or []
     lines += topology or []
     lines += crosscheck or []
+    lines += glossary(findings, context)
     p = context.provenance
     lines += ["## Provenance", ""]
     lines += _table(["", ""], [
@@ -319,17 +416,45 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
     return "\n".join(lines)
 
 
+def glossary(findings: pl.DataFrame, context: Context) -> list[str]:
+    """The words of the report: verdict kinds and verdicts, baselines with what they read,
+    feature groups, feature names."""
+    lines = ["## Glossary", "", "**Verdicts**, by kind:", ""]
+    present = sorted(set(findings["verdict"].to_list()), key=lambda v: (verdict_order(v), v))
+    lines += _table(["kind", "meaning", "verdicts in this report"], [
+        [kind, meaning, ", ".join(v for v in present if verdict_kind(v) == kind) or "—"]
+        for kind, meaning in VERDICT_KINDS.items()])
+    inputs: dict[str, str] = {}
+    for row in findings.iter_rows(named=True):
+        inputs.update(json.loads(row.get("baseline_inputs") or "{}"))
+    if inputs:
+        lines += ["**Baselines** and what each reads (a model must beat the best applicable "
+                  "one on the same folds):", ""]
+        lines += _table(["baseline", "inputs"], [[k, v] for k, v in sorted(inputs.items())])
+    lines += ["**Feature groups** (the searched groups of `search.groups`):", ""]
+    lines += _table(["group", "holds"], [[f"`{g}`", w] for g, w in context.groups.items()])
+    lines += ["**Feature names** (`<p>` a prime, `<B>` a bound of `features.mestre_nagao_bounds`, "
+              "ln the natural logarithm):", ""]
+    lines += _table(["name", "meaning"], [[f"`{k}`", v] for k, v in FEATURE_WORDS.items()])
+    return lines
+
+
 STYLE = """body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;
 line-height:1.45;color:#222}table{border-collapse:collapse;margin:.5rem 0;font-size:.85rem}
 td,th{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top}img{max-width:100%}
 code{background:#f4f4f4;padding:0 .2rem}h3{margin-top:2.5rem;border-top:1px solid #ddd;
-padding-top:1rem}"""
+padding-top:1rem}figure,p>em:only-child{color:#555;font-size:.85rem}
+details{margin:.5rem 0}summary{cursor:pointer;font-weight:600}"""
 
 
 def to_html(text: str, images: dict[str, bytes], title: str) -> str:
     """Render the Markdown; embed every figure it shows (``images``: path relative to the
     report -> PNG) as a base64 data URI."""
     body = MarkdownIt("commonmark").enable("table").render(text)
+    # heading ids, so that the contents' links (#anchor) land
+    body = re.sub(r"<h([23])>(.*?)</h\1>",
+                  lambda m: f'<h{m[1]} id="{anchor(html.unescape(re.sub("<[^>]+>", "", m[2])))}">'
+                            f"{m[2]}</h{m[1]}>", body)
     for name, png in images.items():
         source = f'src="{name}"'
         if source in body:

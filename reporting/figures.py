@@ -11,12 +11,36 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from reporting.words import METRIC_WORDS  # noqa: E402
+from reporting.words import METRIC_WORDS, VERDICT_KINDS, verdict_kind, verdict_order  # noqa: E402
 
-VERDICT_COLOURS = {"flagged": "#c0392b", "fails extrapolation": "#e67e22",
-                   "not predictable": "#95a5a6"}
-#: Colours of the "explained by ..." verdicts, in order of appearance.
-EXPLAINED_COLOURS = ["#2c3e50", "#2980b9", "#16a085", "#8e44ad", "#27ae60", "#7f8c8d", "#d35400"]
+#: The Okabe–Ito palette (Okabe & Ito 2008, "Color Universal Design"), distinguishable under
+#: the common colour-vision deficiencies: data series take these colours in this order.
+OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442",
+             "#000000"]
+#: Null models and reference lines: lighter than any data series.
+NULL_COLOUR = "#B0B0B0"
+#: Each verdict kind's colours (Okabe–Ito hues; a kind's verdicts take them in sorted order):
+#: flagged warm and dark, explained the blues and green, artefacts orange and purple,
+#: not predictable grey (a non-result, drawn like a null).
+KIND_COLOURS = {"flagged": ["#D55E00"], "explained": ["#0072B2", "#56B4E9", "#009E73", "#004D7A",
+                                                      "#7FD1B9"],
+                "artefact": ["#E69F00", "#CC79A7", "#8A4F7D"], "not predictable": ["#999999"],
+                "other": ["#000000", "#F0E442", "#666666"]}
+#: Each verdict kind's marker (matplotlib and Vega-Lite names), so kinds differ by shape too.
+KIND_MARKERS = {"flagged": ("*", "diamond"), "explained": ("o", "circle"),
+                "artefact": ("^", "triangle-up"), "not predictable": ("x", "cross"),
+                "other": ("s", "square")}
+
+
+def verdict_colours(verdicts) -> dict[str, str]:
+    """A colour for each verdict: its kind's colours, in sorted order within the kind; a
+    kind with more verdicts than colours repeats them (distinct kinds never share one)."""
+    colours, seen = {}, {kind: 0 for kind in VERDICT_KINDS}
+    for verdict in sorted(set(verdicts), key=lambda v: (verdict_order(v), v)):
+        kind = verdict_kind(verdict)
+        colours[verdict] = KIND_COLOURS[kind][seen[kind] % len(KIND_COLOURS[kind])]
+        seen[kind] += 1
+    return colours
 
 
 def _png(figure) -> bytes:
@@ -35,11 +59,11 @@ def null_distribution(row: dict) -> bytes:
     baseline's cross-validated score for reference."""
     figure, axis = plt.subplots(figsize=(5.5, 2.2))
     nulls = row["null_scores"]
-    axis.scatter(nulls, [0] * len(nulls), marker="|", s=400, color="#7f8c8d",
+    axis.scatter(nulls, [0] * len(nulls), marker="|", s=400, color=NULL_COLOUR,
                  label=f"{row['null_model']} null datasets ({len(nulls)})")
-    axis.axvline(row["null_quantile"], color="#7f8c8d", linestyle=":", label="null 95% quantile")
-    axis.axvline(row["score_first_fold"], color="#c0392b", linewidth=2, label="model (fold 1)")
-    axis.axvline(row["baseline_score"], color="#2c3e50", linestyle="--",
+    axis.axvline(row["null_quantile"], color=NULL_COLOUR, linestyle=":", label="null 95% quantile")
+    axis.axvline(row["score_first_fold"], color=OKABE_ITO[1], linewidth=2, label="model (fold 1)")
+    axis.axvline(row["baseline_score"], color=OKABE_ITO[0], linestyle="--",
                  label=f"{row['best_baseline']} (all folds)")
     axis.set_yticks([])
     axis.set_xlabel(_metric(row))
@@ -52,8 +76,8 @@ def conductor_strata(row: dict) -> bytes:
     strata = pl.DataFrame(row["strata"])
     middle = (strata["conductor_low"] * strata["conductor_high"]).sqrt()
     figure, axis = plt.subplots(figsize=(5.5, 2.6))
-    axis.plot(middle, strata["model"], "o-", color="#c0392b", label="model")
-    axis.plot(middle, strata["baseline"], "s--", color="#2c3e50", label=row["best_baseline"])
+    axis.plot(middle, strata["model"], "o-", color=OKABE_ITO[1], label="model")
+    axis.plot(middle, strata["baseline"], "s--", color=OKABE_ITO[0], label=row["best_baseline"])
     axis.set_xscale("log")
     axis.set_xlabel("conductor (geometric middle of the stratum)")
     axis.set_ylabel(_metric(row))
@@ -65,7 +89,7 @@ def top_features(importances: pl.DataFrame, count: int) -> bytes:
     """The features with the largest mean |SHAP| (LightGBM ``pred_contrib``)."""
     top = importances.sort("mean_abs_shap", descending=True).head(count).reverse()
     figure, axis = plt.subplots(figsize=(5.5, 0.25 * len(top) + 0.8))
-    axis.barh(top["feature"], top["mean_abs_shap"], color="#2980b9")
+    axis.barh(top["feature"], top["mean_abs_shap"], color=OKABE_ITO[0])
     axis.set_xlabel("mean |SHAP| (model output units)")
     axis.tick_params(axis="y", labelsize=7)
     return _png(figure)
@@ -73,22 +97,24 @@ def top_features(importances: pl.DataFrame, count: int) -> bytes:
 
 def score_overview(findings: pl.DataFrame) -> bytes:
     """Every pair: model score against best-baseline score, coloured by verdict."""
-    explained = sorted(v for v in findings["verdict"].unique() if v not in VERDICT_COLOURS)
-    colours = {**VERDICT_COLOURS, **{v: EXPLAINED_COLOURS[i % len(EXPLAINED_COLOURS)]
-                                     for i, v in enumerate(explained)}}
+    colours = verdict_colours(findings["verdict"].to_list())
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=False)
     for axis, metric in zip(axes, ("mcc", "r2")):
         rows = findings.filter(pl.col("metric") == metric)
-        for verdict, part in rows.group_by("verdict", maintain_order=True):
-            axis.scatter(part["baseline_score"], part["score"], s=18, label=verdict[0],
-                         color=colours[verdict[0]])
-        axis.plot([-0.1, 1], [-0.1, 1], color="#bdc3c7", linewidth=0.8)
+        for verdict in colours:
+            part = rows.filter(pl.col("verdict") == verdict)
+            if len(part):
+                axis.scatter(part["baseline_score"], part["score"], s=22, label=verdict,
+                             color=colours[verdict],
+                             marker=KIND_MARKERS[verdict_kind(verdict)][0])
+        axis.plot([-0.1, 1], [-0.1, 1], color=NULL_COLOUR, linewidth=0.8)
         axis.set_xlabel(f"best baseline {METRIC_WORDS[metric]}")
         axis.set_ylabel(f"model {METRIC_WORDS[metric]}")
         axis.set_title("classification targets" if metric == "mcc" else "regression targets",
                        fontsize=9)
     handles = {label: handle for axis in axes
                for handle, label in zip(*axis.get_legend_handles_labels())}
+    handles = {v: handles[v] for v in colours if v in handles}
     figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=7,
                   frameon=False, bbox_to_anchor=(0.5, -0.2))
     return _png(figure)
@@ -98,7 +124,7 @@ def persistence_diagram(diagram, title: str) -> bytes:
     """A persistence diagram: each bar (birth, death), coloured by homology dimension."""
     figure, axis = plt.subplots(figsize=(3.6, 3.4))
     top = float(diagram[:, 1].max()) if len(diagram) else 1.0
-    for dimension, colour in zip(range(3), ("#2980b9", "#c0392b", "#27ae60")):
+    for dimension, colour in zip(range(3), OKABE_ITO[:3]):
         bars = diagram[(diagram[:, 2] == dimension) & (diagram[:, 1] > diagram[:, 0])]
         if len(bars):
             axis.scatter(bars[:, 0], bars[:, 1], s=10, color=colour, label=f"H{dimension}")
@@ -126,7 +152,7 @@ def sample_distribution(shares: pl.DataFrame, quantity: str) -> bytes:
         rows = dict(shares.filter(pl.col("sample") == sample).select("value", "share").iter_rows())
         axis.bar([i + index * width for i in range(len(values))],
                  [rows.get(v, 0.0) for v in values], width, label=sample,
-                 color=EXPLAINED_COLOURS[index % len(EXPLAINED_COLOURS)])
+                 color=OKABE_ITO[index % len(OKABE_ITO)])
     axis.set_xticks([i + width * (len(samples) - 1) / 2 for i in range(len(values))], values)
     axis.set_xlabel(quantity)
     axis.set_ylabel("share of curves")
@@ -138,11 +164,11 @@ def murmuration(averages: pl.DataFrame, axis: str, title: str) -> bytes:
     """Average a_p against p (or p/N) per group, with 95% bands; the Sato–Tate null in grey."""
     figure, ax = plt.subplots(figsize=(7, 3))
     part = averages.filter(pl.col("axis") == axis)
-    colours = {"rank 0": "#2980b9", "rank 1": "#c0392b", "w = +1": "#16a085",
-               "w = -1": "#8e44ad"}
+    colours = {"rank 0": OKABE_ITO[0], "rank 1": OKABE_ITO[1], "w = +1": OKABE_ITO[2],
+               "w = -1": OKABE_ITO[3]}
     for group, rows in part.group_by("group", maintain_order=True):
         name = group[0]
-        colour = colours.get(name, "#95a5a6")
+        colour = colours.get(name, NULL_COLOUR)
         ax.plot(rows["x"], rows["mean"], color=colour, linewidth=1, label=name)
         ax.fill_between(rows["x"], rows["low"], rows["high"], color=colour, alpha=0.2,
                         linewidth=0)
@@ -159,7 +185,7 @@ def beta_fit_figure(log_ratio, conductor_window, fits: pl.DataFrame) -> bytes:
     figure, ax = plt.subplots(figsize=(6, 3))
     grid = np.linspace(0.001, 0.999, 300)
     for index, row in enumerate(fits.iter_rows(named=True)):
-        colour = EXPLAINED_COLOURS[index % len(EXPLAINED_COLOURS)]
+        colour = OKABE_ITO[index % len(OKABE_ITO)]
         scaled = (log_ratio[conductor_window == index] - row["scale_low"]) / (
             (row["scale_high"] - row["scale_low"]) or 1.0)
         ax.hist(scaled, bins=40, range=(0, 1), density=True, histtype="step", color=colour,

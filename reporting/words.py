@@ -47,3 +47,146 @@ def statement(row: dict, target: str, group: str) -> str:
         return (f"{target} from {group} ({_score(row)}) is matched by the {row['null_model']} "
                 f"null model (95% quantile {row['null_quantile']:.3f}).")
     return f"{target} from {group} ({_score(row)}) is {verdict}: {row['reason']}."
+
+
+# --- Verdicts by kind -------------------------------------------------------------------------
+#: The kinds of verdict, in the order a reader wants them (flagged first), each with the test
+#: that puts a verdict in it. A new verdict ("explained by <baseline>", "not replicated", ...)
+#: falls into its kind by these tests, so it gets a colour and a place in the sort order.
+VERDICT_KINDS: dict[str, str] = {
+    "flagged": "beats every baseline and its null model, holds on the largest conductors and "
+               "survives the conductor-bias checks: a candidate for new mathematics",
+    "explained": "a baseline (known mathematics or a cheap invariant) or a quasirandom null "
+                 "model already reaches the model's score",
+    "artefact": "beats the baselines in cross-validation but fails a later check (largest "
+                "conductors, conductor bias, replication)",
+    "not predictable": "the model has no skill: its interval reaches 0, or it is no better "
+                       "than a constant",
+    "other": "any other verdict",
+}
+
+
+def verdict_kind(verdict: str) -> str:
+    """The kind (a key of :data:`VERDICT_KINDS`) of a verdict of :func:`models.findings.decide`."""
+    if verdict == "flagged":
+        return "flagged"
+    if verdict.startswith("explained"):
+        return "explained"
+    if "artefact" in verdict or verdict.startswith(("fails", "not replicated")):
+        return "artefact"
+    if verdict.startswith("not predictable"):
+        return "not predictable"
+    return "other"
+
+
+def verdict_order(verdict: str) -> int:
+    """Sort key: flagged first, then explained, artefacts, not predictable, others."""
+    return list(VERDICT_KINDS).index(verdict_kind(verdict))
+
+
+# --- The findings table, as the dashboard and the report show it -----------------------------
+#: The displayed columns of the findings table: (column, label, format). Formats: "text",
+#: "score" (3 decimals), "p" (scientific notation: q-values reach 1e-26). A column missing from
+#: a findings table is skipped, so a column the findings engine adds is shown by adding it here.
+FINDINGS_COLUMNS: list[tuple[str, str, str]] = [
+    ("target", "target", "text"),
+    ("group", "features", "text"),
+    ("verdict", "verdict", "text"),
+    ("reason", "why", "text"),
+    ("metric", "metric", "text"),
+    ("score", "model", "score"),
+    ("score_low", "model low", "score"),
+    ("score_high", "model high", "score"),
+    ("best_baseline", "best baseline", "text"),
+    ("baseline_score", "baseline", "score"),
+    ("effect", "effect", "score"),
+    ("q_value", "BH q", "p"),
+    ("null_model", "null model", "text"),
+    ("null_quantile", "null 95%", "score"),
+]
+#: The columns of the report's table of the findings that are not detailed (a subset of the
+#: above, in this order).
+REPORT_COLUMNS = ["target", "group", "metric", "score", "best_baseline", "baseline_score",
+                  "effect", "q_value", "verdict", "reason"]
+#: Within a verdict kind, findings are sorted by this column, largest first.
+FINDINGS_SORT = "effect"
+
+
+def cell_text(value, kind: str) -> str:
+    """A findings cell as text: scores to 3 decimals, p- and q-values in scientific notation
+    (below double precision's resolution of 1 − p, "< 1e-16")."""
+    if value is None:
+        return "—"
+    if kind == "score":
+        return f"{value:.3f}"
+    if kind == "p":
+        return "< 1e-16" if value < 1e-16 else f"{value:.2e}"
+    return str(value)
+
+# --- Baselines and features in words ---------------------------------------------------------
+
+
+def _baseline_words() -> dict[str, str]:
+    from models.baselines import (BsdIdentityBaseline, ConstantBaseline, LocalRootNumberBaseline,
+                                  MestreNagaoBaseline, ParityBaseline, SatoTateBaseline,
+                                  TorsionCongruenceBaseline)
+    return {
+        ConstantBaseline.name: "nothing: the majority class or the mean",
+        "conductor only": "the conductor's factorization ({conductor})",
+        BsdIdentityBaseline.name: "the logs of the other BSD quantities ({bsd}), linearly",
+        ParityBaseline.name: "the root number w(E), through (−1)^rank = w",
+        LocalRootNumberBaseline.name: "the local root numbers w_p at the bad primes, "
+                                      "w(E) = −∏ w_p",
+        TorsionCongruenceBaseline.name: "#E(F_p) = p + 1 − a_p at good p, which the torsion "
+                                        "order divides",
+        MestreNagaoBaseline.name: "one Mestre–Nagao sum (a column of the mestre_nagao group), "
+                                  "thresholded",
+        SatoTateBaseline.name: "the Sato–Tate law of a_p, conditioned on the torsion",
+    }
+
+
+def baseline_inputs(name: str, feature_groups: dict[str, list[str]]) -> str:
+    """What the baseline called ``name`` reads, in words, with its columns
+    (:data:`models.search.HEURISTIC_GBMS` for the heuristic GBMs)."""
+    from models.search import HEURISTIC_GBMS, heuristic_inputs
+
+    def columns(group: str) -> str:
+        return ", ".join(feature_groups.get(group, [])) or group
+
+    if name in HEURISTIC_GBMS:
+        inputs = heuristic_inputs(HEURISTIC_GBMS[name][1], feature_groups)
+        return "the searched GBM restricted to " + ", ".join(inputs)
+    words = _baseline_words().get(name)
+    if words is None:
+        return "(inputs not described)"
+    return words.format(conductor=columns("conductor"), bsd=columns("bsd"))
+
+
+#: Feature names of ``features.groups``, in words (the glossary); patterns in angle brackets.
+FEATURE_WORDS: dict[str, str] = {
+    "ap_<p>": "a_p = p + 1 − #E(F_p) at a good prime p; at a bad prime Cremona's aplist puts "
+              "the Atkin–Lehner sign w_p there",
+    "ap_norm_<p>": "a_p / (2√p) in [−1, 1] (Hasse's bound), 0 at bad p",
+    "mn_s0_<B>": "Mestre–Nagao sum (1/log B) Σ_{p ≤ B} a_p log p / p (tends to −r + 1/2)",
+    "mn_s1_<B>": "Σ_{p ≤ B} (1 − (p − 1)/N_p) log p, N_p = #E(F_p) (grows like r log B)",
+    "mn_s2_<B>": "(1/B) Σ_{p ≤ B} a_p log p (tends to −r)",
+    "mn_s3_<B>": "Σ_{p ≤ B} (1 − N_p/p)",
+    "mn_s4_<B>": "(1/log log B) Σ_{p ≤ B} log(N_p/p) (BSD's heuristic ∏ N_p/p ~ C (log B)^r)",
+    "slog_<x>": "sign(x)·ln(1 + |x|) of an integer invariant x (c4, c6, the minimal "
+                "discriminant): a log scale that keeps the sign",
+    "log_<x>": "natural logarithm of the BSD quantity or invariant x",
+    "a1 … a6": "the coefficients of the reduced minimal Weierstrass model",
+    "log_naive_height": "ln max(4|A|³, 27B²) of the short model y² = x³ + Ax + B",
+    "log_j_height": "ln of the height of the j-invariant, max(|num|, |den|)",
+    "bad_primes, additive_primes": "the number of primes dividing N, and of those whose square "
+                                   "divides N",
+    "semistable": "1 when N is squarefree",
+    "log_largest_prime": "ln of the largest prime factor of N",
+    "root_number": "the global root number w(E) = ±1",
+    "l_series_0, l_series_1": "truncated sums 2 Σ (a_n/n) e^{−2πn/√N} and 2 Σ (a_n/n) "
+                              "E₁(2πn/√N): L(E,1) when w = +1 and L'(E,1) when w = −1",
+    "torsion_bound": "gcd of #E(F_p) over good primes p ≥ 3, a multiple of the torsion order",
+    "topo_<cloud>_h<k>_<i>": "Betti curve of dimension k of the conductor window's "
+                             "(cloud = ap or weierstrass) point cloud, at the i-th filtration "
+                             "value",
+}

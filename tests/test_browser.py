@@ -1,6 +1,8 @@
-"""The dashboard in a real browser: served on 127.0.0.1 by `streamlit run`, every page opened
-in headless Chromium (Debian's package, driven by Playwright), screenshotted into
-``reports/screenshots/`` (CI artifacts); a Streamlit error box or a blank page fails the test.
+"""The dashboard in a real browser: served on 127.0.0.1 by `streamlit run`, every page and a
+curve's page opened in headless Chromium (Debian's package, driven by Playwright), screenshotted
+into ``reports/screenshots/`` (CI artifacts; gitignored); a Streamlit error box, a blank page or
+a chart with no data drawn fails the test, and clicking a row of the curve browser must open
+that curve.
 
 Without /usr/bin/chromium the test is skipped, unless ``REQUIRE_BROWSER=1`` (set by .ci/run,
 which installs Chromium) makes that a failure.
@@ -23,8 +25,12 @@ CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = PROJECT / "reports" / "screenshots"
 #: url path -> what the page must show once rendered
 PAGES = {"": "Unexpected predictability", "findings": "Findings", "curves": "Curve browser",
+         "curves?curve=37a1": "37a1 (LMFDB 37.a1)",
          "distributions": "Distributions", "topology": "Topology and null models",
          "bias": "Conductor bias", "known": "Known phenomena"}
+#: A chart counts as drawn when this many of its pixels have a hue of the dashboard's
+#: palettes (its marks), which its axes, grid lines and text never have.
+DRAWN = 50
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -63,6 +69,36 @@ def served(pipeline_project):
         server.wait(timeout=20)
 
 
+def palette_pixels(png: bytes) -> int:
+    """Pixels of the palettes' hues (reporting/figures.py) drawn with any opacity over white:
+    on the segment from white to one of them, within 8 per channel, at least a quarter of the
+    way. Greys are left out: text and axes are anti-aliased through them."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from reporting.figures import KIND_COLOURS, NULL_COLOUR, OKABE_ITO
+    colours = {c for c in [*OKABE_ITO, NULL_COLOUR, *sum(KIND_COLOURS.values(), [])]}
+    pixels = 255 - np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(float)
+    found = np.zeros(pixels.shape[:2], dtype=bool)
+    for colour in colours:
+        rgb = 255 - np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+        if rgb.max() - rgb.min() < 16:            # greys: text is anti-aliased through them
+            continue
+        share = pixels @ rgb / (rgb @ rgb)
+        residual = np.abs(pixels - share[..., None] * rgb).max(axis=2)
+        found |= (residual <= 8) & (share >= 0.25)
+    return int(found.sum())
+
+
+def settle(view, heading: str) -> None:
+    view.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+    view.wait_for_function(
+        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    view.wait_for_timeout(2500)               # charts draw after the script ends
+
+
 def test_every_page_renders_in_chromium(served):
     from playwright.sync_api import sync_playwright
 
@@ -74,15 +110,31 @@ def test_every_page_renders_in_chromium(served):
         view = browser.new_page(viewport={"width": 1400, "height": 1000})
         for path, heading in PAGES.items():
             view.goto(f"{served}/{path}")
-            view.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
-            view.wait_for_function(
-                "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-            view.wait_for_timeout(1500)               # charts draw after the script ends
-            view.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}.png"), full_page=True)
+            settle(view, heading)
+            name = path.replace("?curve=", "_") or "overview"
+            view.set_viewport_size({"width": 1400, "height": 3000})   # the page scrolls inside
+            view.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+            view.set_viewport_size({"width": 1400, "height": 1000})
             errors = view.locator("[data-testid='stException'], "
                                   "[data-testid='stAlertContentError']").all_inner_texts()
             text = view.locator("[data-testid='stMain']").inner_text()
-            if errors or len(text.strip()) < 40:
-                problems.append((path or "overview", errors, text[:200]))
+            charts = view.locator("[data-testid='stVegaLiteChart']").all()
+            empty = []
+            for index, chart in enumerate(charts):
+                chart.scroll_into_view_if_needed()
+                view.wait_for_timeout(300)
+                if palette_pixels(chart.screenshot()) < DRAWN:
+                    empty.append(index)
+            if errors or len(text.strip()) < 40 or empty:
+                problems.append((name, errors, f"empty charts {empty}", text[:200]))
+        # a click on the second row of the curve browser opens that curve (11a2: sorted by N)
+        view.goto(f"{served}/curves")
+        settle(view, "Curve browser")
+        grid = view.locator("[data-testid='stDataFrame']").first.bounding_box()
+        view.mouse.click(grid["x"] + 14, grid["y"] + 35 + 35 + 17)
+        view.wait_for_timeout(1000)
+        settle(view, "11a2 (LMFDB 11.a1)")
+        view.set_viewport_size({"width": 1400, "height": 3000})
+        view.screenshot(path=str(SCREENSHOTS / "curves_clicked.png"), full_page=True)
         browser.close()
     assert not problems, problems

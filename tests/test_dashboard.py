@@ -65,20 +65,101 @@ def test_overview_shows_the_cross_check(in_project):
 def test_curve_filters_change_the_result(in_project):
     test = page("curves")
     everything = test.caption[0].value
-    test.text_input[0].set_value("11a")
+    test.text_input(key="prefix").set_value("11a")
     test.button[0].click().run()
     rows = test.dataframe[0].value
-    assert test.caption[0].value == "3 curves match" != everything
+    assert test.caption[0].value.startswith("3 curves match") and everything != test.caption[0].value
     assert rows["label"].tolist() == ["11a1", "11a2", "11a3"]
     test.multiselect[0].set_value([1])               # 11a has rank 0
     test.button[0].click().run()
     assert test.caption[0].value == "0 curves match" and len(test.dataframe[0].value) == 0
-    test.text_input[1].set_value("37a1").run()         # one curve's page
-    quantities = dict(zip(*test.dataframe[1].value.to_dict("list").values()))
-    assert quantities["rank"] == "1" and quantities["conductor"] == "37"
-    assert "(0, 0)" in " ".join(m.value for m in test.markdown)       # its generator
 
 
+def curve_page(label: str) -> AppTest:
+    test = page("curves")
+    test.text_input(key="curve").set_value(label).run()
+    assert not test.exception, [e.value for e in test.exception]
+    return test
+
+
+def tables(test: AppTest) -> list:
+    return [t.value for t in test.table]
+
+
+def test_curve_page_shows_the_whole_record_local_data_bsd_and_isogeny_class(in_project):
+    test = curve_page("37a1")
+    assert [s.value for s in test.subheader][0] == "37a1 (LMFDB 37.a1)"
+    record = {k: v for frame in tables(test)[:2] for k, v in frame["value"].items()}
+    assert record["analytic rank r"] == "1" and record["conductor N"] == "37"
+    assert record["#Ш (nearest square)"] == "1" and record["minimal discriminant Δ"] == "37"
+    assert abs(float(record["regulator R"]) - 0.0511114082399688) < 1e-12
+    text = " ".join(m.value for m in test.markdown)
+    assert "(0, 0)" in text                                         # its generator
+    assert "https://www.lmfdb.org/EllipticCurve/Q/37/a/1" in text
+    local = tables(test)[2]
+    assert list(local.index) == [37] and local.loc[37, "Kodaira"] == "I1"
+    assert local.loc[37, "c_p"] == 1 and local.loc[37, "reduction"] == "non-split multiplicative"
+    ratio = float(tables(test)[3].loc["ratio", "value"])
+    assert abs(ratio - 1) < 1e-9
+
+    test = curve_page("11a1")
+    local = tables(test)[2]
+    assert local.loc[11, "Kodaira"] == "I5" and local.loc[11, "c_p"] == 5
+    assert local.loc[11, "reduction"] == "split multiplicative"
+    isogenies = tables(test)[4]
+    assert dict(isogenies["degree"]) == {"11a1": 1, "11a2": 5, "11a3": 5}
+    assert dict(isogenies["lmfdb"]) == {"11a1": "11.a2", "11a2": "11.a1", "11a3": "11.a3"}
+
+
+@pytest.mark.parametrize("typed, label", [("11A1", "11a1"), ("11.a2", "11a1"), ("11.A1", "11a2"),
+                                          ("37.a", "37a1"), ("  37a1 ", "37a1")])
+def test_curve_page_takes_cremona_and_lmfdb_labels_in_any_case(in_project, typed, label):
+    test = curve_page(typed)
+    assert [s.value for s in test.subheader][0].startswith(f"{label} (LMFDB ")
+    assert not test.warning
+
+
+@pytest.mark.parametrize("typed", ["11a9", "11.b1", "zz9", "5077a1"])
+def test_curve_page_says_no_such_curve(in_project, typed):
+    test = curve_page(typed)
+    assert any(w.value.startswith("No such curve") for w in test.warning)
+    assert not test.subheader and not test.table           # nothing of another curve shown
+
+
+def test_curve_page_waits_for_a_label(in_project):
+    test = page("curves")
+    assert any("No curve chosen" in i.value for i in test.info) and not test.subheader
+
+
+def test_curve_page_opens_from_a_link(in_project):
+    test = AppTest.from_file(str(PAGES / "curves.py"), default_timeout=120)
+    test.query_params["curve"] = "11.a3"
+    test.run()
+    assert [s.value for s in test.subheader][0] == "11a3 (LMFDB 11.a3)"
+
+
+def chart_rows(test: AppTest) -> list[list[dict]]:
+    """Each Vega-Lite chart's datasets, as rows."""
+    import pyarrow as pa
+    return [[row for data in chart.proto.datasets
+             for row in pa.ipc.open_stream(data.data.data).read_all().to_pylist()]
+            for chart in test.get("vega_lite_chart")]
+
+
+def test_findings_chart_has_one_point_per_pair_coloured_by_verdict(in_project):
+    import json as json_module
+    findings = pl.read_parquet(in_project / "data/findings.parquet")
+    test = page("findings")
+    charts = test.get("vega_lite_chart")
+    points = [row for rows in chart_rows(test) for row in rows if "pair" in row]
+    assert sorted(p["pair"] for p in points) == sorted(
+        f"{t} ~ {g}" for t, g in findings.select("target", "group").iter_rows())
+    for chart in charts:
+        layer = json_module.loads(chart.proto.spec)["layer"][1]["encoding"]
+        assert layer["color"]["field"] == "verdict"
+        scale = layer["color"]["scale"]
+        assert len(set(scale["range"])) == len(scale["domain"])       # distinct colours
+        assert {t["field"] for t in layer["tooltip"]} >= {"pair", "verdict", "score"}
 def with_one_flagged(repo, tmp_path):
     """A copy of the project's outputs where exactly one pair is flagged."""
     shutil.copytree(repo, tmp_path / "copy", ignore=shutil.ignore_patterns(".dvc", ".git"))
@@ -97,7 +178,11 @@ def test_findings_page_hides_non_flagged_until_asked(in_project, tmp_path, monke
     assert len(shown) == 1 and set(shown["verdict"]) == {"flagged"}
     assert test.selectbox[0].options == [f"{shown['target'][0]} ~ {shown['group'][0]}"]
     test.toggle[0].set_value(True).run()
-    assert len(test.dataframe[0].value) == pairs
+    every = test.dataframe[0].value
+    assert len(every) == pairs and every["verdict"].tolist()[0] == "flagged"
+    assert {"verdict", "reason", "q_value"} <= set(every.columns)
+    config = test.dataframe[0].proto.columns
+    assert '"%.2e"' in config                                     # q in scientific notation
 
 
 def test_a_missing_output_names_the_stage_that_builds_it(tmp_path, monkeypatch):
@@ -161,7 +246,9 @@ def test_bias_page_shows_an_artefact_with_its_evidence(pipeline_project, tmp_pat
     pl.DataFrame([row]).write_parquet(tmp_path / "copy/data/bias.parquet")
     monkeypatch.chdir(tmp_path / "copy")
     test = page("bias")
-    assert [e.value for e in test.error] == ["holds only in the low conductor strata"]
+    assert not test.error                         # a verdict of the checks, not an app failure
+    assert [i.value for i in test.info] == [
+        "**Why it is an artefact:** holds only in the low conductor strata"]
     assert "rank ~ ap: conductor-bias artefact" in [x.label for x in test.expander]
     before = test.dataframe[-1].value["quantity"].unique().tolist()
     test.selectbox[0].set_value("torsion").run()
@@ -176,3 +263,55 @@ def test_known_phenomena_page_window_and_range(in_project):
     assert not test.exception and test.slider[0].value == (100.0, 300.0)
     test.selectbox[0].set_value((150, 300)).run()
     assert not test.exception
+
+
+def test_class_letters_and_kodaira_symbols():
+    from dashboard.queries import class_letters, kodaira_symbol
+    assert [class_letters(i) for i in (0, 1, 25, 26, 27, 51, 52)] == [
+        "a", "b", "z", "ba", "bb", "bz", "ca"]
+    assert [kodaira_symbol(c) for c in (1, 5, 9, 2, 3, 4, -1, -5, -6, -2, -3, -4)] == [
+        "I0", "I1", "I5", "II", "III", "IV", "I0*", "I1*", "I2*", "II*", "III*", "IV*"]
+
+
+def test_lmfdb_labels_match_the_lmfdb_sample(pari):
+    """The LMFDB's ordering rule against the LMFDB's own labels (shared fixture
+    lmfdb/ec_curvedata.page0.json and page1: lmfdb_label beside Clabel)."""
+    import json
+
+    from arithmetic.elldata import read_curves
+    from dashboard.queries import lmfdb_labels
+    from tests.conftest import SHARED_FIXTURES
+
+    published = {}
+    for name in ("ec_curvedata.page0.json", "ec_curvedata.page1.json"):
+        for record in json.loads((SHARED_FIXTURES / "lmfdb" / name).read_text())["data"]:
+            published[record["Clabel"]] = record["lmfdb_label"]
+    assert published                                              # 11a1..11a3, 37a1
+    for conductor in sorted({int(label.rstrip("0123456789").rstrip("abcdefghijklmnopqrstuvwxyz"))
+                             for label in published}):
+        curves = read_curves(conductor, conductor + 1)
+        ours = lmfdb_labels(pari, curves)
+        for cremona, lmfdb in published.items():
+            if cremona in ours:
+                assert ours[cremona] == lmfdb, cremona
+
+
+def test_resolve_label_in_both_forms(pari):
+    from arithmetic.elldata import read_curves
+    from dashboard.queries import lmfdb_labels, resolve_label
+    curves = read_curves(11, 12)
+    labels_of = lambda same: lmfdb_labels(pari, same)              # noqa: E731
+    assert resolve_label("11A2", curves, labels_of) == "11a2"
+    assert resolve_label("11.a1", curves, labels_of) == "11a2"
+    assert resolve_label("11a", curves, labels_of) == "11a1"
+    assert resolve_label("11.b1", curves, labels_of) is None
+    assert resolve_label("12a1", curves, labels_of) is None
+    assert resolve_label("11a1; print(1)", curves, labels_of) is None
+
+
+def test_bsd_identity_of_a_record():
+    from dashboard.queries import bsd_identity
+    record = {"special_value": 0.253841860855911, "real_period": 1.26920930427955,
+              "regulator": 1.0, "sha": 1, "tamagawa_product": 5, "torsion": 5}
+    sides = bsd_identity(record)
+    assert abs(sides["ratio"] - 1) < 1e-12 and abs(sides["right"] - 0.253841860855911) < 1e-12

@@ -90,7 +90,74 @@ def test_markdown_details_flagged_and_tables_the_rest():
     sources = re.findall(r'src="([^"]+)"', page)
     assert len(sources) == 4 and all(s.startswith("data:image/png;base64,") for s in sources)
     assert "http://" not in page and "https://" not in page       # opens offline
-    assert "<table>" in page and "<h3>1. rank ~ ap</h3>" in page
+    assert "<table>" in page and '<h3 id="1-rank--ap">1. rank ~ ap</h3>' in page
+
+
+def test_report_has_contents_captions_and_a_glossary():
+    findings = pl.DataFrame([finding(baseline_inputs=json.dumps({
+        "constant": "nothing: the majority class or the mean",
+        "Mestre-Nagao": "one Mestre–Nagao sum, thresholded"})),
+        finding(target="log_sha_an", group="bsd", verdict="explained by BSD identity",
+                metric="r2", task="regression")])
+    images = pair_figures(findings, importances(), 3)
+    text = markdown(findings, importances(), context(), images)
+    page = to_html(text, {f"figures/{name}": png for name, png in images.items()}, "t")
+    targets = re.findall(r'href="#([^"]+)"', page)
+    ids = set(re.findall(r'<h[23] id="([^"]+)"', page))
+    assert {"glossary", "provenance", "flagged-findings-1"} <= set(targets) <= ids
+    lines = text.splitlines()
+    figures = [i for i, line in enumerate(lines) if line.startswith("![")]
+    assert figures and all(lines[i + 2].startswith("*Figure: ") for i in figures)
+    glossary = text[text.index("## Glossary"):]
+    for term in ("flagged", "explained by BSD identity", "`slog_<x>`", "`mn_s0_<B>`",
+                 "one Mestre–Nagao sum, thresholded"):
+        assert term in glossary, term
+    detail = text[text.index("### 1. rank ~ ap"):text.index("## All other results")]
+    assert "**Mestre-Nagao**: one Mestre–Nagao sum, thresholded" in detail
+
+
+def test_verdict_colours_follow_the_kinds():
+    from reporting.figures import KIND_COLOURS, verdict_colours
+    from reporting.words import verdict_kind
+
+    verdicts = ["flagged", "explained by parity", "explained by the BSD formula",
+                "explained by minimalist_rank null model", "conductor-bias artefact",
+                "fails extrapolation", "not predictable", "borderline"]
+    colours = verdict_colours(verdicts)
+    assert [verdict_kind(v) for v in verdicts] == [
+        "flagged", "explained", "explained", "explained", "artefact", "artefact",
+        "not predictable", "other"]
+    assert len(set(colours.values())) == len(verdicts)            # every verdict its own colour
+    for verdict, colour in colours.items():
+        assert colour in KIND_COLOURS[verdict_kind(verdict)]      # from its kind's family
+    assert list(colours)[0] == "flagged"
+
+
+def test_topology_summary_names_the_largest_departure():
+    from reporting.document import topology_summary
+    tests = pl.DataFrame({"family": ["ap", "ap", "bsd"], "group": ["rank 0", "rank 1", "rank 0"],
+                          "null_model": ["sato_tate", "sato_tate", "gaussian"],
+                          "statistic": ["longest_h1", "entropy_h0", "bars_h0"],
+                          "observed": [2.0, 0.95, 1.0], "null_low": [0.1, 0.9, 0.9],
+                          "null_high": [0.3, 1.1, 1.1], "q_value": [1e-9, 0.5, 0.4]})
+    summary = topology_summary(tests, 0.05).to_dicts()
+    assert summary[0] == {"cloud": "ap", "against": "sato_tate", "tests": 2, "q ≤ 0.05": 1,
+                          "furthest": "rank 0: longest_h1", "observed": 2.0,
+                          "null_band": "0.1 – 0.3", "band_widths_outside": 8.5}
+    assert summary[1]["band_widths_outside"] == 0.0 and summary[1]["q ≤ 0.05"] == 0
+
+
+def test_baseline_inputs_come_from_the_search_definitions():
+    from models.search import HEURISTIC_GBMS
+    from reporting.words import baseline_inputs
+    groups = {"conductor": ["log_conductor", "bad_primes"], "parity": ["root_number"],
+              "heuristics": ["l_series_0", "l_series_1"], "bsd": ["log_real_period"]}
+    words = baseline_inputs("L-series", groups)
+    assert words.startswith("the searched GBM restricted to ")
+    assert all(c in words for c in ["l_series_0", "l_series_1", "root_number", "log_conductor",
+                                    "log_real_period"] if c in HEURISTIC_GBMS["L-series"][1])
+    assert "log_conductor, bad_primes" in baseline_inputs("conductor only", groups)
+    assert baseline_inputs("parity", groups).startswith("the root number")
 
 
 def test_topology_section_lists_what_survives_bh():
@@ -103,7 +170,9 @@ def test_topology_section_lists_what_survives_bh():
                           "q_value": [2e-20, 0.4]})
     lines = "\n".join(topology_section(tests, ["ap__rank_0__1-10000.png"], context()))
     assert "2 tests" in lines and "1 with Benjamini–Hochberg q ≤ 0.05" in lines
-    assert "| ap: rank 0 | 1–10000 | sato_tate | longest_h1 | 2 |" in lines and "entropy_h0" not in lines
+    assert "| ap: rank 0 | 1–10000 | sato_tate | longest_h1 | 2 |" in lines
+    assert "| bsd: rank 1 |" not in lines                       # q = 0.4: only in the summary
+    assert "| bsd | gaussian | 1 | 0 | rank 1: entropy_h0 |" in lines
     assert "![persistence diagram](topology/ap__rank_0__1-10000.png)" in lines
 
 
@@ -136,7 +205,7 @@ def test_report_stage_on_a_real_run(pipeline_project):
     assert exported["provenance"]["data_md5"]["findings"] == locked["data/findings.parquet"]
     assert exported["provenance"]["data_md5"]["bsd"] == locked["data/bsd.parquet"]
     page = (repo / "reports/findings.html").read_text()
-    assert "## " not in page and "<h2>Provenance</h2>" in page
+    assert "## " not in page and '<h2 id="provenance">Provenance</h2>' in page
     assert all(s.startswith("data:") for s in re.findall(r'src="([^"]+)"', page))
     figures = {p.name for p in (repo / "reports/figures").iterdir()}
     diagrams = {p.name for p in (repo / "reports/topology").iterdir()}

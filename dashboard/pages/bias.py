@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
+from reporting.figures import OKABE_ITO
 
 st.title("Conductor bias")
 st.caption("Cremona's tables hold every curve up to a conductor bound, a biased sample. A pair "
@@ -32,14 +33,16 @@ for row in checks.iter_rows(named=True):
     with st.expander(f"{row['target']} ~ {row['group']}: {outcome}",
                      expanded=bool(row["artefact_reason"])):
         if row["artefact_reason"]:
-            st.error(row["artefact_reason"])
+            # a verdict of the checks, not a failure of the app
+            st.info(f"**Why it is an artefact:** {row['artefact_reason']}", icon="ℹ️")
         st.write(f"Margin over {row['best_baseline']} in the low conductor strata "
                  f"{row['low_margin']:.3f}, in the high ones {row['high_margin']:.3f} "
                  f"(slope {row['trend_slope']:+.3f}).")
         st.write(f"Reweighted onto the height-ordered sample: model {row['weighted_score']:.3f}, "
                  f"baseline {row['weighted_baseline']:.3f}, margin "
                  f"[{row['weighted_margin_low']:.3f}, {row['weighted_margin_high']:.3f}].")
-        st.dataframe(pl.DataFrame(json.loads(row["replications"])), hide_index=True)
+        data.show(pl.DataFrame(json.loads(row["replications"])),
+                  f"replications_{row['target']}__{row['group']}")
 
 st.header("The three samples")
 shares = data.table("bias_distributions")
@@ -48,6 +51,7 @@ part = shares.filter(pl.col("quantity") == quantity)
 chart = alt.Chart(part).mark_bar().encode(
     x=alt.X("value:N", title=quantity, sort=part["value"].unique(maintain_order=True).to_list()),
     xOffset="sample:N", y=alt.Y("share:Q", title="share of curves"),
-    color="sample:N", tooltip=["sample", "value", "curves", "share"])
+    color=alt.Color("sample:N", scale=alt.Scale(range=OKABE_ITO)),
+    tooltip=["sample", "value", "curves", "share"])
 st.altair_chart(chart, width="stretch")
-st.dataframe(part, hide_index=True)
+data.show(part, "bias_distributions")

@@ -1,63 +1,168 @@
-"""Findings: by default only the flagged ones; a toggle shows every pair with its verdict."""
+"""Findings: every pair's model score against its best baseline, the table (flagged first, then
+by effect), and each finding with its evidence, its baselines' inputs in words, the curves its
+model leans on most, and downloads (the table as CSV, the finding as JSON)."""
 import json
 from pathlib import Path
 
+import altair as alt
 import polars as pl
 import streamlit as st
 
 from dashboard import data
-from reporting.words import METRIC_WORDS
+from dashboard.queries import driving_curves
+from reporting.figures import KIND_MARKERS, verdict_colours
+from reporting.words import (FINDINGS_COLUMNS, FINDINGS_SORT, METRIC_WORDS, verdict_kind,
+                             verdict_order)
 
 st.title("Findings")
 findings = data.table("findings")
-show_all = st.toggle("Show every pair with its verdict (not only flagged findings)", value=False)
-verdicts = sorted(findings["verdict"].unique().to_list())
+findings = findings.with_columns(
+    kind=pl.col("verdict").map_elements(verdict_kind, return_dtype=pl.String),
+    pair=pl.col("target") + " ~ " + pl.col("group"),
+).sort(pl.col("verdict").map_elements(verdict_order, return_dtype=pl.Int64),
+       pl.col(FINDINGS_SORT), descending=[False, True], nulls_last=True)
+colours = verdict_colours(findings["verdict"].to_list())
+counts = findings.group_by("verdict").len()
+st.caption(f"{len(findings)} (target, feature group) pairs searched: " + ", ".join(
+    f"{n} {v}" for v, n in sorted(counts.iter_rows(), key=lambda r: verdict_order(r[0]))) + ".")
+
+st.subheader("Each model against its best baseline")
+st.caption("One point per pair; above the diagonal the model beats the best heuristic baseline "
+           "on the same folds. Colour: verdict (Okabe–Ito palette, one family of colours per "
+           "kind); shape: kind of verdict. Hover for the pair.")
+chart_columns = st.columns(2)
+for column, (metric, title) in zip(chart_columns, (("mcc", "classification targets"),
+                                                   ("r2", "regression targets"))):
+    part = findings.filter(pl.col("metric") == metric).select(
+        "pair", "verdict", "kind", "score", "baseline_score", "best_baseline", "q_value")
+    if not len(part):
+        continue
+    words = METRIC_WORDS[metric]
+    low = float(min(part["score"].min(), part["baseline_score"].min(), 0))
+    diagonal = alt.Chart(pl.DataFrame({"x": [low, 1.0]})).mark_line(
+        color="#B0B0B0", strokeDash=[4, 4]).encode(x="x:Q", y="x:Q")
+    points = alt.Chart(part).mark_point(filled=True, size=90, opacity=0.9).encode(
+        x=alt.X("baseline_score:Q", title=f"best baseline {words}"),
+        y=alt.Y("score:Q", title=f"model {words}"),
+        color=alt.Color("verdict:N", scale=alt.Scale(domain=list(colours),
+                                                      range=list(colours.values())),
+                        legend=alt.Legend(orient="bottom", columns=2, labelLimit=300)),
+        shape=alt.Shape("kind:N", scale=alt.Scale(
+            domain=list(KIND_MARKERS), range=[m[1] for m in KIND_MARKERS.values()]),
+            legend=None),
+        tooltip=[alt.Tooltip("pair:N"), alt.Tooltip("verdict:N"),
+                 alt.Tooltip("score:Q", format=".3f", title="model"),
+                 alt.Tooltip("best_baseline:N"),
+                 alt.Tooltip("baseline_score:Q", format=".3f", title="baseline"),
+                 alt.Tooltip("q_value:Q", format=".2e", title="BH q")])
+    column.markdown(f"**{title}** ({words})")
+    column.altair_chart((diagonal + points).properties(height=360), width="stretch")
+
+st.subheader("The table")
+show_all = st.toggle("Show every pair with its verdict (not only flagged findings)",
+                     value=not (findings["verdict"] == "flagged").any())
 if show_all:
+    verdicts = list(colours)
     chosen = st.multiselect("Verdicts", verdicts, default=verdicts)
     shown = findings.filter(pl.col("verdict").is_in(chosen))
 else:
     shown = findings.filter(pl.col("verdict") == "flagged")
-    st.caption(f"{len(shown)} flagged of {len(findings)} pairs searched; the others are "
-               "explained by a baseline or a null model, not predictable, or fail on the "
-               "largest conductors.")
-shown = shown.sort("effect", descending=True)
-if not len(shown):
-    st.info("No pair is shown: nothing beats the baselines and the null models at the FDR "
-            "level. Use the toggle to see every pair and why.")
-    st.stop()
+    st.caption(f"{len(shown)} flagged of {len(findings)} pairs; the toggle shows the others, "
+               "which a baseline or a null model explains, which have no skill, or which fail "
+               "a later check.")
 
-st.dataframe(shown.select(
-    "target", "group", "metric", pl.col("score").round(3), pl.col("score_low").round(3),
-    pl.col("score_high").round(3), "best_baseline", pl.col("baseline_score").round(3),
-    pl.col("effect").round(3), pl.col("q_value"), "verdict", "reason"), hide_index=True)
+FORMATS = {"score": "%.3f", "p": "%.2e"}
+present = [(c, label, kind) for c, label, kind in FINDINGS_COLUMNS if c in shown.columns]
+config = {c: (st.column_config.NumberColumn(label, format=FORMATS[kind]) if kind in FORMATS
+              else st.column_config.TextColumn(label, width="large" if c == "reason" else None))
+          for c, label, kind in present}
+if len(shown):
+    data.show(shown.select([c for c, _, _ in present]), "findings", column_config=config)
+else:
+    st.info("No pair is flagged: nothing beats the baselines and the null models at the FDR "
+            "level and survives the later checks. The toggle shows every pair and why.")
 
-pairs = [f"{t} ~ {g}" for t, g in shown.select("target", "group").iter_rows()]
-pair = st.selectbox("Open a finding", pairs)
-row = shown.row(pairs.index(pair), named=True)
-st.subheader(pair)
+st.subheader("One finding")
+pairs = shown["pair"].to_list() or findings["pair"].to_list()
+linked = st.query_params.get("pair", "").replace("~", " ~ ")      # a link from the overview
+if linked in findings["pair"].to_list() and linked not in pairs:
+    pairs = [linked, *pairs]
+pair = st.selectbox("Open a finding", pairs, index=pairs.index(linked) if linked in pairs else 0)
+row = findings.filter(pl.col("pair") == pair).row(0, named=True)
 metric = METRIC_WORDS.get(row["metric"], row["metric"])
 report = data.optional_json("report_json")
-statements = {(f["target"], f["group"]): f["statement"] for f in report["findings"]} if report else {}
-st.markdown(statements.get((row["target"], row["group"]), row["reason"]))
+written = {(f["target"], f["group"]): f for f in report["findings"]} if report else {}
+statements = {key: f["statement"] for key, f in written.items()}
+st.markdown(f"**{pair}** — {statements.get((row['target'], row['group']), row['reason'])}")
 cells = st.columns(4)
 cells[0].metric(f"model {metric}", f"{row['score']:.3f}",
-                help=f"95% class-bootstrap interval [{row['score_low']:.3f}, {row['score_high']:.3f}]")
+                help=f"class-bootstrap interval [{row['score_low']:.3f}, {row['score_high']:.3f}]")
 cells[1].metric(row["best_baseline"], f"{row['baseline_score']:.3f}")
-cells[2].metric("null 95% quantile", f"{row['null_quantile']:.3f}")
-cells[3].metric("BH q", f"{row['q_value']:.2g}")
+cells[2].metric(f"null {data.params().search.null_quantile:.0%} quantile",
+                f"{row['null_quantile']:.3f}")
+cells[3].metric("BH q", f"{row['q_value']:.2e}")
 st.markdown(f"**Verdict**: {row['verdict']} — {row['reason']}")
-st.markdown("**All baselines**: " + ", ".join(
-    f"{name} {score:.3f}" for name, score in json.loads(row["baseline_scores"]).items()))
+
+baseline_scores = json.loads(row["baseline_scores"])
+inputs = written.get((row["target"], row["group"]), {}).get("baseline_inputs") or "{}"
+inputs = json.loads(inputs) if isinstance(inputs, str) else inputs
+st.markdown("**Baselines, with what each reads**")
+st.table(pl.DataFrame({
+    "baseline": list(baseline_scores),
+    metric: [f"{v:.3f}" for v in baseline_scores.values()],
+    "inputs": [inputs.get(name, "(the report, `dvc repro report`, describes them)")
+               for name in baseline_scores],
+}).to_pandas().set_index("baseline"))
+
+
+@st.cache_data(show_spinner=False)
+def _sample_frame(stamp: float, size: int, seed: int) -> pl.DataFrame:
+    features = data.scan("features")
+    bsd = data.scan("bsd").select("label", "rank", "torsion", "sha", "root_number")
+    frame = features.join(bsd, on="label", how="left", suffix="_bsd").collect()
+    return frame.sample(min(size, len(frame)), seed=seed)
+
+
+model = Path(data.params().paths.gbm_models) / f"{row['target']}__{row['group']}.txt"
+importances = data.table("importances")
+columns = importances.filter((pl.col("target") == row["target"])
+                             & (pl.col("group") == row["group"]))["feature"].to_list()
+st.markdown("**The curves its model leans on most**")
+if model.exists() and columns:
+    settings = data.params().dashboard
+    frame = _sample_frame(data.path("features").stat().st_mtime, settings.sample, settings.seed)
+    if all(c in frame.columns for c in columns):
+        top = driving_curves(model.read_text(), columns, frame, 10)
+        st.caption(f"Of a seeded sample of {len(frame):,} curves (dashboard.sample): the largest "
+                   "sums of |SHAP| of the exported model (fitted on every searched curve). "
+                   "Each label opens its curve page.")
+        st.markdown(" · ".join(f"[{label}](curves?curve={label}) ({feature})"
+                               for label, feature in zip(top["label"], top["top_feature"])))
+else:
+    st.info("This pair's model is not exported: `dvc repro train` writes it.")
+
+evidence = {k: v for k, v in row.items() if k not in ("kind", "pair")}
+evidence["baseline_scores"] = baseline_scores
+evidence["baseline_inputs"] = inputs
+for name in ("scores", "baseline_all_scores"):
+    if isinstance(evidence.get(name), str):
+        evidence[name] = json.loads(evidence[name])
+evidence["statement"] = statements.get((row["target"], row["group"]))
+st.download_button("Download this finding with its evidence (JSON)",
+                   json.dumps(evidence, indent=1, default=str),
+                   f"{row['target']}__{row['group']}.json", "application/json",
+                   key="download-finding")
 
 figures = Path(data.params().paths.report_figures)
 stem = f"{row['target']}__{row['group']}"
 images = [(figures / f"{stem}__{kind}.png", caption) for kind, caption in (
-    ("null", "model against its null datasets"), ("strata", "score by conductor stratum"),
-    ("features", "top features (mean |SHAP|)"))]
-present = [(image, caption) for image, caption in images if image.exists()]
-if present:
-    for image, caption in present:
-        st.image(str(image), caption=caption)
+    ("null", "The model's score on fold 1 (vermillion) against its scores on the null "
+             "datasets (grey ticks) and the best baseline (blue, dashed)."),
+    ("strata", "Model and best-baseline scores by conductor stratum (out-of-fold)."),
+    ("features", "Top features by mean |SHAP| (model output units)."))]
+present_images = [(image, caption) for image, caption in images if image.exists()]
+if present_images:
+    for column, (image, caption) in zip(st.columns(2) * 2, present_images):
+        column.image(str(image), caption=caption)
 else:
-    st.info("The report's plots for this pair are not built: `dvc repro report` draws them "
-            "for flagged findings.")
+    st.info("The report's plots for this pair are not built: `dvc repro report` draws them.")

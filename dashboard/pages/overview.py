@@ -5,6 +5,8 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.queries import histogram
+from reporting.figures import OKABE_ITO
+from reporting.words import verdict_kind, verdict_order
 
 st.title("Unexpected predictability in Cremona's tables")
 bsd = data.table("bsd", ["conductor", "isogeny_class", "rank"])
@@ -24,18 +26,34 @@ st.markdown(
 
 st.subheader("Conductors")
 counts = histogram(bsd["conductor"].cast(pl.Float64), 50)
-st.altair_chart(alt.Chart(counts).mark_bar().encode(
-    x=alt.X("left:Q", title="conductor"), y=alt.Y("count:Q", title="curves")),
+st.altair_chart(alt.Chart(counts).mark_bar(color=OKABE_ITO[0]).encode(
+    x=alt.X("left:Q", bin="binned", title="conductor N",
+            scale=alt.Scale(domain=[low, high], nice=False)),
+    x2="right:Q", y=alt.Y("count:Q", title="curves"),
+    tooltip=[alt.Tooltip("left:Q", format=",.0f", title="from N"),
+             alt.Tooltip("right:Q", format=",.0f", title="to N"), "count:Q"]),
     width="stretch")
 ranks = bsd.group_by("rank").len().sort("rank")
-st.dataframe(ranks.rename({"len": "curves"}), hide_index=True)
+data.show(ranks.rename({"len": "curves"}), "curves_by_rank")
 
 st.subheader("Verdicts")
 if metrics is None:
     st.info("No findings yet: `dvc repro findings` builds them.")
 else:
-    st.dataframe(pl.DataFrame({"verdict": list(metrics["verdicts"]),
-                               "pairs": list(metrics["verdicts"].values())}), hide_index=True)
+    verdicts = sorted(metrics["verdicts"].items(), key=lambda item: (verdict_order(item[0]),
+                                                                    item[0]))
+    st.table(pl.DataFrame({"verdict": [v for v, _ in verdicts],
+                           "kind": [verdict_kind(v) for v, _ in verdicts],
+                           "pairs": [n for _, n in verdicts]}).to_pandas().set_index("verdict"))
+    findings = data.table("findings")
+    flagged = findings.filter(pl.col("verdict") == "flagged")
+    if len(flagged):
+        st.markdown("**Flagged findings** (each opens on the Findings page): " + " · ".join(
+            f"[{t} ~ {g}](findings?pair={t}~{g})" for t, g in flagged.select("target", "group")
+            .iter_rows()))
+    else:
+        st.markdown("**No flagged finding.** The [Findings](findings) page shows every pair "
+                    "and why it was not flagged.")
 
 st.subheader("Cross-check against the source")
 check = data.optional_json("crosscheck_metrics")
@@ -52,7 +70,7 @@ else:
                                "mismatches": [by_quantity.get(q, 0) for q in check["compared"]]}),
                  hide_index=True)
     if check["mismatches"]:
-        st.dataframe(data.table("crosscheck").head(200), hide_index=True)
+        data.show(data.table("crosscheck").head(200), "crosscheck")
 
 st.subheader("Provenance")
 report = data.optional_json("report_json")
@@ -64,4 +82,4 @@ else:
             ("params.yaml sha256", provenance["params_sha256"]),
             *[(f"md5 of {k}", v) for k, v in provenance["data_md5"].items()],
             *provenance["packages"].items()]
-    st.dataframe(pl.DataFrame(rows, schema=["item", "value"], orient="row"), hide_index=True)
+    data.show(pl.DataFrame(rows, schema=["item", "value"], orient="row"), "provenance")

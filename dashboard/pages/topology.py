@@ -7,6 +7,8 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
+from reporting.document import topology_summary
+from reporting.figures import NULL_COLOUR, OKABE_ITO
 
 st.title("Topology and null models")
 
@@ -21,13 +23,20 @@ else:
                f"Benjamini–Hochberg q ≤ {fdr}. A statistic counts only where the null clouds "
                "(shuffled columns, Gaussian of the same covariance, Sato–Tate traces) or the "
                "permuted rank labels do not reach it.")
+    st.subheader("Summary: what differs from which null, by how much")
+    st.caption("Per cloud and null model: the tests, how many survive Benjamini–Hochberg, and "
+               "the statistic furthest outside its null 5–95% band (distance in band widths).")
+    st.table(topology_summary(tests, fdr).to_pandas().set_index(["cloud", "against"]))
+    st.subheader("Every test")
     left, right = st.columns(2)
     family = left.selectbox("Cloud family", sorted(tests["family"].unique().to_list()))
     significant_only = right.toggle("Only q ≤ FDR", value=False)
     shown = tests.filter(pl.col("family") == family)
     if significant_only:
         shown = shown.filter(pl.col("q_value") <= fdr)
-    st.dataframe(shown.sort("q_value"), hide_index=True)
+    data.show(shown.sort("q_value"), f"topology_{family}",
+              column_config={c: st.column_config.NumberColumn(format="%.2e")
+                             for c in ("p_value", "p_empirical", "q_value")})
     figures = Path(data.params().paths.topology_figures)
     images = sorted(figures.glob(f"{family}__*.png")) if figures.exists() else []
     columns = st.columns(3)
@@ -46,12 +55,14 @@ nulls = rows.select(pair=pl.col("target") + " ~ " + pl.col("group"), metric="met
 model = rows.select(pair=pl.col("target") + " ~ " + pl.col("group"), metric="metric",
                     model="score_first_fold", verdict="verdict")
 for metric in model["metric"].unique().sort().to_list():
-    st.subheader(f"{metric}: the model on fold 1 (red) against its null datasets (grey)")
+    st.subheader(f"{metric}: the model on fold 1 (vermillion dot) against its null datasets "
+                 "(grey ticks)")
     part_nulls, part_model = nulls.filter(pl.col("metric") == metric), \
         model.filter(pl.col("metric") == metric)
-    height = 14 * len(part_model) + 40
-    dots = alt.Chart(part_nulls).mark_tick(color="#7f8c8d").encode(
-        x=alt.X("null_score:Q", title=metric), y=alt.Y("pair:N", title=None))
-    marks = alt.Chart(part_model).mark_point(color="#c0392b", filled=True).encode(
-        x="model:Q", y="pair:N", tooltip=["pair", "model", "verdict"])
+    height = 24 * len(part_model) + 50
+    axis = alt.Axis(labelLimit=400, labelOverlap=False, labelFontSize=12)
+    dots = alt.Chart(part_nulls).mark_tick(color=NULL_COLOUR, thickness=2).encode(
+        x=alt.X("null_score:Q", title=metric), y=alt.Y("pair:N", title=None, axis=axis))
+    marks = alt.Chart(part_model).mark_point(color=OKABE_ITO[1], filled=True, size=70).encode(
+        x="model:Q", y=alt.Y("pair:N", axis=axis), tooltip=["pair", "model", "verdict"])
     st.altair_chart((dots + marks).properties(height=height), width="stretch")
