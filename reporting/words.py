@@ -54,15 +54,19 @@ def statement(row: dict, target: str, group: str) -> str:
 #: that puts a verdict in it. A new verdict ("explained by <baseline>", "not replicated", ...)
 #: falls into its kind by these tests, so it gets a colour and a place in the sort order.
 VERDICT_KINDS: dict[str, str] = {
-    "flagged": "beats every baseline and its null model, holds on the largest conductors and "
+    "flagged": "adds information beyond the known quantities (a GBM on them plus the features "
+               "beats a GBM on them alone), beats every baseline and its null model, is "
+               "confirmed on held-out isogeny classes, holds on the largest conductors and "
                "survives the conductor-bias checks: a candidate for new mathematics",
     "explained": "a baseline (known mathematics or a cheap invariant) or a quasirandom null "
                  "model already reaches the model's score",
     "artefact": "beats the baselines in cross-validation but fails a later check (largest "
-                "conductors, conductor bias, replication)",
+                "conductors, conductor bias, replication, or a replication that could not be "
+                "tried)",
     "not predictable": "the model has no skill: its interval reaches 0, or it is no better "
                        "than a constant",
-    "other": "any other verdict",
+    "other": "not confirmed on the held-out classes, not significant after the correction "
+             "for multiple comparisons, or borderline (within numeric noise of a threshold)",
 }
 
 
@@ -100,16 +104,29 @@ FINDINGS_COLUMNS: list[tuple[str, str, str]] = [
     ("best_baseline", "best baseline", "text"),
     ("baseline_score", "baseline", "score"),
     ("effect", "effect", "score"),
-    ("q_value", "BH q", "p"),
+    ("known_formula", "best known formula", "text"),
+    ("known_formula_score", "formula", "score"),
+    ("known_gbm_score", "GBM on known quantities", "score"),
+    ("added_value", "added value", "score"),
+    ("added_value_low", "added low", "score"),
+    ("added_value_high", "added high", "score"),
+    ("confirmation_added_value", "added (held-out classes)", "score"),
+    ("q_value", "BH q (parametric p)", "p"),
+    ("q_confirmation", "BH q, held-out", "p"),
+    ("p_null", "p null (normal fit)", "p"),
+    ("p_null_empirical", "p null (empirical)", "p"),
+    ("p_added", "p added (normal fit)", "p"),
+    ("p_added_empirical", "p added (empirical)", "p"),
     ("null_model", "null model", "text"),
     ("null_quantile", "null 95%", "score"),
 ]
 #: The columns of the report's table of the findings that are not detailed (a subset of the
 #: above, in this order).
 REPORT_COLUMNS = ["target", "group", "metric", "score", "best_baseline", "baseline_score",
-                  "effect", "q_value", "verdict", "reason"]
-#: Within a verdict kind, findings are sorted by this column, largest first.
-FINDINGS_SORT = "effect"
+                  "known_gbm_score", "added_value", "q_value", "verdict", "reason"]
+#: Within a verdict kind, findings are sorted by this column, largest first: the information
+#: the features add beyond the known quantities.
+FINDINGS_SORT = "added_value"
 
 
 def cell_text(value, kind: str) -> str:
