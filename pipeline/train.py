@@ -66,6 +66,12 @@ def run_target(jobs: list[tuple[str, str, list[str], list[str], Path]]) -> list[
     return [run_pair(job, cache) for job in jobs]
 
 
+def pairs_written(done: list[str], path: Path) -> None:
+    """The runner's ``save`` for a target's job: its pairs' files, written by :func:`run_pair`
+    as each finishes, are the results, so the job leaves no file of its own (and a pair whose
+    files are gone is computed again)."""
+
+
 def run_pair(job: tuple[str, str, list[str], list[str], Path], cache: dict | None = None) -> str:
     """Evaluate one pair (``<stem>.eval.json``) unless done, then, in this process unless the
     models are fitted on a dask cluster, its exported model (:func:`fit_final`)."""
@@ -162,8 +168,8 @@ def run_all(params: Params) -> list[Path]:
     run_jobs([Job(name, digest(target_jobs), target_jobs, weight=len(target_jobs),
                   cost=len(target_jobs)) for name, target_jobs in by_target.items()],
              directory, run_target, workers=params.search.workers, initializer=start_worker,
-             initargs=(params, params.search.threads, not on_dask), save=write_json,
-             suffix=".target.json", desc="train", unit="pair", keep_others=True)
+             initargs=(params, params.search.threads, not on_dask), save=pairs_written,
+             suffix=".target", desc="train", unit="pair", keep_others=True)
     if on_dask and jobs:
         fit_on_dask(params, jobs)
     return [stem.with_suffix(".json") for stem in stems]
