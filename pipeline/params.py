@@ -72,6 +72,9 @@ class Paths(_Section):
     ingest_chunks: Path
     crosscheck: Path
     crosscheck_metrics: Path
+    invariants: Path
+    invariants_chunks: Path
+    invariants_metrics: Path
 
 
 class Executor(_Section):
@@ -133,6 +136,18 @@ class Bsd(_Section):
     lfunction_bits: int = Field(ge=64, le=8192, description="bits of the L-values")
     sha_tolerance: float = Field(gt=0, lt=0.5)
     pari_stack_mb: int = Field(ge=16)
+
+
+class Invariants(_Section):
+    """The invariants stage (:mod:`pipeline.invariants`): each costly quantity up to its bound."""
+    workers: int = Field(ge=1, le=256)
+    chunk_size: int = Field(ge=1)
+    pari_stack_mb: int = Field(ge=16)
+    degree_conductor_max: int = Field(
+        ge=0, description="modular degree of the optimal curves with N <= this (~15 µs × N each)")
+    zeros: int = Field(ge=0, le=50, description="heights of the first zeros of L(E,s) kept")
+    zeros_conductor_max: int = Field(ge=0, description="the zeros for classes with N <= this")
+    selmer_conductor_max: int = Field(ge=0, description="2-Selmer rank for curves with N <= this")
 
 
 class Features(_Section):
@@ -327,6 +342,7 @@ class Params(_Section):
     executor: Executor
     ingest: Ingest
     bsd: Bsd
+    invariants: Invariants
     features: Features
     nulls: Nulls
     search: Search
