@@ -311,6 +311,10 @@ class Murmurations(_Section):
     workers: int = Field(ge=1, le=256)
     chunk_size: int = Field(ge=1)
     pari_stack_mb: int = Field(ge=16)
+    split_primes_max: int = Field(ge=50, description="the split test averages a_p over p < this")
+    split_permutations: int = Field(ge=99, description="label permutations per split test")
+    split_strata: int = Field(ge=1, le=100, description="conductor strata of the permutations")
+    split_level: float = Field(gt=0, lt=1, description="a shift is 'seen' below this p-value")
 
     @model_validator(mode="after")
     def _windows(self) -> "Murmurations":
@@ -320,6 +324,9 @@ class Murmurations(_Section):
         if self.small_ratio > self.ratio_max:
             raise ValueError(f"small_ratio ({self.small_ratio}) must be <= ratio_max "
                              f"({self.ratio_max})")
+        if self.split_primes_max > self.primes_max:
+            raise ValueError(f"split_primes_max ({self.split_primes_max}) must be <= "
+                             f"primes_max ({self.primes_max})")
         return self
 
 
