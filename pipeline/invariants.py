@@ -55,13 +55,17 @@ def chunk_salt(section: Invariants) -> str:
 
 
 def chunk_cost(curves: pl.DataFrame, section: Invariants):
-    """A chunk's expected work, for longest-first scheduling: the modular degree's ~N per
-    optimal curve dominates where it is computed."""
+    """A chunk's expected work, for longest-first scheduling, in units of the isogeny class and
+    Szpiro ratio of one curve (~0.3 ms, benchmarks/RESULTS.md): the zeros add ~10 per curve,
+    the 2-Selmer rank ~15, the modular degree ~N/35 (15 µs × N per class) where computed."""
     conductor = curves["conductor"]
 
     def cost(chunk) -> float:
         top = conductor[chunk.stop - 1]
-        return top * (chunk.rows if top <= section.degree_conductor_max else 1)
+        per_curve = (1 + 10 * (top <= section.zeros_conductor_max)
+                     + 15 * (top <= section.selmer_conductor_max)
+                     + top / 35 * (top <= section.degree_conductor_max))
+        return chunk.rows * per_curve
     return cost
 
 

@@ -11,7 +11,7 @@ from scipy import stats
 from arithmetic.elldata import read_curves
 from arithmetic.pari import start_pari
 from arithmetic.traces import primes_up_to
-from models.known import baseline_shares, known_labels
+from models.known import KNOWN_CHECKS, baseline_shares, known_checks, known_labels
 from models.murmurations import (SPLITS, beta_fits, curve_means, sato_tate_traces,
                                  small_ratio_means, split_groups, split_shift, trace_averages)
 
@@ -160,3 +160,28 @@ def test_split_shift_with_a_group_too_small():
     high[0] = True
     result = split_shift(means, variance, high, conductor, 5, 99, rng)
     assert result["difference"] is None and result["curves_second"] == 1
+
+
+def test_known_checks_read_the_metrics():
+    invariants = {
+        "bounds": {"degree_conductor_max": 1000},
+        "watkins": {"curves": 3, "holds": 2, "violations": 1, "violating_curves": ["99z1"],
+                    "by_rank": [{"rank": 0, "curves": 2, "holds": 2, "min_v2": 0},
+                                {"rank": 1, "curves": 1, "holds": 0, "min_v2": 0}]},
+        "szpiro": {"max": 8.1, "max_curve": "11a2", "mean": 3.2, "above_6": 4,
+                   "by_decade": [{"conductor_low": 10, "conductor_high": 100, "max": 8.1,
+                                  "label": "11a2"}]}}
+    test = {"difference": 0.2, "p_permutation": 0.0005, "p_sato_tate": 1e-5}
+    murmurations = {"wachs_split": {"primes_max": 200, "level": 0.001, "seen": True,
+                                    "seen_in": ["w rank 0 real_period (all_primes)"],
+                                    "windows": {"w": {"rank 0": {"real_period": {
+                                        "all_primes": test, "good_primes": test}}}}}}
+    checks = known_checks({"invariants_metrics": invariants, "murmurations_metrics": murmurations})
+    assert checks["phenomenon"].to_list() == [name for name, *_ in KNOWN_CHECKS]
+    assert checks["as_expected"].to_list() == [False, None, True]
+    assert "violated by 99z1" in checks["result"][0] and "N <= 1,000" in checks["result"][0]
+    assert "8.100 (11a2)" in checks["result"][1]
+    assert "p = 0.0005 (permutations)" in checks["result"][2]
+    assert checks["reference"].str.contains(r"(19|20)\d\d").all()   # each cites its year
+    only = known_checks({"murmurations_metrics": murmurations})
+    assert only["phenomenon"].to_list() == [KNOWN_CHECKS[2][0]]
