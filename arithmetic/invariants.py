@@ -72,6 +72,14 @@ class InvariantsError(ValueError):
     """An invariant fails a consistency check; the message names the curve or class."""
 
 
+def single_threaded(pari: cypari2.Pari, stack_mb: int) -> None:
+    """One PARI thread per process, whose stack may grow to ``stack_mb`` MiB: ``ellmoddegree``
+    runs in PARI's parallel engine (2 threads by default here, each process's workers already
+    use every core), and its fixed 32 MiB thread stack overflows at N ≈ 30,000."""
+    pari.default("nbthreads", "1")
+    pari.default("threadsizemax", str(stack_mb * 2**20))
+
+
 def zero_columns(count: int) -> list[str]:
     """The names of the first ``count`` zero heights: z1, z2, ... (the LMFDB's)."""
     return [f"z{k}" for k in range(1, count + 1)]
@@ -247,7 +255,7 @@ def watkins_divisibility(degree: pl.Expr, rank: pl.Expr) -> pl.Expr:
 
 
 __all__ = ["INVARIANTS_SCHEMA", "InvariantsError", "OPTIMAL_NUMBER_EXCEPTIONS",
-           "class_invariants", "invariants_schema", "invariants_table", "isogeny_matrix",
+           "class_invariants", "single_threaded", "invariants_schema", "invariants_table", "isogeny_matrix",
            "low_zeros", "modular_degree", "odd_components", "optimal_number", "reduced_model",
            "szpiro_ratio", "two_adic_valuation", "two_selmer_rank", "two_torsion_rank",
            "watkins_divisibility", "zero_columns"]

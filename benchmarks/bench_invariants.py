@@ -8,7 +8,7 @@ For each conductor window [N, N + width) the first ``--classes`` isogeny classes
 Cremona tables are timed one PARI call at a time, in one process: ``ellisomat`` with the
 matching of its curves (per class), the Szpiro ratio (per curve), ``lfunzeros`` for the first
 ``invariants.zeros`` zeros (per class), ``ellrank`` for the 2-Selmer rank (per curve) and
-``ellmoddegree`` (per optimal curve). The per-curve costs are reported beside 15 µs × N, the
+``ellmoddegree`` (per optimal curve), with one PARI thread as in the stage. The per-curve costs are reported beside 15 µs × N, the
 modular degree's rough law. The full-range estimate integrates the measured cost laws over the
 conductor distribution of the curves of the tables (read from the embedded tables, every
 conductor < 500,000), as a fit cost = a + b·N per quantity (least squares over the windows).
@@ -24,7 +24,7 @@ import polars as pl
 
 from arithmetic.elldata import read_curves
 from arithmetic.invariants import (isogeny_matrix, low_zeros, modular_degree, optimal_number,
-                                   szpiro_ratio, two_selmer_rank)
+                                   single_threaded, szpiro_ratio, two_selmer_rank)
 from arithmetic.pari import start_pari
 from pipeline.params import load_params
 
@@ -63,11 +63,12 @@ def main() -> None:
     args = parser.parse_args()
     section = load_params().invariants
     pari = start_pari(19, section.pari_stack_mb)
+    single_threaded(pari, section.pari_stack_mb)          # as the stage's workers: one core each
     rows = []
     for low in args.windows:
         curves = read_curves(low, low + args.width)
         classes = curves["isogeny_class"].unique(maintain_order=True).head(args.classes)
-        sample = curves.filter(pl.col("isogeny_class").is_in(classes))
+        sample = curves.filter(pl.col("isogeny_class").is_in(classes.implode()))
         costs = window_costs(pari, sample, section.zeros)
         rows.append({"N": low + args.width // 2, "classes": len(classes),
                      "curves_per_class": len(curves) / curves["isogeny_class"].n_unique(),

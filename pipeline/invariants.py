@@ -23,8 +23,8 @@ import polars as pl
 
 import arithmetic.invariants
 import arithmetic.pari
-from arithmetic.invariants import (InvariantsError, invariants_table, watkins_divisibility,
-                                   zero_columns)
+from arithmetic.invariants import (InvariantsError, invariants_table, single_threaded,
+                                   watkins_divisibility, zero_columns)
 from arithmetic.pari import start_pari
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
@@ -37,6 +37,7 @@ _pari = None
 def start_worker(stack_mb: int) -> None:
     global _pari
     _pari = start_pari(19, stack_mb)
+    single_threaded(_pari, stack_mb)
 
 
 def invariants_chunk(rows: pl.DataFrame, degree_conductor_max: int, zeros: int,
