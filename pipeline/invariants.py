@@ -58,7 +58,7 @@ def chunk_salt(section: Invariants) -> str:
 def chunk_cost(curves: pl.DataFrame, section: Invariants):
     """A chunk's expected work, for longest-first scheduling, in units of the isogeny class and
     Szpiro ratio of one curve (~0.3 ms, benchmarks/RESULTS.md): the zeros add ~10 per curve,
-    the 2-Selmer rank ~15, the modular degree ~N/35 (15 µs × N per class) where computed."""
+    the 2-Selmer rank ~15, the modular degree ~N/35 per curve where computed."""
     conductor = curves["conductor"]
 
     def cost(chunk) -> float:

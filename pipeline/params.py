@@ -144,7 +144,7 @@ class Invariants(_Section):
     chunk_size: int = Field(ge=1)
     pari_stack_mb: int = Field(ge=16)
     degree_conductor_max: int = Field(
-        ge=0, description="modular degree of the optimal curves with N <= this (~15 µs × N each)")
+        ge=0, description="modular degree of the optimal curves with N <= this (~100 µs × N each)")
     zeros: int = Field(ge=0, le=50, description="heights of the first zeros of L(E,s) kept")
     zeros_conductor_max: int = Field(ge=0, description="the zeros for classes with N <= this")
     selmer_conductor_max: int = Field(ge=0, description="2-Selmer rank for curves with N <= this")
