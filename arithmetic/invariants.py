@@ -7,8 +7,8 @@ of the class (the one with the least degree) it is *the* modular degree (Cremona
 for modular elliptic curves*, 2nd ed. 1997, §2.14; Watkins, *Computing the modular degree of an
 elliptic curve*, Experiment. Math. 11 (2002) 487–502). PARI's ``ellmoddegree`` returns
 deg φ / c², c the Manin constant, computed from modular symbols (about 100 µs × N on one
-thread here): for the optimal curves of Cremona's tables c = 1, so it is the degree; it is computed for the optimal
-curves only. **Watkins' conjecture** (Watkins 2002, §5.3): 2^r divides the modular degree of the
+thread here): for the optimal curves of Cremona's tables c = 1, so it is the degree; it is
+computed for the optimal curves only. **Watkins' conjecture** (Watkins 2002, §5.3): 2^r divides the modular degree of the
 optimal curve, r the rank.
 
 **Isogeny class.** ``ellisomat`` lists the curves Q-isogenous to E (Cremona §3.8; over Q the
