@@ -1,6 +1,7 @@
-"""The known phenomena the findings engine must *label*, not flag, and the comparison of the
-rank-from-a_p model with its baselines: small functions on the findings table (no PARI here:
-the dashboard imports them)."""
+"""The known phenomena the findings engine must *label*, not flag, the known conjectures checked
+directly on the computed invariants, and the comparison of the rank-from-a_p model with its
+baselines: small functions on the findings table and the stages' metrics (no PARI here: the
+dashboard imports them)."""
 from __future__ import annotations
 
 import json
@@ -24,6 +25,90 @@ KNOWN_PHENOMENA = [
      "held_out_ap", "ap", ("explained by murmurations", "explained by Sato-Tate",
                            "not predictable")),
 ]
+
+
+#: Known conjectures and published phenomena checked directly on the computed tables, not
+#: through the findings engine: (name, statement, reference, the metrics file (a params.paths
+#: entry) whose section holds the check). :func:`known_checks` reads each from its metrics.
+KNOWN_CHECKS = [
+    ("Watkins' conjecture",
+     "2^r divides the modular degree of the optimal curve, r its rank",
+     "M. Watkins, Computing the modular degree of an elliptic curve, Experiment. Math. 11 "
+     "(2002) 487–502, §5.3", "invariants_metrics"),
+    ("Szpiro's conjecture",
+     "for every ε > 0, |Δ_min| <= C(ε)·N^(6+ε): the Szpiro ratio log|Δ_min|/log N has "
+     "limsup at most 6 (asymptotic: finitely many curves may exceed 6)",
+     "L. Szpiro, Discriminant et conducteur des courbes elliptiques, Astérisque 183 (1990) "
+     "7–18", "invariants_metrics"),
+    ("Murmurations split by Tamagawa product, Sha and real period",
+     "within a rank, the mean a_p over small p differs between the curves split by ∏c_p, "
+     "Sha or Ω: a mean shift at p < 200 with p < 0.001 against null models",
+     "Wachs 2026, arXiv 2603.04604", "murmurations_metrics"),
+]
+
+_CHECK_SCHEMA = {"phenomenon": pl.String, "statement": pl.String, "reference": pl.String,
+                 "result": pl.String, "as_expected": pl.Boolean}
+
+
+def _watkins(metrics: dict) -> tuple[str, bool | None]:
+    check = metrics.get("watkins")
+    if not check or not check["curves"]:
+        return "no modular degree computed", None
+    ranks = ", ".join(f"rank {r['rank']}: {r['holds']:,}/{r['curves']:,} (least v2 "
+                      f"{r['min_v2']})" for r in check["by_rank"])
+    bound = metrics.get("bounds", {}).get("degree_conductor_max")
+    result = (f"holds for {check['holds']:,} of {check['curves']:,} optimal curves"
+              + (f" with N <= {bound:,}" if bound is not None else "") + f" ({ranks})")
+    if check["violations"]:
+        result += f"; violated by {', '.join(check['violating_curves'])}"
+    return result, check["violations"] == 0
+
+
+def _szpiro(metrics: dict) -> tuple[str, bool | None]:
+    check = metrics.get("szpiro")
+    if not check:
+        return "not computed", None
+    decades = "; ".join(f"N in [{d['conductor_low']:,}, {d['conductor_high']:,}): max "
+                        f"{d['max']:.3f} ({d['label']})" for d in check["by_decade"])
+    return (f"largest ratio {check['max']:.3f} ({check['max_curve']}), mean "
+            f"{check['mean']:.3f}, {check['above_6']:,} curves above 6; {decades}"), None
+
+
+def _wachs(metrics: dict) -> tuple[str, bool | None]:
+    check = metrics.get("wachs_split")
+    if not check:
+        return "not computed", None
+    lines = []
+    for window, ranks in check["windows"].items():
+        for rank, splits in ranks.items():
+            for split, entry in splits.items():
+                test = entry["all_primes"]
+                if test["difference"] is None:
+                    continue
+                lines.append(f"{window} {rank} {split.replace('_', ' ')}: D = "
+                             f"{test['difference']:+.3f}, p = {test['p_permutation']:.2g} "
+                             f"(permutations), {test['p_sato_tate']:.2g} (Sato–Tate)")
+    seen = ", ".join(check["seen_in"]) or "nowhere"
+    return (f"shift at p < {check['primes_max']} seen (both p < {check['level']:g}) in: {seen}. "
+            + "; ".join(lines)), check["seen"]
+
+
+_CHECKS = {"Watkins' conjecture": _watkins, "Szpiro's conjecture": _szpiro,
+           "Murmurations split by Tamagawa product, Sha and real period": _wachs}
+
+
+def known_checks(metrics: dict[str, dict]) -> pl.DataFrame:
+    """Each of :data:`KNOWN_CHECKS` with its result read from ``metrics`` (params.paths entry ->
+    that file's parsed JSON; a missing file leaves its checks out): whether Watkins' divisibility
+    held on every curve, the Szpiro ratios against the bound 6 (descriptive: the conjecture is
+    asymptotic, so ``as_expected`` is null), whether the murmuration split's shift is seen."""
+    rows = []
+    for name, statement, reference, source in KNOWN_CHECKS:
+        if source in metrics:
+            result, expected = _CHECKS[name](metrics[source])
+            rows.append({"phenomenon": name, "statement": statement, "reference": reference,
+                         "result": result, "as_expected": expected})
+    return pl.DataFrame(rows, schema=_CHECK_SCHEMA)
 
 
 def known_labels(findings: pl.DataFrame, held_out_prime: int) -> pl.DataFrame:

@@ -14,9 +14,17 @@ averages must stay near 0.
 law by maximum likelihood to its logarithm rescaled to (0, 1), per equal-count conductor window,
 with the Kolmogorov–Smirnov distance of the fit, to show how the distribution moves with N.
 
+**The murmurations split by Tamagawa product, Sha and real period** (Wachs 2026, arXiv
+2603.04604, on all Cremona curves: within each rank the murmuration profile splits by these
+quantities, with a mean shift at p < 200, p < 0.001 against null models). :func:`split_shift`
+reproduces the test on a window's curves (one per isogeny class): see its docstring for the
+statistic, the two nulls and how each p-value is computed.
+
 The labels the findings engine gives the other known phenomena are read in :mod:`models.known`.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import polars as pl
@@ -109,3 +117,85 @@ def beta_fits(log_ratio: np.ndarray, conductor: np.ndarray, windows: int) -> pl.
                      "scale_low": float(low), "scale_high": float(high)})
     return pl.DataFrame(rows)
 
+
+
+#: The splits of the murmuration profile within a rank: name -> (column, the two groups' names).
+#: The real period is split at its median within the rank (a scale, not a count).
+SPLITS = {
+    "tamagawa_product": ("tamagawa_product", ("c = 1", "c > 1")),
+    "sha": ("sha", ("Sha = 1", "Sha > 1")),
+    "real_period": ("real_period", ("Ω <= median", "Ω > median")),
+}
+
+
+def split_groups(values: np.ndarray, split: str) -> np.ndarray:
+    """True for the second group of ``split`` (:data:`SPLITS`) among curves of one rank."""
+    if split == "real_period":
+        return values > np.median(values)
+    return values > 1
+
+
+def curve_means(traces: np.ndarray, primes: list[int], conductor: np.ndarray,
+                primes_max: int, good_only: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per curve, m_E = the mean of a_p over the primes p < ``primes_max`` (only those not
+    dividing N with ``good_only``), and the variance of m_E under the Sato–Tate null
+    (independent a_p with E[a_p] = 0, E[a_p²] = p): Σ p / k², k the number of primes averaged."""
+    p = np.asarray(primes)
+    keep = p < primes_max
+    a, p = traces[:, keep].astype(float), p[keep].astype(float)
+    used = np.ones(a.shape, dtype=bool)
+    if good_only:
+        used = (conductor[:, None] % p[None, :].astype(np.int64)) != 0
+    count = used.sum(axis=1)
+    if (count == 0).any():
+        raise ValueError(f"a curve has no prime p < {primes_max} to average")
+    means = (a * used).sum(axis=1) / count
+    variance = (p[None, :] * used).sum(axis=1) / count**2
+    return means, variance
+
+
+def split_shift(means: np.ndarray, variance: np.ndarray, high: np.ndarray,
+                conductor: np.ndarray, strata: int, permutations: int,
+                rng: np.random.Generator) -> dict:
+    r"""The mean shift of the murmuration profile between the two groups of a split, among the
+    curves of one rank, against two null models.
+
+    Statistic: D = mean(m_E : E in the second group) − mean(m_E : E in the first), with m_E the
+    curve's mean a_p over the primes p < P (:func:`curve_means`; P = 200 as in Wachs 2026).
+
+    Null 1, *permutation within conductor strata*: the group labels are permuted among the
+    curves of the same equal-count conductor stratum (``strata`` strata of these curves), which
+    keeps the rank's murmuration and the conductor distribution of each group and breaks only
+    the link between the split quantity and the a_p. p-value: Monte Carlo, two-sided,
+    (1 + #{|D*| >= |D|}) / (1 + B) over B = ``permutations`` permutations (so at least
+    1/(1 + B)).
+
+    Null 2, *Sato–Tate*: the a_p independent, of mean 0 and variance p (no murmuration at all).
+    D is then a difference of two means of independent m_E with the variances given, so
+    z = D / sqrt(Σ_second var/n₂² + Σ_first var/n₁²) is normal to within the central limit
+    theorem's error on thousands of a_p; p-value: two-sided normal tail of z.
+    """
+    n_high, n_low = int(high.sum()), int((~high).sum())
+    if n_high < 2 or n_low < 2:
+        return {"curves_first": n_low, "curves_second": n_high, "difference": None,
+                "p_permutation": None, "p_sato_tate": None}
+    difference = means[high].mean() - means[~high].mean()
+    stratum = conductor_strata(conductor, strata)
+    order = np.argsort(stratum, kind="stable")
+    bounds = np.searchsorted(stratum[order], np.arange(strata + 1))
+    exceed = 0
+    labels = high[order]
+    sorted_means = means[order]
+    for _ in range(permutations):
+        shuffled = labels.copy()
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            shuffled[start:stop] = rng.permutation(shuffled[start:stop])
+        null = sorted_means[shuffled].mean() - sorted_means[~shuffled].mean()
+        exceed += int(abs(null) >= abs(difference))
+    spread = math.sqrt(variance[high].sum() / n_high**2 + variance[~high].sum() / n_low**2)
+    z = difference / spread
+    return {"curves_first": n_low, "curves_second": n_high,
+            "mean_first": float(means[~high].mean()), "mean_second": float(means[high].mean()),
+            "difference": float(difference), "z_sato_tate": float(z), "permutations": permutations,
+            "p_permutation": (1 + exceed) / (1 + permutations),
+            "p_sato_tate": float(2 * stats.norm.sf(abs(z)))}

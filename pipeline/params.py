@@ -99,6 +99,9 @@ class Paths(_Section):
     ingest_chunks: Path
     crosscheck: Path
     crosscheck_metrics: Path
+    invariants: Path
+    invariants_chunks: Path
+    invariants_metrics: Path
 
 
 class Executor(_Section):
@@ -165,6 +168,18 @@ class Bsd(_Section):
     lfunction_bits: int = Field(ge=64, le=8192, description="bits of the L-values")
     sha_tolerance: float = Field(gt=0, lt=0.5)
     pari_stack_mb: int = Field(ge=16)
+
+
+class Invariants(_Section):
+    """The invariants stage (:mod:`pipeline.invariants`): each costly quantity up to its bound."""
+    workers: int = Field(ge=1, le=256)
+    chunk_size: int = Field(ge=1)
+    pari_stack_mb: int = Field(ge=16)
+    degree_conductor_max: int = Field(
+        ge=0, description="modular degree of the optimal curves with N <= this (~100 µs × N each)")
+    zeros: int = Field(ge=0, le=50, description="heights of the first zeros of L(E,s) kept")
+    zeros_conductor_max: int = Field(ge=0, description="the zeros for classes with N <= this")
+    selmer_conductor_max: int = Field(ge=0, description="2-Selmer rank for curves with N <= this")
 
 
 class Features(_Section):
@@ -372,6 +387,10 @@ class Murmurations(_Section):
     workers: int = Field(ge=1, le=256)
     chunk_size: int = Field(ge=1)
     pari_stack_mb: int = Field(ge=16)
+    split_primes_max: int = Field(ge=50, description="the split test averages a_p over p < this")
+    split_permutations: int = Field(ge=99, description="label permutations per split test")
+    split_strata: int = Field(ge=1, le=100, description="conductor strata of the permutations")
+    split_level: float = Field(gt=0, lt=1, description="a shift is 'seen' below this p-value")
 
     @model_validator(mode="after")
     def _windows(self) -> "Murmurations":
@@ -381,6 +400,9 @@ class Murmurations(_Section):
         if self.small_ratio > self.ratio_max:
             raise ValueError(f"small_ratio ({self.small_ratio}) must be <= ratio_max "
                              f"({self.ratio_max})")
+        if self.split_primes_max > self.primes_max:
+            raise ValueError(f"split_primes_max ({self.split_primes_max}) must be <= "
+                             f"primes_max ({self.primes_max})")
         return self
 
 
@@ -403,6 +425,7 @@ class Params(_Section):
     executor: Executor
     ingest: Ingest
     bsd: Bsd
+    invariants: Invariants
     features: Features
     nulls: Nulls
     search: Search

@@ -195,3 +195,37 @@ def beta_fit_figure(log_ratio, conductor_window, fits: pl.DataFrame) -> bytes:
     ax.set_ylabel("density")
     ax.legend(fontsize=7, frameon=False)
     return _png(figure)
+
+
+def murmuration_splits(averages: pl.DataFrame, axis: str, title: str,
+                       prime_max: float | None = None, tested_below: float | None = None) -> bytes:
+    """One panel per split (column ``split``): the average a_p of each group (``rank r, <group>``)
+    against p (up to ``prime_max``) or p/N, with 95% bands; rank 0 in blues, rank 1 in reds, the
+    second group of each split dashed; a dotted line at ``tested_below`` (the test's p bound)."""
+    part = averages.filter(pl.col("axis") == axis)
+    if prime_max is not None:
+        part = part.filter(pl.col("x") <= prime_max)
+    splits = part["split"].unique(maintain_order=True).to_list()
+    figure, axes = plt.subplots(len(splits), 1, figsize=(7, 2.4 * len(splits)), sharex=True,
+                                squeeze=False)
+    colours = {"rank 0": ("#2980b9", "#1abc9c"), "rank 1": ("#c0392b", "#e67e22")}
+    for ax, split in zip(axes[:, 0], splits):
+        rows = part.filter(pl.col("split") == split)
+        groups = rows["group"].unique(maintain_order=True).sort().to_list()
+        for group in groups:
+            rank, _, name = group.partition(", ")
+            second = " > " in name           # every split's second group reads "... > ..."
+            colour = colours.get(rank, ("#7f8c8d", "#95a5a6"))[int(second)]
+            line = rows.filter(pl.col("group") == group)
+            ax.plot(line["x"], line["mean"], color=colour, linewidth=1,
+                    linestyle="--" if second else "-", label=group)
+            ax.fill_between(line["x"], line["low"], line["high"], color=colour, alpha=0.15,
+                            linewidth=0)
+        ax.axhline(0, color="#7f8c8d", linewidth=0.6)
+        if tested_below is not None:
+            ax.axvline(tested_below, color="#7f8c8d", linewidth=0.8, linestyle=":")
+        ax.set_ylabel("average a_p")
+        ax.set_title(f"{title} {split.replace('_', ' ')}", fontsize=9)
+        ax.legend(fontsize=7, frameon=False, ncol=2)
+    axes[-1, 0].set_xlabel("p (mean of a bin of consecutive primes)" if axis == "p" else "p / N")
+    return _png(figure)

@@ -11,9 +11,9 @@ from scipy import stats
 from arithmetic.elldata import read_curves
 from arithmetic.pari import start_pari
 from arithmetic.traces import primes_up_to
-from models.known import baseline_shares, known_labels
-from models.murmurations import (beta_fits, sato_tate_traces, small_ratio_means,
-                                 trace_averages)
+from models.known import KNOWN_CHECKS, baseline_shares, known_checks, known_labels
+from models.murmurations import (SPLITS, beta_fits, curve_means, sato_tate_traces,
+                                 small_ratio_means, split_groups, split_shift, trace_averages)
 
 
 def test_trace_averages_by_hand():
@@ -91,3 +91,97 @@ def test_known_labels_and_baseline_shares():
     assert shares["predictor"].to_list() == ["model (LightGBM)", "Mestre-Nagao", "parity"]
     assert shares["share_of_model"].to_list() == pytest.approx([1.0, 0.75, 0.5])
     assert baseline_shares(findings, "torsion").is_empty()
+
+
+def test_curve_means_by_hand():
+    traces = np.array([[1, -2, 3, 4], [2, 2, 2, 2]])
+    primes = [2, 3, 5, 7]
+    conductor = np.array([15, 77])                      # bad at 3, 5 and at 7
+    means, variance = curve_means(traces, primes, conductor, 7, good_only=False)
+    assert means.tolist() == pytest.approx([2 / 3, 2.0])            # p < 7: 2, 3, 5
+    assert variance.tolist() == pytest.approx([10 / 9, 10 / 9])    # (2 + 3 + 5) / 3²
+    means, variance = curve_means(traces, primes, conductor, 8, good_only=True)
+    assert means.tolist() == pytest.approx([2.5, 2.0])    # 15: p = 2, 7; 77: p = 2, 3, 5
+    assert variance.tolist() == pytest.approx([9 / 4, 10 / 9])
+
+
+def test_split_groups():
+    assert split_groups(np.array([1, 2, 1, 4]), "tamagawa_product").tolist() == [
+        False, True, False, True]
+    assert split_groups(np.array([0.5, 2.0, 1.0, 3.0]), "real_period").tolist() == [
+        False, True, False, True]
+    assert set(SPLITS) == {"tamagawa_product", "sha", "real_period"}
+
+
+def synthetic(shift: float, rng, curves: int = 4000, by_conductor: bool = False):
+    """Sato–Tate traces at p < 200 for ``curves`` curves; the second group's a_p raised by
+    ``shift`` (or, with ``by_conductor``, the high-conductor half raised and the second group
+    drawn mostly from it: a shift that the conductor explains)."""
+    primes = primes_up_to(199)
+    traces = sato_tate_traces((curves, len(primes)), primes, rng).astype(float)
+    conductor = np.arange(curves) + 1000
+    if by_conductor:
+        upper = conductor >= np.median(conductor)
+        high = rng.random(curves) < np.where(upper, 0.8, 0.2)
+        traces[upper] += shift
+    else:
+        high = rng.random(curves) < 0.3
+        traces[high] += shift
+    means, variance = curve_means(traces, primes, conductor, 200, good_only=False)
+    return means, variance, high, conductor
+
+
+def test_split_shift_finds_a_planted_shift_and_not_a_null_one():
+    rng = np.random.default_rng(3)
+    planted = split_shift(*synthetic(1.5, rng), strata=10, permutations=499, rng=rng)
+    assert planted["difference"] == pytest.approx(1.5, abs=0.5)
+    assert planted["p_permutation"] == 1 / 500 and planted["p_sato_tate"] < 1e-6
+    p_values = [split_shift(*synthetic(0.0, rng), strata=10, permutations=199, rng=rng)
+                for _ in range(20)]
+    assert sum(r["p_permutation"] < 0.05 for r in p_values) <= 4      # about 1 in 20
+    assert sum(r["p_sato_tate"] < 0.05 for r in p_values) <= 4
+    assert all(0 < r["p_permutation"] <= 1 for r in p_values)
+
+
+def test_a_shift_the_conductor_explains_passes_the_permutation_null_only():
+    """The permutations stay within conductor strata, so a shift carried by the conductor alone
+    is not a shift of the split; the Sato–Tate null, which keeps nothing, rejects it."""
+    rng = np.random.default_rng(4)
+    result = split_shift(*synthetic(1.5, rng, by_conductor=True), strata=10, permutations=499,
+                         rng=rng)
+    assert result["p_sato_tate"] < 1e-6
+    assert result["p_permutation"] > 0.01
+
+
+def test_split_shift_with_a_group_too_small():
+    rng = np.random.default_rng(5)
+    means, variance, _, conductor = synthetic(0.0, rng, curves=50)
+    high = np.zeros(50, dtype=bool)
+    high[0] = True
+    result = split_shift(means, variance, high, conductor, 5, 99, rng)
+    assert result["difference"] is None and result["curves_second"] == 1
+
+
+def test_known_checks_read_the_metrics():
+    invariants = {
+        "bounds": {"degree_conductor_max": 1000},
+        "watkins": {"curves": 3, "holds": 2, "violations": 1, "violating_curves": ["99z1"],
+                    "by_rank": [{"rank": 0, "curves": 2, "holds": 2, "min_v2": 0},
+                                {"rank": 1, "curves": 1, "holds": 0, "min_v2": 0}]},
+        "szpiro": {"max": 8.1, "max_curve": "11a2", "mean": 3.2, "above_6": 4,
+                   "by_decade": [{"conductor_low": 10, "conductor_high": 100, "max": 8.1,
+                                  "label": "11a2"}]}}
+    test = {"difference": 0.2, "p_permutation": 0.0005, "p_sato_tate": 1e-5}
+    murmurations = {"wachs_split": {"primes_max": 200, "level": 0.001, "seen": True,
+                                    "seen_in": ["w rank 0 real_period (all_primes)"],
+                                    "windows": {"w": {"rank 0": {"real_period": {
+                                        "all_primes": test, "good_primes": test}}}}}}
+    checks = known_checks({"invariants_metrics": invariants, "murmurations_metrics": murmurations})
+    assert checks["phenomenon"].to_list() == [name for name, *_ in KNOWN_CHECKS]
+    assert checks["as_expected"].to_list() == [False, None, True]
+    assert "violated by 99z1" in checks["result"][0] and "N <= 1,000" in checks["result"][0]
+    assert "8.100 (11a2)" in checks["result"][1]
+    assert "p = 0.0005 (permutations)" in checks["result"][2]
+    assert checks["reference"].str.contains(r"(19|20)\d\d").all()   # each cites its year
+    only = known_checks({"murmurations_metrics": murmurations})
+    assert only["phenomenon"].to_list() == [KNOWN_CHECKS[2][0]]
