@@ -50,14 +50,13 @@ class GbmModel:
 
     @property
     def words(self) -> str:
-        """Its inputs in words: runs of columns that differ only in a number (ap_2 .. ap_97)
-        are named once, with their count."""
-        runs: dict[str, int] = {}
+        """Its inputs in words: a run of more than three columns that differ only in a number
+        (ap_2 .. ap_97) is named once, with its count."""
+        runs: dict[str, list[str]] = {}
         for column in self.columns:
-            shape = re.sub(r"\d+", "<n>", column)
-            runs[shape] = runs.get(shape, 0) + 1
-        named = [shape if count == 1 and "<n>" not in shape else f"{shape} ({count})"
-                 for shape, count in runs.items()]
+            runs.setdefault(re.sub(r"\d+", "<n>", column), []).append(column)
+        named = [f"{shape} ({len(members)})" if len(members) > 3 else ", ".join(members)
+                 for shape, members in runs.items()]
         return f"LightGBM on {len(self.columns)} columns: " + ", ".join(named)
 
     def _matrix(self, frame: pl.DataFrame) -> np.ndarray:

@@ -25,7 +25,7 @@ from reporting.document import (Context, bias_section, crosscheck_section,
                                 topology_section)
 from reporting.figures import distribution_file
 from reporting.provenance import provenance
-from reporting.words import baseline_inputs, group_words, statement
+from reporting.words import group_words, statement
 
 TITLE = "Findings: unexpected predictability in Cremona's tables"
 
@@ -63,15 +63,11 @@ def context(params: Params, bsd: pl.DataFrame) -> Context:
 
 
 def with_statements(findings: pl.DataFrame, ctx: Context) -> pl.DataFrame:
-    """The findings with their plain-words statement and what each baseline reads
-    (``baseline_inputs``: JSON, baseline name -> words)."""
+    """The findings with their plain-words statement (what each baseline reads is the
+    findings' own ``baseline_inputs``, written by each baseline: ``words``)."""
     return findings.with_columns(statement=pl.Series([
         statement(row, ctx.targets[row["target"]], ctx.groups[row["group"]])
-        for row in findings.iter_rows(named=True)], dtype=pl.String),
-        baseline_inputs=pl.Series([json.dumps({
-            name: baseline_inputs(name, ctx.feature_groups or {})
-            for name in json.loads(row["baseline_scores"])})
-            for row in findings.iter_rows(named=True)], dtype=pl.String))
+        for row in findings.iter_rows(named=True)], dtype=pl.String))
 
 
 def main() -> None:

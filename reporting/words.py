@@ -143,42 +143,6 @@ def cell_text(value, kind: str) -> str:
 # --- Baselines and features in words ---------------------------------------------------------
 
 
-def _baseline_words() -> dict[str, str]:
-    from models.baselines import (BsdIdentityBaseline, ConstantBaseline, LocalRootNumberBaseline,
-                                  MestreNagaoBaseline, ParityBaseline, SatoTateBaseline,
-                                  TorsionCongruenceBaseline)
-    return {
-        ConstantBaseline.name: "nothing: the majority class or the mean",
-        "conductor only": "the conductor's factorization ({conductor})",
-        BsdIdentityBaseline.name: "the logs of the other BSD quantities ({bsd}), linearly",
-        ParityBaseline.name: "the root number w(E), through (−1)^rank = w",
-        LocalRootNumberBaseline.name: "the local root numbers w_p at the bad primes, "
-                                      "w(E) = −∏ w_p",
-        TorsionCongruenceBaseline.name: "#E(F_p) = p + 1 − a_p at good p, which the torsion "
-                                        "order divides",
-        MestreNagaoBaseline.name: "one Mestre–Nagao sum (a column of the mestre_nagao group), "
-                                  "thresholded",
-        SatoTateBaseline.name: "the Sato–Tate law of a_p, conditioned on the torsion",
-    }
-
-
-def baseline_inputs(name: str, feature_groups: dict[str, list[str]]) -> str:
-    """What the baseline called ``name`` reads, in words, with its columns
-    (:data:`models.search.HEURISTIC_GBMS` for the heuristic GBMs)."""
-    from models.search import HEURISTIC_GBMS, heuristic_inputs
-
-    def columns(group: str) -> str:
-        return ", ".join(feature_groups.get(group, [])) or group
-
-    if name in HEURISTIC_GBMS:
-        inputs = heuristic_inputs(HEURISTIC_GBMS[name][1], feature_groups)
-        return "the searched GBM restricted to " + ", ".join(inputs)
-    words = _baseline_words().get(name)
-    if words is None:
-        return "(inputs not described)"
-    return words.format(conductor=columns("conductor"), bsd=columns("bsd"))
-
-
 #: Feature names of ``features.groups``, in words (the glossary); patterns in angle brackets.
 FEATURE_WORDS: dict[str, str] = {
     "ap_<p>": "a_p = p + 1 − #E(F_p) at a good prime p; at a bad prime Cremona's aplist puts "

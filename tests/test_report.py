@@ -148,16 +148,23 @@ def test_topology_summary_names_the_largest_departure():
 
 
 def test_baseline_inputs_come_from_the_search_definitions():
-    from models.search import HEURISTIC_GBMS
-    from reporting.words import baseline_inputs
+    """Every baseline says what it reads (``words``), from its own definition: the heuristic
+    GBMs their inputs of models.search.HEURISTIC_GBMS, the closed forms their formula."""
+    from models.search import HEURISTIC_GBMS, baselines_for
+    from models.targets import standard_targets
     groups = {"conductor": ["log_conductor", "bad_primes"], "parity": ["root_number"],
-              "heuristics": ["l_series_0", "l_series_1"], "bsd": ["log_real_period"]}
-    words = baseline_inputs("L-series", groups)
-    assert words.startswith("the searched GBM restricted to ")
-    assert all(c in words for c in ["l_series_0", "l_series_1", "root_number", "log_conductor",
-                                    "log_real_period"] if c in HEURISTIC_GBMS["L-series"][1])
-    assert "log_conductor, bad_primes" in baseline_inputs("conductor only", groups)
-    assert baseline_inputs("parity", groups).startswith("the root number")
+              "heuristics": ["l_series_0", "l_series_1"], "bsd": ["log_real_period"],
+              "mestre_nagao": ["mn_s0_10"]}
+    target = standard_targets(97, [10])["log_special_value"]
+    words = {b.name: b.words for b in baselines_for(
+        target, ["log_real_period"], groups, 1, 1, {}, ["log_l_value", "analytic_rank_l"])}
+    assert all(c in words["L-series"] for c in ["l_series_0", "l_series_1", "root_number",
+                                                "log_conductor", "log_real_period"]
+               if c in HEURISTIC_GBMS["L-series"][1])
+    assert "log_conductor, bad_primes" in words["conductor only"]
+    assert words["L-series at s = 1"].startswith("L(E,1) and L'(E,1)")
+    assert "log_l_value" in words["known quantities"]
+
 
 
 def test_topology_section_lists_what_survives_bh():
