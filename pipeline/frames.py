@@ -1,11 +1,14 @@
-"""The model frame the findings engine searches: the features and the BSD table of the Cremona
-curves, row for row, restricted to ``search.sample_classes`` isogeny classes when it is set.
+"""The model frame the findings engine searches: the features, the BSD table and the
+invariants of the Cremona curves, row for row, restricted to ``search.sample_classes`` isogeny
+classes when it is set.
 
 The train and bias stages both read it here, so the bias checks refit on exactly the curves the
 search scored. Parquet is scanned lazily and filtered before it is read: on the full range
 (3,064,705 curves) a sample of classes never materializes the whole feature table.
 """
 from __future__ import annotations
+
+from pathlib import Path
 
 import polars as pl
 
@@ -24,11 +27,25 @@ def search_frame(params: Params) -> pl.DataFrame:
                                  params.search.seed)
         features = features.filter(pl.col("isogeny_class").is_in(classes.implode()))
         bsd = bsd.filter(pl.col("isogeny_class").is_in(classes.implode()))
-    return model_frame(features.collect(), bsd.collect())
+    return with_invariants(model_frame(features.collect(), bsd.collect()), params)
 
+
+def with_invariants(frame: pl.DataFrame, params: Params) -> pl.DataFrame:
+    """The model frame with the invariants stage's numeric columns beside it (by label), which
+    declared targets may read (``search.custom_targets``); never features of a group. Without
+    the invariants table (a project that never ran that stage) the frame has none of them, and
+    a declared target that reads one stops the train stage naming the column."""
+    if not Path(params.paths.invariants).exists():
+        return frame
+    invariants = pl.scan_parquet(params.paths.invariants)
+    numeric = [c for c, t in invariants.collect_schema().items()
+               if c != "label" and t.is_numeric()]
+    return frame.join(invariants.select("label", *numeric).collect(), on="label", how="left",
+                      maintain_order="left")
 
 
 def frame_columns(params: Params) -> list[str]:
     """The columns of :func:`search_frame`, from the tables' schemas (no row is read)."""
-    return model_frame(pl.read_parquet(params.paths.features, n_rows=0),
-                       pl.read_parquet(params.paths.bsd, n_rows=0)).columns
+    return with_invariants(model_frame(pl.read_parquet(params.paths.features, n_rows=0),
+                                       pl.read_parquet(params.paths.bsd, n_rows=0)),
+                           params).columns

@@ -19,13 +19,15 @@ from typing import Annotated, Literal
 import yaml
 import polars as pl
 from arithmetic.bsd import BSD_SCHEMA, KEY_COLUMNS as BSD_KEYS
+from arithmetic.invariants import INVARIANTS_SCHEMA
 from arithmetic.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
                       model_validator)
 
 PARAMS_FILE = Path("params.yaml")
 #: The columns of the curve tables besides the features, which declared targets may read.
-TABLE_COLUMNS = [*BSD_KEYS, *BSD_SCHEMA]
+TABLE_COLUMNS = [*BSD_KEYS, *BSD_SCHEMA,
+                 *(c for c, t in INVARIANTS_SCHEMA.items() if c != "label" and t.is_numeric())]
 
 
 
@@ -450,12 +452,13 @@ class Params(_Section):
                              f"features.primes_max ({self.features.primes_max})")
         for name, spec in self.search.custom_targets.items():
             unknown = [c for c in pl.sql_expr(spec.expression).meta.root_names()
-                       if c not in TABLE_COLUMNS and not any(
+                       if c not in TABLE_COLUMNS and not re.fullmatch(r"z\d+", c) and not any(
                            re.fullmatch(p, c) for ps in self.features.groups.values() for p in ps)]
             if unknown:
                 raise ValueError(f"search.custom_targets.{name}.expression: no column "
-                                 f"{', '.join(map(repr, unknown))} in the curve tables (bsd: "
-                                 f"{', '.join(TABLE_COLUMNS)}; or a features.groups column)")
+                                 f"{', '.join(map(repr, unknown))} in the curve tables (bsd and "
+                                 f"invariants: {', '.join(TABLE_COLUMNS)}, z1, z2, ...; or a "
+                                 "features.groups column)")
         if self.topology.ap_primes_max > self.features.primes_max:
             raise ValueError(f"topology.ap_primes_max ({self.topology.ap_primes_max}) must be "
                              f"<= features.primes_max ({self.features.primes_max})")

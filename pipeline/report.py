@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from models.known import baseline_shares, known_labels
+from models.known import baseline_shares, known_checks, known_labels
 from models.search import search_targets
 from models.targets import Target
 from pipeline.atomic import (publish_together, write_csv, write_directory, write_json,
@@ -93,7 +93,9 @@ def main() -> None:
     known = known_phenomena_section(
         known_labels(findings, params.search.held_out_prime), baseline_shares(findings),
         json.loads(Path(paths.murmurations_metrics).read_text()),
-        pl.read_parquet(paths.bsd_ratio_fits), murmuration_plots, ctx)
+        pl.read_parquet(paths.bsd_ratio_fits), murmuration_plots, ctx,
+        known_checks({name: json.loads(Path(getattr(paths, name)).read_text())
+                      for name in ("invariants_metrics", "murmurations_metrics")}))
     crosscheck = crosscheck_section(pl.read_parquet(paths.crosscheck),
                                     json.loads(Path(paths.crosscheck_metrics).read_text()))
     text = markdown(findings, importances, ctx, images, topology, bias, known, crosscheck)

@@ -260,13 +260,24 @@ def bias_section(checks: pl.DataFrame, shares: pl.DataFrame, plots: dict[str, st
 
 
 def known_phenomena_section(labels: pl.DataFrame, shares: pl.DataFrame, metrics: dict,
-                            fits: pl.DataFrame, plots: list[str], context: Context) -> list[str]:
+                            fits: pl.DataFrame, plots: list[str], context: Context,
+                            checks: pl.DataFrame | None = None) -> list[str]:
     """What the pipeline must rediscover: the murmurations (sign of the rank-0 and rank-1
-    averages at small p/N), rank from a_p beside its baselines, the known pairs' labels, and
-    the BSD ratio's Beta fits. ``plots``: file names in ``context.murmuration_figures``."""
+    averages at small p/N), rank from a_p beside its baselines, the known pairs' labels, the
+    BSD ratio's Beta fits, and the conjectures checked on the tables (``checks``:
+    :func:`models.known.known_checks`). ``plots``: file names in
+    ``context.murmuration_figures``."""
     small = metrics.get("small_ratio")
-    lines = ["## Known phenomena, rediscovered", "",
-             "### Murmurations (He–Lee–Oliver–Pozdnyakov 2022)", "",
+    lines = ["## Known phenomena, rediscovered", ""]
+    if checks is not None and len(checks):
+        lines += ["### Conjectures checked on the tables", "",
+                  "Watkins' and Szpiro's conjectures on the invariants stage's curves, and the "
+                  "murmuration split of Wachs (2026) against its null models:", ""]
+        lines += _table(["phenomenon", "statement", "result", "as expected", "reference"], [
+            [r["phenomenon"], r["statement"], r["result"],
+             "—" if r["as_expected"] is None else ("yes" if r["as_expected"] else "NO"),
+             r["reference"]] for r in checks.iter_rows(named=True)]) + [""]
+    lines += ["### Murmurations (He–Lee–Oliver–Pozdnyakov 2022)", "",
              "The average of a_p over the curves of a conductor window (one per isogeny class), "
              "by rank and by root number, against p and p/N, with 95% bands; the same classes' "
              "traces redrawn from the Sato–Tate law give the grey null.", ""]

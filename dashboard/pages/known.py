@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
-from models.known import baseline_shares, known_labels
+from models.known import baseline_shares, known_checks, known_labels
 from reporting.figures import NULL_COLOUR, OKABE_ITO
 
 st.title("Known phenomena")
@@ -59,6 +59,13 @@ st.caption("share_of_model = the predictor's score ÷ the model's score, on the 
 data.show(baseline_shares(findings), "rank_from_ap_baselines",
           column_config={"score": st.column_config.NumberColumn(format="%.3f"),
                          "share_of_model": st.column_config.NumberColumn(format="%.2f")})
+st.header("Conjectures checked on the tables")
+st.caption("Watkins' and Szpiro's conjectures on the invariants stage's curves, and the "
+           "murmuration split by Tamagawa product, Sha and real period (Wachs 2026) against "
+           "its null models.")
+checks = {name: found for name in ("invariants_metrics", "murmurations_metrics")
+          if (found := data.optional_json(name)) is not None}
+data.show(known_checks(checks), "known_checks")
 st.header("Labels of the known phenomena")
 data.show(known_labels(findings, data.params().search.held_out_prime), "known_labels")
 
