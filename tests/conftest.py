@@ -80,7 +80,13 @@ def small_params() -> dict:
     """The default params on conductors below 300 with a small search (fast, still real)."""
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
     params["ingest"]["conductor_max"] = 300
-    params["search"].update(targets=["rank", "rank_parity", "log_sha_an", "held_out_ap"],
+    params["search"].update(targets=["rank", "rank_parity", "log_sha_an", "held_out_ap",
+                                     "sha_times_period"],
+                            custom_targets={"sha_times_period": {
+                                "task": "regression",
+                                "expression": "ln(sha_an) + ln(real_period)",
+                                "excluded": ["log_sha_an", "log_real_period"],
+                                "description": "log of Sha times the real period"}},
                             null_datasets=3, bootstrap=50, folds=3,
                             groups={"ap": ["ap"], "bsd": ["bsd"], "parity": ["parity"]})
     params["topology"].update(landmarks=60, null_clouds=5, permutations=5, minimum_curves=30,

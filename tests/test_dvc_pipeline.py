@@ -13,7 +13,7 @@ from tests.conftest import run
 
 def test_dvc_repro_from_scratch_then_noop_then_param_change(pipeline_project):
     repo, params, first = pipeline_project
-    stages = ("ingest", "bsd", "features", "train", "height_sample", "stein_watkins", "bias",
+    stages = ("ingest", "bsd", "invariants", "features", "train", "height_sample", "stein_watkins", "bias",
               "findings", "topology", "murmurations", "report")
     assert all(f"Running stage '{stage}'" in first for stage in stages)
     bsd = pl.read_parquet(repo / "data/bsd.parquet")
@@ -27,10 +27,15 @@ def test_dvc_repro_from_scratch_then_noop_then_param_change(pipeline_project):
     assert features["label"].equals(bsd["label"]) and set(groups) == set(params["features"]["groups"])
 
     findings = pl.read_parquet(repo / "data/findings.parquet")
-    assert len(findings) == 12 and findings["verdict"].null_count() == 0
+    assert len(findings) == 15 and findings["verdict"].null_count() == 0
+    # the declared target went through the same engine, into the report
+    declared = findings.filter(pl.col("target") == "sha_times_period")
+    assert declared["group"].to_list() == ["ap", "bsd", "parity"]
+    assert declared["known_gbm_score"].null_count() == 0
+    assert "sha_times_period" in (repo / "reports/findings.md").read_text()
     assert sorted((repo / "data/gbm_models").iterdir())[0].read_text().startswith("tree")
     verdicts = json.loads((repo / "metrics/findings.json").read_text())["verdicts"]
-    assert sum(verdicts.values()) == 12
+    assert sum(verdicts.values()) == 15
 
     again = run([sys.executable, "-m", "dvc", "repro"], repo)
     assert "Data and pipelines are up to date" in again.stdout
@@ -41,5 +46,11 @@ def test_dvc_repro_from_scratch_then_noop_then_param_change(pipeline_project):
     assert "Stage 'ingest' didn't change" in third.stdout and "Running stage 'bsd'" in third.stdout
     assert pl.read_parquet(repo / "data/bsd.parquet").equals(bsd)
     assert "Stage 'features' didn't change" in third.stdout     # same bsd.parquet, same hash
+    # a param no pair reads: features reruns, its table is the same, train does not run
+    workers = {**params, "features": {**params["features"], "workers": 1}}
+    (repo / "params.yaml").write_text(yaml.safe_dump(workers))
+    fourth = run([sys.executable, "-m", "dvc", "repro"], repo)
+    assert "Running stage 'features'" in fourth.stdout
+    assert "Stage 'train' didn't change" in fourth.stdout
     (repo / "params.yaml").write_text(yaml.safe_dump(params))     # as the other tests found it
     run([sys.executable, "-m", "dvc", "repro"], repo)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.params import ParamsError, load_params
+from pipeline.params import ParamsError, load_params, validate_params
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
@@ -120,3 +120,38 @@ def test_a_key_given_twice_is_refused_with_its_line(tmp_path, edit, message):
     path.write_text(edited)
     with pytest.raises(ParamsError, match=message):
         load_params(path)
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"task": "regression", "expression": "log(sha_an)"},
+     r"custom_targets\.q\.expression: 'log\(sha_an\)' does not parse.*ln\(x\) is the natural"),
+    ({"task": "regression", "expression": "ln(sha_an) + ln(real_perod)"},
+     r"custom_targets\.q\.expression: no column 'real_perod'"),
+    ({"task": "regression", "expression": "2 + 3"}, r"custom_targets\.q\.expression: .* reads no column"),
+    ({"task": "regresion", "expression": "rank"}, r"custom_targets\.q\.task"),
+])
+def test_a_declared_target_is_checked_at_load(spec, message):
+    raw = yaml.safe_load(PROJECT_PARAMS.read_text())
+    raw["search"]["custom_targets"] = {"q": spec}
+    raw["search"]["targets"] = ["rank", "q"]
+    with pytest.raises(ParamsError, match=message):
+        validate_params(raw, "params.yaml")
+
+
+def test_a_declared_target_may_not_take_a_built_in_name():
+    raw = yaml.safe_load(PROJECT_PARAMS.read_text())
+    raw["search"]["custom_targets"] = {"rank": {"task": "regression", "expression": "ln(sha_an)"}}
+    with pytest.raises(ParamsError, match=r"custom_targets\.rank: the name of a built-in target"):
+        validate_params(raw, "params.yaml")
+
+
+@pytest.mark.parametrize("expression, message", [
+    ("rank * 0", r"the constant 0.0 on every curve"),
+    ("CASE WHEN rank > 9 THEN 1 END", r"null \(or not finite\) on every curve"),
+    ("label + 1", r"custom_targets\.q\.expression: .*columns label"),
+])
+def test_a_declared_target_is_checked_on_the_curves(model_tables, expression, message):
+    from models.targets import TargetError, check_target_values, sql_target
+    target = sql_target("q", "regression", expression, [], "permutation", "")
+    with pytest.raises(TargetError, match=message):
+        check_target_values(target, model_tables["frame"])
