@@ -64,8 +64,7 @@ def ap_column(p: int) -> str:
 
 
 def class_arithmetic(pari: cypari2.Pari, curves: pl.DataFrame, primes: list[int],
-                     l_series_tolerance: float = 1e-15,
-                     l_series_terms_max: int = 60_000) -> pl.DataFrame:
+                     l_series_tolerance: float, l_series_terms_max: int) -> pl.DataFrame:
     """Per curve (rows of ``data/curves.parquet``, whole classes, each contiguous): its class's
     :data:`CLASS_COLUMNS` and ``ap_<p>`` for every p in ``primes`` (aplist convention), and its
     own Kodaira symbol counts (:data:`arithmetic.local_data.LOCAL_DATA_SCHEMA`), which vary

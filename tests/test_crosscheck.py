@@ -10,6 +10,13 @@ from arithmetic.crosscheck import ap_long, compare_ap, compare_bsd, published_fr
 from arithmetic.ecdata import APLIST_PRIMES, read_allbsd, read_aplist
 from arithmetic.elldata import read_curves
 from arithmetic.traces import class_arithmetic, primes_up_to
+from pipeline.params import load_params
+from tests.conftest import PROJECT
+
+#: The L-series settings of the project's params.
+_FEATURES = load_params(PROJECT / "params.yaml").features
+L_SERIES = (_FEATURES.l_series_tolerance, _FEATURES.l_series_terms_max)
+
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +27,7 @@ def tables(pari, cremona_fixtures):
     published_ap = ap_long(read_aplist(aplist.read_text(), str(aplist)), APLIST_PRIMES)
     curves = read_curves(1, 200)
     ours = bsd_table(pari, curves, 1e-6, 128, 64)
-    features = class_arithmetic(pari, curves, primes_up_to(100)).with_columns(
+    features = class_arithmetic(pari, curves, primes_up_to(100), *L_SERIES).with_columns(
         curves["isogeny_class"])
     return published, published_ap, ours, features
 

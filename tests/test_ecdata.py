@@ -10,6 +10,13 @@ from arithmetic.ecdata import (EcdataError, read_allbigsha, read_allbsd, read_al
 from arithmetic.elldata import read_curves
 from arithmetic.pari import start_pari
 from arithmetic.traces import ap_column, class_arithmetic
+from pipeline.params import load_params
+from tests.conftest import PROJECT
+
+#: The L-series settings of the project's params.
+_FEATURES = load_params(PROJECT / "params.yaml").features
+L_SERIES = (_FEATURES.l_series_tolerance, _FEATURES.l_series_terms_max)
+
 
 
 def read(cremona_fixtures, name):
@@ -40,7 +47,7 @@ def test_aplist_agrees_with_pari(cremona_fixtures):
     curves = read_curves(1, table["conductor"].max() + 1)
     first = curves.unique("isogeny_class", keep="first", maintain_order=True)
     primes = [int(c.removeprefix("ap_")) for c in table.columns if c.startswith("ap_")]
-    ours = class_arithmetic(start_pari(19, 256), first, primes).with_columns(
+    ours = class_arithmetic(start_pari(19, 256), first, primes, *L_SERIES).with_columns(
         first["isogeny_class"])
     joined = table.join(ours, on="isogeny_class", suffix="_pari")
     assert len(joined) == len(table) == len(first)

@@ -7,7 +7,14 @@ import pytest
 
 from arithmetic.elldata import read_curves
 from arithmetic.traces import (aplist, ap_column, class_arithmetic, conductor_factorization,
+
                                primes_up_to)
+from pipeline.params import load_params
+from tests.conftest import PROJECT
+
+#: The L-series settings of the project's params.
+_FEATURES = load_params(PROJECT / "params.yaml").features
+L_SERIES = (_FEATURES.l_series_tolerance, _FEATURES.l_series_terms_max)
 
 
 def read_aplist(path) -> dict[str, list[int | str]]:
@@ -35,7 +42,8 @@ def test_every_class_below_200_matches_cremonas_aplist(pari, cremona_fixtures):
     expected = read_aplist(cremona_fixtures / "aplist.sample")
     curves = read_curves(1, 200)
     primes = primes_up_to(100)
-    table = class_arithmetic(pari, curves, primes).join(curves.select("label", "isogeny_class"),
+    table = class_arithmetic(pari, curves, primes, *L_SERIES).join(
+        curves.select("label", "isogeny_class"),
                                                       on="label")
     seen = 0
     for row in table.unique("isogeny_class", keep="first").iter_rows(named=True):
@@ -49,7 +57,7 @@ def test_every_class_below_200_matches_cremonas_aplist(pari, cremona_fixtures):
 def test_isogenous_curves_share_every_trace(pari):
     curves = read_curves(990, 1000)
     primes = primes_up_to(100)
-    table = class_arithmetic(pari, curves, primes)
+    table = class_arithmetic(pari, curves, primes, *L_SERIES)
     per_curve = [aplist(pari, pari.ellinit([int(a) for a in ainvs]), n, primes)
                  for n, ainvs in curves.select("conductor", "ainvs").iter_rows()]
     assert table.select([ap_column(p) for p in primes]).rows() == [tuple(r) for r in per_curve]
@@ -58,7 +66,7 @@ def test_isogenous_curves_share_every_trace(pari):
 def test_traces_to_1000_respect_hasse_and_count_points(pari):
     curves = read_curves(5077, 5078)
     primes = primes_up_to(1000)
-    table = class_arithmetic(pari, curves, primes)
+    table = class_arithmetic(pari, curves, primes, *L_SERIES)
     curve = pari.ellinit([int(a) for a in curves["ainvs"][0]])
     for p in primes:
         a = table[ap_column(p)][0]
@@ -70,7 +78,7 @@ def test_traces_to_1000_respect_hasse_and_count_points(pari):
 
 def test_bad_prime_sign_is_the_local_root_number(pari):
     curves = read_curves(27, 28).head(1)          # 27a1: additive at 3, a_3 = 0
-    table = class_arithmetic(pari, curves, [2, 3, 5])
+    table = class_arithmetic(pari, curves, [2, 3, 5], *L_SERIES)
     curve = pari.ellinit([int(a) for a in curves["ainvs"][0]])
     assert table["ap_3"][0] == int(pari.ellrootno(curve, 3)) and pari.ellap(curve, 3) == 0
     assert table["additive_primes"][0] == 1
@@ -81,6 +89,6 @@ def test_multiplicative_sign_is_minus_a_p(pari, conductor):
     curves = read_curves(conductor, conductor + 1).head(1)
     curve = pari.ellinit([int(a) for a in curves["ainvs"][0]])
     bad, _ = conductor_factorization(pari, conductor)
-    table = class_arithmetic(pari, curves, bad)
+    table = class_arithmetic(pari, curves, bad, *L_SERIES)
     for p in bad:
         assert table[ap_column(p)][0] == -int(pari.ellap(curve, p))
