@@ -52,7 +52,8 @@ def parse_rational(pari: cypari2.Pari, text, where: str):
 
 
 def parse_points(pari: cypari2.Pari, gens, where: str) -> list:
-    """``gens`` (pairs of rational strings) as a list of PARI points ``[x, y]`` built from numbers."""
+    """``gens`` (pairs of rational strings) as a list of PARI points ``[x, y]`` built from
+    numbers."""
     points = []
     for number, point in enumerate(gens, start=1):
         if isinstance(point, str) or len(point) != 2:

@@ -147,7 +147,8 @@ def read_aplist(text: str, source: str) -> pl.DataFrame:
         for value in fields[head:]:
             match = _SIGN.fullmatch(value)
             if match is None or conductor % int(match.group(2)):
-                raise EcdataError(f"{where}: {excerpt(value)} is not a sign +(p) or -(p) of a bad prime")
+                raise EcdataError(f"{where}: {excerpt(value)} is not a sign +(p) or -(p) "
+                                  "of a bad prime")
             extra.append([int(match.group(2)), 1 if match.group(1) == "+" else -1])
         row["large_bad_primes"] = extra
         rows.append(row)

@@ -80,7 +80,8 @@ def table_files(directory: Path | None = None) -> dict[int, TableFile]:
     try:
         dist = metadata.distribution(DISTRIBUTION)
     except metadata.PackageNotFoundError:
-        raise ElldataError(f"the package {DISTRIBUTION} is not installed (run `make install`)") from None
+        raise ElldataError(f"the package {DISTRIBUTION} is not installed "
+                           "(run `make install`)") from None
     found = {}
     for entry in dist.files or ():
         name = entry.name
@@ -129,8 +130,8 @@ def read_text(table: TableFile, verify: bool = True) -> str:
 def parse_gp_vector(text: str, source: str) -> list:
     """Parse a GP vector of integers, rationals, strings and vectors.
 
-    Rationals come back as :class:`GpRational` text ``"p/q"``; integers as ``int``. A syntax error names the
-    line and column in ``source``.
+    Rationals come back as :class:`GpRational` text ``"p/q"``; integers as ``int``. A syntax
+    error names the line and column in ``source``.
     """
     def rational(token: str) -> GpRational:
         numerator, denominator = token.split("e")
@@ -154,7 +155,8 @@ def _coordinate(value, where: str) -> str:
     """A coordinate as exact text. Some have thousands of digits (over Python's default limit
     for int <-> str), so they stay text; PARI reads them and checks the point is on the curve."""
     if isinstance(value, bool) or not isinstance(value, (int, GpRational)):
-        raise ElldataError(f"{where}: generator coordinate {_excerpt(value)} is not a rational number")
+        raise ElldataError(f"{where}: generator coordinate {_excerpt(value)} "
+                           "is not a rational number")
     return str(value)
 
 
@@ -167,12 +169,15 @@ def _curve(entry, conductor: int, where: str) -> CurveRecord:
         raise ElldataError(f"{where}: {_excerpt(label)} is not a Cremona label")
     where = f"{where} ({label})"
     if int(match["conductor"]) != conductor:
-        raise ElldataError(f"{where}: label conductor differs from the block's conductor {conductor}")
+        raise ElldataError(f"{where}: label conductor differs from the block's "
+                           f"conductor {conductor}")
     if not (isinstance(ainvs, list) and len(ainvs) == 5
             and all(isinstance(a, int) and not isinstance(a, bool) for a in ainvs)):
-        raise ElldataError(f"{where}: ainvs must be 5 integers [a1,a2,a3,a4,a6], got {_excerpt(ainvs)}")
+        raise ElldataError(f"{where}: ainvs must be 5 integers [a1,a2,a3,a4,a6], "
+                           f"got {_excerpt(ainvs)}")
     if any(abs(a) >= 10**38 for a in ainvs):
-        raise ElldataError(f"{where}: an a-invariant has more than 38 digits, beyond the table schema")
+        raise ElldataError(f"{where}: an a-invariant has more than 38 digits, "
+                           "beyond the table schema")
     if not (isinstance(gens, list) and all(isinstance(p, list) and len(p) == 2 for p in gens)):
         raise ElldataError(f"{where}: gens must be a vector of points [x, y], got {_excerpt(gens)}")
     return CurveRecord(
@@ -227,7 +232,8 @@ def read_curves(conductor_min: int, conductor_max: int) -> pl.DataFrame:
 
 
 def ainvs_series(ainvs: list[list[int]]) -> pl.Series:
-    """a-invariants as the curve table stores them: lists of exact decimals (they outgrow 64 bits)."""
+    """a-invariants as the curve table stores them: lists of exact decimals (they outgrow 64
+    bits)."""
     return pl.Series("ainvs", ainvs, dtype=pl.List(pl.Int128)).cast(CURVE_SCHEMA["ainvs"])
 
 

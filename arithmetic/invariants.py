@@ -8,8 +8,8 @@ for modular elliptic curves*, 2nd ed. 1997, §2.14; Watkins, *Computing the modu
 elliptic curve*, Experiment. Math. 11 (2002) 487–502). PARI's ``ellmoddegree`` returns
 deg φ / c², c the Manin constant, computed from modular symbols (about 100 µs × N on one
 thread here): for the optimal curves of Cremona's tables c = 1, so it is the degree; it is
-computed for the optimal curves only. **Watkins' conjecture** (Watkins 2002, §5.3): 2^r divides the modular degree of the
-optimal curve, r the rank.
+computed for the optimal curves only. **Watkins' conjecture** (Watkins 2002, §5.3): 2^r
+divides the modular degree of the optimal curve, r the rank.
 
 **Isogeny class.** ``ellisomat`` lists the curves Q-isogenous to E (Cremona §3.8; over Q the
 class is finite, of at most 8 curves, Kenku 1982) and the matrix M of the least degrees of the
@@ -255,7 +255,8 @@ def watkins_divisibility(degree: pl.Expr, rank: pl.Expr) -> pl.Expr:
 
 
 __all__ = ["INVARIANTS_SCHEMA", "InvariantsError", "OPTIMAL_NUMBER_EXCEPTIONS",
-           "class_invariants", "single_threaded", "invariants_schema", "invariants_table", "isogeny_matrix",
+           "class_invariants", "single_threaded", "invariants_schema", "invariants_table",
+           "isogeny_matrix",
            "low_zeros", "modular_degree", "odd_components", "optimal_number", "reduced_model",
            "szpiro_ratio", "two_adic_valuation", "two_selmer_rank", "two_torsion_rank",
            "watkins_divisibility", "zero_columns"]

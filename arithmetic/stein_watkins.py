@@ -137,7 +137,8 @@ def read_classes(path: Path, conductor_min: int, conductor_max: int) -> pl.DataF
 
 
 def sample_classes(table: pl.DataFrame, classes: int, seed: int) -> pl.DataFrame:
-    """A seeded sample of ``classes`` whole isogeny classes (all of them if fewer), in file order."""
+    """A seeded sample of ``classes`` whole isogeny classes (all of them if fewer), in file
+    order."""
     names = table["isogeny_class"].unique(maintain_order=True)
     if len(names) > classes:
         names = names.sample(classes, seed=seed)

@@ -82,7 +82,8 @@ def bsd_ratio(bsd: pl.LazyFrame) -> pl.LazyFrame:
     """log of the BSD ratio L^(r)(E,1)/(r! Ω R) = Sha·∏c_p/#T², with rank and conductor."""
     return bsd.select(
         "label", "conductor", "rank",
-        log_bsd_ratio=(pl.col("special_value") / (pl.col("real_period") * pl.col("regulator"))).log(),
+        log_bsd_ratio=(pl.col("special_value")
+                       / (pl.col("real_period") * pl.col("regulator"))).log(),
         log_conductor=pl.col("conductor").cast(pl.Float64).log())
 
 

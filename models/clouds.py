@@ -50,7 +50,8 @@ def clouds(frame: pl.DataFrame, windows: list[tuple[int, int]], primes: list[int
            minimum: int) -> list[Cloud]:
     """Every cloud of the three families with at least ``minimum`` points."""
     conductor = frame["conductor"].to_numpy()
-    everything = (conductor >= min(w[0] for w in windows)) & (conductor < max(w[1] for w in windows))
+    everything = ((conductor >= min(w[0] for w in windows))
+                  & (conductor < max(w[1] for w in windows)))
     span = (min(w[0] for w in windows), max(w[1] for w in windows))
     found = []
     for window in windows:

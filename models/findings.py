@@ -14,8 +14,9 @@ For one (target, group):
    one is reported beside it).
 4. p_baseline: the one-sided p-value of "model > best baseline" from a normal fit to the
    paired bootstrap differences (the empirical share of resamples with no gain, whose floor is
-   1/(B+1), is reported beside it). The p-value of the finding is max(p_null, p_baseline) (an intersection–union
-   test: the model must beat both), corrected across the whole search by Benjamini–Hochberg.
+   1/(B+1), is reported beside it). The p-value of the finding is max(p_null, p_baseline) (an
+   intersection–union test: the model must beat both), corrected across the whole search by
+   Benjamini–Hochberg.
 5. Effect size = model − max(best baseline, null 95% quantile), with its bootstrap interval.
 6. Scores by conductor stratum (equal-count bins, out-of-fold predictions): the model and the
    best baseline per stratum, for the report and the bias checks.
@@ -23,9 +24,9 @@ For one (target, group):
 Verdicts: ``flagged`` (q <= FDR and the model beats the best baseline on the extrapolation
 split too), ``fails extrapolation`` (q <= FDR, but not on the extrapolation split),
 ``conductor-bias artefact`` (would be flagged, but fails the bias checks of
-:mod:`models.bias`), ``not predictable`` (the model has no skill: the lower end of its interval is <= 0, the score of
-a constant), ``explained by <baseline>`` (a baseline reaches the model), ``explained by <null>
-null model`` (the null datasets reach it).
+:mod:`models.bias`), ``not predictable`` (the model has no skill: the lower end of its
+interval is <= 0, the score of a constant), ``explained by <baseline>`` (a baseline reaches the
+model), ``explained by <null> null model`` (the null datasets reach it).
 """
 from __future__ import annotations
 
@@ -232,7 +233,8 @@ def _known_fits(discovery: pl.DataFrame, held: pl.DataFrame, target: Target, col
 
 def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str],
              make_gbm: Callable[[list[str], str], GbmModel],
-             baselines: list, null_model: Callable[[pl.DataFrame, np.random.Generator], pl.DataFrame],
+             baselines: list,
+             null_model: Callable[[pl.DataFrame, np.random.Generator], pl.DataFrame],
              settings: SearchSettings, known: list[str] = (), cache: dict | None = None) -> dict:
     """All statistics of one (target, group); the verdict is set by :func:`decide` later.
 

@@ -88,7 +88,8 @@ class GbmModel:
                         dask.array.from_array(y, chunks=rows))
         self._model = self._model.to_local()
 
-    def fit(self, frame: pl.DataFrame, target: str, classes: np.ndarray | None = None) -> "GbmModel":
+    def fit(self, frame: pl.DataFrame, target: str,
+            classes: np.ndarray | None = None) -> "GbmModel":
         """Fit on ``frame``; with ``classes`` (isogeny class per row) a share of whole classes is
         held back for early stopping."""
         x = self._matrix(frame)

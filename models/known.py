@@ -134,7 +134,8 @@ def known_labels(findings: pl.DataFrame, held_out_prime: int) -> pl.DataFrame:
                                       "as_expected": pl.Boolean})
 
 
-def baseline_shares(findings: pl.DataFrame, target: str = "rank", group: str = "ap") -> pl.DataFrame:
+def baseline_shares(findings: pl.DataFrame, target: str = "rank",
+                    group: str = "ap") -> pl.DataFrame:
     """For one pair (default: rank from a_p): the model's score and each baseline's, with the
     share of the model's score each baseline reaches on the same folds (Kazalicki–Vlah 2023 made
     this comparison for their CNN against the Mestre–Nagao sums and the root number)."""

@@ -108,7 +108,8 @@ def baselines_for(target: Target, columns: list[str], feature_groups: dict[str, 
     bsd_inputs = [c for c in feature_groups.get("bsd", []) if c not in target.excluded]
     if target.name in BSD_TARGETS and bsd_inputs and set(bsd_inputs) & set(columns):
         found.append(BsdIdentityBaseline(target.task, bsd_inputs))
-    if target.name in ("rank", "rank_parity") or (target.name == "root_number" and "rank" in columns):
+    if (target.name in ("rank", "rank_parity")
+            or (target.name == "root_number" and "rank" in columns)):
         found.append(ParityBaseline(target.name))
     primes = [int(c.removeprefix("ap_")) for c in feature_groups.get("ap", [])
               if c.removeprefix("ap_").isdigit()]

@@ -3,8 +3,9 @@
 A target is never predicted from a feature that contains it or is a deterministic function of
 it (``excluded``): log_regulator = 0 exactly when the rank is 0, the Mestre–Nagao sums with
 B >= p contain a_p, and the real period is computed from the Weierstrass equation in closed
-form (the AGM of the real roots), so it is never predicted from the Weierstrass features. Every target names its quasirandom null model: the structure that null
-keeps is what a model must beat.
+form (the AGM of the real roots), so it is never predicted from the Weierstrass features.
+Every target names its quasirandom null model: the structure that null keeps is what a model
+must beat.
 """
 from __future__ import annotations
 
@@ -47,8 +48,8 @@ def held_out_trace(p: int, bounds: list[int]) -> Target:
 
 
 def standard_targets(held_out_prime: int, bounds: list[int]) -> dict[str, Target]:
-    """The targets of the search: rank and its parity, torsion, Sha, Tamagawa product, period, regulator,
-    special value, root number, the BSD ratio, and a_p at a held-out prime."""
+    """The targets of the search: rank and its parity, torsion, Sha, Tamagawa product, period,
+    regulator, special value, root number, the BSD ratio, and a_p at a held-out prime."""
     log = lambda name: pl.col(name).cast(pl.Float64).log()  # noqa: E731
     targets = [
         Target("rank", "classification", pl.col("rank").clip(0, 2).cast(pl.Int64),

@@ -95,8 +95,9 @@ def figures(table: pl.DataFrame) -> dict[str, bytes]:
 
 def main() -> None:
     params = load_params()
-    require_inputs("bias", params.paths, "evaluations", "features", "feature_groups", "bsd", "height_sample",
-                   "height_sample_features", "stein_watkins", "stein_watkins_features")
+    require_inputs("bias", params.paths, "evaluations", "features", "feature_groups", "bsd",
+                   "height_sample", "height_sample_features", "stein_watkins",
+                   "stein_watkins_features")
     evaluations = pl.read_parquet(params.paths.evaluations)
     would_flag = [r for r in decide(evaluations.to_dicts(), params.search.fdr)
                   if r["verdict"] == FLAGGED]

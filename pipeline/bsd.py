@@ -37,7 +37,8 @@ def chunk_salt(section: Bsd) -> str:
 
 def compute_bsd(curves: pl.DataFrame, section: Bsd, chunk_dir: Path,
                 executor: Executor | None = None) -> pl.LazyFrame:
-    """The BSD table of ``curves``, computed (or resumed) in ``chunk_dir``; checked for completeness."""
+    """The BSD table of ``curves``, computed (or resumed) in ``chunk_dir``; checked for
+    completeness."""
     chunks = plan_chunks(curves, "isogeny_class", section.chunk_size, chunk_salt(section))
     task = partial(bsd_chunk, sha_tolerance=section.sha_tolerance,
                    precision=precision_bits(section.realprecision),

@@ -4,9 +4,9 @@ The files are split by conductor into ranges of 10,000: ``<base>/<kind>/<kind>.0
 ``.10000-19999``, ... Each is fetched through :class:`pipeline.fetch.Fetcher` (cached by URL,
 so an interrupted pull resumes file by file; checked against the lock file; retried) and read by
 :mod:`arithmetic.ecdata`, whose errors name the URL and line. ``allcurves`` gives the curve
-table (with a ``record`` column, ``URL:line``, for the
-curve checks' errors), ``allbsd`` the published BSD quantities, ``aplist`` the published a_p; ``allbsd`` must
-describe exactly the curves of ``allcurves`` (same labels, a-invariants, rank and torsion).
+table (with a ``record`` column, ``URL:line``, for the curve checks' errors), ``allbsd`` the
+published BSD quantities, ``aplist`` the published a_p; ``allbsd`` must describe exactly the
+curves of ``allcurves`` (same labels, a-invariants, rank and torsion).
 """
 from __future__ import annotations
 

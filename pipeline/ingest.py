@@ -6,7 +6,8 @@ Sources (``ingest.source``):
 - ``elldata`` (offline default): the tables of ``passagemath-pari-elldata`` (checksums checked
   against the wheel's RECORD), with Mordell–Weil generators; they publish nothing else, so the
   published table holds the rank (the number of generators) only.
-- ``cremona``: Cremona's ecdata files ``allcurves``, ``allbsd``, ``aplist`` (:mod:`pipeline.cremona`).
+- ``cremona``: Cremona's ecdata files ``allcurves``, ``allbsd``, ``aplist``
+  (:mod:`pipeline.cremona`).
 - ``lmfdb``: the LMFDB API tables ``ec_curvedata``, ``ec_mwbsd``, ``ec_classdata``
   (:mod:`pipeline.lmfdb`); the curve table keeps the LMFDB labels beside Cremona's.
 - ``lmfdb_db``: the same three tables read from a PostgreSQL database, by default the LMFDB's

@@ -45,7 +45,8 @@ class OffsetRefused(LmfdbError):
 
 
 def _short(value, limit: int = 40) -> str:
-    """A value of a record as escaped text, cut to ``limit`` characters (records are not trusted)."""
+    """A value of a record as escaped text, cut to ``limit`` characters (records are not
+    trusted)."""
     text = str(value).encode("unicode_escape").decode("ascii")
     return text[:limit] + ("..." if len(text) > limit else "")
 
@@ -96,7 +97,8 @@ def _page(fetcher: Fetcher, url: str) -> dict:
 
 
 def pull_listing(fetcher: Fetcher, url: str, fields: list[str]) -> list[dict]:
-    """Every record of a listing from its first page ``url``, following ``next`` to the empty page."""
+    """Every record of a listing from its first page ``url``, following ``next`` to the empty
+    page."""
     records = []
     while True:
         page = _page(fetcher, url)
@@ -214,7 +216,8 @@ def published_table(curves: list[dict], mwbsd: list[dict]) -> pl.DataFrame:
     for r in curves:
         extra = by_label.get(r["lmfdb_label"], {})
         rows.append({"label": _labels(r)[0], "rank": _value(r, "rank", int),
-                     "torsion": _value(r, "torsion", int), "regulator": _value(r, "regulator", float),
+                     "torsion": _value(r, "torsion", int),
+                     "regulator": _value(r, "regulator", float),
                      "sha": _value(r, "sha", int),
                      **{f: _value(extra, f, cast) for f, cast in
                         [("real_period", float), ("special_value", float),

@@ -213,7 +213,8 @@ def main() -> None:
     shutil.rmtree(paths.murmurations_chunks)
     print(f"murmurations: {len(chosen)} classes in {len(summary)} windows, primes <= "
           f"{section.primes_max}; mean a_p at p/N <= {section.small_ratio}: "
-          + "; ".join(f"{w}: " + ", ".join(f"{g} {v:+.2f}" for g, v in s["small_ratio_means"].items())
+          + "; ".join(f"{w}: " + ", ".join(f"{g} {v:+.2f}"
+                                           for g, v in s["small_ratio_means"].items())
                       for w, s in summary.items()) + f"; split shift at p < "
           f"{section.split_primes_max} seen in {len(seen)} tests -> {paths.murmurations}",
           file=sys.stderr)

@@ -121,7 +121,8 @@ class Fetch(_Section):
     backoff: float = Field(ge=0, description="seconds before the first retry, doubled each time")
     backoff_max: float = Field(ge=0, description="ceiling of one wait and of a Retry-After")
     rate: float = Field(gt=0, description="requests per second at most")
-    max_mb: float = Field(default=256, gt=0, description="largest body accepted, MiB (decompressed)")
+    max_mb: float = Field(default=256, gt=0,
+                          description="largest body accepted, MiB (decompressed)")
 
 
 class BaseUrls(_Section):
@@ -144,7 +145,8 @@ class Ingest(_Section):
     workers: int = Field(ge=1, le=256, description="online sources: processes finding generators")
     chunk_size: int = Field(ge=1, description="online sources: curves per resumable chunk")
     lmfdb_window: int = Field(ge=1, description="lmfdb: conductors per query (halved if refused)")
-    lmfdb_batch: int = Field(ge=1, le=100, description="lmfdb: labels per ec_mwbsd/ec_classdata query")
+    lmfdb_batch: int = Field(ge=1, le=100,
+                             description="lmfdb: labels per ec_mwbsd/ec_classdata query")
     lmfdb_db_window: int = Field(ge=1, description="lmfdb_db: conductors per cached query")
     fetch: Fetch
 
@@ -304,7 +306,8 @@ class Search(_Section):
                 raise ValueError(f"custom_targets.{name}: the name of a built-in target")
             sql_target(name, spec.task, spec.expression, spec.excluded, spec.null,
                        spec.description)
-        unknown = [t for t in self.targets if t not in TARGET_NAMES and t not in self.custom_targets]
+        unknown = [t for t in self.targets
+                   if t not in TARGET_NAMES and t not in self.custom_targets]
         if unknown:
             raise ValueError(f"targets: {unknown} are neither built-in targets "
                              f"({', '.join(TARGET_NAMES)}) nor custom_targets")
@@ -327,7 +330,8 @@ class Topology(_Section):
     def _windows(self) -> "Topology":
         for low, high in self.conductor_windows:
             if not 1 <= low < high:
-                raise ValueError(f"conductor_windows: [{low}, {high}] is not a range 1 <= low < high")
+                raise ValueError(f"conductor_windows: [{low}, {high}] is not a range "
+                                 "1 <= low < high")
         if sorted(set(self.homology_dimensions)) != list(self.homology_dimensions):
             raise ValueError("homology_dimensions: list each dimension once, increasing")
         return self
@@ -367,7 +371,8 @@ class SteinWatkins(_ReferenceWork):
 
 
 class Bias(_Section):
-    discriminant_bins: int = Field(ge=1, le=100, description="log|Δ| bins of the reweighting strata")
+    discriminant_bins: int = Field(ge=1, le=100,
+                                   description="log|Δ| bins of the reweighting strata")
     bad_primes_cap: int = Field(ge=1, description="strata by number of bad primes, capped here")
     minimum_curves: int = Field(ge=20, description="a replication needs this many curves")
     minimum_coverage: float = Field(gt=0, le=1, description="and the target on this share")
@@ -398,7 +403,8 @@ class Murmurations(_Section):
     def _windows(self) -> "Murmurations":
         for low, high in self.conductor_windows:
             if not 1 <= low < high:
-                raise ValueError(f"conductor_windows: [{low}, {high}] is not a range 1 <= low < high")
+                raise ValueError(f"conductor_windows: [{low}, {high}] is not a range "
+                                 "1 <= low < high")
         if self.small_ratio > self.ratio_max:
             raise ValueError(f"small_ratio ({self.small_ratio}) must be <= ratio_max "
                              f"({self.ratio_max})")

@@ -21,7 +21,8 @@ from pipeline.atomic import atomic_path
 from pipeline.params import PARAMS_FILE, ParamsError, validate_params
 
 #: ``  key: value   # comment``: indentation, key, value, spacing and comment.
-SETTING = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w]*):(?P<value>[^#]*?)(?P<rest>\s*(#.*)?)$")
+SETTING = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w]*):"
+                     r"(?P<value>[^#]*?)(?P<rest>\s*(#.*)?)$")
 
 
 def leaves(tree: dict, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
@@ -54,7 +55,8 @@ def set_line(line: str, value, where: str) -> str:
     """``line`` with its value replaced by ``value`` (YAML flow style), comment kept in place."""
     match = SETTING.match(line)
     old = match["value"].strip()
-    if old in ("", "|", ">") or old.count("[") != old.count("]") or old.count("{") != old.count("}"):
+    if (old in ("", "|", ">") or old.count("[") != old.count("]")
+            or old.count("{") != old.count("}")):
         raise ParamsError(f"{where}: its value spans several lines in params.yaml; edit it there")
     text = "null" if value is None else json.dumps(value)      # JSON is YAML flow style
     head = f"{match['indent']}{match['key']}: {text}"

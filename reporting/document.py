@@ -121,7 +121,8 @@ def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
         ["largest conductors", f"model {row['extrapolation_score']:.3f} against "
                                f"{row['extrapolation_baseline']} "
                                f"{row['extrapolation_baseline_score']:.3f}; difference "
-                               f"{_interval(row['extrapolation_effect_low'], row['extrapolation_effect_high'])}"],
+                               + _interval(row["extrapolation_effect_low"],
+                                           row["extrapolation_effect_high"])],
         ["verdict", f"**{row['verdict']}**: {row['reason']}"],
     ])
     if f"{name}__null.png" in images:
@@ -135,7 +136,8 @@ def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
                          f"{row['target']} ~ {row['group']}: model and best-baseline scores in "
                          "equal-count conductor strata (out-of-fold predictions); N on a log "
                          "axis.")
-    own = importances.filter((pl.col("target") == row["target"]) & (pl.col("group") == row["group"]))
+    own = importances.filter((pl.col("target") == row["target"])
+                             & (pl.col("group") == row["group"]))
     if len(own):
         top = own.sort("mean_abs_shap", descending=True).head(context.top_features)
         lines += _figure(f"{context.figures}/{name}__features.png", "top features",
@@ -202,7 +204,8 @@ def topology_section(tests: pl.DataFrame, diagrams: list[str], context: Context)
         lines += [f"<details><summary>The persistence diagrams ({len(diagrams)})</summary>", ""]
     for name in diagrams:
         lines += _figure(f"{context.topology_figures}/{name}", "persistence diagram",
-                         f"persistence diagram of the {name.removesuffix('.png').replace('__', ' · ')} "
+                         "persistence diagram of the "
+                         f"{name.removesuffix('.png').replace('__', ' · ')} "
                          "cloud: each point a homology class (birth, death), H0 and H1 in "
                          "colours; far from the diagonal means long-lived.")
     if diagrams:

@@ -137,7 +137,8 @@ def persistence_diagram(diagram, title: str) -> bytes:
 
 
 def distribution_file(quantity: str) -> str:
-    """``sha (rank 0)`` -> ``sha.png``: the file name of a quantity's :func:`sample_distribution`."""
+    """``sha (rank 0)`` -> ``sha.png``: the file name of a quantity's
+    :func:`sample_distribution`."""
     return quantity.split()[0] + ".png"
 
 

@@ -138,7 +138,8 @@ left, right = st.columns(2)
 half = (len(shown) + 1) // 2
 for column, part in ((left, shown[:half]), (right, shown[half:])):
     column.table(pl.DataFrame({"quantity": [w for w, _ in part],
-                               "value": [str(v) for _, v in part]}).to_pandas().set_index("quantity"))
+                               "value": [str(v) for _, v in part]})
+                 .to_pandas().set_index("quantity"))
 if len(gens) and gens["gens"][0] is not None and len(gens["gens"][0]):
     st.markdown("Mordell–Weil generators (x, y): " + ", ".join(
         f"`({x}, {y})`" for x, y in gens["gens"][0].to_list()))
