@@ -1,6 +1,7 @@
 # Two commands for a fresh machine (Python 3.11 and make):
 #   make run    install into .venv/ (once) and run the pipeline (dvc repro, default params)
 #   make test   install into .venv/ (once) and run the tests
+#   make lint        ruff check over the tree (pyproject.toml's [tool.ruff])
 #   make run-full    the full Cremona range: presets/full.yaml into params.yaml, then dvc repro
 #   make dashboard   serve the Streamlit dashboard on the pipeline's outputs
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -8,7 +9,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run run-full test test-slow bench dashboard lock clean-venv
+.PHONY: install run run-full test test-slow lint bench dashboard lock clean-venv
 
 install: $(STAMP)
 
@@ -41,6 +42,9 @@ dashboard: install
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow
+
+lint: install
+	$(BIN)/ruff check .
 
 bench: install
 	$(BIN)/python -m benchmarks.bench_bsd

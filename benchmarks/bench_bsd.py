@@ -8,8 +8,9 @@ ellanalyticrank and ellrootno; per curve: ellinit, ellglobalred, elltors, the pe
 matrix, and the discriminant, j-invariant, CM, semistability and Sha's square root), with no
 checks (conductor, minimal model, generators on the curve), chunking, parquet or processes;
 a second bare loop, timed beside it, makes only the calls of the BSD quantities (what this
-benchmark compared against until 2026-11-25: the stage's extra columns cost it about 5%). The stage runs through the same code path as
-``dvc repro`` (plan chunks, run them, assemble the table) with 1 and with 2 workers.
+benchmark compared against until 2026-11-25: the stage's extra columns cost it about 5%). The
+stage runs through the same code path as ``dvc repro`` (plan chunks, run them, assemble the
+table) with 1 and with 2 workers.
 The bare loop also runs as two processes over alternate classes at once: the most two PARI
 processes achieve on the machine. Timings on a shared machine vary by 10-25% between runs, so the
 four measurements are repeated ``--repeats`` times, interleaved; each repeat's ratios are taken
@@ -112,7 +113,8 @@ def main() -> None:
                  bare_loop(pari, curves, params.bsd, same_columns=False)]
         for name, seconds in zip(runs, times):
             runs[name].append(seconds)
-        print(f"repeat {repeat + 1}: " + ", ".join(f"{name} {s:.2f} s" for name, s in zip(runs, times)),
+        print(f"repeat {repeat + 1}: "
+              + ", ".join(f"{name} {s:.2f} s" for name, s in zip(runs, times)),
               flush=True)
     bare = runs["bare cypari2 loop"]
     print(f"{'run (median of ' + str(args.repeats) + ')':<28}{'seconds':>9}{'curves/s':>10}"
@@ -121,7 +123,8 @@ def main() -> None:
         ratios = [b / s for b, s in zip(bare, seconds)]
         print(f"{name:<28}{statistics.median(seconds):>9.2f}{n / statistics.median(seconds):>10.0f}"
               f"{statistics.median(ratios):>8.2f}x   " + " ".join(f"{r:.2f}x" for r in ratios))
-    ceiling = [b2 / s2 for b2, s2 in zip(runs["bare loop, 2 processes"], runs["bsd stage, 2 workers"])]
+    ceiling = [b2 / s2 for b2, s2 in zip(runs["bare loop, 2 processes"],
+                                         runs["bsd stage, 2 workers"])]
     print(f"2 workers against 2 bare processes: median {statistics.median(ceiling):.2f}x   "
           + " ".join(f"{r:.2f}x" for r in ceiling))
 

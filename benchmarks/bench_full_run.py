@@ -24,8 +24,8 @@ from pathlib import Path
 import psutil
 
 #: The stages in an order compatible with dvc.yaml's DAG (`dvc dag`).
-STAGES = ["ingest", "bsd", "features", "crosscheck", "murmurations", "topology", "train",
-          "height_sample", "stein_watkins", "bias", "findings", "report"]
+STAGES = ["ingest", "bsd", "invariants", "features", "crosscheck", "murmurations", "topology",
+          "train", "height_sample", "stein_watkins", "bias", "findings", "report"]
 
 
 def tree_rss(process: psutil.Process) -> int:

@@ -8,10 +8,11 @@ For each conductor window [N, N + width) the first ``--classes`` isogeny classes
 Cremona tables are timed one PARI call at a time, in one process: ``ellisomat`` with the
 matching of its curves (per class), the Szpiro ratio (per curve), ``lfunzeros`` for the first
 ``invariants.zeros`` zeros (per class), ``ellrank`` for the 2-Selmer rank (per curve) and
-``ellmoddegree`` (per optimal curve), with one PARI thread as in the stage. The per-curve costs are reported beside 15 µs × N, the
-modular degree's rough law. The full-range estimate integrates the measured cost laws over the
-conductor distribution of the curves of the tables (read from the embedded tables, every
-conductor < 500,000), as a fit cost = a + b·N per quantity (least squares over the windows).
+``ellmoddegree`` (per optimal curve), with one PARI thread as in the stage. The per-curve
+costs are reported beside 15 µs × N, the modular degree's rough law. The full-range estimate
+integrates the measured cost laws over the conductor distribution of the curves of the tables
+(read from the embedded tables, every conductor < 500,000), as a fit cost = a + b·N per quantity
+(least squares over the windows).
 """
 from __future__ import annotations
 

@@ -61,7 +61,8 @@ def main() -> None:
         rng = np.random.default_rng([search.seed, run])
         noise = rng.normal(size=classes.max() + 1)[classes]
         binary = run % 2 == 1
-        data = frame.with_columns(noise=pl.Series((noise > 0).astype(np.int64) if binary else noise))
+        data = frame.with_columns(
+            noise=pl.Series((noise > 0).astype(np.int64) if binary else noise))
         target = Target("noise", "classification" if binary else "regression", pl.col("noise"),
                         (), ("noise",))
         group = GROUPS[run % len(GROUPS)]

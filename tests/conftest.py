@@ -63,7 +63,8 @@ def model_tables(tmp_path_factory, pari) -> dict[str, pl.DataFrame]:
 
 
 #: What a scratch copy of the project needs to run `dvc repro` and the dashboard.
-PROJECT_FILES = ["dvc.yaml", "params.yaml", "requirements.lock", "sources.lock.json", ".dvcignore", ".gitignore",
+PROJECT_FILES = ["dvc.yaml", "params.yaml", "requirements.lock", "sources.lock.json", ".dvcignore",
+                 ".gitignore",
                  ".dvc/config", ".dvc/.gitignore", "pipeline", "arithmetic", "models",
                  "reporting", "dashboard"]
 

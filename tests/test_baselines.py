@@ -47,7 +47,8 @@ def test_bsd_identity_recovers_sha_on_the_default_range(default_range_bsd):
     frame = default_range_bsd.with_columns(
         [pl.col(c.removeprefix("log_")).cast(pl.Float64).log().alias(c) for c in OTHER_BSD_LOGS]
         + [pl.col("sha_an").log().alias("log_sha_an")])
-    train, test = frame.filter(pl.col("conductor") < 5000), frame.filter(pl.col("conductor") >= 5000)
+    train, test = (frame.filter(pl.col("conductor") < 5000),
+                   frame.filter(pl.col("conductor") >= 5000))
     model = BsdIdentityBaseline("regression", OTHER_BSD_LOGS).fit(train, "log_sha_an")
     assert r2_score(test["log_sha_an"], model.predict(test)) > 0.9999
     assert not BsdIdentityBaseline("regression", OTHER_BSD_LOGS).applies_to("log_torsion")

@@ -81,7 +81,8 @@ def test_stratum_trend_by_hand():
     strata = [{"model": m, "baseline": 0.1} for m in (0.5, 0.4, 0.1, 0.05)]
     trend = stratum_trend(strata, 0.5)
     assert trend["low_only"] and trend["slope"] < 0
-    assert trend["low_margin"] == pytest.approx(0.35) and trend["high_margin"] == pytest.approx(-0.025)
+    assert (trend["low_margin"] == pytest.approx(0.35)
+            and trend["high_margin"] == pytest.approx(-0.025))
     assert not stratum_trend([{"model": 0.5, "baseline": 0.1}] * 4, 0.5)["low_only"]
 
 
@@ -119,7 +120,8 @@ def test_weights_count_like_repeated_rows():
 
 def test_replicable_needs_inputs_and_coverage():
     frame = pl.DataFrame({"z": [1.0] * 400, "rank": [0] * 100 + [None] * 300})
-    assert replicable(frame, pl.col("rank"), ["z"], 50, 0.9) == (False, "target known on 100 of 400 curves")
+    assert replicable(frame, pl.col("rank"), ["z"], 50, 0.9) == (
+        False, "target known on 100 of 400 curves")
     assert not replicable(frame, pl.col("rank"), ["w"], 50, 0.9)[0]
     assert replicable(frame, pl.col("z"), ["z"], 50, 0.9) == (True, "")
 
@@ -130,5 +132,6 @@ def test_distributions_share_per_sample():
     table = distributions({"a": frame})
     rank = dict(table.filter(pl.col("quantity") == "rank").select("value", "share").iter_rows())
     assert rank == {"0": 0.5, "1": 0.25, "unknown": 0.25}
-    sha = dict(table.filter(pl.col("quantity") == "sha (rank 0)").select("value", "curves").iter_rows())
+    sha = dict(table.filter(pl.col("quantity") == "sha (rank 0)")
+               .select("value", "curves").iter_rows())
     assert sha == {"1": 1, "4": 1}

@@ -57,7 +57,8 @@ def test_agrees_with_cremona_allbsd(pari, cremona_fixtures):
     path = cremona_fixtures / "allbsd.sample"
     expected = read_allbsd(path.read_text(), str(path)).with_columns(
         sha=pl.col("sha_an").round().cast(pl.Int64))
-    ours = bsd_table(pari, read_curves(1, expected["conductor"].max() + 1), sha_tolerance=1e-6, precision=128, lfunction_precision=64)
+    ours = bsd_table(pari, read_curves(1, expected["conductor"].max() + 1), sha_tolerance=1e-6,
+                     precision=128, lfunction_precision=64)
     joined = expected.join(ours, on="label", how="left", suffix="_ours")
     assert joined["rank_ours"].null_count() == 0, "fixture curves missing from the tables"
     for column in ("rank", "torsion", "tamagawa_product", "sha"):
@@ -76,12 +77,14 @@ def test_agrees_with_cremona_allbsd(pari, cremona_fixtures):
 @pytest.mark.parametrize("label, cm", [("27a1", -3), ("27a2", -27), ("32a1", -4), ("49a1", -7),
                                        ("121b1", -11), ("256a1", -8), ("11a1", 0), ("37a1", 0)])
 def test_cm_discriminant(pari, label, cm):
-    table = bsd_table(pari, classes_of(label), sha_tolerance=1e-6, precision=128, lfunction_precision=64)
+    table = bsd_table(pari, classes_of(label), sha_tolerance=1e-6, precision=128,
+                      lfunction_precision=64)
     assert table.filter(pl.col("label") == label)["cm"].item() == cm
 
 
 def test_semistable_is_squarefree_conductor(pari):
-    table = bsd_table(pari, read_curves(11, 60), sha_tolerance=1e-6, precision=128, lfunction_precision=64)
+    table = bsd_table(pari, read_curves(11, 60), sha_tolerance=1e-6, precision=128,
+                      lfunction_precision=64)
     squarefree = table["conductor"].map_elements(
         lambda n: all(n % (p * p) for p in range(2, int(n**0.5) + 1)), return_dtype=pl.Boolean)
     assert (table["semistable"] == squarefree).all()
@@ -97,7 +100,8 @@ def test_non_square_sha_fails_naming_the_curve(pari):
 
 
 def test_generator_count_must_equal_rank(pari):
-    curves = classes_of("37a1").with_columns(pl.lit([], dtype=pl.List(pl.List(pl.String))).alias("gens"))
+    curves = classes_of("37a1").with_columns(
+        pl.lit([], dtype=pl.List(pl.List(pl.String))).alias("gens"))
     with pytest.raises(BsdError, match="37a1: analytic rank 1 but the table gives 0 generators"):
         bsd_table(pari, curves, sha_tolerance=1e-6, precision=128, lfunction_precision=64)
 

@@ -1,4 +1,5 @@
-"""The ingest and bsd stages as processes: killed at any moment, rerun, nothing lost or duplicated."""
+"""The ingest and bsd stages as processes: killed at any moment, rerun, nothing lost or
+duplicated."""
 from __future__ import annotations
 
 import os
@@ -67,7 +68,8 @@ def test_bad_params_stop_the_stage_with_the_field_named(tmp_path):
     directory = stage_dir(tmp_path, "bad", 100, 10, 0)
     result = run_stage(directory, "bsd")
     assert result.returncode == 1
-    assert "bsd: error: params.yaml: bsd.workers: Input should be greater than or equal to 1" in result.stderr
+    assert ("bsd: error: params.yaml: bsd.workers: Input should be greater than or equal to 1"
+            in result.stderr)
 
 
 def test_ingest_beyond_the_tables_names_the_other_sources(tmp_path):

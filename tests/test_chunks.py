@@ -10,7 +10,7 @@ from pipeline.chunks import plan_chunks, run_chunks, source_digest
 def table(groups: list[int]) -> pl.DataFrame:
     """One row per member: ``groups`` gives the size of each consecutive group."""
     labels = [f"g{g}m{m}" for g, size in enumerate(groups) for m in range(size)]
-    return pl.DataFrame({"label": labels, "group": [l.split("m")[0] for l in labels]})
+    return pl.DataFrame({"label": labels, "group": [label.split("m")[0] for label in labels]})
 
 
 def no_setup() -> None:
@@ -60,7 +60,8 @@ def test_rerun_redoes_only_missing_chunks(tmp_path):
     (tmp_path / "junk.parquet").write_text("stale")
     (tmp_path / f"{chunks[1].filename}.tmp-123").write_text("partial write")
     seen.clear()
-    paths = run_chunks(frame, chunks, tmp_path, lambda r: (seen.append(r["group"][0]), with_length(r))[1],
+    paths = run_chunks(frame, chunks, tmp_path,
+                       lambda r: (seen.append(r["group"][0]), with_length(r))[1],
                        workers=1, initializer=no_setup)
     assert seen == ["g2", "g4", "g6", "g8"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(c.filename for c in chunks)

@@ -12,12 +12,14 @@ def test_a_good_curve_passes(pari):
 
 
 def test_singular_curve(pari):
-    with pytest.raises(CurveError, match=r"ell0: block 1: 11a1: singular curve, ainvs \[0, 0, 0, 0, 0\]"):
+    with pytest.raises(CurveError,
+                       match=r"ell0: block 1: 11a1: singular curve, ainvs \[0, 0, 0, 0, 0\]"):
         checked_curve(pari, "11a1", 11, [0, 0, 0, 0, 0], [], where="ell0: block 1")
 
 
 def test_conductor_disagreeing_with_ellglobalred(pari):
-    with pytest.raises(CurveError, match="13a1: conductor from ellglobalred is 11, the table says 13"):
+    with pytest.raises(CurveError,
+                       match="13a1: conductor from ellglobalred is 11, the table says 13"):
         checked_curve(pari, "13a1", 13, [0, -1, 1, -10, -20], [])
 
 

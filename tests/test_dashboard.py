@@ -68,7 +68,8 @@ def test_curve_filters_change_the_result(in_project):
     test.text_input(key="prefix").set_value("11a")
     test.button[0].click().run()
     rows = test.dataframe[0].value
-    assert test.caption[0].value.startswith("3 curves match") and everything != test.caption[0].value
+    assert (test.caption[0].value.startswith("3 curves match")
+            and everything != test.caption[0].value)
     assert rows["label"].tolist() == ["11a1", "11a2", "11a3"]
     test.multiselect[0].set_value([1])               # 11a has rank 0
     test.button[0].click().run()

@@ -13,8 +13,8 @@ from tests.conftest import run
 
 def test_dvc_repro_from_scratch_then_noop_then_param_change(pipeline_project):
     repo, params, first = pipeline_project
-    stages = ("ingest", "bsd", "invariants", "features", "train", "height_sample", "stein_watkins", "bias",
-              "findings", "topology", "murmurations", "report")
+    stages = ("ingest", "bsd", "invariants", "features", "train", "height_sample",
+              "stein_watkins", "bias", "findings", "topology", "murmurations", "report")
     assert all(f"Running stage '{stage}'" in first for stage in stages)
     bsd = pl.read_parquet(repo / "data/bsd.parquet")
     curves = pl.read_parquet(repo / "data/curves.parquet")
@@ -24,7 +24,8 @@ def test_dvc_repro_from_scratch_then_noop_then_param_change(pipeline_project):
 
     features = pl.read_parquet(repo / "data/features.parquet")
     groups = json.loads((repo / "data/feature_groups.json").read_text())
-    assert features["label"].equals(bsd["label"]) and set(groups) == set(params["features"]["groups"])
+    assert (features["label"].equals(bsd["label"])
+            and set(groups) == set(params["features"]["groups"]))
 
     findings = pl.read_parquet(repo / "data/findings.parquet")
     assert len(findings) == 15 and findings["verdict"].null_count() == 0

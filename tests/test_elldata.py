@@ -71,13 +71,18 @@ def _table(tmp_path, text: str, name: str = "ell0") -> TableFile:
 
 
 @pytest.mark.parametrize("text, message", [
-    ('[[11,["11a1",[0,-1,1,-10],[]]]]', r"ell0: block 1 \(N=11\), curve 1 \(11a1\): ainvs must be 5 integers"),
-    ('[[11,["11a1",[0,-1,1,-10,-20]]]]', r"ell0: block 1 \(N=11\), curve 1: expected \[label, ainvs, gens\]"),
+    ('[[11,["11a1",[0,-1,1,-10],[]]]]',
+     r"ell0: block 1 \(N=11\), curve 1 \(11a1\): ainvs must be 5 integers"),
+    ('[[11,["11a1",[0,-1,1,-10,-20]]]]',
+     r"ell0: block 1 \(N=11\), curve 1: expected \[label, ainvs, gens\]"),
     ('[[11,["11-a1",[0,-1,1,-10,-20],[]]]]', r"curve 1: '11-a1' is not a Cremona label"),
-    ('[[11,["14a1",[1,0,1,4,-6],[]]]]', r"\(14a1\): label conductor differs from the block's conductor 11"),
+    ('[[11,["14a1",[1,0,1,4,-6],[]]]]',
+     r"\(14a1\): label conductor differs from the block's conductor 11"),
     ('[[11,["11a1",[0,-1,1,-10,-20],[[1,2,3]]]]]', r"\(11a1\): gens must be a vector of points"),
-    ('[[11,["11a1",[0,-1,1,-10,-20],[["x",1]]]]]', r"\(11a1\): generator coordinate 'x' is not a rational number"),
-    ('[[11,["11a1",[0,-1,1,-10,-20],[]]],[11,["11a2",[0,-1,1,-7820,-263580],[]]]]', r"block 2: conductor 11 out of order"),
+    ('[[11,["11a1",[0,-1,1,-10,-20],[["x",1]]]]]',
+     r"\(11a1\): generator coordinate 'x' is not a rational number"),
+    ('[[11,["11a1",[0,-1,1,-10,-20],[]]],[11,["11a2",[0,-1,1,-7820,-263580],[]]]]',
+     r"block 2: conductor 11 out of order"),
     ('[[1011,["1011a1",[0,1,1,-10,-20],[]]]]', r"block 1: conductor 1011 does not belong in ell0"),
     ('[[11,["11a1",[0,-1,1,-10,"x"],[]]]]', r"ainvs must be 5 integers"),
 ])
@@ -92,9 +97,11 @@ def test_checksum_mismatch_is_reported(tmp_path):
     shutil.copy(original.path, copy)
     assert read_table(TableFile(copy, original.sha256), 11, 12)  # intact copy reads
     copy.write_bytes(copy.read_bytes().replace(b"-7820", b"-7821", 1))
-    with pytest.raises(ElldataError, match=r"ell0: wrong checksum: sha256 .* but the passagemath-pari-elldata RECORD says"):
+    with pytest.raises(ElldataError, match=r"ell0: wrong checksum: sha256 .* "
+                                           r"but the passagemath-pari-elldata RECORD says"):
         read_table(TableFile(copy, original.sha256), 11, 12)
-    digest = base64.urlsafe_b64encode(hashlib.sha256(copy.read_bytes()).digest()).rstrip(b"=").decode()
+    digest = (base64.urlsafe_b64encode(hashlib.sha256(copy.read_bytes()).digest())
+              .rstrip(b"=").decode())
     assert read_table(TableFile(copy, digest), 11, 12)[1].ainvs[3] == -7821
 
 

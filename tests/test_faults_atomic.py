@@ -140,7 +140,8 @@ def test_a_killed_directory_publication_leaves_the_old_set(tmp_path, output, mom
     assert _listing(target) == (new if committed else OLD)
     assert (tmp_path / (PATHS[output] + ".json")).read_text() == ("new" if committed else "old")
     leftovers = [p.name for p in target.parent.iterdir()
-                 if p.name.startswith(target.name) and p.name not in (target.name, target.name + ".json")]
+                 if p.name.startswith(target.name)
+                 and p.name not in (target.name, target.name + ".json")]
     assert leftovers == []
     write_directory({"next.png": b"next"}, target)
     assert _listing(target) == {"next.png": b"next"}

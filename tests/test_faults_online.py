@@ -169,7 +169,8 @@ def test_a_captcha_page_is_a_refusal_and_is_not_cached(servers, tmp_path):
 
 BAD_RECORDS = {           # fault -> (label, damaged ainvs, the check's message)
     "singular": ("11a1", [0, 0, 0, 0, 0], r"singular curve"),
-    "conductor": ("11a1", [1, 0, 1, 4, -6], r"conductor from ellglobalred is 14, the table says 11"),
+    "conductor": ("11a1", [1, 0, 1, 4, -6],
+                  r"conductor from ellglobalred is 14, the table says 11"),
     "non_minimal": ("11a1", [0, -4, 8, -160, -1280],
                     r"ainvs \[0, -4, 8, -160, -1280\] are not the global minimal model"),
 }
@@ -211,7 +212,8 @@ def test_a_bad_cremona_record_is_named_by_url_and_line(ecdata_dir, tmp_path, fau
         lock.parent.mkdir(parents=True)
         lock.write_text("{}\n")
         with pytest.raises(CurveError,
-                           match=rf"{url}/allcurves/allcurves\.00000-09999:{line}: {label}: {message}"):
+                           match=rf"{url}/allcurves/allcurves\.00000-09999:{line}: "
+                                 rf"{label}: {message}"):
             ingest(Params.model_validate(params))
     assert lock.read_text() == "{}\n"            # a failing ingest leaves the lock as it was
 

@@ -20,11 +20,13 @@ def test_mestre_nagao_sums_by_hand():
     conductor = np.array([11, 3])
     table = trace_features(ap, conductor, primes, bounds)
     good = [(2, -2), (3, -1), (5, 1)]
-    assert table["mn_s0_5"][0] == pytest.approx(sum(a * math.log(p) / p for p, a in good) / math.log(5))
+    assert table["mn_s0_5"][0] == pytest.approx(
+        sum(a * math.log(p) / p for p, a in good) / math.log(5))
     assert table["mn_s2_5"][0] == pytest.approx(sum(a * math.log(p) for p, a in good) / 5)
     assert table["mn_s1_5"][0] == pytest.approx(
         sum((1 - (p - 1) / (p + 1 - a)) * math.log(p) for p, a in good))
-    assert table["mn_s3_7"][0] == pytest.approx(sum(1 - (p + 1 - a) / p for p, a in good + [(7, -2)]))
+    assert table["mn_s3_7"][0] == pytest.approx(
+        sum(1 - (p + 1 - a) / p for p, a in good + [(7, -2)]))
     assert table["mn_s4_5"][0] == pytest.approx(
         sum(math.log((p + 1 - a) / p) for p, a in good) / math.log(math.log(5)))
     # p = 3 bad for the second curve: kept as w_3 in ap_3, left out of the sums and ap_norm
@@ -61,7 +63,9 @@ def test_feature_table_below_1000(model_tables):
     groups = resolve_groups(features.columns, load_params(PROJECT / "params.yaml").features.groups)
     assert len(groups["ap"]) == 50 and len(groups["mestre_nagao"]) == 15
     row = features.filter(pl.col("label") == "11a1").row(0, named=True)
-    assert (row["ap_2"], row["ap_3"], row["ap_11"], row["bad_primes"], row["rank"]) == (-2, -1, -1, 1, 0)   # w_11 = -a_11
+    # w_11 = -a_11
+    assert (row["ap_2"], row["ap_3"], row["ap_11"], row["bad_primes"], row["rank"]) == (
+        -2, -1, -1, 1, 0)
     assert row["log_torsion"] == pytest.approx(math.log(5))
     assert row["log_real_period"] == pytest.approx(math.log(1.26920930427955))
 
@@ -90,7 +94,8 @@ def test_stage_resumes_from_chunks_and_agrees_with_two_workers(model_tables, tmp
     stamps = {p: p.stat().st_mtime_ns for p in done[1:]}
     again = compute_features(model_tables["curves"], model_tables["bsd"], section, chunks)
     assert again.equals(first)
-    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())   # only the missing chunk redone
+    # only the missing chunk redone
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
 
 
 def test_bsd_table_out_of_order_is_refused(model_tables, tmp_path):
@@ -128,7 +133,8 @@ def test_topology_features_are_per_conductor_window(model_tables):
     topo = [c for c in features.columns if c.startswith("topo_")]
     assert len(topo) == 2 * 2 * section.topology_bins
     assert 1 < features.select(topo).n_unique() <= section.topology_windows
-    assert features["topo_ap_h0_0"].max() > 0 and features.select(topo).null_count().sum_horizontal().item() == 0
+    assert (features["topo_ap_h0_0"].max() > 0
+            and features.select(topo).null_count().sum_horizontal().item() == 0)
     same_conductor = features.group_by("conductor").agg(pl.col(topo).n_unique())
     assert same_conductor.select(pl.max_horizontal(topo).max()).item() == 1
 

@@ -38,8 +38,9 @@ def run(setup, target: Target, group: str, frame=None) -> dict:
     null = null_for(target, strata=5, high_rank_rate=0.04, primes=primes_up_to(section.primes_max),
                     bounds=section.mestre_nagao_bounds, sha_model=lambda: sha)
     return evaluate(frame, target, group, columns, make_gbm,
-                    baselines_for(target, columns, groups, 1, 2, {"n_estimators": 40, "learning_rate": 0.2}), null,
-                    SETTINGS)
+                    baselines_for(target, columns, groups, 1, 2,
+                                  {"n_estimators": 40, "learning_rate": 0.2}),
+                    null, SETTINGS)
 
 
 def class_noise(frame: pl.DataFrame, seed: int) -> pl.Series:

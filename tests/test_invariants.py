@@ -78,7 +78,8 @@ def test_optimal_curve_agrees_with_ellweilcurve(pari, label):
     of Cremona's numbering: its optimal curve is 990h3."""
     curves = classes_of(label)
     models, smith = pari.ellweilcurve(pari.ellinit([int(a) for a in curves["ainvs"][0]]))
-    optimal = [reduced_model(pari, m) for m, s in zip(models, smith) if [int(x) for x in s] == [1, 1]]
+    optimal = [reduced_model(pari, m) for m, s in zip(models, smith)
+               if [int(x) for x in s] == [1, 1]]
     assert len(optimal) == 1
     number = optimal_number(curves["isogeny_class"][0])
     chosen = curves.filter(pl.col("number") == number)["ainvs"][0]

@@ -69,8 +69,9 @@ def test_sato_tate_traces(frame, model_tables):
     assert np.mean(x ** 4) == pytest.approx(1 / 8, abs=0.01)
     # the Mestre-Nagao sums are recomputed, and no longer know the rank
     means = null.group_by("rank").agg(pl.col("mn_s0_100").mean()).sort("rank")["mn_s0_100"]
-    assert abs(means[0] - means[1]) < 0.1 < abs(frame.filter(pl.col("rank") == 0)["mn_s0_100"].mean()
-                                               - frame.filter(pl.col("rank") == 1)["mn_s0_100"].mean())
+    assert abs(means[0] - means[1]) < 0.1 < abs(
+        frame.filter(pl.col("rank") == 0)["mn_s0_100"].mean()
+        - frame.filter(pl.col("rank") == 1)["mn_s0_100"].mean())
 
 
 def test_minimalist_ranks(frame):
@@ -89,7 +90,8 @@ def test_delaunay_sha(frame):
     assert null.schema == frame.schema
     sha = null["sha"].to_numpy()
     assert np.all(np.sqrt(sha).round() ** 2 == sha)
-    assert np.allclose(null["sha_an"].to_numpy(), sha) and np.allclose(null["log_sha_an"].exp(), sha)
+    assert (np.allclose(null["sha_an"].to_numpy(), sha)
+            and np.allclose(null["log_sha_an"].exp(), sha))
     rank0 = frame["rank"].to_numpy() == 0
     expected = trivial_probability(2, 0) * trivial_probability(3, 0)
     n = rank0.sum()

@@ -51,7 +51,8 @@ def lmfdb_server():
 
 
 def online_params(tmp: Path, source: str, url: str, **ingest) -> dict:
-    """The default params for conductors below 200 from ``source`` at ``url``, outputs in ``tmp``."""
+    """The default params for conductors below 200 from ``source`` at ``url``, outputs in
+    ``tmp``."""
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
     params["ingest"].update({"source": source, "conductor_max": 200, "workers": 1,
                              "chunk_size": 300, "fetch": FAST_FETCH, **ingest})

@@ -38,19 +38,24 @@ def test_project_params_load():
     ({"ingest__fetch": {"timeout": 0, "retries": 1, "backoff": 1, "backoff_max": 1, "rate": 1}},
      r"ingest\.fetch\.timeout: Input should be greater than 0"),
     ({"ingest__base_url": {"cremona": "x"}}, r"ingest\.base_url\.lmfdb: Field required"),
-    ({"ingest__conductor_min": 10_000}, r"ingest: Value error, conductor_max \(10000\) must exceed conductor_min \(10000\)"),
+    ({"ingest__conductor_min": 10_000},
+     r"ingest: Value error, conductor_max \(10000\) must exceed conductor_min \(10000\)"),
     ({"ingest__conductor_max": 600_000},
      r"beyond the embedded Cremona tables .* served by Cremona's ecdata files or the LMFDB"),
     ({"features__mestre_nagao_bounds": [10, 1000]},
      r"features: Value error, mestre_nagao_bounds: 1000 is not within 3..primes_max \(100\)"),
-    ({"features__groups": {"ap": ["ap_("]}}, r"features: Value error, groups\.ap: 'ap_\(' is not a regular"),
+    ({"features__groups": {"ap": ["ap_("]}},
+     r"features: Value error, groups\.ap: 'ap_\(' is not a regular"),
     ({"features__primes_max": 1}, r"features\.primes_max"),
     ({"nulls__delaunay_matrix_size": 11}, r"nulls: Value error, delaunay_matrix_size must be even"),
     ({"nulls__delaunay_primes": [2, 9]}, r"nulls: Value error, delaunay_primes: 9 is not a prime"),
-    ({"search__groups": {"all": ["ap", "nope"]}}, r"search\.groups\.all: \['nope'\] are not features\.groups"),
-    ({"search__held_out_prime": 101}, r"search\.held_out_prime: 101 must be a prime <= features\.primes_max"),
+    ({"search__groups": {"all": ["ap", "nope"]}},
+     r"search\.groups\.all: \['nope'\] are not features\.groups"),
+    ({"search__held_out_prime": 101},
+     r"search\.held_out_prime: 101 must be a prime <= features\.primes_max"),
     ({"search__targets": ["rank", "sha"]}, r"targets: \[.sha.\] are neither built-in targets"),
-    ({"search__sample_classes": 10}, r"search\.sample_classes: Input should be greater than or equal to 100"),
+    ({"search__sample_classes": 10},
+     r"search\.sample_classes: Input should be greater than or equal to 100"),
 ])
 def test_bad_params_name_the_field(tmp_path, changes, message):
     with pytest.raises(ParamsError, match=message):
@@ -82,7 +87,8 @@ def test_workers_times_threads_must_fit_the_cores():
 @pytest.mark.parametrize("changes, message", [
     ({"ingest__workers": True}, r"ingest\.workers: Input should be a valid integer"),
     ({"bsd__workers": "2"}, r"bsd\.workers: Input should be a valid integer"),
-    ({"ingest__verify_checksums": "no"}, r"ingest\.verify_checksums: Input should be a valid boolean"),
+    ({"ingest__verify_checksums": "no"},
+     r"ingest\.verify_checksums: Input should be a valid boolean"),
     ({"ingest__verify_checksums": 0}, r"ingest\.verify_checksums: Input should be a valid boolean"),
     ({"features__topology_seed": 5.0}, r"features\.topology_seed: Input should be a valid integer"),
     ({"search__targets": ["rank", "rank_parity", "rank"]},
@@ -90,7 +96,8 @@ def test_workers_times_threads_must_fit_the_cores():
     ({"search__targets": ["rank"], "search__held_out_prime": 98},
      r"search\.held_out_prime: 98 must be a prime"),
     ({"topology__conductor_windows": [["1", 300]]}, r"topology\.conductor_windows\.0\.0"),
-    ({"features__mestre_nagao_bounds": [10, 10]}, r"mestre_nagao_bounds: \[10\] given more than once"),
+    ({"features__mestre_nagao_bounds": [10, 10]},
+     r"mestre_nagao_bounds: \[10\] given more than once"),
 ])
 def test_strict_schema_coerces_nothing(tmp_path, changes, message):
     with pytest.raises(ParamsError, match=message):
@@ -127,7 +134,8 @@ def test_a_key_given_twice_is_refused_with_its_line(tmp_path, edit, message):
      r"custom_targets\.q\.expression: 'log\(sha_an\)' does not parse.*ln\(x\) is the natural"),
     ({"task": "regression", "expression": "ln(sha_an) + ln(real_perod)"},
      r"custom_targets\.q\.expression: no column 'real_perod'"),
-    ({"task": "regression", "expression": "2 + 3"}, r"custom_targets\.q\.expression: .* reads no column"),
+    ({"task": "regression", "expression": "2 + 3"},
+     r"custom_targets\.q\.expression: .* reads no column"),
     ({"task": "regresion", "expression": "rank"}, r"custom_targets\.q\.task"),
 ])
 def test_a_declared_target_is_checked_at_load(spec, message):

@@ -183,7 +183,8 @@ def test_stein_watkins_reader(tmp_path, pari):
 
 
 def test_stein_watkins_errors_name_file_and_line(tmp_path, pari):
-    bad = write_bz2(tmp_path / "a.000.bz2", SW_TEXT.replace("[1,1,1,-10,-10] [4,4]", "[1,1,1,-10] [4,4]"))
+    bad = write_bz2(tmp_path / "a.000.bz2",
+                    SW_TEXT.replace("[1,1,1,-10,-10] [4,4]", "[1,1,1,-10] [4,4]"))
     with pytest.raises(SteinWatkinsError, match=r"a\.000\.bz2:5: not a curve line"):
         read_classes(bad, 1, 100)
     wrong = write_bz2(tmp_path / "b.bz2", SW_TEXT.replace("1 0.306000", "0 0.306000"))

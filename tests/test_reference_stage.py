@@ -28,7 +28,8 @@ def test_a_lost_chunk_is_recomputed_and_nothing_else(tmp_path):
     files[0].unlink()
     again = run(SECTION, tmp_path / "chunks")
     assert again.equals(first)
-    assert {f.name: f.stat().st_mtime_ns for f in sorted((tmp_path / "chunks" / "pari").iterdir())[1:]} == kept
+    assert {f.name: f.stat().st_mtime_ns
+            for f in sorted((tmp_path / "chunks" / "pari").iterdir())[1:]} == kept
 
 
 def test_two_workers_give_the_same_table(tmp_path):

@@ -205,7 +205,8 @@ def test_report_stage_on_a_real_run(pipeline_project):
     repo = pipeline_project[0]
     findings = pl.read_parquet(repo / "data/findings.parquet")
     exported = json.loads((repo / "reports/findings.json").read_text())
-    assert len(exported["findings"]) == len(findings) == len(pl.read_csv(repo / "reports/findings.csv"))
+    assert (len(exported["findings"]) == len(findings)
+            == len(pl.read_csv(repo / "reports/findings.csv")))
     assert all(f["statement"].endswith(".") for f in exported["findings"])
     lock = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
     locked = {out["path"]: out["md5"] for stage in lock.values() for out in stage.get("outs", [])}
@@ -216,7 +217,8 @@ def test_report_stage_on_a_real_run(pipeline_project):
     assert all(s.startswith("data:") for s in re.findall(r'src="([^"]+)"', page))
     figures = {p.name for p in (repo / "reports/figures").iterdir()}
     diagrams = {p.name for p in (repo / "reports/topology").iterdir()}
-    assert "## Topology: persistent homology against null clouds" in (repo / "reports/findings.md").read_text()
+    assert ("## Topology: persistent homology against null clouds"
+            in (repo / "reports/findings.md").read_text())
     assert "ap__rank_0__1-300.png" in diagrams
     assert {"overview.png", "rank__ap__null.png", "rank__ap__strata.png",
             "rank__ap__features.png"} <= figures
@@ -232,7 +234,8 @@ def test_report_has_the_bias_and_known_phenomena_sections(pipeline_project):
     text = (repo / "reports/findings.md").read_text()
     assert "## Conductor bias: do the findings survive other samples?" in text
     assert "## Known phenomena, rediscovered" in text
-    assert "| rank_parity ~ parity | explained by parity | explained by parity | as expected |" in text
+    assert ("| rank_parity ~ parity | explained by parity | explained by parity | as expected |"
+            in text)
     for directory in ("bias", "murmurations"):
         present = {p.name for p in (repo / "reports" / directory).iterdir()}
         linked = re.findall(rf"\]\({directory}/([^)]+)\)", text)

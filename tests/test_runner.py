@@ -142,7 +142,8 @@ def test_an_initializer_that_raises_fails_the_stage_with_its_cause(tmp_path, exe
             initializer=failing_initializer)
     assert time.monotonic() - started < limit
     notes = "\n".join(raised.value.__notes__)
-    assert "raised by the initializer " in notes and "failing_initializer of worker process" in notes
+    assert ("raised by the initializer " in notes
+            and "failing_initializer of worker process" in notes)
     assert "test: in job n00" in notes
     assert ran(tmp_path / "marks") == [] and list((tmp_path / "out").iterdir()) == []
     assert "test: job n00" in capsys.readouterr().err

@@ -51,5 +51,6 @@ def test_class_sample_is_seeded_whole_and_spread_over_conductors(model_tables):
     # uniform over classes: the median conductor moves by sampling error only
     median = frame.unique("isogeny_class")["conductor"].median()
     assert abs(kept.unique("isogeny_class")["conductor"].median() - median) < 0.15 * median
-    assert sample_classes(classes, None, seed=7).to_list() == classes.unique(maintain_order=True).to_list()
+    assert (sample_classes(classes, None, seed=7).to_list()
+            == classes.unique(maintain_order=True).to_list())
     assert len(sample_classes(classes, 10**6, seed=7)) == classes.n_unique()

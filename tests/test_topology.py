@@ -72,7 +72,8 @@ def test_gaussian_blob_shows_nothing_beyond_the_null():
 
 def test_group_difference_by_permuted_labels():
     rng = np.random.default_rng(3)
-    circle, blob, other = noisy_circle(800, rng), rng.normal(size=(800, 2)), rng.normal(size=(800, 2))
+    circle, blob, other = (noisy_circle(800, rng), rng.normal(size=(800, 2)),
+                           rng.normal(size=(800, 2)))
     labels = np.r_[np.zeros(800), np.ones(800)]
     differ = group_difference(np.r_[circle, blob], labels, (0, 1), 100, DIMENSIONS, 19, rng)
     same = group_difference(np.r_[other, blob], labels, (0, 1), 100, DIMENSIONS, 19, rng)

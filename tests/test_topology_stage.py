@@ -21,7 +21,8 @@ def test_one_worker_equals_two(pipeline_project, tmp_path):
     assert single.equals(pl.read_parquet(repo / "data/topology.parquet"))
     assert set(single["family"]) == {"bsd", "ap", "weierstrass"}
     assert set(single["kind"]) == {"against null clouds", "group difference"}
-    assert single["q_value"].is_between(0, 1).all() and (single["q_value"] >= single["p_value"]).all()
+    assert (single["q_value"].is_between(0, 1).all()
+            and (single["q_value"] >= single["p_value"]).all())
     assert not (copy / "data/topology.chunks").exists()
     differences = single.filter(pl.col("kind") == "group difference", pl.col("family") == "bsd")
     assert differences["statistic"].n_unique() > 0 and (differences["curves"] > 0).all()

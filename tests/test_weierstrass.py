@@ -24,7 +24,8 @@ def test_features_of_11a1():
     assert features["a4"] == -10.0 and features["a6"] == -20.0
     assert features["slog_c4"] == pytest.approx(math.log(497))
     assert features["slog_discriminant"] == pytest.approx(-math.log(161052))
-    assert features["log_j_height"] == pytest.approx(math.log(122023936))      # j = -122023936/161051
+    # j = -122023936/161051
+    assert features["log_j_height"] == pytest.approx(math.log(122023936))
     assert features["log_naive_height"] == pytest.approx(
         math.log(max(4 * (27 * 496) ** 3, 27 * (54 * 20008) ** 2)))
 
