@@ -8,8 +8,6 @@ search scored. Parquet is scanned lazily and filtered before it is read: on the 
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 
 from models.features import model_frame
@@ -32,11 +30,7 @@ def search_frame(params: Params) -> pl.DataFrame:
 
 def with_invariants(frame: pl.DataFrame, params: Params) -> pl.DataFrame:
     """The model frame with the invariants stage's numeric columns beside it (by label), which
-    declared targets may read (``search.custom_targets``); never features of a group. Without
-    the invariants table (a project that never ran that stage) the frame has none of them, and
-    a declared target that reads one stops the train stage naming the column."""
-    if not Path(params.paths.invariants).exists():
-        return frame
+    declared targets may read (``search.custom_targets``); never features of a group."""
     invariants = pl.scan_parquet(params.paths.invariants)
     numeric = [c for c, t in invariants.collect_schema().items()
                if c != "label" and t.is_numeric()]

@@ -117,6 +117,8 @@ SPECS: dict[str, Table | Json | Directory] = {
                  key=("label",)),
     "features": _FEATURES,
     "feature_groups": Json(dict, list),
+    "invariants": Table({"label": "string", "class_size": "integer"}, key=("label",)),
+    "invariants_metrics": Json(dict),
     "evaluations": Table({"target": "string", "group": "string", "task": "string",
                           "metric": "string", "score": "number", "best_baseline": "string",
                           "baseline_score": "number", "p_value": "number"},
@@ -160,6 +162,7 @@ SPECS: dict[str, Table | Json | Directory] = {
 
 #: Inputs that describe the same curves, row for row: (table, table, key).
 SAME_CURVES = [("curves", "bsd", "label"), ("bsd", "features", "label"),
+               ("bsd", "invariants", "label"),
                ("height_sample", "height_sample_features", "label"),
                ("stein_watkins", "stein_watkins_features", "label")]
 

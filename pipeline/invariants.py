@@ -28,6 +28,7 @@ from arithmetic.invariants import (InvariantsError, invariants_table, single_thr
 from arithmetic.pari import start_pari
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.inputs import require_inputs
 from pipeline.params import Executor, Invariants, ParamsError, load_params
 
 #: This worker process's PARI handle, set by :func:`start_worker`.
@@ -145,6 +146,7 @@ def invariants_metrics(table: pl.DataFrame, curves: pl.DataFrame, section: Invar
 
 def main() -> None:
     params = load_params()
+    require_inputs("invariants", params.paths, "curves")
     section, paths = params.invariants, params.paths
     curves = pl.read_parquet(paths.curves)
     table = compute_invariants(curves, section, Path(paths.invariants_chunks), params.executor)

@@ -73,6 +73,7 @@ def with_statements(findings: pl.DataFrame, ctx: Context) -> pl.DataFrame:
 def main() -> None:
     params = load_params()
     require_inputs("report", params.paths, "crosscheck", "crosscheck_metrics", "findings", "bias",
+                   "invariants_metrics",
                    "bias_distributions", "bias_figures", "bias_metrics", "murmurations",
                    "murmurations_metrics", "murmurations_figures", "bsd_ratio_fits",
                    "importances", "topology", "topology_figures", "bsd")

@@ -203,7 +203,7 @@ def collect(paths: list[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def main() -> None:
     params = load_params()
-    require_inputs("train", params.paths, "features", "feature_groups", "bsd")
+    require_inputs("train", params.paths, "features", "feature_groups", "bsd", "invariants")
     paths = run_all(params)
     evaluations, importances = collect(paths)
     # evaluations, importances and models are published together: a kill leaves all old or

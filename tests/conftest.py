@@ -77,6 +77,13 @@ def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
     return result
 
 
+def write_invariants(bsd: pl.DataFrame, path: Path) -> None:
+    """A minimal invariants table of the curves of ``bsd`` (their isogeny class sizes) at
+    ``path``: what the train and bias stages read beside the features."""
+    bsd.select("label", class_size=pl.len().over("isogeny_class").cast(pl.Int8)) \
+        .write_parquet(path)
+
+
 def small_params() -> dict:
     """The default params on conductors below 300 with a small search (fast, still real)."""
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())

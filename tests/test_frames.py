@@ -6,7 +6,7 @@ import yaml
 
 from pipeline.frames import search_frame
 from pipeline.params import load_params
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, write_invariants
 
 
 def _params(tmp_path, model_tables, sample_classes):
@@ -18,6 +18,7 @@ def _params(tmp_path, model_tables, sample_classes):
                                             "bsd": tmp_path / "bsd.parquet"})
     model_tables["features"].write_parquet(paths.features)
     model_tables["bsd"].write_parquet(paths.bsd)
+    write_invariants(model_tables["bsd"], paths.invariants)
     return params.model_copy(update={"paths": paths})
 
 

@@ -8,7 +8,7 @@ import polars as pl
 import yaml
 
 from pipeline.params import load_params
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, write_invariants
 
 
 def test_train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables):
@@ -23,6 +23,7 @@ def test_train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables):
     (tmp_path / "data").mkdir()
     model_tables["features"].write_parquet(loaded.paths.features)
     model_tables["bsd"].write_parquet(loaded.paths.bsd)
+    write_invariants(model_tables["bsd"], loaded.paths.invariants)
     groups = resolve_groups(model_tables["features"].columns, loaded.features.groups)
     loaded.paths.feature_groups.write_text(json.dumps(groups))
 
@@ -78,6 +79,7 @@ def test_an_experiment_computes_only_the_pairs_it_changes(tmp_path, monkeypatch,
         if not (directory / "data" / "features.parquet").exists():
             model_tables["features"].write_parquet(directory / "data" / "features.parquet")
             model_tables["bsd"].write_parquet(directory / "data" / "bsd.parquet")
+            write_invariants(model_tables["bsd"], directory / "data" / "invariants.parquet")
             (directory / "data" / "feature_groups.json").write_text(json.dumps(groups))
         train.main()
 
