@@ -258,7 +258,11 @@ def test_bias_page_shows_an_artefact_with_its_evidence(pipeline_project, tmp_pat
 
 def test_known_phenomena_page_window_and_range(in_project):
     test = page("known")
-    assert "rank_parity ~ parity" in test.dataframe[1].value["pair"].tolist()
+    tables = [frame.value for frame in test.dataframe]
+    [labels] = [t for t in tables if "pair" in t.columns]
+    assert "rank_parity ~ parity" in labels["pair"].tolist()
+    [checks] = [t for t in tables if "statement" in t.columns]
+    assert "Watkins' conjecture" in checks["phenomenon"].tolist()
     test.radio[1].set_value("p").run()
     test.slider[0].set_value((100.0, 300.0)).run()
     assert not test.exception and test.slider[0].value == (100.0, 300.0)

@@ -21,7 +21,7 @@ CODE = ["pipeline", "arithmetic", "models", "reporting", "dashboard"]
 #: Calls that write a file, a directory entry or a rename, other than into a memory buffer.
 WRITES = re.compile(
     r"\.write_text\(|\.write_bytes\(|\bopen\([^)]*['\"][wax]b?\+?['\"]|\.to_csv\(|"
-    r"\.to_parquet\(|\.write_parquet\(|\.write_csv\(|\.write_ndjson\(|\.write_excel\(|"
+    r"\.to_parquet\(|\.write_parquet\(|\.write_csv\((?!\))|\.write_ndjson\(|\.write_excel\(|"
     r"\.sink_\w+\(|\.write_json\(|\.write_ipc\((?!buffer)|\.savefig\((?!buffer)|"
     r"\bnp\.save\w*\(|\bjson\.dump\(|\bpickle\.dump|\bshutil\.(copy\w*|move)\(|"
     r"\bos\.(rename|replace)\(|\.save_model\(|\.rename\((?![{])")
