@@ -25,25 +25,26 @@ import arithmetic.invariants
 import arithmetic.pari
 from arithmetic.invariants import (InvariantsError, invariants_table, single_threaded,
                                    watkins_divisibility, zero_columns)
-from arithmetic.pari import start_pari
+from arithmetic.pari import process_pari, start_process_pari
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import Executor, Invariants, ParamsError, load_params
 
-#: This worker process's PARI handle, set by :func:`start_worker`.
-_pari = None
+#: The invariants are exact (or, for the zeros, computed at their own precision): PARI's least.
+REALPRECISION = 19
 
 
 def start_worker(stack_mb: int) -> None:
-    global _pari
-    _pari = start_pari(19, stack_mb)
-    single_threaded(_pari, stack_mb)
+    """The process's PARI handle (:func:`arithmetic.pari.start_process_pari`), on one PARI
+    thread (:func:`arithmetic.invariants.single_threaded`)."""
+    start_process_pari(REALPRECISION, stack_mb)
+    single_threaded(process_pari(), stack_mb)
 
 
 def invariants_chunk(rows: pl.DataFrame, degree_conductor_max: int, zeros: int,
                      zeros_conductor_max: int, selmer_conductor_max: int) -> pl.DataFrame:
-    return invariants_table(_pari, rows, degree_conductor_max=degree_conductor_max,
+    return invariants_table(process_pari(), rows, degree_conductor_max=degree_conductor_max,
                             zeros=zeros, zeros_conductor_max=zeros_conductor_max,
                             selmer_conductor_max=selmer_conductor_max)
 
