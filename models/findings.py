@@ -1,32 +1,40 @@
-"""The findings engine: is a target predictable from a feature group *beyond* what the
-heuristic baselines and the quasirandom null models already predict?
+"""The findings engine: is a target predictable from a feature group *beyond* what known
+mathematics computes exactly from that group (:mod:`models.known_quantities`), the heuristic
+baselines and the quasirandom null models already predict?
 
 For one (target, group):
 
+0. A seeded ``confirmation_share`` of the isogeny classes is held out of every fit below
+   (:func:`confirmation_classes`); everything else runs on the discovery classes.
 1. Splits by isogeny class: K folds (out-of-fold predictions for every curve) and an
    extrapolation split (train on small conductors, test on the largest).
-2. The GBM and every applicable baseline are scored on the same splits; scores carry a cluster
-   bootstrap over isogeny classes (:mod:`models.scores`), paired across predictors.
-3. Null datasets from the target's null model (:mod:`models.nulls`): the GBM is refitted on
+2. The GBM and every applicable baseline (the closed forms of known mathematics and the GBM on
+   the pair's known quantities among them) are scored on the same splits; scores carry a
+   cluster bootstrap over isogeny classes (:mod:`models.scores`), paired across predictors.
+3. The added value: the GBM on the known quantities and the features minus the GBM on the
+   known quantities alone, out of fold, with its paired interval and p_added; and the same on
+   the held-out confirmation classes (fitted on every discovery curve).
+4. Null datasets from the target's null model (:mod:`models.nulls`): the GBM is refitted on
    each, on the first fold's split, and scored on the first fold's test classes. The model's own
    first-fold score is compared with them: p_null from a normal fit to the null scores (with a
    handful of null datasets an empirical rank p-value cannot go below 1/(n+1); the empirical
    one is reported beside it).
-4. p_baseline: the one-sided p-value of "model > best baseline" from a normal fit to the
+5. p_baseline: the one-sided p-value of "model > best baseline" from a normal fit to the
    paired bootstrap differences (the empirical share of resamples with no gain, whose floor is
-   1/(B+1), is reported beside it). The p-value of the finding is max(p_null, p_baseline) (an
-   intersection–union test: the model must beat both), corrected across the whole search by
-   Benjamini–Hochberg.
-5. Effect size = model − max(best baseline, null 95% quantile), with its bootstrap interval.
-6. Scores by conductor stratum (equal-count bins, out-of-fold predictions): the model and the
+   1/(B+1), is reported beside it). The p-value of the finding is max(p_null, p_baseline,
+   p_added) (an intersection–union test: the model must pass all three), corrected across the
+   whole search by Benjamini–Hochberg; the candidates' confirmation p-values are corrected
+   again among themselves. Every p-value's method is stored beside it (:data:`P_METHODS`).
+6. Effect size = model − max(best baseline, null ``null_quantile``), with its interval.
+7. Scores by conductor stratum (equal-count bins, out-of-fold predictions): the model and the
    best baseline per stratum, for the report and the bias checks.
 
-Verdicts: ``flagged`` (q <= FDR and the model beats the best baseline on the extrapolation
-split too), ``fails extrapolation`` (q <= FDR, but not on the extrapolation split),
-``conductor-bias artefact`` (would be flagged, but fails the bias checks of
-:mod:`models.bias`), ``not predictable`` (the model has no skill: the lower end of its
-interval is <= 0, the score of a constant), ``explained by <baseline>`` (a baseline reaches the
-model), ``explained by <null> null model`` (the null datasets reach it).
+Verdicts (:func:`decide`; the names are the constants below): ``flagged`` (every test passed,
+confirmed on the held-out classes, holds on the largest conductors, survives the bias checks),
+``explained by <kind of known mathematics | baseline | null model>``, ``explained by known
+quantities`` (the features add nothing to them), ``not predictable``, ``not significant after
+correction``, ``fails extrapolation``, ``not confirmed``, ``conductor-bias artefact``, ``not
+replicated`` (:mod:`models.bias`), ``borderline`` (numeric noise would flip it).
 """
 from __future__ import annotations
 
