@@ -123,13 +123,17 @@ class Fetcher:
         self._saved = dict(self.lock)
         self._last = 0.0
 
+    def inside(self, url: str) -> bool:
+        """Whether ``url`` stays within the configured source (:func:`within` its base)."""
+        return within(url, self.base)
+
     def cached_path(self, url: str) -> Path:
         return self.cache / hashlib.sha256(url.encode()).hexdigest()[:32]
 
     def get(self, url: str, validate: Callable[[bytes], object] | None = None) -> bytes:
         """The bytes at ``url``; ``validate(data)`` raises on content the caller cannot use,
         before anything is cached or locked (a cached copy is validated again)."""
-        if not within(url, self.base):
+        if not self.inside(url):
             raise FetchError(f"{excerpt(url.encode())}: outside the configured source "
                              f"{self.base}; refused")
         path = self.cached_path(url)

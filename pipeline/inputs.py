@@ -162,7 +162,6 @@ SPECS: dict[str, Table | Json | Directory] = {
 
 #: Inputs that describe the same curves, row for row: (table, table, key).
 SAME_CURVES = [("curves", "bsd", "label"), ("bsd", "features", "label"),
-               ("bsd", "invariants", "label"),
                ("height_sample", "height_sample_features", "label"),
                ("stein_watkins", "stein_watkins_features", "label")]
 

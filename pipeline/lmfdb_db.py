@@ -98,6 +98,10 @@ class DatabaseFetcher(Fetcher):
         self._connection: psycopg.Connection | None = None
         self._queries: dict[str, tuple[str, list[str], int, int]] = {}
 
+    def inside(self, key: str) -> bool:
+        """Only the window queries this fetcher built (:meth:`window_key`) on its database."""
+        return key in self._queries
+
     def window_key(self, table: str, low: int, high: int) -> str:
         columns = COLUMNS[table]
         key = f"{self.where} {table}({','.join(columns)}) {low} <= conductor < {high}"

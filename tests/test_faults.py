@@ -261,7 +261,7 @@ def test_a_damaged_input_fails_fast_naming_the_file(fault_results, stage, name, 
 
 
 def test_every_stage_and_input_has_cases():
-    assert set(STAGES) == {"bsd", "features", "train", "bias", "findings", "topology",
+    assert set(STAGES) == {"bsd", "invariants", "features", "train", "bias", "findings", "topology",
                            "murmurations", "crosscheck", "report"}
     for stage in STAGES:
         assert stage_inputs(stage), stage
