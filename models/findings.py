@@ -114,14 +114,6 @@ def p_methods(settings: SearchSettings) -> dict[str, str]:
     return {name: text.format(n=n, n1=n + 1, b=b, b1=b + 1) for name, text in P_METHODS.items()}
 
 
-def p_text(parametric: float, empirical: float, floor: float) -> str:
-    """A p-value as printed: a parametric tail below what the empirical method can resolve is
-    never shown without its empirical counterpart and that method's floor."""
-    if parametric < floor:
-        return f"{parametric:.2g} (parametric; empirical {empirical:.2g}, floor {floor:.2g})"
-    return f"{parametric:.2g} (parametric; empirical {empirical:.2g})"
-
-
 def stratum_scores(task: str, metric: str, conductor: np.ndarray, y: np.ndarray,
                    model: np.ndarray, baseline: np.ndarray, strata: int) -> list[dict]:
     """Model and baseline point scores in each equal-count conductor stratum."""
@@ -251,9 +243,8 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     fit and only scores the added value of the features over the known quantities. ``cache``:
     shared by the evaluations of one target on one frame (:func:`cross_validated`)."""
     known = list(known)
-    held_out = confirmation_classes(with_target(frame, target), settings.confirmation_share,
-                                    settings.seed)
     all_rows = with_target(frame, target)
+    held_out = confirmation_classes(all_rows, settings.confirmation_share, settings.seed)
     confirmation = all_rows.filter(pl.Series(held_out))
     frame = frame.filter(
         pl.col("isogeny_class").is_in(confirmation["isogeny_class"].unique().implode()).not_())
