@@ -24,6 +24,7 @@ import cypari2
 import polars as pl
 
 from arithmetic.curves import CurveError, checked_curve
+from arithmetic.schemas import BSD_SCHEMA, KEY_COLUMNS
 
 #: j-invariants of the 13 CM curves over Q and the discriminants of their endomorphism rings
 #: (Silverman, *Advanced Topics in the Arithmetic of Elliptic Curves*, Appendix A, §3).
@@ -31,26 +32,6 @@ CM_DISCRIMINANT = {
     0: -3, 54000: -12, -12288000: -27, 1728: -4, 287496: -16, -3375: -7, 16581375: -28,
     8000: -8, -32768: -11, -884736: -19, -884736000: -43, -147197952000: -67,
     -262537412640768000: -163,
-}
-
-#: Columns of the curve table that the BSD table repeats, then the columns it adds.
-KEY_COLUMNS = ["label", "isogeny_class", "number", "conductor", "ainvs"]
-BSD_SCHEMA = {
-    "rank": pl.Int8,
-    "torsion": pl.Int16,
-    "torsion_structure": pl.List(pl.Int16),
-    "tamagawa_product": pl.Int64,
-    "real_components": pl.Int8,
-    "real_period": pl.Float64,
-    "regulator": pl.Float64,
-    "special_value": pl.Float64,
-    "sha_an": pl.Float64,
-    "sha": pl.Int64,
-    "root_number": pl.Int8,
-    "discriminant": pl.String,   # minimal discriminant, exact (it outgrows 64 and 128 bits)
-    "jinv": pl.String,           # j-invariant, exact rational "p/q" or integer
-    "cm": pl.Int16,              # discriminant of the CM order, 0 if no CM (as in the LMFDB)
-    "semistable": pl.Boolean,
 }
 
 

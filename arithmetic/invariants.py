@@ -49,23 +49,10 @@ import math
 import cypari2
 import polars as pl
 
+from arithmetic.schemas import INVARIANTS_SCHEMA
+
 #: The classes of Cremona's tables whose Γ₀(N)-optimal curve is not curve number 1.
 OPTIMAL_NUMBER_EXCEPTIONS = {"990h": 3}
-
-#: Columns of the invariants table. ``degree``, the zeros and ``two_selmer_rank`` are null
-#: where their param bounds leave them out (and ``degree`` for every curve that is not optimal).
-INVARIANTS_SCHEMA = {
-    "label": pl.String,
-    "degree": pl.Int64,                      # modular degree (optimal curves), LMFDB ``degree``
-    "degree_v2": pl.Int8,                    # its 2-adic valuation
-    "optimality": pl.Int8,                   # 1: the class's Γ₀(N)-optimal curve, 0: not
-    "class_size": pl.Int8,
-    "class_deg": pl.Int32,                   # the largest degree of the class's isogeny matrix
-    "isogeny_degrees": pl.List(pl.Int32),    # the distinct degrees from this curve, 1 included
-    "isogeny_matrix": pl.List(pl.List(pl.Int32)),  # the class's matrix, rows in Cremona order
-    "szpiro_ratio": pl.Float64,
-    "two_selmer_rank": pl.Int8,
-}
 
 
 class InvariantsError(ValueError):

@@ -14,8 +14,12 @@ reads off Tate's algorithm exactly: they are *known quantities*, never a discove
 """
 from __future__ import annotations
 
-import cypari2
+from typing import TYPE_CHECKING
+
 import polars as pl
+
+if TYPE_CHECKING:    # importing cypari2 needs the main thread; the names here must not
+    import cypari2
 
 #: The families of Kodaira symbols, in the order of their feature columns.
 KODAIRA_FAMILIES = ("I_n", "II", "III", "IV", "I0*", "I_n*", "IV*", "III*", "II*")

@@ -54,7 +54,7 @@ REGULATOR_MISSING = {
     "not found": "ellrank at every effort (and for rank 1 the Heegner point) found fewer "
                  "independent points than the rank",
 }
-#: The BSD quantities a reference sample carries: those of :data:`arithmetic.bsd.BSD_SCHEMA`
+#: The BSD quantities a reference sample carries: those of :data:`arithmetic.schemas.BSD_SCHEMA`
 #: (null where unknown), the 2-descent rank bounds and the generators.
 REFERENCE_SCHEMA = {
     "rank": pl.Int8,             # analytic rank where computed, else the 2-descent rank if exact

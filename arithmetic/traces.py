@@ -12,12 +12,15 @@ w_p = −a_p; for additive reduction a_p = 0 and w_p = ±1 carries the informati
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import cypari2
 import numpy as np
 import polars as pl
 
 from arithmetic.local_data import LOCAL_DATA_SCHEMA, kodaira_counts, local_reduction
+
+if TYPE_CHECKING:    # importing cypari2 needs the main thread; ap_column must not
+    import cypari2
 
 
 def primes_up_to(bound: int) -> list[int]:

@@ -18,8 +18,7 @@ from typing import Annotated, Literal
 
 import yaml
 import polars as pl
-from arithmetic.bsd import BSD_SCHEMA, KEY_COLUMNS as BSD_KEYS
-from arithmetic.invariants import INVARIANTS_SCHEMA
+from arithmetic.schemas import BSD_SCHEMA, INVARIANTS_SCHEMA, KEY_COLUMNS as BSD_KEYS
 from arithmetic.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
                       model_validator)

@@ -93,7 +93,14 @@ def palette_pixels(png: bytes) -> int:
 
 
 def settle(view, heading: str) -> None:
-    view.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+    try:
+        view.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
+    except Exception as error:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        view.screenshot(path=str(SCREENSHOTS / "timed_out.png"), full_page=True)
+        text = view.locator("body").inner_text()
+        raise AssertionError(f"no heading {heading!r} at {view.url}; the page shows: "
+                             f"{text[:2000]!r}") from error
     view.wait_for_function(
         "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
     view.wait_for_timeout(2500)               # charts draw after the script ends

@@ -2,7 +2,9 @@
 small pipeline run (fixture ``pipeline_project``); its queries without Streamlit."""
 from __future__ import annotations
 
+import ast
 import shutil
+import subprocess
 import sys
 
 import polars as pl
@@ -11,7 +13,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from dashboard.queries import CurveFilter, histogram, search_curves
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, small_params
 
 PAGES = PROJECT / "dashboard" / "pages"
 
@@ -30,6 +32,36 @@ def page(name: str) -> AppTest:
     test.run()
     assert not test.exception, [e.value for e in test.exception]
     return test
+
+
+def test_pages_import_no_pari_in_their_thread(tmp_path):
+    """Streamlit runs a page in a thread that is not the main one, where cypari2's import fails
+    (cysignals installs signal handlers); the pages reach PARI only through
+    ``dashboard.pari_process``. Every page's imports, and loading params with a declared target
+    (whose validation imports more), run in such a thread, leave cypari2 out."""
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(small_params()))
+    modules = set()
+    for path in PAGES.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    code = ("import importlib, sys, threading, traceback\n"
+            "def run():\n"
+            f"    for name in {sorted(modules)!r}:\n"
+            "        try: importlib.import_module(name)\n"
+            "        except ModuleNotFoundError: pass    # a name imported from a module\n"
+            "        except BaseException: traceback.print_exc(); print('failed')\n"
+            "    from pipeline.params import load_params\n"
+            f"    try: load_params({str(params)!r})\n"
+            "    except BaseException: traceback.print_exc(); print('failed')\n"
+            "thread = threading.Thread(target=run); thread.start(); thread.join()\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('cypari2', 'cysignals')))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
 
 
 @pytest.fixture

@@ -1,0 +1,42 @@
+"""The columns of the BSD and invariants tables, apart from the PARI code that fills them, so
+that params validation and the dashboard know them without loading PARI (cysignals installs
+signal handlers on import, which only the main thread may do: Streamlit runs pages in others).
+"""
+from __future__ import annotations
+
+import polars as pl
+
+#: Columns of the curve table that the BSD table repeats, then the columns it adds.
+KEY_COLUMNS = ["label", "isogeny_class", "number", "conductor", "ainvs"]
+BSD_SCHEMA = {
+    "rank": pl.Int8,
+    "torsion": pl.Int16,
+    "torsion_structure": pl.List(pl.Int16),
+    "tamagawa_product": pl.Int64,
+    "real_components": pl.Int8,
+    "real_period": pl.Float64,
+    "regulator": pl.Float64,
+    "special_value": pl.Float64,
+    "sha_an": pl.Float64,
+    "sha": pl.Int64,
+    "root_number": pl.Int8,
+    "discriminant": pl.String,   # minimal discriminant, exact (it outgrows 64 and 128 bits)
+    "jinv": pl.String,           # j-invariant, exact rational "p/q" or integer
+    "cm": pl.Int16,              # discriminant of the CM order, 0 if no CM (as in the LMFDB)
+    "semistable": pl.Boolean,
+}
+
+#: Columns of the invariants table. ``degree``, the zeros and ``two_selmer_rank`` are null
+#: where their param bounds leave them out (and ``degree`` for every curve that is not optimal).
+INVARIANTS_SCHEMA = {
+    "label": pl.String,
+    "degree": pl.Int64,                      # modular degree (optimal curves), LMFDB ``degree``
+    "degree_v2": pl.Int8,                    # its 2-adic valuation
+    "optimality": pl.Int8,                   # 1: the class's Γ₀(N)-optimal curve, 0: not
+    "class_size": pl.Int8,
+    "class_deg": pl.Int32,                   # the largest degree of the class's isogeny matrix
+    "isogeny_degrees": pl.List(pl.Int32),    # the distinct degrees from this curve, 1 included
+    "isogeny_matrix": pl.List(pl.List(pl.Int32)),  # the class's matrix, rows in Cremona order
+    "szpiro_ratio": pl.Float64,
+    "two_selmer_rank": pl.Int8,
+}
