@@ -14,11 +14,15 @@ For one (target, group):
 3. The added value: the GBM on the known quantities and the features minus the GBM on the
    known quantities alone, out of fold, with its paired interval and p_added; and the same on
    the held-out confirmation classes (fitted on every discovery curve).
+   **Screen:** a pair whose p_baseline or p_added already lies above the FDR level is
+   decided here (:func:`screened`): the null datasets (4), the confirmation and the
+   extrapolation test cannot change its verdict and are not run (their statistics are null;
+   its effect size is model − best baseline, and its p-value the lower bound of 5).
 4. Null datasets from the target's null model (:mod:`models.nulls`): the GBM is refitted on
-   each, on the first fold's split, and scored on the first fold's test classes. The model's own
-   first-fold score is compared with them: p_null from a normal fit to the null scores (with a
-   handful of null datasets an empirical rank p-value cannot go below 1/(n+1); the empirical
-   one is reported beside it).
+   each, on the first fold's split, and scored on the first fold's test classes. The model's
+   first-fold score (that of its first fold model) is compared with them: p_null from a normal
+   fit to the null scores (with a handful of null datasets an empirical rank p-value cannot go
+   below 1/(n+1); the empirical one is reported beside it).
 5. p_baseline: the one-sided p-value of "model > best baseline" from a normal fit to the
    paired bootstrap differences (the empirical share of resamples with no gain, whose floor is
    1/(B+1), is reported beside it). The p-value of the finding is max(p_null, p_baseline,
@@ -106,6 +110,9 @@ P_METHODS = {
                "features) - (known quantities) (parametric); empirical: share <= 0, floor 1/{b1}",
     "p_confirmation": "the same on the held-out confirmation classes (parametric); empirical: "
                       "share of resamples <= 0, floor 1/{b1}",
+    "p_value": "max(p_null, p_baseline, p_added) (intersection-union test); for a screened "
+               "pair max(p_baseline, p_added), a lower bound above the FDR level (its null "
+               "datasets were not fitted)",
 }
 
 
@@ -171,6 +178,13 @@ def _shared(cache: dict | None, key: tuple, compute: Callable[[], object]):
     return cache[key]
 
 
+def is_the_model(baseline, columns: list[str]) -> bool:
+    """The GBM on the known quantities when they are the pair's features (in any order): the
+    searched GBM itself, whose predictions it takes instead of a refit."""
+    return (isinstance(baseline, GbmModel) and baseline.name == KNOWN_GBM
+            and set(baseline.columns) == set(columns))
+
+
 def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
                     make_gbm: Callable[[list[str], str], GbmModel], baselines: list,
                     settings: SearchSettings, cache: dict | None = None) -> CrossValidated:
@@ -187,8 +201,9 @@ def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
         return fold_models[-1]
 
     model = out_of_fold(make_fold_model, data, TARGET, folds, classes)
-    predictions = {b.name: _shared(cache, ("oof", *baseline_key(b)),
-                                   lambda b=b: out_of_fold(lambda: b, data, TARGET, folds, classes))
+    predictions = {b.name: model if is_the_model(b, columns) else
+                   _shared(cache, ("oof", *baseline_key(b)),
+                           lambda b=b: out_of_fold(lambda: b, data, TARGET, folds, classes))
                    for b in baselines}
     rounds = int(np.median([m.rounds_ for m in fold_models]))
     return CrossValidated(data, data[TARGET].to_numpy(), classes, folds, model, predictions,
@@ -235,13 +250,16 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
              make_gbm: Callable[[list[str], str], GbmModel],
              baselines: list,
              null_model: Callable[[pl.DataFrame, np.random.Generator], pl.DataFrame],
-             settings: SearchSettings, known: list[str] = (), cache: dict | None = None) -> dict:
+             settings: SearchSettings, known: list[str] = (), cache: dict | None = None,
+             screen: bool = True) -> dict:
     """All statistics of one (target, group); the verdict is set by :func:`decide` later.
 
     ``known``: the pair's known quantities. Everything but the confirmation runs on the
     discovery classes; a ``settings.confirmation_share`` of the classes is held out of every
     fit and only scores the added value of the features over the known quantities. ``cache``:
-    shared by the evaluations of one target on one frame (:func:`cross_validated`)."""
+    shared by the evaluations of one target on one frame (:func:`cross_validated`).
+    ``screen``: stop after the cheap tests when they decide the verdict (:func:`screened`);
+    False runs every test."""
     known = list(known)
     all_rows = with_target(frame, target)
     held_out = confirmation_classes(all_rows, settings.confirmation_share, settings.seed)
@@ -266,6 +284,8 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     known_name = KNOWN_GBM if KNOWN_GBM in predictions else "constant"
     if set(columns) <= set(known):
         both = predictions[known_name]
+    elif not known:                                   # the GBM on the features: the model
+        both = model_prediction
     else:
         both = out_of_fold(lambda: make_gbm(list(dict.fromkeys([*known, *columns])), target.task),
                            data, TARGET, folds, classes)
@@ -274,51 +294,9 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     best_formula = max(formulas, key=formulas.get) if formulas else None
     kinds = {b.name: b.kind for b in baselines if isinstance(b, KnownFormula)}
 
-    # confirmation: fitted on every discovery curve, scored on the held-out classes only
-    confirm_classes = class_index(confirmation)
-    known_held, both_held = _known_fits(data, confirmation, target, columns, known, make_gbm,
-                                        classes, cache)
-    confirm_boot = ClassBootstrap(target.task, confirmation[TARGET].to_numpy(), confirm_classes,
-                                  settings.bootstrap, settings.seed)
-    confirmed = _gain(confirm_boot, both_held, known_held, metric)
-
-    # extrapolation: train on the smaller conductors, test on the largest
-    test = extrapolation_test(data["conductor"].to_numpy(), settings.extrapolation_share)
-    ex = ClassBootstrap(target.task, y[test], classes[test], settings.bootstrap, settings.seed)
-    ex_model = make().fit(data.filter(~test), TARGET, classes[~test]).predict(data.filter(test))
-    ex_point, ex_boot = _scored(ex, ex_model, metric)
-    ex_scores = {}
-    for baseline in baselines:
-        extra = {"classes": classes[~test]} if isinstance(baseline, GbmModel) else {}
-        predicted = _shared(
-            cache, ("extrapolation", *baseline_key(baseline)),
-            lambda b=baseline, e=extra: b.fit(data.filter(~test), TARGET, **e)
-            .predict(data.filter(test)))
-        ex_scores[baseline.name] = _scored(ex, predicted, metric)
-    ex_best = max(ex_scores, key=lambda name: ex_scores[name][0][metric])
-    ex_difference = ex_boot - ex_scores[ex_best][1]
-
-    # null datasets, on the first fold's split
-    first = folds == 0
-    first_boot = ClassBootstrap(target.task, y[first], classes[first], 2, settings.seed)
-    fit_first = lambda rows: make().fit(rows.filter(~first), TARGET, classes[~first])  # noqa: E731
-    model_first = first_boot.score(fit_first(data).predict(data.filter(first)))[0][metric]
-    null_scores = []
-    for index in range(settings.null_datasets):
-        rng = np.random.default_rng([settings.seed, index])
-        null = with_target(null_model(frame, rng), target)
-        null_boot = ClassBootstrap(target.task, null[TARGET].to_numpy()[first], classes[first], 2,
-                                   settings.seed)
-        null_scores.append(null_boot.score(fit_first(null).predict(null.filter(first)))[0][metric])
-    null_scores = np.array(null_scores)
-    spread = max(null_scores.std(ddof=1), 1e-3)
-    p_null = float(norm.sf((model_first - null_scores.mean()) / spread))
-    p_null_empirical = float((1 + np.sum(null_scores >= model_first)) / (1 + len(null_scores)))
-    null_q = float(np.quantile(null_scores, settings.null_quantile))
-
     versus_best = _gain(cv, model_prediction, predictions[best], metric)
-    effect = model_boot - np.maximum(best_boot, null_q)
-    return {
+    effect = model_boot - best_boot
+    result = {
         "target": target.name, "group": group, "task": target.task, "metric": metric,
         "features": len(columns), "curves": len(data), "gbm_rounds": oof.rounds,
         "score": model_point[metric],
@@ -337,25 +315,117 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         "added_value": added["gain"], "added_value_low": added["low"],
         "added_value_high": added["high"], "p_added": added["p"],
         "p_added_empirical": added["p_empirical"],
-        "confirmation_curves": len(confirmation),
-        "confirmation_added_value": confirmed["gain"], "confirmation_low": confirmed["low"],
-        "confirmation_high": confirmed["high"], "p_confirmation": confirmed["p"],
-        "p_confirmation_empirical": confirmed["p_empirical"],
-        "null_model": target.null, "null_mean": float(null_scores.mean()),
-        "null_quantile": null_q, "null_scores": null_scores.tolist(),
-        "score_first_fold": model_first,
-        "effect": model_point[metric] - max(best_point[metric], null_q),
+        "null_model": target.null, "null_scores": [], "null_level": settings.null_quantile,
+        "effect": model_point[metric] - best_point[metric],
         "effect_low": interval(effect)[0], "effect_high": interval(effect)[1],
-        "p_null": p_null, "p_null_empirical": p_null_empirical,
         "p_baseline": versus_best["p"], "p_baseline_empirical": versus_best["p_empirical"],
-        "p_value": max(p_null, versus_best["p"], added["p"]),
+        "p_value": max(versus_best["p"], added["p"]),
         "p_methods": json.dumps(p_methods(settings)),
-        "extrapolation_score": ex_point[metric], "extrapolation_baseline": ex_best,
-        "extrapolation_baseline_score": ex_scores[ex_best][0][metric],
-        "extrapolation_effect_low": interval(ex_difference)[0],
-        "extrapolation_effect_high": interval(ex_difference)[1],
         "strata": strata,
+        **dict.fromkeys(SCREENED_OUT),
     }
+    result["screened"] = screen and screened(result, settings.fdr)
+    if result["screened"]:
+        return result
+    nulls = _null_test(frame, data, target, make, null_model, oof, settings, metric)
+    null_q = nulls["null_quantile"]
+    effect = model_boot - np.maximum(best_boot, null_q)
+    result.update(
+        nulls, **_confirmation_test(data, confirmation, target, columns, known, make_gbm,
+                                    classes, settings, metric, cache),
+        **_extrapolation_test(data, target, make, baselines, columns, classes, settings, metric,
+                              cache),
+        effect=model_point[metric] - max(best_point[metric], null_q),
+        effect_low=interval(effect)[0], effect_high=interval(effect)[1],
+        p_value=max(nulls["p_null"], versus_best["p"], added["p"]))
+    return result
+
+
+#: The statistics of the tests that a screened pair (:func:`screened`) skips: null where it was.
+SCREENED_OUT = ["null_mean", "null_quantile", "score_first_fold", "p_null", "p_null_empirical",
+                "confirmation_curves", "confirmation_added_value", "confirmation_low",
+                "confirmation_high", "p_confirmation", "p_confirmation_empirical",
+                "extrapolation_score", "extrapolation_baseline", "extrapolation_baseline_score",
+                "extrapolation_effect_low", "extrapolation_effect_high"]
+
+
+def screened(result: dict, fdr: float) -> bool:
+    """True when the cheap tests already decide the verdict: p_baseline or p_added lies above
+    the FDR level by more than :data:`NUMERIC_NOISE`. The pair's p-value, max(p_null,
+    p_baseline, p_added), is then above it too, whatever the null datasets give, so the pair is
+    never significant, and Benjamini–Hochberg decides every other pair as with the full
+    p-value (a p above the level never lowers a q-value to it). Its verdict is settled by the
+    first three checks of :func:`_verdict`, and the null datasets, the confirmation and the
+    extrapolation fits are skipped; its ``p_value`` is the lower bound max(p_baseline,
+    p_added), which only its own q-value reads."""
+    return max(result["p_baseline"], result["p_added"]) > fdr * (1 + NUMERIC_NOISE)
+
+
+def _null_test(frame, data, target, make, null_model, oof, settings, metric) -> dict:
+    """The null datasets, on the first fold's split: the model refitted on each and scored on
+    the first fold's test classes, against the model's own first-fold score (its fold model,
+    the same fit)."""
+    y, classes, folds = oof.y, oof.classes, oof.folds
+    first = folds == 0
+    first_boot = ClassBootstrap(target.task, y[first], classes[first], 2, settings.seed)
+    fit_first = lambda rows: make().fit(rows.filter(~first), TARGET, classes[~first])  # noqa: E731
+    model_first = first_boot.score(oof.model[first])[0][metric]
+    null_scores = []
+    for index in range(settings.null_datasets):
+        rng = np.random.default_rng([settings.seed, index])
+        null = with_target(null_model(frame, rng), target)
+        null_boot = ClassBootstrap(target.task, null[TARGET].to_numpy()[first], classes[first], 2,
+                                   settings.seed)
+        null_scores.append(null_boot.score(fit_first(null).predict(null.filter(first)))[0][metric])
+    null_scores = np.array(null_scores)
+    spread = max(null_scores.std(ddof=1), 1e-3)
+    return {"null_mean": float(null_scores.mean()),
+            "null_quantile": float(np.quantile(null_scores, settings.null_quantile)),
+            "null_scores": null_scores.tolist(), "score_first_fold": model_first,
+            "p_null": float(norm.sf((model_first - null_scores.mean()) / spread)),
+            "p_null_empirical": float((1 + np.sum(null_scores >= model_first))
+                                      / (1 + len(null_scores)))}
+
+
+def _confirmation_test(data, confirmation, target, columns, known, make_gbm, classes, settings,
+                       metric, cache) -> dict:
+    """The added value on the held-out confirmation classes, fitted on every discovery curve."""
+    known_held, both_held = _known_fits(data, confirmation, target, columns, known, make_gbm,
+                                        classes, cache)
+    confirm_boot = ClassBootstrap(target.task, confirmation[TARGET].to_numpy(),
+                                  class_index(confirmation), settings.bootstrap, settings.seed)
+    confirmed = _gain(confirm_boot, both_held, known_held, metric)
+    return {"confirmation_curves": len(confirmation),
+            "confirmation_added_value": confirmed["gain"], "confirmation_low": confirmed["low"],
+            "confirmation_high": confirmed["high"], "p_confirmation": confirmed["p"],
+            "p_confirmation_empirical": confirmed["p_empirical"]}
+
+
+def _extrapolation_test(data, target, make, baselines, columns, classes, settings, metric,
+                        cache) -> dict:
+    """Trained on the smaller conductors, the model and every baseline scored on the largest."""
+    y = data[TARGET].to_numpy()
+    test = extrapolation_test(data["conductor"].to_numpy(), settings.extrapolation_share)
+    ex = ClassBootstrap(target.task, y[test], classes[test], settings.bootstrap, settings.seed)
+    ex_model = make().fit(data.filter(~test), TARGET, classes[~test]).predict(data.filter(test))
+    ex_point, ex_boot = _scored(ex, ex_model, metric)
+    ex_scores = {}
+    for baseline in baselines:
+        if is_the_model(baseline, columns):
+            ex_scores[baseline.name] = ex_point, ex_boot
+            continue
+        extra = {"classes": classes[~test]} if isinstance(baseline, GbmModel) else {}
+        predicted = _shared(
+            cache, ("extrapolation", *baseline_key(baseline)),
+            lambda b=baseline, e=extra: b.fit(data.filter(~test), TARGET, **e)
+            .predict(data.filter(test)))
+        ex_scores[baseline.name] = _scored(ex, predicted, metric)
+    ex_best = max(ex_scores, key=lambda name: ex_scores[name][0][metric])
+    ex_difference = ex_boot - ex_scores[ex_best][1]
+    return {"extrapolation_score": ex_point[metric], "extrapolation_baseline": ex_best,
+            "extrapolation_baseline_score": ex_scores[ex_best][0][metric],
+            "extrapolation_effect_low": interval(ex_difference)[0],
+            "extrapolation_effect_high": interval(ex_difference)[1]}
 
 
 def decide(results: list[dict], fdr: float,
@@ -424,8 +494,8 @@ def _verdict(r: dict, fdr: float, slack: float) -> tuple[str, str]:
             f"({r['known_gbm_score']:.3f}){formula}")
     if not significant(r["p_null"]):
         return explained_by(f"{r['null_model']} null model"), (
-            f"null datasets reach {r['null_quantile']:.3f} (95%) against "
-            f"{r['score_first_fold']:.3f}")
+            f"null datasets reach {r['null_quantile']:.3f} ({r['null_level']:.0%} quantile) "
+            f"against {r['score_first_fold']:.3f}")
     if not significant(r["q_value"]):
         return NOT_SIGNIFICANT, (f"q = {r['q_value']:.2g} above {fdr} over the whole search "
                                  "(Benjamini-Hochberg over the parametric p-values)")

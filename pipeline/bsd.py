@@ -18,7 +18,7 @@ from arithmetic.bsd import BsdError, bsd_table
 from arithmetic.curves import CurveError
 from arithmetic.pari import precision_bits, process_pari, start_process_pari
 from pipeline.atomic import write_json, write_parquet
-from pipeline.chunks import plan_chunks, run_chunks
+from pipeline.chunks import chunk_table, plan_chunks, run_chunks
 from pipeline.code_digest import code_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import Bsd, Executor, ParamsError, load_params
@@ -48,12 +48,7 @@ def compute_bsd(curves: pl.DataFrame, section: Bsd, chunk_dir: Path,
                        initargs=(section.realprecision, section.pari_stack_mb),
                        cost=lambda chunk: curves["conductor"][chunk.stop - 1], desc="bsd",
                        executor=executor)
-    table = pl.scan_parquet(paths)
-    labels = table.select("label").collect().to_series()
-    if not labels.equals(curves["label"]):
-        raise BsdError(f"chunks in {chunk_dir} do not hold the {len(curves)} input curves in order "
-                       f"({len(labels)} rows); delete the directory and rerun")
-    return table
+    return chunk_table(paths, curves, chunk_dir, BsdError)
 
 
 def bsd_metrics(table: pl.LazyFrame) -> dict:

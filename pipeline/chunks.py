@@ -21,7 +21,7 @@ from pipeline.code_digest import source_digest
 from pipeline.params import Executor
 from pipeline.runner import Job, clear_stale, run_jobs
 
-__all__ = ["Chunk", "clear_stale", "plan_chunks", "run_chunks", "source_digest"]
+__all__ = ["Chunk", "chunk_table", "clear_stale", "plan_chunks", "run_chunks", "source_digest"]
 
 
 @dataclass(frozen=True)
@@ -87,3 +87,17 @@ def run_chunks(table: pl.DataFrame, chunks: list[Chunk], directory: Path,
     return run_jobs(jobs, directory, task, workers=workers, initializer=initializer,
                     initargs=initargs, desc=desc, unit="curve", executor=executor,
                     smoothing=0.05)
+
+
+def chunk_table(paths: list[Path], curves: pl.DataFrame, directory: Path,
+                error: type[Exception] = ValueError) -> pl.LazyFrame:
+    """The chunk files of :func:`run_chunks` as one table, checked to hold the rows of
+    ``curves`` by ``label`` in order (a chunk left from another input would break it): else
+    ``error`` names the directory to delete."""
+    table = pl.scan_parquet(paths)
+    labels = table.select("label").collect().to_series()
+    if not labels.equals(curves["label"]):
+        raise error(f"chunks in {directory} do not hold the {len(curves)} input curves in order "
+                    f"({len(labels)} rows); delete the directory and rerun")
+    return table
+

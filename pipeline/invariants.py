@@ -27,7 +27,7 @@ from arithmetic.invariants import (InvariantsError, invariants_table, single_thr
                                    watkins_divisibility, zero_columns)
 from arithmetic.pari import process_pari, start_process_pari
 from pipeline.atomic import write_json, write_parquet
-from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from pipeline.chunks import chunk_table, plan_chunks, run_chunks, source_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import Executor, Invariants, ParamsError, load_params
 
@@ -83,12 +83,7 @@ def compute_invariants(curves: pl.DataFrame, section: Invariants, chunk_dir: Pat
     paths = run_chunks(curves, chunks, chunk_dir, task, workers=section.workers,
                        initializer=start_worker, initargs=(section.pari_stack_mb,),
                        cost=chunk_cost(curves, section), desc="invariants", executor=executor)
-    table = pl.scan_parquet(paths)
-    labels = table.select("label").collect().to_series()
-    if not labels.equals(curves["label"]):
-        raise InvariantsError(f"chunks in {chunk_dir} do not hold the {len(curves)} input curves "
-                              f"in order ({len(labels)} rows); delete the directory and rerun")
-    return table
+    return chunk_table(paths, curves, chunk_dir, InvariantsError)
 
 
 def _decade(conductor: pl.Expr) -> pl.Expr:

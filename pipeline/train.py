@@ -198,7 +198,7 @@ def collect(paths: list[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
             importances.append({"target": result["target"], "group": result["group"], **row})
         result["baseline_scores"] = json.dumps(result["baseline_scores"])
         rows.append(result)
-    return pl.DataFrame(rows), pl.DataFrame(importances)
+    return pl.DataFrame(rows, infer_schema_length=None), pl.DataFrame(importances)
 
 
 def main() -> None:

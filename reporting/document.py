@@ -80,7 +80,8 @@ def pair_figures(findings: pl.DataFrame, importances: pl.DataFrame,
     images = {}
     for row in findings.iter_rows(named=True):
         name = slug(row)
-        images[f"{name}__null.png"] = figures.null_distribution(row)
+        if not row.get("screened"):
+            images[f"{name}__null.png"] = figures.null_distribution(row)
         if row.get("strata"):
             images[f"{name}__strata.png"] = figures.conductor_strata(row)
         own = importances.filter((pl.col("target") == row["target"])

@@ -61,7 +61,8 @@ def null_distribution(row: dict) -> bytes:
     nulls = row["null_scores"]
     axis.scatter(nulls, [0] * len(nulls), marker="|", s=400, color=NULL_COLOUR,
                  label=f"{row['null_model']} null datasets ({len(nulls)})")
-    axis.axvline(row["null_quantile"], color=NULL_COLOUR, linestyle=":", label="null 95% quantile")
+    axis.axvline(row["null_quantile"], color=NULL_COLOUR, linestyle=":",
+                 label=f"null {row['null_level']:.0%} quantile")
     axis.axvline(row["score_first_fold"], color=OKABE_ITO[1], linewidth=2, label="model (fold 1)")
     axis.axvline(row["baseline_score"], color=OKABE_ITO[0], linestyle="--",
                  label=f"{row['best_baseline']} (all folds)")

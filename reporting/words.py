@@ -32,7 +32,7 @@ def statement(row: dict, target: str, group: str) -> str:
     baseline = f"the {row['best_baseline']} baseline ({row['baseline_score']:.3f})"
     if verdict == "flagged":
         return (f"{target} is predictable from {group} beyond {baseline}: {_score(row)}, "
-                f"above the {row['null_model']} null model (95% quantile "
+                f"above the {row['null_model']} null model ({row['null_level']:.0%} quantile "
                 f"{row['null_quantile']:.3f}), and on the largest conductors "
                 f"({row['extrapolation_score']:.3f} against {row['extrapolation_baseline']} "
                 f"{row['extrapolation_baseline_score']:.3f}).")
@@ -45,7 +45,7 @@ def statement(row: dict, target: str, group: str) -> str:
         return f"{target} is not predictable from {group}: {_score(row)}."
     if verdict.endswith("null model"):
         return (f"{target} from {group} ({_score(row)}) is matched by the {row['null_model']} "
-                f"null model (95% quantile {row['null_quantile']:.3f}).")
+                f"null model ({row['null_level']:.0%} quantile {row['null_quantile']:.3f}).")
     return f"{target} from {group} ({_score(row)}) is {verdict}: {row['reason']}."
 
 
@@ -117,8 +117,9 @@ FINDINGS_COLUMNS: list[tuple[str, str, str]] = [
     ("p_null_empirical", "p null (empirical)", "p"),
     ("p_added", "p added (normal fit)", "p"),
     ("p_added_empirical", "p added (empirical)", "p"),
+    ("screened", "screened (nulls, confirmation, extrapolation not run)", "text"),
     ("null_model", "null model", "text"),
-    ("null_quantile", "null 95%", "score"),
+    ("null_quantile", "null quantile (search.null_quantile)", "score"),
 ]
 #: The columns of the report's table of the findings that are not detailed (a subset of the
 #: above, in this order).

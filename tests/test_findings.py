@@ -31,7 +31,7 @@ def setup(model_tables):
     return model_tables["frame"], groups, section, sha
 
 
-def run(setup, target: Target, group: str, frame=None) -> dict:
+def run(setup, target: Target, group: str, frame=None, screen: bool = True) -> dict:
     real, groups, section, sha = setup
     frame = real if frame is None else frame
     columns = [c for c in groups[group] if c not in target.excluded]
@@ -40,7 +40,7 @@ def run(setup, target: Target, group: str, frame=None) -> dict:
     return evaluate(frame, target, group, columns, make_gbm,
                     baselines_for(target, columns, groups, 1, 2,
                                   {"n_estimators": 40, "learning_rate": 0.2}),
-                    null, SETTINGS)
+                    null, SETTINGS, screen=screen)
 
 
 def class_noise(frame: pl.DataFrame, seed: int) -> pl.Series:
@@ -95,7 +95,36 @@ BASE = {"extrapolation_effect_low": 0.1, "extrapolation_baseline": "constant",
         "added_value": 0.2, "added_value_low": 0.1, "added_value_high": 0.3, "p_added": 0.001,
         "known_gbm_score": 0.1, "known_formula": None, "known_formula_score": None,
         "confirmation_added_value": 0.2, "confirmation_low": 0.1, "confirmation_high": 0.3,
-        "p_confirmation": 0.001}
+        "p_confirmation": 0.001, "null_level": 0.95}
+
+
+def test_the_screen_keeps_every_verdict(setup):
+    """Pairs decided by their cheap tests skip the null datasets, the confirmation and the
+    extrapolation: with and without the screen, every verdict, every q-value at or below the
+    FDR level and every score of the cheap tests are the same."""
+    frame, section = setup[0], setup[2]
+    targets = standard_targets(97, section.mestre_nagao_bounds)
+    signal = frame["ap_norm_5"] + frame["ap_norm_7"] - frame["ap_norm_11"]
+    frame = frame.with_columns(planted=(signal + 0.3 * class_noise(frame, 1) > 0).cast(pl.Int64),
+                               noise=class_noise(frame, 100))
+    pairs = [(targets["log_sha_an"], "bsd"), (targets["rank_parity"], "parity"),
+             (Target("planted", "classification", pl.col("planted"), (), ("planted",)), "ap"),
+             (Target("noise", "regression", pl.col("noise"), (), ("noise",)), "weierstrass")]
+    full = decide([run(setup, t, g, frame, screen=False) for t, g in pairs], SETTINGS.fdr)
+    fast = decide([run(setup, t, g, frame) for t, g in pairs], SETTINGS.fdr)
+    assert [r["verdict"] for r in fast] == [r["verdict"] for r in full]
+    assert [r["screened"] for r in fast] == [True, True, False, True]
+    for quick, slow in zip(fast, full):
+        assert quick["p_value"] <= slow["p_value"]
+        if slow["q_value"] <= SETTINGS.fdr:
+            assert quick["q_value"] == slow["q_value"]
+        for column in ("score", "baseline_score", "added_value", "p_baseline", "p_added"):
+            assert quick[column] == slow[column]
+        if quick["screened"]:
+            assert quick["p_value"] > SETTINGS.fdr and quick["null_scores"] == []
+            assert quick["p_null"] is None and quick["extrapolation_score"] is None
+        else:
+            assert quick == slow
 
 
 def test_decide_applies_benjamini_hochberg():

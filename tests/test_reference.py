@@ -201,33 +201,25 @@ def test_the_installed_database_agrees_with_pari(pari):
     check_against_pari(table, reference(pari, table))
 
 
-def test_a_non_square_sha_fails_naming_the_curve(pari):
-    """571a1 has Sha 4; with half its L-value the analytic Sha would be 2, not a square."""
+@pytest.mark.parametrize("label, ainvs, conductor, sha, divisor, message", [
+    # 571a1 has Sha 4; with half its L-value the analytic Sha would be 2, not a square
+    ("571a1", [0, -1, 1, -929, -10595], 571, 4, 2, "analytic Sha = 2 is not within"),
+    # 37a1 (Sha 1) with a third of its L'(E,1): the regulator enters the check at rank > 0
+    ("37a1", [0, 0, 1, -1, 0], 37, 1, 3, "analytic Sha = 0.333333333333 is not within"),
+])
+def test_a_non_square_sha_fails_naming_the_curve(pari, label, ainvs, conductor, sha, divisor,
+                                                 message):
     from arithmetic.bsd import class_l_data
     from arithmetic.reference import curve_reference
 
-    curve = pari.ellinit([0, -1, 1, -929, -10595])
-    rank, value, sign = class_l_data(pari, curve, 64)
-    settings = {"sha_tolerance": 1e-6, "precision": 64, "saturation_bound": 100,
-                "generators_conductor_max": 10**8}
-    assert curve_reference(pari, "571a1", curve, 571, (rank, value, sign), settings)["sha"] == 4
-    with pytest.raises(BsdError, match=r"571a1: analytic Sha = 2 is not within"):
-        curve_reference(pari, "571a1", curve, 571, (rank, value / 2, sign), settings)
-    with pytest.raises(BsdError, match=r"571a1: conductor from ellglobalred is 571, the table "
-                                       r"says 572"):
-        curve_reference(pari, "571a1", curve, 572, (rank, value, sign), settings)
-
-
-def test_a_wrong_regulator_fails_naming_the_curve(pari):
-    """37a1 (Sha 1) with a third of its L'(E,1): the analytic Sha 1/3 is no square; the
-    regulator enters the check at rank > 0."""
-    from arithmetic.bsd import class_l_data
-    from arithmetic.reference import curve_reference
-
-    curve = pari.ellinit([0, 0, 1, -1, 0], precision=128)
+    curve = pari.ellinit(ainvs, precision=128)
     rank, value, sign = class_l_data(pari, curve, 64)
     settings = {"sha_tolerance": 1e-6, "precision": 128, "saturation_bound": 100,
                 "generators_conductor_max": 10**8}
-    assert curve_reference(pari, "37a1", curve, 37, (rank, value, sign), settings)["sha"] == 1
-    with pytest.raises(BsdError, match=r"37a1: analytic Sha = 0.333333333333 is not within"):
-        curve_reference(pari, "37a1", curve, 37, (rank, value / 3, sign), settings)
+    found = curve_reference(pari, label, curve, conductor, (rank, value, sign), settings)
+    assert found["sha"] == sha
+    with pytest.raises(BsdError, match=rf"{label}: {message}"):
+        curve_reference(pari, label, curve, conductor, (rank, value / divisor, sign), settings)
+    with pytest.raises(BsdError, match=rf"{label}: conductor from ellglobalred is {conductor}, "
+                                       rf"the table says {conductor + 1}"):
+        curve_reference(pari, label, curve, conductor + 1, (rank, value, sign), settings)

@@ -18,6 +18,7 @@ def finding(target="rank", group="ap", verdict="flagged", **changes) -> dict:
            "baseline_high": 0.43,
            "baseline_scores": json.dumps({"constant": 0.0, "Mestre-Nagao": 0.41}),
            "null_model": "minimalist_rank", "null_mean": 0.01, "null_quantile": 0.03,
+           "null_level": 0.9,
            "null_scores": [0.0, 0.01, 0.02, 0.03, 0.01], "score_first_fold": 0.61,
            "effect": 0.21, "effect_low": 0.18, "effect_high": 0.24, "known_formula": None,
            "known_formula_score": None, "known_gbm_score": 0.45, "added_value": 0.17,
@@ -64,6 +65,7 @@ def test_statement_says_what_the_verdict_means():
     assert flagged.startswith("Analytic rank is predictable from the traces a_p for p ≤ 100 "
                               "beyond the Mestre-Nagao baseline (0.410)")
     assert "MCC 0.620 [0.600, 0.640]" in flagged and "largest conductors" in flagged
+    assert "null model (90% quantile 0.030)" in flagged       # search.null_quantile, not 95%
     explained = statement(finding(verdict="explained by parity", reason="parity scores 0.9"),
                           "analytic rank", "the root number")
     assert "is explained by parity: parity scores 0.9" in explained
@@ -223,8 +225,11 @@ def test_report_stage_on_a_real_run(pipeline_project):
     assert ("## Topology: persistent homology against null clouds"
             in (repo / "reports/findings.md").read_text())
     assert "ap__rank_0__1-300.png" in diagrams
-    assert {"overview.png", "rank__ap__null.png", "rank__ap__strata.png",
-            "rank__ap__features.png"} <= figures
+    assert {"overview.png", "rank__ap__strata.png", "rank__ap__features.png"} <= figures
+    decided = pl.read_parquet(repo / "data/findings.parquet")
+    tested = decided.filter(~pl.col("screened"))
+    nulls = {f"{r['target']}__{r['group']}__null.png" for r in tested.iter_rows(named=True)}
+    assert nulls == {name for name in figures if name.endswith("__null.png")}
     markdown_text = (repo / "reports/findings.md").read_text()
     for name in re.findall(r"\]\(figures/([^)]+)\)", markdown_text):
         assert name in figures

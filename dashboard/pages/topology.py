@@ -47,7 +47,12 @@ st.header("Null datasets of the findings engine")
 findings = data.table("findings")
 null_models = sorted(findings["null_model"].unique().to_list())
 chosen = st.multiselect("Null models", null_models, default=null_models)
-rows = findings.filter(pl.col("null_model").is_in(chosen))
+tested = findings.filter(pl.col("score_first_fold").is_not_null())
+rows = tested.filter(pl.col("null_model").is_in(chosen))
+screened = len(findings) - len(tested)
+if screened:
+    st.caption(f"{screened} pairs are not shown: the cheap tests decided them (their p-value "
+               "already exceeds the FDR level), so their null datasets were not fitted.")
 if not len(rows):
     st.stop()
 nulls = rows.select(pair=pl.col("target") + " ~ " + pl.col("group"), metric="metric",
