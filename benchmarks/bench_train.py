@@ -90,7 +90,8 @@ def main() -> None:
     for rev in revs[1:]:
         other = pl.read_parquet(args.out / f"train_{rev}.parquet")
         joined = first.join(other, on=["target", "group"], suffix="_new")
-        differences = {c: float((joined[c] - joined[f"{c}_new"]).abs().max()) for c in SCORES}
+        # null where either run did not compute it (a screened pair has no extrapolation)
+        differences = {c: (joined[c] - joined[f"{c}_new"]).abs().max() or 0.0 for c in SCORES}
         other_verdicts = verdicts(other, fdr)
         changed = {k: (v, other_verdicts.get(k)) for k, v in first_verdicts.items()
                    if other_verdicts.get(k) != v}
