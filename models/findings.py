@@ -477,7 +477,7 @@ def _verdict(r: dict, fdr: float, slack: float) -> tuple[str, str]:
     def positive(x: float) -> bool:
         return x > -noise
 
-    if not positive(r["score_low"]):
+    if r["score_high"] <= 0 or not positive(r["score_low"]):     # no resample has skill
         return NOT_PREDICTABLE, f"{r['metric']} interval reaches 0 ({r['score_low']:.3f})"
     if not significant(r["p_baseline"]):
         if r["best_baseline"] == "constant":

@@ -62,11 +62,32 @@ def heuristic_inputs(inputs: list[str], feature_groups: dict[str, list[str]]) ->
     return [c for item in inputs for c in feature_groups.get(item, [item]) if c in known]
 
 
+def pair_known(members: list[str], feature_groups: dict[str, list[str]],
+               excluded: tuple[str, ...] | list[str], columns: list[str]) -> list[str]:
+    """The known quantities of a (target, search group) pair, in ``columns`` order. A member
+    feature group keeps what it determines only while the target leaves its columns whole:
+    the equation determines #T, Ω, w and every a_p even when the target is one of them, but the
+    a_p without a_97 no longer give the Mestre–Nagao sums that contain a_97, and the other BSD
+    quantities without the rank do not give the rank. So a member that lost columns to the
+    target's ``excluded`` also loses the known quantities in ``excluded``, and a member that
+    lost every column knows nothing."""
+    found: set[str] = set()
+    for member in members:
+        own = feature_groups.get(member, [])
+        kept = [c for c in own if c not in excluded]
+        if not kept:
+            continue
+        derived = known_columns([member], columns)
+        found |= set(derived if len(kept) == len(own) else
+                     [c for c in derived if c not in excluded])
+    return [c for c in columns if c in found]
+
+
 @dataclass(frozen=True)
 class Pair:
     """One question of the search: ``target`` from the ``columns`` of search group ``group``,
     beyond the ``known`` quantities that known mathematics computes exactly from that group
-    (:func:`models.known_quantities.known_columns`)."""
+    (:func:`models.known_quantities.pair_known`)."""
     target: Target
     group: str
     columns: list[str]
@@ -83,7 +104,8 @@ def pairs(targets: dict[str, Target], search_groups: dict[str, list[str]],
             columns = [c for g in members for c in feature_groups[g] if c not in target.excluded]
             if columns:
                 found.append(Pair(target, name, list(dict.fromkeys(columns)),
-                                  known_columns(members, frame_columns)))
+                                  pair_known(members, feature_groups, target.excluded,
+                                             frame_columns)))
     return found
 
 

@@ -18,7 +18,7 @@ from models.findings import EXPLAINED_BY_KNOWN, FLAGGED, SearchSettings, decide,
 from models.gbm import GbmModel
 from models.known_quantities import (DERIVATIVE_VANISHES, KNOWN_FROM_GROUP, formulas_for,
                                      known_columns)
-from models.search import baselines_for, null_for
+from models.search import baselines_for, null_for, pair_known
 from models.targets import Target
 from arithmetic.traces import primes_up_to
 
@@ -76,6 +76,33 @@ def test_closed_forms_are_exact_where_they_claim(model_tables):
 
 def test_every_declared_group_is_a_feature_group(model_tables):
     assert set(KNOWN_FROM_GROUP) <= set(model_tables["section"].groups)
+
+
+def test_a_pair_knows_only_what_its_remaining_columns_determine():
+    groups = {"weierstrass": ["a1", "a2", "a3", "a4", "a6"], "ap": ["ap_2", "ap_97"],
+              "mestre_nagao": ["mn_s0_10", "mn_s0_100"], "bsd": ["rank", "log_sha_an"]}
+    columns = ["a1", "ap_97", "mn_s0_10", "mn_s0_100", "log_torsion", "rank", "log_sha_an",
+               "torsion_bound", "log_real_period"]
+    a97 = ("ap_97", "mn_s0_100")
+    # the equation determines a_97; the a_p without it do not give the sums that contain it
+    assert "ap_97" in pair_known(["weierstrass", "ap"], groups, a97, columns)
+    assert pair_known(["ap", "mestre_nagao"], groups, a97, columns) == ["mn_s0_10",
+                                                                         "torsion_bound"]
+    # the other BSD quantities do not give the rank; the equation still gives #T
+    bsd = pair_known(["bsd"], groups, ("rank",), columns)
+    assert "rank" not in bsd and "log_sha_an" in bsd
+    assert "log_torsion" in pair_known(["weierstrass"], groups, ("log_torsion",), columns)
+    # an equation excluded whole (the real period is a closed form in it) knows nothing
+    assert pair_known(["weierstrass"], groups, ("log_real_period", *groups["weierstrass"]),
+                      columns) == []
+
+
+def test_a_model_with_no_skill_in_any_resample_is_not_predictable():
+    row = {"score_low": 0.0, "score_high": 0.0, "metric": "mcc", "p_baseline": 1.0,
+           "best_baseline": "BSD heuristics", "best_baseline_kind": "", "baseline_score": 0.4,
+           "score": 0.0, "p_value": 1.0}
+    [result] = decide([row], 0.05)
+    assert result["verdict"] == "not predictable", result["reason"]
 
 
 @pytest.fixture(scope="module")
