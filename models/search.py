@@ -87,7 +87,7 @@ def pair_known(members: list[str], feature_groups: dict[str, list[str]],
 class Pair:
     """One question of the search: ``target`` from the ``columns`` of search group ``group``,
     beyond the ``known`` quantities that known mathematics computes exactly from that group
-    (:func:`models.known_quantities.pair_known`)."""
+    (:func:`pair_known`)."""
     target: Target
     group: str
     columns: list[str]

@@ -90,7 +90,7 @@ def test_pure_noise_is_not_flagged(setup):
 
 BASE = {"extrapolation_effect_low": 0.1, "extrapolation_baseline": "constant",
         "best_baseline": "constant", "best_baseline_kind": "", "null_model": "permutation",
-        "score_low": 0.2, "p_baseline": 0.001, "p_null": 0.001, "metric": "mcc",
+        "score_low": 0.2, "score_high": 0.4, "p_baseline": 0.001, "p_null": 0.001, "metric": "mcc",
         "baseline_score": 0.0, "score": 0.3, "null_quantile": 0.0, "score_first_fold": 0.3,
         "added_value": 0.2, "added_value_low": 0.1, "added_value_high": 0.3, "p_added": 0.001,
         "known_gbm_score": 0.1, "known_formula": None, "known_formula_score": None,
