@@ -99,9 +99,9 @@ cells[0].metric(f"model {metric}", f"{row['score']:.3f}",
                 help=f"class-bootstrap interval [{row['score_low']:.3f}, {row['score_high']:.3f}]")
 cells[1].metric(row["best_baseline"], f"{row['baseline_score']:.3f}")
 cells[2].metric(f"null {data.params().search.null_quantile:.0%} quantile",
-                "not run" if row["null_quantile"] is None else f"{row['null_quantile']:.3f}",
+                "not run" if row["screened"] else f"{row['null_quantile']:.3f}",
                 help="a screened pair: its p-value already exceeds the FDR level, so its null "
-                     "datasets were not fitted" if row["null_quantile"] is None else None)
+                     "datasets were not fitted" if row["screened"] else None)
 cells[3].metric("BH q", f"{row['q_value']:.2e}")
 st.markdown(f"**Verdict**: {row['verdict']} — {row['reason']}")
 

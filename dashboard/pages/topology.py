@@ -47,7 +47,7 @@ st.header("Null datasets of the findings engine")
 findings = data.table("findings")
 null_models = sorted(findings["null_model"].unique().to_list())
 chosen = st.multiselect("Null models", null_models, default=null_models)
-tested = findings.filter(pl.col("score_first_fold").is_not_null())
+tested = findings.filter(~pl.col("screened"))
 rows = tested.filter(pl.col("null_model").is_in(chosen))
 screened = len(findings) - len(tested)
 if screened:
