@@ -40,3 +40,9 @@ INVARIANTS_SCHEMA = {
     "szpiro_ratio": pl.Float64,
     "two_selmer_rank": pl.Int8,
 }
+
+#: The zero heights' columns z1, z2, ... (their number is ``invariants.zeros``), a pattern.
+ZERO_COLUMNS = r"z\d+"
+#: The invariants table's columns that are numbers, one per curve: the features of the group
+#: ``invariants`` (with the zero heights), which declared targets may also read.
+INVARIANT_NUMBERS = [c for c, t in INVARIANTS_SCHEMA.items() if c != "label" and t.is_numeric()]

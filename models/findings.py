@@ -295,7 +295,13 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     kinds = {b.name: b.kind for b in baselines if isinstance(b, KnownFormula)}
 
     versus_best = _gain(cv, model_prediction, predictions[best], metric)
-    effect = model_boot - best_boot
+
+    def effect(floor: float) -> dict:
+        """model − max(best baseline, ``floor``), at the point and over the resamples."""
+        spread = model_boot - np.maximum(best_boot, floor)
+        return {"effect": model_point[metric] - max(best_point[metric], floor),
+                "effect_low": interval(spread)[0], "effect_high": interval(spread)[1]}
+
     result = {
         "target": target.name, "group": group, "task": target.task, "metric": metric,
         "features": len(columns), "curves": len(data), "gbm_rounds": oof.rounds,
@@ -316,8 +322,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         "added_value_high": added["high"], "p_added": added["p"],
         "p_added_empirical": added["p_empirical"],
         "null_model": target.null, "null_scores": [], "null_level": settings.null_quantile,
-        "effect": model_point[metric] - best_point[metric],
-        "effect_low": interval(effect)[0], "effect_high": interval(effect)[1],
+        **effect(-np.inf),
         "p_baseline": versus_best["p"], "p_baseline_empirical": versus_best["p_empirical"],
         "p_value": max(versus_best["p"], added["p"]),
         "p_methods": json.dumps(p_methods(settings)),
@@ -328,15 +333,11 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     if result["screened"]:
         return result
     nulls = _null_test(frame, data, target, make, null_model, oof, settings, metric)
-    null_q = nulls["null_quantile"]
-    effect = model_boot - np.maximum(best_boot, null_q)
     result.update(
         nulls, **_confirmation_test(data, confirmation, target, columns, known, make_gbm,
                                     classes, settings, metric, cache),
-        **_extrapolation_test(data, target, make, baselines, columns, classes, settings, metric,
-                              cache),
-        effect=model_point[metric] - max(best_point[metric], null_q),
-        effect_low=interval(effect)[0], effect_high=interval(effect)[1],
+        **_extrapolation_test(target, make, baselines, columns, oof, settings, metric, cache),
+        **effect(nulls["null_quantile"]),
         p_value=max(nulls["p_null"], versus_best["p"], added["p"]))
     return result
 
@@ -401,10 +402,9 @@ def _confirmation_test(data, confirmation, target, columns, known, make_gbm, cla
             "p_confirmation_empirical": confirmed["p_empirical"]}
 
 
-def _extrapolation_test(data, target, make, baselines, columns, classes, settings, metric,
-                        cache) -> dict:
+def _extrapolation_test(target, make, baselines, columns, oof, settings, metric, cache) -> dict:
     """Trained on the smaller conductors, the model and every baseline scored on the largest."""
-    y = data[TARGET].to_numpy()
+    data, y, classes = oof.data, oof.y, oof.classes
     test = extrapolation_test(data["conductor"].to_numpy(), settings.extrapolation_share)
     ex = ClassBootstrap(target.task, y[test], classes[test], settings.bootstrap, settings.seed)
     ex_model = make().fit(data.filter(~test), TARGET, classes[~test]).predict(data.filter(test))

@@ -18,6 +18,10 @@ from the ``weierstrass`` group the following are *known*, each by an exact algor
   E₁(2πn/√N), summed to as many terms as √N requires (Cremona §2.11;
   :func:`arithmetic.lseries.terms_needed`), and from them the analytic rank r <= 1 (or
   "r >= 2" when both vanish);
+- the invariants of the ``invariants`` stage (:mod:`arithmetic.invariants`, whose docstrings
+  give the references): the modular degree (Watkins, Experiment. Math. 11, 2002), the isogeny
+  class and its matrix (Vélu 1971), Γ₀(N)-optimality, the Szpiro ratio log|Δ_min|/log N, the
+  heights of the low zeros of L(E, s) and the 2-Selmer rank (2-descent);
 - the BSD formula with #Ш = 1 (Birch–Swinnerton-Dyer; Cremona §3.8):
   log #Ш = log L(E,1) + 2 log #T − log Ω − log ∏c_p at r = 0, and
   log R = log L'(E,1) − log Ω − log ∏c_p + 2 log #T at r = 1.
@@ -26,7 +30,7 @@ From the a_p at the primes p <= B alone (``ap``): the local root numbers w_p at 
 they list (Cremona's aplist stores w_p there), the torsion bound gcd(#E(F_p)) (Silverman
 VII.3.1: E(Q)_tors injects into E(F_p) at good p > 2), and the Mestre–Nagao sums (Mestre 1985;
 Nagao 1997). Every other group knows what its own columns are (``bsd``: the BSD quantities, among
-which the BSD identity holds exactly).
+which the BSD identity holds exactly; ``invariants``: the invariants above).
 
 Each known quantity is a column of the model frame: computed by PARI in the bsd and features
 stages, or derived here from those columns (:func:`with_derived`). :data:`KNOWN_FROM_GROUP` is the
@@ -41,6 +45,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from arithmetic.schemas import INVARIANT_NUMBERS, ZERO_COLUMNS
+
 
 #: A sum below this is a vanishing L'(E,1): the sums are accurate to about 1e-13 at the
 #: tolerance of ``features.l_series_tolerance``, and at rank 1 L'(E,1) = Ω·R·#Ш·∏c_p/#T²
@@ -49,11 +55,12 @@ DERIVATIVE_VANISHES = 1e-9
 
 CONDUCTOR = ["log_conductor", "bad_primes", "additive_primes", "semistable", "log_largest_prime"]
 LOCAL = ["split_primes", "nonsplit_primes", "local_root_number_minus", r"kodaira_.+"]
+INVARIANTS = [*INVARIANT_NUMBERS, ZERO_COLUMNS]
 #: What the Weierstrass equation determines exactly (patterns, full-match regular expressions).
 EQUATION = [*CONDUCTOR, *LOCAL, "slog_discriminant", "log_tamagawa_product", "log_torsion",
             "torsion_noncyclic", "log_real_period", "root_number", r"ap_\d+", r"ap_norm_\d+",
             r"mn_s\d_\d+", "torsion_bound", "l_series_0", "l_series_1", "analytic_rank_l",
-            "log_l_value", "bsd_log_sha_rank0", "bsd_log_regulator_rank1"]
+            "log_l_value", "bsd_log_sha_rank0", "bsd_log_regulator_rank1", *INVARIANTS]
 
 #: Feature group -> the known quantities a number theorist derives exactly from it.
 KNOWN_FROM_GROUP: dict[str, list[str]] = {
@@ -66,6 +73,7 @@ KNOWN_FROM_GROUP: dict[str, list[str]] = {
     "local_data": LOCAL,
     "bsd": ["rank", "log_torsion", "log_tamagawa_product", "log_real_period", "log_regulator",
             "log_special_value", "log_sha_an"],
+    "invariants": INVARIANTS,
     "topology": [],
 }
 

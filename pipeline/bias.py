@@ -96,7 +96,6 @@ def figures(table: pl.DataFrame) -> dict[str, bytes]:
 def main() -> None:
     params = load_params()
     require_inputs("bias", params.paths, "evaluations", "features", "feature_groups", "bsd",
-                   "invariants",
                    "height_sample", "height_sample_features", "stein_watkins",
                    "stein_watkins_features")
     evaluations = pl.read_parquet(params.paths.evaluations)

@@ -100,4 +100,3 @@ def chunk_table(paths: list[Path], curves: pl.DataFrame, directory: Path,
         raise error(f"chunks in {directory} do not hold the {len(curves)} input curves in order "
                     f"({len(labels)} rows); delete the directory and rerun")
     return table
-

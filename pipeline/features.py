@@ -3,19 +3,24 @@
 The PARI work (a_p, w_p and the conductor's factorization, once per isogeny class) and the exact
 integer work on the Weierstrass coefficients run in ``features.workers`` processes over chunks of
 whole classes, resumably (:mod:`pipeline.chunks`). The rest is vectorized: normalized traces and
-Mestre–Nagao sums (:func:`models.features.trace_features`), conductor features, and the logs of
-the BSD quantities from ``paths.bsd``. Every column belongs to a group of ``features.groups``.
+Mestre–Nagao sums (:func:`models.features.trace_features`), conductor features, the logs of
+the BSD quantities from ``paths.bsd``, and the numbers of the invariants stage's table
+``paths.invariants`` (modular degree, isogeny class, Szpiro ratio, low zeros, 2-Selmer rank).
+Every column belongs to a group of ``features.groups``.
 """
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from functools import partial
+from pathlib import Path
 
 import polars as pl
 
 from arithmetic.local_data import LOCAL_DATA_SCHEMA
 from arithmetic.pari import process_pari, start_process_pari
+from arithmetic.schemas import INVARIANT_NUMBERS, ZERO_COLUMNS
 from arithmetic.traces import class_arithmetic, primes_up_to
 from arithmetic.weierstrass import WEIERSTRASS_COLUMNS, weierstrass_features
 from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_features,
@@ -89,35 +94,62 @@ def assemble(curves: pl.DataFrame, bsd: pl.DataFrame, computed: pl.DataFrame,
                       bsd.select("root_number"), bsd_features(bsd)], how="horizontal")
 
 
-def planned_columns(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features) -> list[str]:
+def invariant_features(invariants: pl.DataFrame, curves: pl.DataFrame,
+                       path: Path | str = "the invariants table") -> pl.DataFrame:
+    """The numbers of the invariants table (:data:`arithmetic.schemas.INVARIANT_NUMBERS` and
+    the zero heights), row for row with ``curves``; the lists (isogeny degrees and matrix) stay
+    out. ``path`` names the table in the error when its rows are not the curves'."""
+    if not invariants["label"].equals(curves["label"]):
+        raise ValueError(f"{path} does not hold the curves of the curve table in order; rerun "
+                         "`dvc repro invariants`")
+    return invariants.select(c for c in invariants.columns
+                             if c in INVARIANT_NUMBERS or re.fullmatch(ZERO_COLUMNS, c))
+
+
+def feature_table(curves: pl.DataFrame, bsd: pl.DataFrame, invariants: pl.DataFrame,
+                  section: Features, chunk_dir, executor: Executor | None = None) -> pl.DataFrame:
+    """The features stage's table: :func:`compute_features` of the curves, then the numbers of
+    their invariants table (:func:`invariant_features`, already selected)."""
+    return pl.concat([compute_features(curves, bsd, section, chunk_dir, executor), invariants],
+                     how="horizontal")
+
+
+def planned_columns(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
+                    invariant_columns: list[str]) -> list[str]:
     """The columns the feature table will have: they depend on the params alone, so they are
-    those of the first isogeny class's features, computed here in a few milliseconds."""
+    those of the first isogeny class's features, computed here in a few milliseconds, then
+    ``invariant_columns`` (:func:`invariant_features`)."""
     start_process_pari(REALPRECISION, section.pari_stack_mb)
     count = int((curves["isogeny_class"] == curves["isogeny_class"][0]).sum())
     head = curves.head(count).select(*KEY_COLUMNS, "ainvs")
     computed = features_chunk(head, primes_up_to(section.primes_max),
                               section.l_series_tolerance, section.l_series_terms_max)
-    return assemble(curves.head(count), bsd.head(count), computed, section).columns
+    return [*assemble(curves.head(count), bsd.head(count), computed, section).columns,
+            *invariant_columns]
 
 
-def check_groups(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features) -> dict:
+def check_groups(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
+                 invariant_columns: list[str]) -> dict:
     """``features.groups`` resolved against the planned columns, before any chunk runs;
     :class:`ParamsError` for a pattern matching no column or a column in no group."""
     try:
-        return resolve_groups(planned_columns(curves, bsd, section), section.groups)
+        return resolve_groups(planned_columns(curves, bsd, section, invariant_columns),
+                              section.groups)
     except ValueError as err:
         raise ParamsError(f"params.yaml: {err}") from None
 
 
 def main() -> None:
     params = load_params()
-    require_inputs("features", params.paths, "curves", "bsd")
+    require_inputs("features", params.paths, "curves", "bsd", "invariants")
     section = params.features
     curves = pl.read_parquet(params.paths.curves)
     bsd = pl.read_parquet(params.paths.bsd)
-    planned = check_groups(curves, bsd, section)
-    table = compute_features(curves, bsd, section, params.paths.features_chunks,
-                             params.executor)
+    invariants = invariant_features(pl.read_parquet(params.paths.invariants), curves,
+                                    params.paths.invariants)
+    planned = check_groups(curves, bsd, section, invariants.columns)
+    table = feature_table(curves, bsd, invariants, section, params.paths.features_chunks,
+                          params.executor)
     try:
         groups = resolve_groups(table.columns, section.groups)
     except ValueError as err:

@@ -1,6 +1,6 @@
-"""The model frame the findings engine searches: the features, the BSD table and the
-invariants of the Cremona curves, row for row, restricted to ``search.sample_classes`` isogeny
-classes when it is set.
+"""The model frame the findings engine searches: the features (the invariants stage's numbers
+among them) and the BSD table of the Cremona curves, row for row, restricted to
+``search.sample_classes`` isogeny classes when it is set.
 
 The train and bias stages both read it here, so the bias checks refit on exactly the curves the
 search scored. Parquet is scanned lazily and filtered before it is read: on the full range
@@ -25,21 +25,10 @@ def search_frame(params: Params) -> pl.DataFrame:
                                  params.search.seed)
         features = features.filter(pl.col("isogeny_class").is_in(classes.implode()))
         bsd = bsd.filter(pl.col("isogeny_class").is_in(classes.implode()))
-    return with_invariants(model_frame(features.collect(), bsd.collect()), params)
-
-
-def with_invariants(frame: pl.DataFrame, params: Params) -> pl.DataFrame:
-    """The model frame with the invariants stage's numeric columns beside it (by label), which
-    declared targets may read (``search.custom_targets``); never features of a group."""
-    invariants = pl.scan_parquet(params.paths.invariants)
-    numeric = [c for c, t in invariants.collect_schema().items()
-               if c != "label" and t.is_numeric()]
-    return frame.join(invariants.select("label", *numeric).collect(), on="label", how="left",
-                      maintain_order="left")
+    return model_frame(features.collect(), bsd.collect())
 
 
 def frame_columns(params: Params) -> list[str]:
     """The columns of :func:`search_frame`, from the tables' schemas (no row is read)."""
-    return with_invariants(model_frame(pl.read_parquet(params.paths.features, n_rows=0),
-                                       pl.read_parquet(params.paths.bsd, n_rows=0)),
-                           params).columns
+    return model_frame(pl.read_parquet(params.paths.features, n_rows=0),
+                       pl.read_parquet(params.paths.bsd, n_rows=0)).columns

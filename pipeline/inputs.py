@@ -117,7 +117,11 @@ SPECS: dict[str, Table | Json | Directory] = {
                  key=("label",)),
     "features": _FEATURES,
     "feature_groups": Json(dict, list),
-    "invariants": Table({"label": "string", "class_size": "integer"}, key=("label",)),
+    "invariants": Table({"label": "string", "degree": "integer", "degree_v2": "integer",
+                         "optimality": "integer", "class_size": "integer",
+                         "class_deg": "integer", "szpiro_ratio": "number",
+                         "two_selmer_rank": "integer"}, key=("label",),
+                        nullable=("degree", "degree_v2", "two_selmer_rank")),
     "invariants_metrics": Json(dict),
     "evaluations": Table({"target": "string", "group": "string", "task": "string",
                           "metric": "string", "score": "number", "best_baseline": "string",
@@ -162,6 +166,7 @@ SPECS: dict[str, Table | Json | Directory] = {
 
 #: Inputs that describe the same curves, row for row: (table, table, key).
 SAME_CURVES = [("curves", "bsd", "label"), ("bsd", "features", "label"),
+               ("curves", "invariants", "label"),
                ("height_sample", "height_sample_features", "label"),
                ("stein_watkins", "stein_watkins_features", "label")]
 

@@ -18,15 +18,15 @@ from typing import Annotated, Literal
 
 import yaml
 import polars as pl
-from arithmetic.schemas import BSD_SCHEMA, INVARIANTS_SCHEMA, KEY_COLUMNS as BSD_KEYS
+from arithmetic.schemas import BSD_SCHEMA, INVARIANT_NUMBERS, KEY_COLUMNS as BSD_KEYS, ZERO_COLUMNS
 from arithmetic.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
 from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
                       model_validator)
 
 PARAMS_FILE = Path("params.yaml")
-#: The columns of the curve tables besides the features, which declared targets may read.
-TABLE_COLUMNS = [*BSD_KEYS, *BSD_SCHEMA,
-                 *(c for c, t in INVARIANTS_SCHEMA.items() if c != "label" and t.is_numeric())]
+#: The columns of the bsd and invariants tables, which declared targets may read (beside the
+#: features).
+TABLE_COLUMNS = [*BSD_KEYS, *BSD_SCHEMA, *INVARIANT_NUMBERS]
 
 
 
@@ -457,7 +457,7 @@ class Params(_Section):
                              f"features.primes_max ({self.features.primes_max})")
         for name, spec in self.search.custom_targets.items():
             unknown = [c for c in pl.sql_expr(spec.expression).meta.root_names()
-                       if c not in TABLE_COLUMNS and not re.fullmatch(r"z\d+", c) and not any(
+                       if c not in TABLE_COLUMNS and not re.fullmatch(ZERO_COLUMNS, c) and not any(
                            re.fullmatch(p, c) for ps in self.features.groups.values() for p in ps)]
             if unknown:
                 raise ValueError(f"search.custom_targets.{name}.expression: no column "

@@ -98,7 +98,8 @@ def fit_final(job: tuple[str, str, list[str], list[str], Path], frame: pl.DataFr
     """The pair's exported model: LightGBM on every curve of the search frame with the target,
     for the median number of rounds early stopping kept in the cross-validation folds (no rows
     held back), with ``lightgbm.dask`` when a dask ``client`` is given; its mean |SHAP| on a
-    seeded sample of curves. Writes ``<stem>.txt`` (LightGBM text) and ``<stem>.json``."""
+    seeded sample of curves. Writes ``<stem>.txt`` (LightGBM text) and ``<stem>.json``, which
+    gains the target's classes for a classification (the evaluations' ``classes`` column)."""
     _, _, columns, _, stem = job
     result = json.loads(evaluation_path(stem).read_text())
     settings = search.gbm.model_dump() | {"n_estimators": max(1, result["gbm_rounds"]),
@@ -109,6 +110,8 @@ def fit_final(job: tuple[str, str, list[str], list[str], Path], frame: pl.DataFr
     model.fit(data, TARGET)
     sample = data.sample(min(SHAP_SAMPLE, len(data)), seed=search.seed)
     result["attributions"] = model.attributions(sample).to_dicts()
+    if model.classes_ is not None:      # the target's values, in the order LightGBM numbers them
+        result["classes"] = model.classes_.tolist()
     write_text(model.model_text(), stem.with_suffix(".txt"))
     write_json(result, stem.with_suffix(".json"))
 
@@ -203,7 +206,7 @@ def collect(paths: list[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def main() -> None:
     params = load_params()
-    require_inputs("train", params.paths, "features", "feature_groups", "bsd", "invariants")
+    require_inputs("train", params.paths, "features", "feature_groups", "bsd")
     paths = run_all(params)
     evaluations, importances = collect(paths)
     # evaluations, importances and models are published together: a kill leaves all old or

@@ -10,6 +10,7 @@ GROUP_WORDS = {
     "parity": "the root number",
     "bsd": "the other BSD quantities",
     "topology": "the Betti curves of its conductor window's a_p and (c4, c6) clouds",
+    "invariants": "the modular degree, isogeny class, Szpiro ratio, low zeros and 2-Selmer rank",
 }
 
 METRIC_WORDS = {"mcc": "MCC", "balanced_accuracy": "balanced accuracy", "r2": "R²", "mae": "MAE"}

@@ -45,20 +45,29 @@ def classes_of(*labels: str) -> pl.DataFrame:
     return pl.concat(frames).filter(pl.col("isogeny_class").is_in(classes))
 
 
+#: Bounds of the invariants in the test tables: every column has values (degrees of the optimal
+#: curves with N <= 100, zeros and 2-Selmer ranks for N <= 300) in about 6 s for N < 1000.
+TEST_INVARIANT_BOUNDS = {"degree_conductor_max": 100, "zeros": 3, "zeros_conductor_max": 300,
+                         "selmer_conductor_max": 300}
+
+
 @pytest.fixture(scope="session")
 def model_tables(tmp_path_factory, pari) -> dict[str, pl.DataFrame]:
-    """curves, bsd, features and the model frame for every curve with conductor < 1000,
-    computed by the stages' own functions (in this process)."""
+    """curves, bsd, invariants, features and the model frame for every curve with conductor
+    < 1000, computed by the stages' own functions (in this process)."""
     from arithmetic.bsd import bsd_table
+    from arithmetic.invariants import invariants_table
     from models.features import model_frame
-    from pipeline.features import compute_features
+    from pipeline.features import feature_table, invariant_features
     from pipeline.params import load_params
 
     curves = read_curves(1, 1000)
     bsd = bsd_table(pari, curves, 1e-6, 128, 64)
+    invariants = invariants_table(pari, curves, **TEST_INVARIANT_BOUNDS)
     section = load_params(PROJECT / "params.yaml").features.model_copy(update={"workers": 1})
-    features = compute_features(curves, bsd, section, tmp_path_factory.mktemp("features") / "c")
-    return {"curves": curves, "bsd": bsd, "features": features,
+    features = feature_table(curves, bsd, invariant_features(invariants, curves), section,
+                             tmp_path_factory.mktemp("features") / "c")
+    return {"curves": curves, "bsd": bsd, "invariants": invariants, "features": features,
             "frame": model_frame(features, bsd), "section": section}
 
 
@@ -75,13 +84,6 @@ def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
     return result
-
-
-def write_invariants(bsd: pl.DataFrame, path: Path) -> None:
-    """A minimal invariants table of the curves of ``bsd`` (their isogeny class sizes) at
-    ``path``: what the train and bias stages read beside the features."""
-    bsd.select("label", class_size=pl.len().over("isogeny_class").cast(pl.Int8)) \
-        .write_parquet(path)
 
 
 def small_params() -> dict:

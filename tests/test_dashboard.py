@@ -12,7 +12,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from dashboard.queries import CurveFilter, histogram, search_curves
+from dashboard.queries import CurveFilter, histogram, prediction_words, search_curves
 from tests.conftest import PROJECT, small_params
 
 PAGES = PROJECT / "dashboard" / "pages"
@@ -352,3 +352,13 @@ def test_bsd_identity_of_a_record():
               "regulator": 1.0, "sha": 1, "tamagawa_product": 5, "torsion": 5}
     sides = bsd_identity(record)
     assert abs(sides["ratio"] - 1) < 1e-12 and abs(sides["right"] - 0.253841860855911) < 1e-12
+
+
+def test_a_prediction_names_the_class_the_model_numbered():
+    # a root number's model numbers its classes -1, 1 as 0, 1; a binary model outputs P(1)
+    assert prediction_words([0.8], "classification", [-1, 1]) == "1 (probability 0.800)"
+    assert prediction_words([0.1, 0.2, 0.7], "classification", [1, 2, 5]) == \
+        "5 (probability 0.700)"
+    assert prediction_words([0.1, 0.2, 0.7], "classification", None) == \
+        "class #2 (probability 0.700)"
+    assert prediction_words([1.25], "regression", None) == "1.25"

@@ -13,7 +13,7 @@ import yaml
 from models.gbm import GbmModel
 from pipeline.cluster import dask_client
 from pipeline.params import load_params
-from tests.conftest import PROJECT, write_invariants
+from tests.conftest import PROJECT
 
 
 def _project(tmp_path, model_tables, executor: str):
@@ -27,7 +27,6 @@ def _project(tmp_path, model_tables, executor: str):
     (tmp_path / "data").mkdir()
     model_tables["features"].write_parquet(tmp_path / loaded.paths.features)
     model_tables["bsd"].write_parquet(tmp_path / loaded.paths.bsd)
-    write_invariants(model_tables["bsd"], tmp_path / loaded.paths.invariants)
     groups = resolve_groups(model_tables["features"].columns, loaded.features.groups)
     (tmp_path / loaded.paths.feature_groups).write_text(json.dumps(groups))
     return loaded

@@ -81,9 +81,11 @@ def template(tmp_path_factory, pari) -> Path:
     """A scratch project holding a valid version of every input in SPECS."""
     from arithmetic.bsd import bsd_table
     from arithmetic.elldata import read_curves
+    from arithmetic.invariants import invariants_table
     from models.features import resolve_groups
-    from pipeline.features import compute_features
+    from pipeline.features import feature_table, invariant_features
     from pipeline.params import validate_params
+    from tests.conftest import TEST_INVARIANT_BOUNDS
 
     root = tmp_path_factory.mktemp("faults") / "template"
     root.mkdir()
@@ -92,9 +94,12 @@ def template(tmp_path_factory, pari) -> Path:
     curves = read_curves(1, 100)
     bsd = bsd_table(pari, curves, 1e-6, 128, 64)
     section = params.features.model_copy(update={"workers": 1})
-    features = compute_features(curves, bsd, section, root / "features.chunks")
+    invariants = invariants_table(pari, curves, **TEST_INVARIANT_BOUNDS)
+    features = feature_table(curves, bsd, invariant_features(invariants, curves), section,
+                             root / "features.chunks")
     shutil.rmtree(root / "features.chunks", ignore_errors=True)
-    real = {"curves": curves, "bsd": bsd, "features": features, "height_sample": bsd,
+    real = {"curves": curves, "bsd": bsd, "invariants": invariants, "features": features,
+            "height_sample": bsd,
             "height_sample_features": features, "stein_watkins": bsd,
             "stein_watkins_features": features}
     for name, spec in SPECS.items():

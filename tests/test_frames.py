@@ -6,7 +6,7 @@ import yaml
 
 from pipeline.frames import search_frame
 from pipeline.params import load_params
-from tests.conftest import PROJECT, write_invariants
+from tests.conftest import PROJECT
 
 
 def _params(tmp_path, model_tables, sample_classes):
@@ -18,14 +18,12 @@ def _params(tmp_path, model_tables, sample_classes):
                                             "bsd": tmp_path / "bsd.parquet"})
     model_tables["features"].write_parquet(paths.features)
     model_tables["bsd"].write_parquet(paths.bsd)
-    write_invariants(model_tables["bsd"], paths.invariants)
     return params.model_copy(update={"paths": paths})
 
 
 def test_whole_table_without_a_sample(tmp_path, model_tables):
     frame = search_frame(_params(tmp_path, model_tables, None))
-    # the model frame with the invariants' numeric columns beside it (here class_size)
-    assert frame.drop("class_size").equals(model_tables["frame"])
+    assert frame.equals(model_tables["frame"])
 
 
 def test_sample_of_classes_keeps_rows_in_table_order(tmp_path, model_tables):
@@ -34,6 +32,6 @@ def test_sample_of_classes_keeps_rows_in_table_order(tmp_path, model_tables):
     assert frame["isogeny_class"].n_unique() == 200
     expected = model_tables["frame"].filter(
         pl.col("isogeny_class").is_in(frame["isogeny_class"].unique().to_list()))
-    assert frame.drop("class_size").equals(expected)   # whole classes, same rows, same order
+    assert frame.equals(expected)   # whole classes, same rows, same order
     assert search_frame(params).equals(frame)
 

@@ -134,6 +134,16 @@ def class_noise(frame: pl.DataFrame, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=classes.max() + 1)[classes]
 
 
+def test_the_invariants_are_known_from_the_equation_and_from_themselves(engine):
+    frame, groups, _ = engine
+    assert known_columns(["invariants"], frame.columns) == groups["invariants"]
+    assert set(groups["invariants"]) <= set(known_columns(["weierstrass"], frame.columns))
+    # the 2-Selmer rank s bounds the rank r, and s - dim E[2](Q) = r mod 2 when Sha is finite
+    target = Target("rank", "classification", pl.col("rank"), (), ("rank",))
+    [result] = decide([run(engine, target, ["invariants"], frame)], SETTINGS.fdr)
+    assert result["verdict"] != FLAGGED and result["p_added"] > SETTINGS.fdr, result
+
+
 def test_an_exact_local_quantity_is_explained(engine):
     frame = engine[0]
     target = Target("local_ratio", "regression",

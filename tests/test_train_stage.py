@@ -8,7 +8,7 @@ import polars as pl
 import yaml
 
 from pipeline.params import load_params
-from tests.conftest import PROJECT, write_invariants
+from tests.conftest import PROJECT
 
 
 def test_train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables):
@@ -23,7 +23,6 @@ def test_train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables):
     (tmp_path / "data").mkdir()
     model_tables["features"].write_parquet(loaded.paths.features)
     model_tables["bsd"].write_parquet(loaded.paths.bsd)
-    write_invariants(model_tables["bsd"], loaded.paths.invariants)
     groups = resolve_groups(model_tables["features"].columns, loaded.features.groups)
     loaded.paths.feature_groups.write_text(json.dumps(groups))
 
@@ -37,6 +36,8 @@ def test_train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables):
     train.main()
     evaluations = pl.read_parquet(loaded.paths.evaluations)
     assert evaluations["target"].to_list() == ["rank_parity", "log_sha_an"]
+    # the classes of a classification, in the order of the exported model's outputs
+    assert evaluations["classes"].to_list() == [[0, 1], None]
     assert sorted(p.name for p in loaded.paths.gbm_models.iterdir()) == \
         ["log_sha_an__bsd.txt", "rank_parity__bsd.txt"]
     importances = pl.read_parquet(loaded.paths.importances)
@@ -79,7 +80,6 @@ def test_an_experiment_computes_only_the_pairs_it_changes(tmp_path, monkeypatch,
         if not (directory / "data" / "features.parquet").exists():
             model_tables["features"].write_parquet(directory / "data" / "features.parquet")
             model_tables["bsd"].write_parquet(directory / "data" / "bsd.parquet")
-            write_invariants(model_tables["bsd"], directory / "data" / "invariants.parquet")
             (directory / "data" / "feature_groups.json").write_text(json.dumps(groups))
         train.main()
 

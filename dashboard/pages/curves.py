@@ -205,7 +205,7 @@ else:
             continue
         output = model_output(model.read_text(), columns, frame)
         lines.append(f"- **{row['target']} ~ {row['group']}**: the model predicts "
-                     f"{prediction_words(output, row['task'], None)}.")
+                     f"{prediction_words(output, row['task'], row.get('classes'))}.")
     st.markdown("\n".join(lines))
     st.caption("The exported model of each pair is fitted on every searched curve, this one "
                "included; its out-of-fold predictions are what the findings' scores measure.")
