@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from pipeline.atomic import atomic_path
-from pipeline.params import PARAMS_FILE, ParamsError, validate_params
+from pipeline.params import PARAMS_FILE, ParamsError, parse_yaml, validate_params
 
 #: ``  key: value   # comment``: indentation, key, value, spacing and comment.
 SETTING = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w]*):"
@@ -67,11 +67,14 @@ def set_line(line: str, value, where: str) -> str:
 
 def apply_preset(preset: Path, target: Path = PARAMS_FILE) -> list[str]:
     """Set every leaf of ``preset`` in ``target``; return the dotted keys whose value changed."""
-    overrides = yaml.safe_load(Path(preset).read_text())
+    try:
+        overrides = parse_yaml(Path(preset).read_text())
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{preset}: not valid YAML: {err}") from None
     if not isinstance(overrides, dict) or not overrides:
         raise ParamsError(f"{preset}: expected a mapping of params sections")
     lines = Path(target).read_text().splitlines()
-    current = yaml.safe_load("\n".join(lines))
+    current = parse_yaml("\n".join(lines))
     where = setting_lines(lines)
     changed = []
     for path, value in leaves(overrides):
@@ -85,7 +88,7 @@ def apply_preset(preset: Path, target: Path = PARAMS_FILE) -> list[str]:
             lines[where[path]] = set_line(lines[where[path]], value, f"{preset}: {name}")
             changed.append(name)
     text = "\n".join(lines) + "\n"
-    validate_params(yaml.safe_load(text), f"{target} with {preset}")
+    validate_params(parse_yaml(text), f"{target} with {preset}")
     with atomic_path(target) as tmp:
         tmp.write_text(text)
     return changed

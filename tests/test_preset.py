@@ -53,6 +53,8 @@ def test_lists_strings_and_null(params_copy, tmp_path):
     ("ingest: {conductor_max: 600000}\n", r"with .*preset\.yaml: ingest: Value error, .*beyond"),
     ("search: {targets: [rank]}\n", r"search\.targets: its value spans several lines"),
     ("[1, 2]\n", r"expected a mapping of params sections"),
+    ("search:\n  seed: 1\n  seed: 2\n",
+     r"not valid YAML: .*key 'seed' given twice \(line 2 and line 3\)"),
 ])
 def test_bad_presets_name_the_setting_and_leave_params_alone(params_copy, tmp_path, text, message):
     before = params_copy.read_text()
