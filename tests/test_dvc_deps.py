@@ -52,3 +52,13 @@ def test_code_digest_follows_every_file_of_the_closure(tmp_path):
     with open(root / "pipeline/atomic.py", "a") as handle:      # bsd -> chunks -> runner -> atomic
         handle.write("# changed\n")
     assert code_digest("pipeline.bsd", root=root) != before
+
+
+@pytest.mark.parametrize("stage", ["height_sample", "stein_watkins"])
+def test_a_reference_sample_reruns_for_the_feature_params_it_reads(stage):
+    """The samples' features run on their stage's own workers and never read the groups, so
+    ``features.workers`` or a new group leaves them alone; every other field may change them."""
+    from pipeline.params import Features
+    declared = {str(p).removeprefix("features.") for p in STAGES[stage]["params"]
+                if str(p).startswith("features")}
+    assert declared == set(Features.model_fields) - {"workers", "groups"}

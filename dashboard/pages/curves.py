@@ -171,7 +171,16 @@ st.table(degrees.select("label", "lmfdb", "degree", "ainvs", "torsion", "sha").t
          .set_index("label"))
 
 features_path = Path(data.params().paths.features)
-features = pl.scan_parquet(features_path).filter(pl.col("label") == label).collect() \
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _features(stamp: float, label: str, conductor: int) -> pl.DataFrame:
+    # the table is in conductor order: the conductor's row-group statistics skip the rest
+    return pl.scan_parquet(features_path).filter(
+        (pl.col("conductor") == conductor) & (pl.col("label") == label)).collect()
+
+
+features = _features(features_path.stat().st_mtime, label, record["conductor"]) \
     if features_path.exists() else None
 if features is not None and len(features):
     traces = features.select(pl.col(r"^ap_\d+$"))
