@@ -33,6 +33,9 @@ _GP_RATIONAL = re.compile(r"(?<=\d)/(?=\d)")
 #: Decimal points and exponents never occur in the tables; they would masquerade as rationals.
 _NOT_GP_INTEGER = re.compile(r"(?<=\d)[.eE]")
 _GP_STRING = re.compile(r'"[^"]*"')
+#: What the structure of a GP vector is made of, strings skipped whole (they hold no structure).
+_GP_STRUCTURE = re.compile(r'[\[\],]|"[^"]*"')
+_SPACE = re.compile(r"\s*")
 
 
 def _excerpt(value) -> str:
@@ -70,6 +73,39 @@ class CurveRecord:
     ainvs: tuple[int, int, int, int, int]
     gens: tuple[tuple[str, str], ...]
     where: str
+
+
+def _line_column(text: str | bytes, offset: int) -> tuple[int, int]:
+    """The line and column (from 1) of ``offset`` in ``text``."""
+    newline = "\n" if isinstance(text, str) else b"\n"
+    return (text.count(newline, 0, offset) + 1,
+            offset - (text.rfind(newline, 0, offset) + 1) + 1)
+
+
+def _place(text: str, indices: tuple[int, ...]) -> str:
+    """``line L, column C`` of the element at ``indices`` (from the outermost vector in, from 0)
+    of the GP vector ``text``. The tables are a single line, so the column is what finds a
+    record; only called on an error, as it walks the text."""
+    target, counters = list(indices), []    # counters: the element index at each open bracket
+    for token in _GP_STRUCTURE.finditer(text):
+        mark = token.group()
+        if mark == "]":
+            if not counters:
+                break
+            counters.pop()
+            continue
+        if mark == "[":
+            counters.append(0)
+        elif mark == ",":
+            if not counters:
+                break
+            counters[-1] += 1
+        else:
+            continue
+        if counters == target:
+            line, column = _line_column(text, _SPACE.match(text, token.end()).end())
+            return f"line {line}, column {column}"
+    return "place not found"                # only for indices the parser did not read
 
 
 def table_files(directory: Path | None = None) -> dict[int, TableFile]:
@@ -124,7 +160,9 @@ def read_text(table: TableFile, verify: bool = True) -> str:
     try:
         return raw.decode("ascii")
     except UnicodeDecodeError as err:
-        raise ElldataError(f"{table.path}: byte {err.start}: not ASCII text") from None
+        line, column = _line_column(raw, err.start)
+        raise ElldataError(f"{table.path}: line {line}, column {column}: byte {err.start} "
+                           f"({raw[err.start]:#04x}) is not ASCII text") from None
 
 
 def parse_gp_vector(text: str, source: str) -> list:
@@ -140,8 +178,7 @@ def parse_gp_vector(text: str, source: str) -> list:
     blanked = _GP_STRING.sub(lambda m: '"' + " " * (len(m.group()) - 2) + '"', text)
     stray = _NOT_GP_INTEGER.search(blanked)
     if stray is not None:
-        line = text.count("\n", 0, stray.start()) + 1
-        column = stray.start() - (text.rfind("\n", 0, stray.start()) + 1) + 1
+        line, column = _line_column(text, stray.start())
         raise ElldataError(f"{source}: line {line}, column {column}: malformed GP vector "
                            f"(unexpected {stray.group()!r} in a number)")
     try:
@@ -160,7 +197,9 @@ def _coordinate(value, where: str) -> str:
     return str(value)
 
 
-def _curve(entry, conductor: int, where: str) -> CurveRecord:
+def _curve(entry, conductor: int, where: str, source: Path) -> CurveRecord:
+    """The record ``entry`` of the block of ``conductor``; its errors name it by ``where`` (block
+    and curve), and the record keeps ``where`` behind the file ``source`` for the curve checks."""
     if not (isinstance(entry, list) and len(entry) == 3):
         raise ElldataError(f"{where}: expected [label, ainvs, gens], got {_excerpt(entry)}")
     label, ainvs, gens = entry
@@ -184,31 +223,43 @@ def _curve(entry, conductor: int, where: str) -> CurveRecord:
         label=label, isogeny_class=f"{conductor}{match['iso']}", number=int(match["number"]),
         conductor=conductor, ainvs=tuple(ainvs),
         gens=tuple((_coordinate(x, where), _coordinate(y, where)) for x, y in gens),
-        where=where)
+        where=f"{source}: {where}")
 
 
 def read_table(table: TableFile, conductor_min: int, conductor_max: int,
                verify: bool = True) -> list[CurveRecord]:
-    """Curves of one table file with ``conductor_min <= N < conductor_max``, in table order."""
+    """Curves of one table file with ``conductor_min <= N < conductor_max``, in table order.
+
+    A malformed block or record raises :class:`ElldataError` naming the file, the line and
+    column where it starts, and the block and curve."""
     name = table.path.name
-    blocks = parse_gp_vector(read_text(table, verify), str(table.path))
+    text = read_text(table, verify)
+    blocks = parse_gp_vector(text, str(table.path))
     if not isinstance(blocks, list):
         raise ElldataError(f"{table.path}: expected a vector of conductor blocks")
     records: list[CurveRecord] = []
     previous = 0
     for i, block in enumerate(blocks, start=1):
-        where = f"{name}: block {i}"
-        if not (isinstance(block, list) and len(block) >= 2 and isinstance(block[0], int)):
-            raise ElldataError(f"{where}: expected [N, curve, ...], got {_excerpt(block)}")
-        conductor = block[0]
-        if not (table.first_conductor <= conductor < table.first_conductor + CONDUCTORS_PER_FILE):
-            raise ElldataError(f"{where}: conductor {conductor} does not belong in {name}")
-        if conductor <= previous:
-            raise ElldataError(f"{where}: conductor {conductor} out of order after {previous}")
-        previous = conductor
-        if conductor_min <= conductor < conductor_max:
-            records.extend(_curve(entry, conductor, f"{where} (N={conductor}), curve {j}")
-                           for j, entry in enumerate(block[1:], start=1))
+        indices = (i - 1,)                  # the element a structure error points at
+        try:
+            where = f"block {i}"
+            if not (isinstance(block, list) and len(block) >= 2 and isinstance(block[0], int)):
+                raise ElldataError(f"{where}: expected [N, curve, ...], got {_excerpt(block)}")
+            conductor = block[0]
+            if not (table.first_conductor <= conductor
+                    < table.first_conductor + CONDUCTORS_PER_FILE):
+                raise ElldataError(f"{where}: conductor {conductor} does not belong in {name}")
+            if conductor <= previous:
+                raise ElldataError(f"{where}: conductor {conductor} out of order after "
+                                   f"{previous}")
+            previous = conductor
+            if conductor_min <= conductor < conductor_max:
+                for j, entry in enumerate(block[1:], start=1):
+                    indices = (i - 1, j)
+                    records.append(_curve(entry, conductor,
+                                          f"{where} (N={conductor}), curve {j}", table.path))
+        except ElldataError as err:
+            raise ElldataError(f"{table.path}: {_place(text, indices)}: {err}") from None
     return records
 
 

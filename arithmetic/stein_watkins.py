@@ -83,17 +83,23 @@ def read_classes(path: Path, conductor_min: int, conductor_max: int) -> pl.DataF
     ``sw_special_value``, ``sw_discriminant``, ``sw_torsion``, ``sw_line`` (file:line).
 
     The file is sorted by conductor, so reading stops at the first class beyond the range.
-    A malformed line raises :class:`SteinWatkinsError` naming the file and line.
+    A malformed line, or bzip2 data that cannot be read, raises :class:`SteinWatkinsError`
+    naming the file and line (``path:line``); ``sw_line`` names the file without its folder,
+    so that the table is the same wherever the wheel is installed.
     """
     rows, current, seen = [], None, {}
     try:
         stream = bz2.open(path, "rt", encoding="ascii")
+    except OSError as err:
+        raise SteinWatkinsError(f"{path}: cannot open: {err}") from None
+    number = 0
+    try:
         with stream:
             for number, line in enumerate(stream, start=1):
                 line = line.rstrip("\n")
                 if not line:
                     continue
-                where = f"{path.name}:{number}"
+                where = f"{path}:{number}"
                 if not line.startswith("["):
                     match = _CLASS.fullmatch(line)
                     if match is None:
@@ -126,9 +132,11 @@ def read_classes(path: Path, conductor_min: int, conductor_max: int) -> pl.DataF
                              "ainvs": [int(a) for a in match["ainvs"].split(",")],
                              "sw_rank": current["rank"], "sw_special_value": current["value"],
                              "sw_discriminant": str(discriminant),
-                             "sw_torsion": torsion, "sw_line": where})
+                             "sw_torsion": torsion, "sw_line": f"{path.name}:{number}"})
     except (OSError, EOFError, UnicodeDecodeError) as err:
-        raise SteinWatkinsError(f"{path}: cannot read: {err}") from None
+        # the text is decompressed in blocks, so the damage is at this line or after it
+        raise SteinWatkinsError(f"{path}:{number + 1}: cannot read from this line on "
+                                f"({type(err).__name__}: {err})") from None
     schema = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int64,
               "conductor": pl.Int64, "ainvs": pl.List(pl.Int64), "sw_rank": pl.Int8,
               "sw_special_value": pl.Float64, "sw_discriminant": pl.String,

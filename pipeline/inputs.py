@@ -4,9 +4,11 @@
 Every input a stage reads is opened and checked against its :data:`SPECS` entry:
 
 - a parquet table: readable (not garbage, truncated or empty bytes), every required column
-  present with its kind of dtype, no required column entirely null, rows present unless the
-  table may legitimately be empty, its key unique and never null, and for the curve table
-  every generator coordinate an exact rational (data is never handed to PARI as text);
+  present with its kind of dtype (for a list column, the dtype of its elements too: the
+  a-invariants exact integers, the generators lists of text), no required column entirely
+  null, rows present unless the table may legitimately be empty, its key unique and never
+  null, and for the curve table every generator coordinate an exact rational (data is never
+  handed to PARI as text);
 - a JSON file: valid JSON of the expected shape;
 - a directory of figures: present and a directory;
 - tables that describe the same curves (:data:`SAME_CURVES`): the same key values, so rows
@@ -39,13 +41,28 @@ def _excerpt(value) -> str:
     return text[:EXCERPT] + ("..." if len(text) > EXCERPT else "")
 
 
+def _exact_integer(dtype: pl.DataType) -> bool:
+    """An integer dtype, or a decimal with no digits after the point: the curve table stores
+    a-invariants as Decimal(38, 0), since they outgrow 64 bits."""
+    return dtype.is_integer() or (isinstance(dtype, pl.Decimal) and dtype.scale == 0)
+
+
+def _integer_list(dtype: pl.DataType) -> bool:
+    # a float or text inner dtype passes a bare list check; int() then turns 1.5 into 1
+    # silently, or fails far from the file on "x": the file itself must hold integers
+    return isinstance(dtype, pl.List) and _exact_integer(dtype.inner)
+
+
 #: Kinds of column dtype: a check and the words of the error.
 KINDS: dict[str, tuple[Callable[[pl.DataType], bool], str]] = {
     "string": (lambda t: t == pl.String, "text"),
     "integer": (lambda t: t.is_integer(), "integers"),
     "number": (lambda t: t.is_numeric(), "numbers"),
     "boolean": (lambda t: t == pl.Boolean, "booleans"),
-    "list": (lambda t: isinstance(t, pl.List), "lists"),
+    "integer_list": (_integer_list, "lists of integers (an integer or Decimal(p, 0) inner dtype)"),
+    # generators: a list of points, each point its coordinates as exact text "p" or "p/q"
+    "text_list_list": (lambda t: t == pl.List(pl.List(pl.String)),
+                       "lists of lists of text (List(List(String)))"),
     "any": (lambda t: True, "any type"),
 }
 
@@ -100,7 +117,7 @@ def _rational_generators(path: Path, frame: pl.LazyFrame) -> None:
                          "generator is not a pair [x, y]")
 
 
-_REFERENCE = Table({**_KEY, "ainvs": "list", "rank": "integer", "torsion": "integer",
+_REFERENCE = Table({**_KEY, "ainvs": "integer_list", "rank": "integer", "torsion": "integer",
                     "real_period": "number", "regulator": "number", "special_value": "number",
                     "sha_an": "number", "root_number": "integer"}, key=("label",),
                    nullable=("rank", "regulator", "special_value", "sha_an", "root_number"))
@@ -108,9 +125,9 @@ _FEATURES = Table(dict(_KEY), key=("label",))
 
 #: The inputs of the stages, by their ``paths`` entry in params.yaml.
 SPECS: dict[str, Table | Json | Directory] = {
-    "curves": Table({**_KEY, "ainvs": "list", "gens": "list"}, key=("label",),
+    "curves": Table({**_KEY, "ainvs": "integer_list", "gens": "text_list_list"}, key=("label",),
                     check=_rational_generators),
-    "bsd": Table({**_KEY, "ainvs": "list", "rank": "integer", "torsion": "integer",
+    "bsd": Table({**_KEY, "ainvs": "integer_list", "rank": "integer", "torsion": "integer",
                   "tamagawa_product": "integer", "real_period": "number",
                   "regulator": "number", "special_value": "number", "sha_an": "number",
                   "sha": "integer", "root_number": "integer", "semistable": "boolean"},

@@ -72,9 +72,9 @@ def _table(tmp_path, text: str, name: str = "ell0") -> TableFile:
 
 @pytest.mark.parametrize("text, message", [
     ('[[11,["11a1",[0,-1,1,-10],[]]]]',
-     r"ell0: block 1 \(N=11\), curve 1 \(11a1\): ainvs must be 5 integers"),
+     r"ell0: line 1, column 6: block 1 \(N=11\), curve 1 \(11a1\): ainvs must be 5 integers"),
     ('[[11,["11a1",[0,-1,1,-10,-20]]]]',
-     r"ell0: block 1 \(N=11\), curve 1: expected \[label, ainvs, gens\]"),
+     r"ell0: line 1, column 6: block 1 \(N=11\), curve 1: expected \[label, ainvs, gens\]"),
     ('[[11,["11-a1",[0,-1,1,-10,-20],[]]]]', r"curve 1: '11-a1' is not a Cremona label"),
     ('[[11,["14a1",[1,0,1,4,-6],[]]]]',
      r"\(14a1\): label conductor differs from the block's conductor 11"),
@@ -82,13 +82,29 @@ def _table(tmp_path, text: str, name: str = "ell0") -> TableFile:
     ('[[11,["11a1",[0,-1,1,-10,-20],[["x",1]]]]]',
      r"\(11a1\): generator coordinate 'x' is not a rational number"),
     ('[[11,["11a1",[0,-1,1,-10,-20],[]]],[11,["11a2",[0,-1,1,-7820,-263580],[]]]]',
-     r"block 2: conductor 11 out of order"),
-    ('[[1011,["1011a1",[0,1,1,-10,-20],[]]]]', r"block 1: conductor 1011 does not belong in ell0"),
+     r"ell0: line 1, column 36: block 2: conductor 11 out of order"),
+    ('[[1011,["1011a1",[0,1,1,-10,-20],[]]]]',
+     r"ell0: line 1, column 2: block 1: conductor 1011 does not belong in ell0"),
     ('[[11,["11a1",[0,-1,1,-10,"x"],[]]]]', r"ainvs must be 5 integers"),
 ])
 def test_structure_errors_name_the_place(tmp_path, text, message):
-    with pytest.raises(ElldataError, match=message):
+    with pytest.raises(ElldataError, match=message) as err:
         read_table(_table(tmp_path, text), 1, 1000)
+    assert str(err.value).startswith(f"{tmp_path / 'ell0'}: line 1, column ")
+
+
+def test_a_record_is_placed_by_line_and_column(tmp_path):
+    """The tables are one line each: the column of the record's opening bracket finds it, past
+    strings holding brackets and commas, and on a later line when the vector is spread out."""
+    text = ('[[11,["11a1",[0,-1,1,-10,-20],[]]],\n'
+            ' [37, ["37a1",[0,0,1,-1,0],[]], ["37[,]a2",[0,0,1,-1,0],[]]]]')
+    with pytest.raises(ElldataError, match=r"ell0: line 2, column 33: block 2 \(N=37\), "
+                                           r"curve 2: '37\[,\]a2' is not a Cremona label"):
+        read_table(_table(tmp_path, text), 1, 1000)
+    (tmp_path / "ell0").write_bytes(b'[[11,\n ["11a1"\xff')
+    with pytest.raises(ElldataError, match=r"ell0: line 2, column 9: byte 14 \(0xff\) is not "
+                                           r"ASCII text"):
+        read_table(TableFile(tmp_path / "ell0", None), 1, 1000)
 
 
 def test_checksum_mismatch_is_reported(tmp_path):

@@ -9,16 +9,24 @@ at their params paths, and sentinel bytes at every output the stage declares in 
 the cases of a stage run through tests/fault_runner.py, which imports the stage once and runs
 ``python -m pipeline.<stage>`` in a fork per case. One case per stage also runs as a plain
 ``python -m pipeline.<stage>`` subprocess.
+
+stein_watkins and ingest (on the embedded tables) read a file of an installed wheel instead:
+their cases, at the end, run the stage in this process against a damaged copy of that file,
+and the error must name the file and the line.
 """
 from __future__ import annotations
 
+import bz2
 import hashlib
 import json
 import os
+import random
 import re
+import runpy
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -56,8 +64,9 @@ def stage_outputs(stage: str) -> list[str]:
     return [n for key in ("outs", "metrics", "plots") for n in _entries(spec.get(key))]
 
 
-#: The stages that read files of the pipeline (height_sample and stein_watkins read none;
-#: ingest's inputs are the online sources, below and in test_faults_online.py).
+#: The stages that read files of the pipeline (height_sample reads none; stein_watkins and
+#: ingest read the files of installed wheels, at the end of this file, and ingest's online
+#: sources are in test_faults_online.py).
 STAGES = [s for s in DVC if stage_inputs(s)]
 
 # ---------------------------------------------------------------------------- valid inputs
@@ -68,7 +77,9 @@ def _example(kind: str, n: int) -> pl.Series:
             "integer": pl.Series(list(range(1, n + 1)), dtype=pl.Int64),
             "number": pl.Series([0.5 + i for i in range(n)], dtype=pl.Float64),
             "boolean": pl.Series([True] * n, dtype=pl.Boolean),
-            "list": pl.Series([[1.0]] * n, dtype=pl.List(pl.Float64)),
+            "integer_list": pl.Series([[0, -1, 1, -10, -20]] * n,
+                                      dtype=pl.List(pl.Decimal(38, 0))),
+            "text_list_list": pl.Series([[["5", "5"]]] * n, dtype=pl.List(pl.List(pl.String))),
             "any": pl.Series([1] * n, dtype=pl.Int64)}[kind]
 
 
@@ -140,6 +151,24 @@ def _wrong_dtype(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return frame.with_columns(replacement.alias(column))
 
 
+def _recast(column: str, dtype: pl.DataType):
+    return lambda p: _rewrite(p, lambda f: f.with_columns(pl.col(column).cast(dtype)))
+
+
+def list_faults(spec: Table) -> dict:
+    """Lists of the wrong inner dtype, which a check of the outer dtype alone lets through:
+    a-invariants as floats or text, generators as a flat list of text."""
+    faults = {}
+    for column, kind in spec.columns.items():
+        if kind == "integer_list":
+            faults[f"{column}_as_floats"] = _recast(column, pl.List(pl.Float64))
+            faults[f"{column}_as_text"] = _recast(column, pl.List(pl.String))
+        elif kind == "text_list_list":
+            faults[f"{column}_flat"] = lambda p, c=column: _rewrite(
+                p, lambda f: f.with_columns(pl.col(c).list.eval(pl.element().list.first())))
+    return faults
+
+
 def parquet_faults(name: str, spec: Table, stage: str) -> dict:
     """fault -> a function damaging the input at a path."""
     column, nulled = _victim(spec, nullable_ok=True), _victim(spec)
@@ -149,6 +178,7 @@ def parquet_faults(name: str, spec: Table, stage: str) -> dict:
         "empty": lambda p: p.write_bytes(b""),
         "missing_column": lambda p: _rewrite(p, lambda f: f.drop(column)),
         "wrong_dtype": lambda p: _rewrite(p, lambda f: _wrong_dtype(f, column)),
+        **list_faults(spec),
     }
     if nulled not in spec.nullable:
         faults["all_null_column"] = lambda p: _rewrite(
@@ -203,10 +233,8 @@ def _digest(path: Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
 
 
-def prepare_case(template: Path, root: Path, stage: str, name: str, fault: str) -> dict:
-    """A scratch project with one input damaged and sentinel outputs; the outputs' digests."""
-    case = root / f"{stage}-{name}-{fault}"
-    shutil.copytree(template, case)
+def write_sentinels(case: Path, stage: str) -> dict:
+    """Sentinel bytes at every output of ``stage`` in the project ``case``; their digests."""
     for output in stage_outputs(stage):
         path = case / PATHS[output]
         if path.is_dir():
@@ -219,8 +247,16 @@ def prepare_case(template: Path, root: Path, stage: str, name: str, fault: str) 
             (path / "kept.png").write_bytes(b"previous run " + output.encode())
         else:
             path.write_bytes(b"previous run " + output.encode())
+    return {o: _digest(case / PATHS[o]) for o in stage_outputs(stage)}
+
+
+def prepare_case(template: Path, root: Path, stage: str, name: str, fault: str) -> dict:
+    """A scratch project with one input damaged and sentinel outputs; the outputs' digests."""
+    case = root / f"{stage}-{name}-{fault}"
+    shutil.copytree(template, case)
+    outputs = write_sentinels(case, stage)
     faults_of(name, stage)[fault](case / PATHS[name])
-    return {"case": case, "outputs": {o: _digest(case / PATHS[o]) for o in stage_outputs(stage)}}
+    return {"case": case, "outputs": outputs}
 
 
 def _environment() -> dict:
@@ -336,3 +372,223 @@ def test_pari_never_evaluates_a_coordinate(pari, tmp_path):
         checked_curve(pari, "37a1", 37, [0, 0, 1, -1, 0], [(huge, "0")])
     _, _, points = checked_curve(pari, "37a1", 37, [0, 0, 1, -1, 0], [("1/4", "-5/8")])
     assert str(points) == "[[1/4, -5/8]]"
+
+
+# ------------------------------------------------------- list columns and their inner dtype
+
+
+@pytest.mark.parametrize("column, values, dtype, expected", [
+    ("ainvs", [0.0, -1.0, 1.0, -10.5, -20.0], pl.List(pl.Float64), "lists of integers"),
+    ("ainvs", ["0", "-1", "1", "-10", "-20"], pl.List(pl.String), "lists of integers"),
+    ("ainvs", [0, -1, 1, -10, -20], pl.List(pl.Decimal(38, 2)), "lists of integers"),
+    ("gens", ["0", "0"], pl.List(pl.String), "lists of lists of text"),
+    ("gens", [[0, 0]], pl.List(pl.List(pl.Int64)), "lists of lists of text"),
+], ids=["ainvs-floats", "ainvs-text", "ainvs-decimal-scale-2", "gens-flat", "gens-integers"])
+def test_a_list_column_of_the_wrong_inner_dtype_is_refused(template, tmp_path, column, values,
+                                                          dtype, expected):
+    from pipeline.inputs import InputError, check_table
+    curves = pl.read_parquet(template / PATHS["curves"])
+    path = tmp_path / "curves.parquet"
+    curves.with_columns(pl.Series(column, [values] * len(curves), dtype=dtype)).write_parquet(path)
+    with pytest.raises(InputError) as err:
+        check_table(path, SPECS["curves"])
+    assert str(err.value).startswith(f"{path}: column {column!r} has dtype {dtype}, "
+                                     f"expected {expected}")
+
+
+@pytest.mark.parametrize("dtype", [pl.List(pl.Decimal(38, 0)), pl.List(pl.Int64),
+                                   pl.List(pl.Int128), pl.List(pl.Int32)])
+def test_the_a_invariants_may_be_any_exact_integer_dtype(template, tmp_path, dtype):
+    """The curve table stores Decimal(38, 0) and the reference samples Int64: both are exact."""
+    from pipeline.inputs import check_table
+    for name in ("curves", "bsd", "stein_watkins"):
+        path = tmp_path / f"{name}.parquet"
+        (pl.read_parquet(template / PATHS[name]).with_columns(pl.col("ainvs").cast(dtype))
+         .write_parquet(path))
+        check_table(path, SPECS[name])
+
+
+# --------------------------------------------- the package files of stein_watkins and ingest
+#
+# Neither stage reads a file of the pipeline: stein_watkins reads a bzip2 text file of the
+# wheel passagemath-database-stein-watkins-mini, and ingest (source elldata) the GP tables of
+# passagemath-pari-elldata. Each case points the stage at a damaged copy, through the function
+# that finds the installed file, and runs the stage in this process as `python -m` runs it.
+
+
+def run_in_process(stage: str) -> tuple[object, float]:
+    """Run ``python -m pipeline.<stage>`` here (its ``__main__`` error handling included): the
+    exit code (the message, for an error) and the seconds it took."""
+    start = time.monotonic()
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module(f"pipeline.{stage}", run_name="__main__")
+    return exit_.value.code, time.monotonic() - start
+
+
+def scratch_stage(root: Path, stage: str, params: dict) -> dict:
+    """A project with ``params`` and sentinel outputs of ``stage``; the outputs' digests."""
+    root.mkdir()
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    return write_sentinels(root, stage)
+
+
+@pytest.fixture(scope="module")
+def stein_watkins_copy(tmp_path_factory) -> dict:
+    """a.000 as installed, up to the first class beyond the test range, as a bzip2 file; and
+    the line number of the first curve inside the range."""
+    from arithmetic.stein_watkins import data_files
+    section = PARAMS["stein_watkins"]
+    lines, first = [], None
+    with bz2.open(data_files()["a.000"].path, "rt", encoding="ascii") as stream:
+        for line in stream:
+            lines.append(line)
+            if not line.startswith("["):
+                conductor = int(line.split()[0])
+                if conductor >= section["conductor_max"]:
+                    break
+            elif first is None and conductor >= section["conductor_min"]:
+                first = len(lines)
+    path = tmp_path_factory.mktemp("stein-watkins") / "a.000.bz2"
+    path.write_bytes(bz2.compress("".join(lines).encode("ascii")))
+    return {"path": path, "first": first}
+
+
+def _bad_line(line: str, fault: str) -> str:
+    ainvs, rest = line.split(" ", 1)
+    if fault == "wrong_field_count":
+        return " ".join(line.split()[:-1]) + "\n"              # the torsion field is gone
+    coefficients = ainvs[1:-1].split(",")
+    coefficients[3] += ".5"                                    # a4 is no longer an integer
+    return f"[{','.join(coefficients)}] {rest}"
+
+
+def damage_stein_watkins(source: Path, target: Path, fault: str, line: int) -> None:
+    data = source.read_bytes()
+    if fault == "garbage":
+        target.write_bytes(random.Random(0).randbytes(4096))
+    elif fault == "truncated":
+        target.write_bytes(data[: len(data) // 2])
+    else:
+        lines = bz2.decompress(data).decode("ascii").splitlines(keepends=True)
+        lines[line - 1] = _bad_line(lines[line - 1], fault)
+        target.write_bytes(bz2.compress("".join(lines).encode("ascii")))
+
+
+def readable_lines(data: bytes) -> int:
+    """The complete lines that bzip2 data yields before it breaks off (it decompresses in
+    blocks of up to 900 kB, so a cut file yields its whole blocks)."""
+    try:
+        return bz2.BZ2Decompressor().decompress(data).count(b"\n")
+    except OSError:
+        return 0
+
+
+STEIN_WATKINS_FAULTS = {      # fault -> the message after file:line
+    "garbage": r"cannot read from this line on \(OSError: Invalid data stream\)",
+    "truncated": r"cannot read from this line on \(EOFError: Compressed file ended",
+    "wrong_field_count": r"not a curve line: '\[-?\d+(,-?\d+){4}\] \S+ \S+'",
+    "non_integer_coefficient": r"not a curve line: '\[-?\d+(,-?\d+){2},-?\d+\.5,-?\d+\] ",
+}
+
+
+def test_the_stein_watkins_copy_reads(stein_watkins_copy):
+    """The damage is what the cases below refuse: the undamaged copy reads, with curves in
+    the range from the line the bad records are put on."""
+    from arithmetic.stein_watkins import read_classes
+    section = PARAMS["stein_watkins"]
+    table = read_classes(stein_watkins_copy["path"], section["conductor_min"],
+                         section["conductor_max"])
+    assert len(table) > 100
+    assert table["sw_line"][0] == f"a.000.bz2:{stein_watkins_copy['first']}"
+
+
+@pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")
+@pytest.mark.parametrize("fault", sorted(STEIN_WATKINS_FAULTS))
+def test_a_damaged_stein_watkins_file_is_named_by_line(stein_watkins_copy, tmp_path, monkeypatch,
+                                                       fault):
+    from arithmetic import stein_watkins
+    damaged = tmp_path / "package" / "a.000.bz2"
+    damaged.parent.mkdir()
+    damage_stein_watkins(stein_watkins_copy["path"], damaged, fault, stein_watkins_copy["first"])
+    line = (readable_lines(damaged.read_bytes()) + 1 if fault in ("garbage", "truncated")
+            else stein_watkins_copy["first"])
+    monkeypatch.setattr(stein_watkins, "data_files",
+                        lambda: {"a.000": stein_watkins.SteinWatkinsFile("a.000", damaged)})
+    before = scratch_stage(tmp_path / "project", "stein_watkins", PARAMS)
+    monkeypatch.chdir(tmp_path / "project")
+    code, seconds = run_in_process("stein_watkins")
+    assert isinstance(code, str) and seconds < TIMEOUT
+    assert re.match(rf"stein_watkins: error: {re.escape(str(damaged))}:{line}: "
+                    rf"{STEIN_WATKINS_FAULTS[fault]}", code), code
+    assert {o: _digest(tmp_path / "project" / PATHS[o])
+            for o in stage_outputs("stein_watkins")} == before
+    assert not (tmp_path / "project" / PATHS["stein_watkins_chunks"]).exists()
+
+
+@pytest.fixture(scope="module")
+def elldata_table():
+    """The installed ell0 (conductors below 1000) and the sha256 its wheel's RECORD gives."""
+    from arithmetic.elldata import table_files
+    return table_files()[0]
+
+
+def damage_elldata(text: str, fault: str) -> str | bytes:
+    if fault == "garbage":
+        return random.Random(0).randbytes(4096)
+    if fault == "truncated":
+        return text[: len(text) // 2]
+    if fault == "wrong_field_count":
+        return text.replace('["11a1",[0,-1,1,-10,-20]', '["11a1",[0,-1,1,-10]', 1)
+    return text.replace('["11a1",[0,-1,1,-10,-20]', '["11a1",[0,-1,1,-10.5,-20]', 1)
+
+
+def elldata_message(text: str, fault: str) -> str:
+    """What the table reader says of the damage, after the file's path (checksums off)."""
+    if fault == "garbage":
+        return r"line \d+, column \d+: byte \d+ \(0x[89a-f][0-9a-f]\) is not ASCII text"
+    if fault == "truncated":
+        return r"line 1, column \d+: malformed GP vector \(Expecting"
+    record = text.index('["11a1"') + 1                        # columns count from 1
+    if fault == "wrong_field_count":
+        return (rf"line 1, column {record}: block 1 \(N=11\), curve 1 \(11a1\): ainvs must be "
+                r"5 integers \[a1,a2,a3,a4,a6\], got \[0, -1, 1, -10\]")
+    point = text.index("-10,-20", record) + len("-10") + 1
+    return (rf"line 1, column {point}: malformed GP vector \(unexpected '\.' in a number\)")
+
+
+ELLDATA_FAULTS = ["garbage", "truncated", "wrong_field_count", "non_integer_coefficient"]
+
+
+@pytest.mark.filterwarnings("ignore:.*found in sys.modules:RuntimeWarning")
+@pytest.mark.parametrize("verify", [True, False], ids=["checksums", "no_checksums"])
+@pytest.mark.parametrize("fault", ELLDATA_FAULTS)
+def test_a_damaged_elldata_table_is_named(elldata_table, tmp_path, monkeypatch, fault, verify):
+    """With ``ingest.verify_checksums`` the RECORD's sha256 refuses any change to the file as a
+    whole; without it the reader names the file, the line and column, and the record."""
+    from arithmetic import elldata
+    text = elldata_table.path.read_text()
+    damaged = tmp_path / "package" / "ell0"
+    damaged.parent.mkdir()
+    changed = damage_elldata(text, fault)
+    damaged.write_bytes(changed if isinstance(changed, bytes) else changed.encode("ascii"))
+    monkeypatch.setattr(elldata, "table_files", lambda directory=None: {
+        0: elldata.TableFile(damaged, elldata_table.sha256)})
+    params = {**PARAMS, "ingest": {**PARAMS["ingest"], "conductor_max": 1000,
+                                   "verify_checksums": verify}}
+    before = scratch_stage(tmp_path / "project", "ingest", params)
+    monkeypatch.chdir(tmp_path / "project")
+    code, seconds = run_in_process("ingest")
+    assert isinstance(code, str) and seconds < TIMEOUT
+    expected = ("wrong checksum: sha256 .* but the passagemath-pari-elldata RECORD says"
+                if verify else elldata_message(text, fault))
+    assert re.match(rf"ingest: error: {re.escape(str(damaged))}: {expected}", code), code
+    assert {o: _digest(tmp_path / "project" / PATHS[o]) for o in stage_outputs("ingest")} == before
+
+
+def test_the_elldata_copy_reads(elldata_table, tmp_path):
+    """The undamaged copy reads, so what the cases above refuse is the damage."""
+    from arithmetic.elldata import TableFile, read_table
+    copy = tmp_path / "ell0"
+    shutil.copy(elldata_table.path, copy)
+    records = read_table(TableFile(copy, elldata_table.sha256), 1, 1000)
+    assert records[0].label == "11a1" and records[0].ainvs == (0, -1, 1, -10, -20)
