@@ -8,8 +8,11 @@ against a lock file, retried politely.
   file changed: it is reported, never mixed in); a cached file that no longer matches is
   fetched again.
 - **Faults**: 429, 5xx, time-outs, dropped connections and truncated bodies are retried with
-  exponential back-off (``Retry-After`` honoured, capped); other HTTP errors fail at once.
-  Requests are spaced by at least ``1/rate`` seconds. Every error names the URL.
+  exponential back-off (``Retry-After`` honoured, capped); other HTTP errors fail at once, a
+  redirect among them (redirects are not followed, so no request leaves the boundary below
+  unchecked). Requests are spaced by at least ``1/rate`` seconds. Every error names the URL.
+  A subclass may read an answer as a refusal first (:meth:`Fetcher.refusal`: the LMFDB
+  API's captcha pages).
 - **Local mirrors**: a URL without a scheme, or ``file://``, is a path read from disk (same
   cache and lock), so a directory holding the files serves as a base URL.
 - **Boundary**: a fetcher serves only URLs beneath its configured ``base``: the same scheme,
@@ -196,6 +199,14 @@ class Fetcher:
             pieces.append(piece)
         return b"".join(pieces)
 
+    def refusal(self, url: str, response: requests.Response, final: bool) -> Exception | None:
+        """The error to raise for this HTTP answer in place of the usual handling (its body for
+        a 200, another attempt for a 429 or 5xx, an error naming the status otherwise), or None
+        for the usual handling. ``final``: no attempt follows this answer. None here: a source
+        whose server turns scripts away in its own way (the LMFDB's captcha) says so in a
+        subclass, so its users read the reason and not a bare status."""
+        return None
+
     def _download(self, url: str) -> bytes:
         if _is_local(url):
             path = _local_path(url)
@@ -215,6 +226,11 @@ class Fetcher:
             try:
                 response = self.session.get(url, timeout=s.timeout, stream=True,
                                             allow_redirects=False)
+                final = response.status_code not in RETRYABLE or attempt == s.retries
+                refused = self.refusal(url, response, final)
+                if refused is not None:
+                    response.close()
+                    raise refused
                 if response.status_code == 200:
                     return self._body(url, response)
             except requests.Timeout:

@@ -40,8 +40,8 @@ from pipeline.chunks import plan_chunks, run_chunks
 from pipeline.code_digest import code_digest
 from pipeline.cremona import pull_cremona
 from pipeline.fetch import Fetcher, FetchError, FetchSettings
-from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, LmfdbError, curve_table,
-                            published_ap, published_table, pull, pull_labels)
+from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, ApiFetcher, LmfdbError,
+                            curve_table, published_ap, published_table, pull, pull_labels)
 from pipeline.lmfdb_db import DatabaseFetcher, pull_database
 from pipeline.params import Executor, Ingest, Params, ParamsError, load_params
 
@@ -133,8 +133,9 @@ def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
             where = fetcher.where                   # the URI without its password
         else:
             where = getattr(section.base_url, section.source)
-            fetcher = Fetcher(params.paths.downloads, params.paths.sources_lock, settings,
-                              base=where)
+            kind = ApiFetcher if section.source == "lmfdb" else Fetcher
+            fetcher = kind(params.paths.downloads, params.paths.sources_lock, settings,
+                           base=where)
         raw, published, published_aps = pull_online(section, fetcher)
         curves = with_generators(raw, published, section, params.paths.ingest_chunks, where,
                                  params.executor)

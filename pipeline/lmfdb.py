@@ -14,7 +14,9 @@ envelope, a page that does not continue where the last one stopped, or an empty 
 ``next`` goes on (the real last page points to itself) is an
 :class:`LmfdbError` naming the URL (and the record and field). A page is checked before it is
 cached or locked; an HTML page in place of JSON (the site's captcha for scripted clients) is
-reported as a refusal, and a ``next`` link that leaves the configured base is refused.
+reported as a refusal, and a ``next`` link that leaves the configured base is refused. Through
+:class:`ApiFetcher`, so are the site's other ways of turning a script away (403, a redirect,
+429 after the retries, an HTML error page): "the LMFDB refused scripted access at URL".
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ import json
 from urllib.parse import parse_qs, quote, urljoin, urlparse
 
 import polars as pl
+import requests
 
 from arithmetic.crosscheck import PUBLISHED_AP_SCHEMA, published_frame
 from arithmetic.ecdata import APLIST_PRIMES, cremona_order
@@ -67,12 +70,53 @@ def window_url(base: str, table: str, fields: list[str], low: int, high: int) ->
                        "conductor=" + quote("py{'$gte': %d, '$lt': %d}" % (low, high)))
 
 
+def refused_access(url: str, answer: str) -> LmfdbError:
+    """The error of a page the site would not serve to a script: ``answer`` says what came
+    back instead, and the message points to the path the LMFDB offers scripts."""
+    return LmfdbError(f"the LMFDB refused scripted access at {url} (it answered {answer}); "
+                      "use `ingest.source: lmfdb_db`")
+
+
+def _is_html(content_type: str) -> bool:
+    return content_type.split(";")[0].strip().lower() in ("text/html", "application/xhtml+xml")
+
+
+class ApiFetcher(Fetcher):
+    """The fetcher of the LMFDB API. The public site turns scripts away with something other
+    than an API page, so every such answer is reported as that refusal (naming the URL and
+    pointing to ``lmfdb_db``) rather than as a bare HTTP status: an HTML page (by its
+    Content-Type, or by its body on an error status) whatever the status, 403 Forbidden, a
+    redirect (to a captcha page, say; never followed), and a 429 Too Many Requests or an
+    HTML 5xx that outlasts the retries (earlier ones are retried as for any source)."""
+
+    def refusal(self, url: str, response: requests.Response,
+                final: bool) -> LmfdbError | None:
+        if not final:
+            return None
+        status = response.status_code
+        html = _is_html(response.headers.get("Content-Type", ""))
+        if status != 200 and not html:
+            # an error's body is never used, so its first bytes may be read to tell an HTML
+            # page without its Content-Type; a 200's body is checked whole by parse_page
+            html = next(response.iter_content(64), b"").lstrip()[:1] == b"<"
+        redirect = 300 <= status < 400
+        if not (html or redirect or status in (403, 429)):
+            return None
+        answer = f"HTTP {status} {_short(response.reason or '')}".rstrip()
+        if html:
+            answer += ", an HTML page"
+        if redirect:
+            answer += f", a redirect to {_short(response.headers.get('Location', ''), 80)}"
+        if status == 429:
+            answer += f" to the last of {self.settings.retries + 1} attempts"
+        return refused_access(url, answer)
+
+
 def parse_page(raw: bytes, url: str) -> dict:
     """An API page's envelope, or :class:`LmfdbError` naming ``url`` (with at most a short
     escaped excerpt of the body)."""
     if raw.lstrip()[:1] == b"<":
-        raise LmfdbError(f"the LMFDB refused scripted access at {url} (it answered an HTML "
-                         f"page, {excerpt(raw.lstrip())}); use `ingest.source: lmfdb_db`")
+        raise refused_access(url, f"an HTML page, {excerpt(raw.lstrip())}")
     try:
         page = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:

@@ -1,11 +1,13 @@
 """Hostile data on the online paths, against local servers on 127.0.0.1: links that leave the
-configured source, oversized bodies and gzip bombs, HTML in place of JSON, and bad ecdata
-records named by file:line (or page and record); nothing is cached or locked from them."""
+configured source, oversized bodies and gzip bombs, HTML in place of JSON and the LMFDB's other
+ways of refusing a script (403, a redirect, 429 to the last attempt), and bad ecdata records
+named by file:line (or page and record); nothing is cached or locked from them."""
 from __future__ import annotations
 
 import copy
 import gzip
 import json
+import re
 from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
@@ -15,7 +17,7 @@ import pytest
 from arithmetic.curves import CurveError
 from pipeline.fetch import EXCERPT_BYTES, Fetcher, FetchError, FetchSettings, within
 from pipeline.ingest import ingest
-from pipeline.lmfdb import CURVE_FIELDS, LmfdbError, pull_window
+from pipeline.lmfdb import CURVE_FIELDS, ApiFetcher, LmfdbError, pull_window, window_url
 from pipeline.params import Params
 from tests.conftest import SHARED_FIXTURES, local_server
 from tests.online_sources import LmfdbApi, ecdata_mirror
@@ -32,8 +34,9 @@ class Hostile(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def _send(self, body: bytes, headers: dict | None = None, length: bool = True) -> None:
-        self.send_response(200)
+    def _send(self, body: bytes, headers: dict | None = None, length: bool = True,
+              status: int = 200) -> None:
+        self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         if length:
@@ -62,6 +65,22 @@ class Hostile(BaseHTTPRequestHandler):
             return self._send(b"<!DOCTYPE html><html><body>Please solve this captcha "
                               + b"\x1b[31m" * 200 + b"</body></html>",
                               {"Content-Type": "text/html"})
+        # the site's other ways of turning a script away; each body alone is no HTML page,
+        # so only the status or the Content-Type can tell
+        if self.path.startswith("/forbidden/"):
+            return self._send(b"Forbidden", {"Content-Type": "text/plain"}, status=403)
+        if self.path.startswith("/redirect/"):
+            return self._send(b"", {"Location": "/verify?next=/api/ec_curvedata/"}, status=302)
+        if self.path.startswith("/typed/"):
+            return self._send(b"Please enable JavaScript to solve the captcha.",
+                              {"Content-Type": "text/html; charset=utf-8"})
+        if self.path.startswith("/busy/"):
+            return self._send(b"slow down", {"Content-Type": "text/plain", "Retry-After": "0"},
+                              status=429)
+        if self.path.startswith("/untyped/"):    # an HTML error page without its Content-Type
+            return self._send(b"  <html><body>Service unavailable</body></html>", status=503)
+        if self.path.startswith("/missing/"):
+            return self._send(b"Not Found", {"Content-Type": "text/plain"}, status=404)
         return self._send(b"{}")
 
 
@@ -162,6 +181,48 @@ def test_a_captcha_page_is_a_refusal_and_is_not_cached(servers, tmp_path):
     assert "\x1b" not in message and len(message) < 400 + 4 * EXCERPT_BYTES
     assert not list((tmp_path / "cache").glob("*")) if (tmp_path / "cache").exists() else True
     assert not fetcher.lock
+
+
+REFUSALS = {                  # path -> what the message says came back
+    "forbidden": r"HTTP 403 Forbidden\)",
+    "redirect": r"HTTP 302 Found, a redirect to /verify\?next=/api/ec_curvedata/\)",
+    "typed": r"HTTP 200 OK, an HTML page\)",
+    "busy": r"HTTP 429 Too Many Requests to the last of 2 attempts\)",
+    "untyped": r"HTTP 503 Service Unavailable, an HTML page\)",
+}
+
+
+@pytest.mark.parametrize("path", REFUSALS)
+def test_every_way_the_site_turns_a_script_away_is_a_refusal(servers, tmp_path, path):
+    hostile, _ = servers
+    Hostile.hits.clear()
+    base = f"{hostile}/{path}"
+    settings = FetchSettings(**{**FAST.__dict__, "retries": 1})
+    fetcher = ApiFetcher(tmp_path / "cache", tmp_path / "lock.json", settings, base=base)
+    url = window_url(base, "ec_curvedata", CURVE_FIELDS, 1, 100)
+    with pytest.raises(LmfdbError) as err:
+        pull_window(fetcher, base, "ec_curvedata", CURVE_FIELDS, 1, 100)
+    message = str(err.value)
+    assert message.startswith(f"the LMFDB refused scripted access at {url} (it answered ")
+    assert re.search(REFUSALS[path], message), message
+    assert message.endswith("use `ingest.source: lmfdb_db`")
+    # a 429 or 5xx is asked again before it counts; nothing else is, and no redirect is followed
+    assert len(Hostile.hits) == (2 if path in ("busy", "untyped") else 1)
+    assert nothing_kept(fetcher, url) and not fetcher.lock
+
+
+def test_other_answers_and_the_cremona_path_keep_the_plain_status(servers, tmp_path):
+    hostile, _ = servers
+    api = ApiFetcher(tmp_path / "cache", tmp_path / "lock.json", FAST, base=hostile)
+    with pytest.raises(FetchError, match=r"/missing/x: HTTP 404 Not Found$"):
+        api.get(f"{hostile}/missing/x")          # a wrong base URL is not a refusal
+    for path, status in [("forbidden", "403 Forbidden"), ("redirect", "302 Found"),
+                         ("busy", "429 Too Many Requests")]:
+        url = f"{hostile}/{path}/allcurves"
+        with pytest.raises(FetchError, match=rf"{url}: (failed after 1 attempts; last: )?"
+                                             rf"HTTP {status}$"):
+            fetcher_for(tmp_path, hostile).get(url)
+        assert nothing_kept(fetcher_for(tmp_path, hostile), url)
 
 
 # ------------------------------------------------- bad ecdata records on each online path
