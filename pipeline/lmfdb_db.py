@@ -20,7 +20,9 @@ converted.
 The client is psycopg 3: SQL composed with :mod:`psycopg.sql` (identifiers quoted, values
 passed as parameters, never spliced into the text), PostgreSQL arrays (``numeric[]``,
 ``smallint[]``) as Python lists, ``numeric`` loaded as its exact decimal text (no float on the
-way), and libpq's own error classes to tell a refused connection from a missing table.
+way), its error classes to tell a connection that failed or dropped (asked again) from an
+error of the query (reported at once), and libpq's own parser to check a URI without
+connecting. Missing tables and columns are found by a query on ``information_schema``.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 import polars as pl
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.string import TextLoader
 from tqdm import tqdm
 
@@ -59,10 +62,17 @@ class LmfdbDbError(LmfdbError):
 def redacted(uri: str) -> str:
     """``uri`` without its password (``postgresql://user:secret@host/db`` -> ``user@host``),
     and without a ``password=`` parameter, so it can appear in messages and the lock file;
-    a key=value connection string loses its ``password`` the same way."""
+    a key=value connection string loses its ``password`` the same way. It never raises: a
+    URI Python cannot split (``postgresql://u:secret@[::1/db``, an unclosed IPv6 bracket)
+    loses everything from the ``:`` after the user name to the last ``@``, which hides more
+    than the password rather than less."""
     if "://" not in uri:
         return re.sub(r"\s*\bpassword\s*=\s*('(\\.|[^'])*'|\S+)", "", uri).strip()
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        cut = re.sub(r"^([^:/?#]*://[^:@/?#]*):.*@", r"\1@", uri, flags=re.DOTALL)
+        return re.sub(r"(?i)([?&])password=[^&#]*&?", r"\1", cut).rstrip("?&")
     netloc = parts.netloc
     if "@" in netloc:
         user, host = netloc.rsplit("@", 1)
@@ -70,6 +80,36 @@ def redacted(uri: str) -> str:
     query = "&".join(p for p in parts.query.split("&") if p and not
                      p.lower().startswith("password="))
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _password(uri: str) -> str | None:
+    """The password libpq reads from ``uri`` (either form), or None: none given, or ``uri``
+    unreadable."""
+    try:
+        return conninfo_to_dict(uri).get("password")
+    except psycopg.ProgrammingError:
+        return None
+
+
+def unreadable(uri: str) -> str | None:
+    """Why libpq cannot read ``uri`` as a connection URI or key=value string, or None if it
+    can: libpq's own parser (the one a connection uses), run without connecting, so a
+    malformed ``ingest.base_url.lmfdb_db`` is refused before anything starts. libpq quotes
+    the offending part of the URI in its message, and that part may be the password, so a
+    quoted part is kept only when the redacted URI shows it anyway or it is not from the
+    URI at all (libpq's own ``"]"``)."""
+    try:
+        conninfo_to_dict(uri)
+        return None
+    except psycopg.ProgrammingError as err:
+        shown = redacted(uri)
+
+        def quoted(match: re.Match) -> str:
+            part = match.group(1)
+            return match.group(0) if part in shown or part not in uri else '"…"'
+
+        reason = re.sub(r'"([^"]*)"', quoted, " ".join(str(err).split()))
+        return f"{shown}: not a PostgreSQL URI or connection string libpq can read ({reason})"
 
 
 def _window_query(table: str, columns: list[str]) -> sql.Composed:
@@ -93,6 +133,9 @@ class DatabaseFetcher(Fetcher):
     cache, lock and changed-upstream check. ``get(key)`` of a key made by :meth:`window_key`."""
 
     def __init__(self, cache, lock, settings: FetchSettings, uri: str):
+        problem = unreadable(uri)
+        if problem:
+            raise LmfdbDbError(f"{problem} (ingest.base_url.lmfdb_db)")
         super().__init__(cache, lock, settings, base=redacted(uri))
         self.uri, self.where = uri, redacted(uri)
         self._connection: psycopg.Connection | None = None
@@ -123,8 +166,9 @@ class DatabaseFetcher(Fetcher):
             self._connection = None
 
     def _connect(self) -> psycopg.Connection:
-        """One connection for the whole pull, its tables checked once; a refused or dropped
-        connection is retried like a download (``fetch.retries``, doubling back-off)."""
+        """One connection for the whole pull, its tables checked once; a connection that
+        fails (the server down or unreachable) is retried like a download (``fetch.retries``,
+        doubling back-off), a refusal asking again cannot change (:data:`REFUSED`) is not."""
         if self._connection is not None and not self._connection.closed:
             return self._connection
         s = self.settings
@@ -153,7 +197,7 @@ class DatabaseFetcher(Fetcher):
     def _scrubbed(self, err: Exception) -> str:
         """The error's message, one line, with the URI's password (if it were quoted) removed."""
         text = " ".join(str(err).split())
-        secret = urlsplit(self.uri).password
+        secret = _password(self.uri)
         return text.replace(secret, "***") if secret else text
 
     def _check_tables(self) -> None:

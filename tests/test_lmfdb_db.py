@@ -52,6 +52,32 @@ def test_redacted_drops_only_the_password():
     assert redacted("password=x host=h") == "host=h"
 
 
+@pytest.mark.parametrize("uri, shown", [
+    ("postgresql://u:secret@[::1/db", "postgresql://u@[::1/db"),
+    ("postgresql://u:sec@ret@[::1/db?password=secret&sslmode=require",
+     "postgresql://u@[::1/db?sslmode=require"),
+    ("postgresql://u:secret@[not-an-address]/db", "postgresql://u@[not-an-address]/db"),
+])
+def test_redacted_never_raises_on_a_uri_python_cannot_split(uri, shown):
+    assert redacted(uri) == shown
+
+
+def test_a_malformed_uri_is_named_with_its_field_and_without_the_password(tmp_path):
+    with pytest.raises(LmfdbDbError) as err:
+        fetcher(tmp_path, "postgresql://lmfdb:secret@[::1/lmfdb")
+    message = str(err.value)
+    assert message.startswith("postgresql://lmfdb@[::1/lmfdb: not a PostgreSQL URI or "
+                              "connection string libpq can read (")
+    assert message.endswith("(ingest.base_url.lmfdb_db)") and "secret" not in message
+    params = online_params(tmp_path, "lmfdb_db", "postgresql://lmfdb:secret@[::1/lmfdb")
+    process = run_stage(tmp_path, params)
+    _, err = process.communicate()
+    assert process.returncode != 0 and "Traceback" not in err and "secret" not in err
+    assert "ingest: error: " in err and "ingest.base_url.lmfdb_db: Value error, " \
+        "postgresql://lmfdb@[::1/lmfdb: not a PostgreSQL URI" in err
+    assert not (tmp_path / "downloads").exists() and not (tmp_path / "curves").exists()
+
+
 def pull_and_lock(fetcher_: DatabaseFetcher, *window) -> tuple:
     """A successful pull, then its lock written (as the ingest stage does after the checks)."""
     pulled = pull_database(fetcher_, *window)
