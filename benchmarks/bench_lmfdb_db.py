@@ -7,11 +7,18 @@ same pull served from the cache; then an estimate for the LMFDB's whole ``ec_cur
 The server holds ``--copies`` copies of the shared fixtures' 739 curves (conductors < 200),
 copy k at conductors N + 200 k, relabelled accordingly: real rows, many of them.
 
-    python -m benchmarks.bench_lmfdb_db --copies 200 --window 10000 --link-mbit 10 100
+The whole table is not Cremona's range alone: its conductors run to 3 x 10^8, so a pull at
+``ingest.lmfdb_db_window`` conductors a window walks 30,000 windows (three queries each) at
+the default 10,000, of which 29,950 lie beyond N = 500,000 and hold about 25 curves each. So
+a second, sparse pull measures the local cost of such a window: windows narrowed until they
+hold as many of the fixtures' curves as a window beyond Cremona's range holds of the LMFDB's.
+
+    PYTHONPATH=. python -m benchmarks.bench_lmfdb_db --copies 200 --link-mbit 10 100
 """
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import tempfile
@@ -22,10 +29,16 @@ import psycopg
 
 from pipeline.fetch import FetchSettings
 from pipeline.lmfdb_db import COLUMNS, DatabaseFetcher, _window_query, pull_database, windows
+from pipeline.params import load_params
 from tests.postgres_server import TABLES, create_lmfdb, fixture_rows, postgres_server
 
 #: ec_curvedata rows of the LMFDB (about), and Cremona's share of them (N < 500,000).
 LMFDB_CURVES, CREMONA_CURVES = 3_820_000, 3_064_705
+#: The conductors a pull of the whole table walks. The LMFDB holds every curve of conductor
+#: < 500,000, every curve of 7-smooth conductor (at most 2^8 3^5 5^2 7^2 = 76,204,800) and
+#: every curve of prime conductor p <= 300,000,000 (its completeness knowl rcs.cande.ec.q),
+#: so its largest conductor is below 300,000,001.
+CREMONA_BOUND, LMFDB_BOUND = 500_000, 300_000_001
 SHIFT = 200          # the fixtures' conductors are below this
 
 
@@ -62,17 +75,39 @@ def bare_queries(uri: str, low: int, high: int, window: int) -> tuple[float, int
     return time.perf_counter() - start, count
 
 
+def cold_pull(uri: str, low: int, high: int, window: int, work: Path) -> tuple[float, int]:
+    """Seconds and curves of a pull from an empty cache into ``work``."""
+    fetcher = DatabaseFetcher(work / "downloads", work / "lock.json", FetchSettings(rate=1e6),
+                              uri)
+    start = time.perf_counter()
+    table, published, _ = pull_database(fetcher, low, high, window)
+    seconds = time.perf_counter() - start
+    fetcher.save_lock()
+    assert len(table) == len(published)
+    return seconds, len(table)
+
+
 def main() -> None:
+    default_window = load_params().ingest.lmfdb_db_window
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--copies", type=int, default=200)
-    parser.add_argument("--window", type=int, default=10_000, help="conductors per query")
+    parser.add_argument("--window", type=int, default=default_window,
+                        help=f"conductors per query (params.yaml: {default_window:,})")
+    parser.add_argument("--sparse-copies", type=int, default=10,
+                        help="copies pulled by the sparse windows")
     parser.add_argument("--link-mbit", type=float, nargs="+", default=[10.0, 100.0])
     parser.add_argument("--rtt-ms", type=float, default=100.0, help="round trip to the mirror")
     args = parser.parse_args()
     rows = copies(args.copies)
     curves = len(rows["ec_curvedata"])
     high = 1 + args.copies * SHIFT
-    settings = FetchSettings(rate=1e6)
+    # the whole table's windows, and the curves a window beyond Cremona's range holds
+    walk = windows(1, LMFDB_BOUND, args.window)
+    dense = sum(low < CREMONA_BOUND for low, _ in walk)
+    beyond = len(walk) - dense
+    per_beyond = (LMFDB_CURVES - CREMONA_CURVES) / beyond
+    sparse_width = max(1, round(per_beyond / (curves / (high - 1))))
+    sparse_high = 1 + args.sparse_copies * SHIFT
     with postgres_server() as server:
         start = time.perf_counter()
         uri = create_lmfdb(server, "bench", rows=rows)
@@ -80,17 +115,20 @@ def main() -> None:
         bare, bare_rows = bare_queries(uri, 1, high, args.window)
         work = Path(tempfile.mkdtemp())
         try:
-            timings = {}
-            for run in ("cold", "cached"):
-                fetcher = DatabaseFetcher(work / "downloads", work / "lock.json", settings, uri)
-                start = time.perf_counter()
-                table, published, aps = pull_database(fetcher, 1, high, args.window)
-                timings[run] = time.perf_counter() - start
-            assert len(table) == len(published) == curves
-            cached_bytes = sum(p.stat().st_size for p in (work / "downloads").iterdir())
+            timings = {"cold": cold_pull(uri, 1, high, args.window, work / "dense")[0]}
+            fetcher = DatabaseFetcher(work / "dense" / "downloads", work / "dense" / "lock.json",
+                                      FetchSettings(rate=1e6), uri)
+            start = time.perf_counter()
+            assert len(pull_database(fetcher, 1, high, args.window)[0]) == curves
+            timings["cached"] = time.perf_counter() - start
+            cached_bytes = sum(p.stat().st_size for p in (work / "dense" / "downloads").iterdir())
+            sparse, sparse_curves = cold_pull(uri, 1, sparse_high, sparse_width, work / "sparse")
+            sparse_lock = work / "sparse" / "lock.json"
+            lock_entry = sparse_lock.stat().st_size / len(json.loads(sparse_lock.read_text()))
         finally:
             shutil.rmtree(work, ignore_errors=True)
     spans = len(windows(1, high, args.window))
+    sparse_spans = len(windows(1, sparse_high, sparse_width))
     print(f"{curves:,} curves ({bare_rows:,} rows of the 3 tables), {spans} windows of "
           f"{args.window:,} conductors; loading the server took {loaded:.1f} s")
     print("| pull | seconds | curves/s | ratio to bare queries |")
@@ -99,21 +137,32 @@ def main() -> None:
     for run, seconds in timings.items():
         print(f"| pull_database, {run} | {seconds:.2f} | {curves / seconds:,.0f} | "
               f"{seconds / bare:.2f} |")
+    per_window = sparse / sparse_spans
+    print(f"\nsparse: {sparse_curves:,} curves in {sparse_spans} windows of {sparse_width} "
+          f"conductors ({sparse_curves / sparse_spans:.1f} curves a window, against "
+          f"{per_beyond:.1f} a window beyond N = {CREMONA_BOUND:,}), cold: {sparse:.2f} s, "
+          f"{per_window * 1000:.1f} ms a window; {lock_entry:.0f} bytes a lock entry")
     per_curve = cached_bytes / curves
-    local = timings["cold"] / curves
-    cremona_windows = 500_000 // args.window
-    print(f"\npayload: {cached_bytes / 2**20:.1f} MiB cached for {curves:,} curves = "
+    local_dense = CREMONA_CURVES * timings["cold"] / curves
+    local_sparse = beyond * per_window
+    local = local_dense + local_sparse
+    queries = (dense + beyond) * len(COLUMNS)
+    trips = queries * args.rtt_ms / 1000
+    print(f"payload: {cached_bytes / 2**20:.1f} MiB cached for {curves:,} curves = "
           f"{per_curve:.0f} bytes a curve (all three tables, the needed columns)")
-    print(f"whole ec_curvedata ({LMFDB_CURVES:,} curves): {LMFDB_CURVES * per_curve / 2**30:.2f} "
-          f"GiB; local work {LMFDB_CURVES * local / 60:.1f} min at the cold rate")
-    print("| link | transfer | + local work | + round trips (Cremona's range) | total |")
+    print(f"whole ec_curvedata ({LMFDB_CURVES:,} curves, 1 <= N < {LMFDB_BOUND:,}): "
+          f"{dense:,} + {beyond:,} windows of {args.window:,} conductors, {queries:,} queries "
+          f"({args.rtt_ms:g} ms round trip: {trips / 60:.0f} min); "
+          f"{LMFDB_CURVES * per_curve / 2**30:.2f} GiB; local work {local_dense / 60:.1f} min "
+          f"(Cremona's range, cold rate) + {local_sparse / 60:.1f} min (beyond, sparse "
+          f"windows); lock file {queries * lock_entry / 2**20:.0f} MiB ({queries:,} entries)")
+    print("| link | transfer | + local work | + round trips | total |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for mbit in args.link_mbit:
         transfer = LMFDB_CURVES * per_curve * 8 / (mbit * 1e6)
-        trips = cremona_windows * len(COLUMNS) * args.rtt_ms / 1000
-        total = transfer + LMFDB_CURVES * local + trips
-        print(f"| {mbit:g} Mbit/s | {transfer / 60:.1f} min | {LMFDB_CURVES * local / 60:.1f} "
-              f"min | {trips:.0f} s | {total / 60:.1f} min |")
+        total = transfer + local + trips
+        print(f"| {mbit:g} Mbit/s | {transfer / 60:.1f} min | {local / 60:.1f} min | "
+              f"{trips / 60:.0f} min | {total / 60:.0f} min |")
 
 
 if __name__ == "__main__":

@@ -8,18 +8,23 @@ against a lock file, retried politely.
   file changed: it is reported, never mixed in); a cached file that no longer matches is
   fetched again.
 - **Faults**: 429, 5xx, time-outs, dropped connections and truncated bodies are retried with
-  exponential back-off (``Retry-After`` honoured, capped); other HTTP errors fail at once.
-  Requests are spaced by at least ``1/rate`` seconds. Every error names the URL.
+  exponential back-off (``Retry-After`` honoured, capped); other HTTP errors fail at once, a
+  redirect among them (redirects are not followed, so no request leaves the boundary below
+  unchecked). Requests are spaced by at least ``1/rate`` seconds. Every error names the URL.
+  A subclass may read an answer as a refusal first (:meth:`Fetcher.refusal`: the LMFDB
+  API's captcha pages).
 - **Local mirrors**: a URL without a scheme, or ``file://``, is a path read from disk (same
   cache and lock), so a directory holding the files serves as a base URL.
 - **Boundary**: a fetcher serves only URLs beneath its configured ``base``: the same scheme,
   host and port and a path under the base's path (for a local base, a file inside its
   directory, symbolic links resolved). A link to anywhere else (``file:///etc/passwd``,
-  another host, ``..``) is refused before anything is read.
+  another host, ``..``, a control character) is refused before anything is read.
 - **Validation first**: ``get(url, validate)`` runs ``validate(data)`` before the data is
-  cached or locked, so a page that fails it (an HTML error page, a truncated table) leaves no
-  trace; the lock file is written only by :meth:`Fetcher.save_lock`, which the ingest stage
-  calls once it has succeeded.
+  cached or locked, so a page that fails it (an HTML error page, a truncated table, a record
+  of the wrong type, a link out of the source) leaves no trace; ``parsed(url, parse)`` does
+  the same and returns what ``parse`` made of the data. The lock file is written only by
+  :meth:`Fetcher.save_lock`, which the ingest stage calls once it has succeeded, to publish
+  the lock together with its outputs.
 - **Size**: every body is read in pieces, decompressed, up to ``max_mb`` MiB; a larger one (or
   a gzip bomb) is refused. Errors quote at most a short escaped excerpt of a body.
 """
@@ -31,7 +36,7 @@ import posixpath
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import requests
@@ -39,6 +44,7 @@ import requests
 from pipeline.atomic import write_bytes, write_json
 
 RETRYABLE = {429, 500, 502, 503, 504}
+T = TypeVar("T")
 
 
 class FetchError(RuntimeError):
@@ -76,13 +82,22 @@ def _local_path(url: str) -> Path:
 def within(url: str, base: str) -> bool:
     """Whether ``url`` lies beneath ``base``: for a web base, the same scheme, host and port and
     a normalised path under the base's path (no ``..`` escapes); for a local base (a directory,
-    or ``file://``), a local path inside that directory once symbolic links are resolved."""
+    or ``file://``), a local path inside that directory once symbolic links are resolved.
+
+    A URL holding a control character, or one Python cannot split (an unclosed IPv6 bracket),
+    is never within: :func:`urllib.parse.urlsplit` drops tabs and newlines silently, so the URL
+    checked would not be the one requested, and an error naming it would carry them."""
+    if any(ord(c) < 0x20 or ord(c) == 0x7f for c in url):
+        return False
     if _is_local(base) or _is_local(url):
         if not (_is_local(base) and _is_local(url)):
             return False
         root = _local_path(base).resolve()
         return _local_path(url).resolve().is_relative_to(root)
-    ours, theirs = urlsplit(base), urlsplit(url)
+    try:
+        ours, theirs = urlsplit(base), urlsplit(url)
+    except ValueError:
+        return False
     if (theirs.scheme.lower(), theirs.netloc.lower()) != (ours.scheme.lower(), ours.netloc.lower()):
         return False
     if theirs.username or theirs.password:
@@ -158,13 +173,23 @@ class Fetcher:
         self._record(url, data)
         return data
 
+    def parsed(self, url: str, parse: Callable[[bytes], T]) -> T:
+        """``parse(data)`` of the bytes at ``url``, run as :meth:`get`'s validation: what
+        ``parse`` refuses is neither cached nor locked, and what it returns is the caller's,
+        so nothing is parsed twice."""
+        result: list[T] = []
+        self.get(url, validate=lambda data: result.append(parse(data)))
+        return result[-1]
+
     def _record(self, url: str, data: bytes) -> None:
         self.lock[url] = {"sha256": digest(data), "size": len(data)}
 
-    def save_lock(self) -> None:
-        """Write the lock file (only when an entry changed): once the whole pull succeeded."""
+    def save_lock(self, path: Path | str | None = None) -> None:
+        """Write the lock file (only when an entry changed): once the whole pull succeeded.
+        ``path``: where to write it instead, a staging path of
+        :func:`pipeline.atomic.publish_together` that publishes it with the stage's outputs."""
         if self.lock != self._saved:
-            write_json(dict(sorted(self.lock.items())), self.lock_path)
+            write_json(dict(sorted(self.lock.items())), path or self.lock_path)
             self._saved = dict(self.lock)
 
     def _wait_turn(self) -> None:
@@ -196,6 +221,14 @@ class Fetcher:
             pieces.append(piece)
         return b"".join(pieces)
 
+    def refusal(self, url: str, response: requests.Response, final: bool) -> Exception | None:
+        """The error to raise for this HTTP answer in place of the usual handling (its body for
+        a 200, another attempt for a 429 or 5xx, an error naming the status otherwise), or None
+        for the usual handling. ``final``: no attempt follows this answer. None here: a source
+        whose server turns scripts away in its own way (the LMFDB's captcha) says so in a
+        subclass, so its users read the reason and not a bare status."""
+        return None
+
     def _download(self, url: str) -> bytes:
         if _is_local(url):
             path = _local_path(url)
@@ -215,6 +248,11 @@ class Fetcher:
             try:
                 response = self.session.get(url, timeout=s.timeout, stream=True,
                                             allow_redirects=False)
+                final = response.status_code not in RETRYABLE or attempt == s.retries
+                refused = self.refusal(url, response, final)
+                if refused is not None:
+                    response.close()
+                    raise refused
                 if response.status_code == 200:
                     return self._body(url, response)
             except requests.Timeout:

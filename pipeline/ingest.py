@@ -17,6 +17,10 @@ Downloads are cached and locked (:mod:`pipeline.fetch`; the lock file is committ
 dependency of this stage). The online sources publish no generators, so PARI finds them
 (:mod:`arithmetic.generators`) in resumable chunks; every curve is checked as for the embedded
 tables (non-singular, global minimal model, conductor equal to ``ellglobalred``'s).
+
+The three tables and the lock file are published together (:func:`pipeline.atomic.
+publish_together`), once everything succeeded: a failure or a kill leaves the old set, or the
+new one, never new tables beside an old lock or the reverse.
 """
 from __future__ import annotations
 
@@ -35,13 +39,13 @@ from arithmetic.elldata import (CURVE_SCHEMA, ElldataError, curves_frame, files_
                                 read_table, table_files)
 from arithmetic.generators import mordell_weil_basis
 from arithmetic.pari import process_pari, start_pari, start_process_pari
-from pipeline.atomic import write_parquet
+from pipeline.atomic import publish_together, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks
 from pipeline.code_digest import code_digest
 from pipeline.cremona import pull_cremona
 from pipeline.fetch import Fetcher, FetchError, FetchSettings
-from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, LmfdbError, curve_table,
-                            published_ap, published_table, pull, pull_labels)
+from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, ApiFetcher, LmfdbError,
+                            curve_table, published_ap, published_table, pull, pull_labels)
 from pipeline.lmfdb_db import DatabaseFetcher, pull_database
 from pipeline.params import Executor, Ingest, Params, ParamsError, load_params
 
@@ -118,9 +122,12 @@ def with_generators(curves: pl.DataFrame, ranks: pl.DataFrame, section: Ingest,
     return table
 
 
-def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(curves, published BSD quantities, published a_p) of the configured source and range."""
+def collect(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame,
+                                      Fetcher | None]:
+    """(curves, published BSD quantities, published a_p) of the configured source and range,
+    and the fetcher of an online source (its lock not yet written); nothing is published."""
     section = params.ingest
+    fetcher = None
     if section.source == "elldata":
         curves = embedded_curves(section)
         published = published_frame(curves.select("label", rank=pl.col("gens").list.len()))
@@ -133,26 +140,39 @@ def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
             where = fetcher.where                   # the URI without its password
         else:
             where = getattr(section.base_url, section.source)
-            fetcher = Fetcher(params.paths.downloads, params.paths.sources_lock, settings,
-                              base=where)
+            kind = ApiFetcher if section.source == "lmfdb" else Fetcher
+            fetcher = kind(params.paths.downloads, params.paths.sources_lock, settings,
+                           base=where)
         raw, published, published_aps = pull_online(section, fetcher)
         curves = with_generators(raw, published, section, params.paths.ingest_chunks, where,
                                  params.executor)
     if curves.is_empty():
         raise ElldataError(f"no curves with {section.conductor_min} <= N < "
                            f"{section.conductor_max} in the {section.source} source")
-    if section.source != "elldata":
-        fetcher.save_lock()         # only a pull that succeeded is locked
     extra = [c for c in curves.columns if c not in CURVE_SCHEMA]    # the LMFDB labels
-    return curves.select(*CURVE_SCHEMA, *extra), published, published_aps
+    return curves.select(*CURVE_SCHEMA, *extra), published, published_aps, fetcher
+
+
+def ingest(params: Params) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The stage: (curves, published BSD quantities, published a_p) of the configured source
+    and range, published with the lock file of an online source as one set (only a pull that
+    succeeded is locked, and only with the tables it gave)."""
+    curves, published, published_aps, fetcher = collect(params)
+    paths = params.paths
+    targets = [paths.curves, paths.published, paths.published_ap]
+    if fetcher is not None:
+        targets.append(paths.sources_lock)
+    with publish_together(*targets) as staged:
+        for frame, staging in zip((curves, published, published_aps), staged):
+            write_parquet(frame, staging)
+        if fetcher is not None:
+            fetcher.save_lock(staged[3])       # left unstaged (not rewritten) if unchanged
+    return curves, published, published_aps
 
 
 def main() -> None:
     params = load_params()
-    curves, published, published_aps = ingest(params)
-    write_parquet(published, params.paths.published)
-    write_parquet(published_aps, params.paths.published_ap)
-    write_parquet(curves, params.paths.curves)
+    curves, _, _ = ingest(params)
     print(f"ingest ({params.ingest.source}): {len(curves)} curves, "
           f"{curves['isogeny_class'].n_unique()} isogeny classes, conductors "
           f"{curves['conductor'].min()}..{curves['conductor'].max()} -> {params.paths.curves}",

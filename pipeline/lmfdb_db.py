@@ -13,14 +13,20 @@ Each (table, window) is one cached download of :class:`pipeline.fetch.Fetcher`: 
 canonical JSON (numeric values as their exact decimal text), keyed by the database URI without
 its password, the table, the columns and the window. So a killed pull resumes with the windows
 it has, every window's sha256 goes to the lock file, and a window whose rows changed upstream is
-an error naming it. Every error names the URI without the password; a missing table or column,
-and a null in a required column (named by label and column), are errors before anything is
-converted.
+an error naming it. A window's rows are checked before the window is cached or locked: a null in
+a required column, a value of the wrong kind (the API path's :data:`pipeline.lmfdb.FIELD_KINDS`),
+or (``ec_mwbsd``, ``ec_classdata``) a curve or class of the window without exactly one row is
+an error naming the window, the row's label and the column; a missing table or column is one
+before anything is read. A window's rows are refused beyond ``ingest.fetch.max_mb`` (their
+JSON), while they are read. Every error names the URI without the password, and each row keeps
+its window and label (``record``), so the curve checks of the ingest stage name them too.
 
 The client is psycopg 3: SQL composed with :mod:`psycopg.sql` (identifiers quoted, values
 passed as parameters, never spliced into the text), PostgreSQL arrays (``numeric[]``,
 ``smallint[]``) as Python lists, ``numeric`` loaded as its exact decimal text (no float on the
-way), and libpq's own error classes to tell a refused connection from a missing table.
+way), its error classes to tell a connection that failed or dropped (asked again) from an
+error of the query (reported at once), and libpq's own parser to check a URI without
+connecting. Missing tables and columns are found by a query on ``information_schema``.
 """
 from __future__ import annotations
 
@@ -28,23 +34,28 @@ import json
 import re
 import sys
 import time
+from contextlib import closing
 from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.string import TextLoader
 from tqdm import tqdm
 
 from pipeline.fetch import Fetcher, FetchSettings
-from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, LmfdbError, curve_table,
-                            published_ap, published_table)
+from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, LmfdbError,
+                            checked_record, curve_table, published_ap, published_table, shown)
 
 #: The columns read from each table; the first is the table's key (the label a row is named by).
 COLUMNS = {"ec_curvedata": CURVE_FIELDS, "ec_mwbsd": MWBSD_FIELDS, "ec_classdata": CLASS_FIELDS}
 #: Columns that may be null: Cremona's labels, which curves beyond his tables (N >= 500,000) lack.
 NULLABLE = {"Clabel", "Ciso"}
 
+
+#: Rows a streamed query hands over at a time (chunked mode needs libpq 17; older: one by one).
+STREAM_ROWS = 2000 if psycopg.pq.version() >= 170000 else 1
 
 #: What libpq says of a refusal that asking again cannot change (a failed connection carries
 #: no SQLSTATE, only the server's message): a refused login, no such database or role.
@@ -59,10 +70,17 @@ class LmfdbDbError(LmfdbError):
 def redacted(uri: str) -> str:
     """``uri`` without its password (``postgresql://user:secret@host/db`` -> ``user@host``),
     and without a ``password=`` parameter, so it can appear in messages and the lock file;
-    a key=value connection string loses its ``password`` the same way."""
+    a key=value connection string loses its ``password`` the same way. It never raises: a
+    URI Python cannot split (``postgresql://u:secret@[::1/db``, an unclosed IPv6 bracket)
+    loses everything from the ``:`` after the user name to the last ``@``, which hides more
+    than the password rather than less."""
     if "://" not in uri:
         return re.sub(r"\s*\bpassword\s*=\s*('(\\.|[^'])*'|\S+)", "", uri).strip()
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        cut = re.sub(r"^([^:/?#]*://[^:@/?#]*):.*@", r"\1@", uri, flags=re.DOTALL)
+        return re.sub(r"(?i)([?&])password=[^&#]*&?", r"\1", cut).rstrip("?&")
     netloc = parts.netloc
     if "@" in netloc:
         user, host = netloc.rsplit("@", 1)
@@ -70,6 +88,36 @@ def redacted(uri: str) -> str:
     query = "&".join(p for p in parts.query.split("&") if p and not
                      p.lower().startswith("password="))
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _password(uri: str) -> str | None:
+    """The password libpq reads from ``uri`` (either form), or None: none given, or ``uri``
+    unreadable."""
+    try:
+        return conninfo_to_dict(uri).get("password")
+    except psycopg.ProgrammingError:
+        return None
+
+
+def unreadable(uri: str) -> str | None:
+    """Why libpq cannot read ``uri`` as a connection URI or key=value string, or None if it
+    can: libpq's own parser (the one a connection uses), run without connecting, so a
+    malformed ``ingest.base_url.lmfdb_db`` is refused before anything starts. libpq quotes
+    the offending part of the URI in its message, and that part may be the password, so a
+    quoted part is kept only when the redacted URI shows it anyway or it is not from the
+    URI at all (libpq's own ``"]"``)."""
+    try:
+        conninfo_to_dict(uri)
+        return None
+    except psycopg.ProgrammingError as err:
+        shown = redacted(uri)
+
+        def quoted(match: re.Match) -> str:
+            part = match.group(1)
+            return match.group(0) if part in shown or part not in uri else '"…"'
+
+        reason = re.sub(r'"([^"]*)"', quoted, " ".join(str(err).split()))
+        return f"{shown}: not a PostgreSQL URI or connection string libpq can read ({reason})"
 
 
 def _window_query(table: str, columns: list[str]) -> sql.Composed:
@@ -93,6 +141,9 @@ class DatabaseFetcher(Fetcher):
     cache, lock and changed-upstream check. ``get(key)`` of a key made by :meth:`window_key`."""
 
     def __init__(self, cache, lock, settings: FetchSettings, uri: str):
+        problem = unreadable(uri)
+        if problem:
+            raise LmfdbDbError(f"{problem} (ingest.base_url.lmfdb_db)")
         super().__init__(cache, lock, settings, base=redacted(uri))
         self.uri, self.where = uri, redacted(uri)
         self._connection: psycopg.Connection | None = None
@@ -108,14 +159,32 @@ class DatabaseFetcher(Fetcher):
         self._queries[key] = (table, columns, low, high)
         return key
 
-    def rows(self, table: str, low: int, high: int) -> list[dict]:
-        """The window's rows of ``table`` as records (column -> value), cached."""
-        key = self.window_key(table, low, high)
-        data = self.get(key)
-        try:
-            return json.loads(data)["rows"]
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as err:
-            raise LmfdbDbError(f"{key}: the cached window is not rows of JSON ({err})") from None
+    def window_name(self, table: str, low: int, high: int) -> str:
+        """How errors and records name a window: the URI (no password), table and range."""
+        return f"{self.where} {table} {low} <= conductor < {high}"
+
+    def rows(self, table: str, low: int, high: int,
+             wanted: list[str] | None = None) -> list[dict]:
+        """The window's rows of ``table`` as checked records (:func:`checked_row`), cached.
+        ``wanted``: the labels (of ``ec_mwbsd``) or classes (of ``ec_classdata``) of the
+        window's curves, each of which must have exactly one row. All of it is checked as the
+        fetch's validation, so a window refused here is neither cached nor locked."""
+        key, window = self.window_key(table, low, high), self.window_name(table, low, high)
+
+        def checked(data: bytes) -> list[dict]:
+            try:
+                rows = json.loads(data)["rows"]
+            except (ValueError, RecursionError, KeyError, TypeError) as err:
+                raise LmfdbDbError(f"{key}: the cached window is not rows of JSON "
+                                   f"({shown(err)})") from None
+            if not (isinstance(rows, list) and all(isinstance(r, dict) for r in rows)):
+                raise LmfdbDbError(f"{key}: the cached window is not a list of rows")
+            records = [checked_row(r, table, window) for r in rows]
+            if wanted is not None:
+                _complete(wanted, records, table, COLUMNS[table][0], window)
+            return records
+
+        return self.parsed(key, checked)
 
     def close(self) -> None:
         if self._connection is not None:
@@ -123,8 +192,9 @@ class DatabaseFetcher(Fetcher):
             self._connection = None
 
     def _connect(self) -> psycopg.Connection:
-        """One connection for the whole pull, its tables checked once; a refused or dropped
-        connection is retried like a download (``fetch.retries``, doubling back-off)."""
+        """One connection for the whole pull, its tables checked once; a connection that
+        fails (the server down or unreachable) is retried like a download (``fetch.retries``,
+        doubling back-off), a refusal asking again cannot change (:data:`REFUSED`) is not."""
         if self._connection is not None and not self._connection.closed:
             return self._connection
         s = self.settings
@@ -153,7 +223,7 @@ class DatabaseFetcher(Fetcher):
     def _scrubbed(self, err: Exception) -> str:
         """The error's message, one line, with the URI's password (if it were quoted) removed."""
         text = " ".join(str(err).split())
-        secret = urlsplit(self.uri).password
+        secret = _password(self.uri)
         return text.replace(secret, "***") if secret else text
 
     def _check_tables(self) -> None:
@@ -188,9 +258,7 @@ class DatabaseFetcher(Fetcher):
                 wait *= 2
             self._wait_turn()
             try:
-                with self._connect().cursor() as cursor:
-                    cursor.execute(_window_query(table, columns), [low, high])
-                    rows = [dict(zip(columns, row)) for row in cursor]
+                rows = self._read(key, _window_query(table, columns), [low, high], columns)
                 break
             except psycopg.OperationalError as err:       # the connection dropped
                 self.close()
@@ -200,35 +268,60 @@ class DatabaseFetcher(Fetcher):
         else:
             raise LmfdbDbError(f"{key}: the server failed {s.retries + 1} times; last: "
                                f"{problem}")
-        return json.dumps({"table": table, "columns": columns, "rows": rows},
+        body = json.dumps({"table": table, "columns": columns, "rows": rows},
                           sort_keys=True, separators=(",", ":")).encode()
+        if len(body) > self._limit:                 # the envelope's few bytes beyond the rows
+            raise self._rows_too_large(key, len(rows))
+        return body
+
+    def _read(self, key: str, query: sql.Composed, params: list, columns: list[str]) -> list:
+        """The query's rows as records, streamed, so that rows beyond the size limit
+        (``fetch.max_mb``, counted as the JSON they are cached as) stop the query rather than
+        fill the memory: the rest is cancelled on the server."""
+        rows, size = [], 0
+        with (self._connect().cursor() as cursor,
+              closing(cursor.stream(query, params, size=STREAM_ROWS)) as stream):
+            for values in stream:
+                row = dict(zip(columns, values))
+                size += len(json.dumps(row, separators=(",", ":"))) + 1     # and a comma
+                if size > self._limit:
+                    raise self._rows_too_large(key, len(rows))
+                rows.append(row)
+        return rows
+
+    def _rows_too_large(self, key: str, read: int) -> LmfdbDbError:
+        return LmfdbDbError(f"{key}: the rows are larger than {self.settings.max_mb:g} MiB "
+                            f"(ingest.fetch.max_mb; refused after {read} rows); a narrower "
+                            "ingest.lmfdb_db_window reads fewer at a time")
 
 
-def _checked(records: list[dict], table: str, where: str) -> list[dict]:
-    """``records`` if no required column is null (nor an element of an array), else an error
-    naming the first such row by its label and the column."""
-    for record in records:
-        for column, value in record.items():
-            if column in NULLABLE:
-                continue
-            if value is None or (isinstance(value, list) and any(v is None for v in value)):
-                label = record[COLUMNS[table][0]]
-                raise LmfdbDbError(f"{where}: {table} row {label}: column {column!r} is null, "
-                                   "but the pipeline needs it")
-    return records
+def checked_row(record: dict, table: str, window: str) -> dict:
+    """One row of ``table`` read in ``window``: no required column null (nor an element of an
+    array), every column of its kind (:func:`pipeline.lmfdb.checked_record`), or an error
+    naming the window, the row's label and the column; with its ``record`` (window and label)
+    for the errors of later checks."""
+    key = COLUMNS[table][0]
+    name = f"{window}: row {shown(record.get(key))}"
+    for column, value in record.items():
+        if column in NULLABLE:
+            continue
+        if value is None or (isinstance(value, list) and any(v is None for v in value)):
+            raise LmfdbDbError(f"{name}: column {column!r} is null, but the pipeline needs it")
+    return {**checked_record(record, COLUMNS[table], name), "record": name}
 
 
 def _complete(wanted: list[str], records: list[dict], table: str, key: str,
-              where: str) -> None:
+              window: str) -> None:
     """Every label of ``wanted`` has exactly one row in ``records``."""
     have = [r[key] for r in records]
     absent = sorted(set(wanted) - set(have))
     if absent:
-        raise LmfdbDbError(f"{where}: {table} has no row for {key} {', '.join(absent[:5])}"
+        raise LmfdbDbError(f"{window}: no row for {key} "
+                           f"{', '.join(shown(x) for x in absent[:5])}"
                            + (f" (and {len(absent) - 5} more)" if len(absent) > 5 else ""))
     if len(have) != len(set(have)):
         twice = sorted({x for x in have if have.count(x) > 1})
-        raise LmfdbDbError(f"{where}: {table} has more than one row for {key} {twice[0]}")
+        raise LmfdbDbError(f"{window}: more than one row for {key} {shown(twice[0])}")
 
 
 def windows(conductor_min: int, conductor_max: int, window: int) -> list[tuple[int, int]]:
@@ -236,15 +329,21 @@ def windows(conductor_min: int, conductor_max: int, window: int) -> list[tuple[i
             for low in range(conductor_min, conductor_max, window)]
 
 
-def convert_window(tables: dict[str, list[dict]], where: str):
-    """One window's records (table -> rows) as (curves, published, published a_p), by the API
-    path's conversion, once every curve has its ``ec_mwbsd`` row and every class its
-    ``ec_classdata`` row."""
+def window_tables(fetcher: DatabaseFetcher, low: int, high: int) -> dict[str, list[dict]]:
+    """One window's checked rows (table -> rows): every curve with its ``ec_mwbsd`` row and
+    every class its ``ec_classdata`` row (checked as those windows are fetched)."""
+    curves = fetcher.rows("ec_curvedata", low, high)
+    return {"ec_curvedata": curves,
+            "ec_mwbsd": fetcher.rows("ec_mwbsd", low, high,
+                                     [r["lmfdb_label"] for r in curves]),
+            "ec_classdata": fetcher.rows("ec_classdata", low, high,
+                                         sorted({r["lmfdb_iso"] for r in curves}))}
+
+
+def convert_window(tables: dict[str, list[dict]]):
+    """One window's checked records (:func:`window_tables`) as (curves, published, published
+    a_p), by the API path's conversion."""
     curves = tables["ec_curvedata"]
-    _complete([r["lmfdb_label"] for r in curves], tables["ec_mwbsd"], "ec_mwbsd",
-              "lmfdb_label", where)
-    _complete(sorted({r["lmfdb_iso"] for r in curves}), tables["ec_classdata"], "ec_classdata",
-              "lmfdb_iso", where)
     table = curve_table(curves)
     return (table, published_table(curves, tables["ec_mwbsd"]),
             published_ap(tables["ec_classdata"], table))
@@ -255,17 +354,19 @@ def pull_database(fetcher: DatabaseFetcher, conductor_min: int, conductor_max: i
     """(curves without generators, published BSD quantities, published a_p) of the curves with
     conductor_min <= N < conductor_max, read and converted window by window (only one window's
     records held at a time: the whole ``ec_curvedata`` is 3.82 million of them)."""
-    parts = []
+    parts, count = [], 0
     try:
         spans = windows(conductor_min, conductor_max, window)
         with tqdm(total=len(spans), unit="window", desc="lmfdb_db", file=sys.stderr) as bar:
             for low, high in spans:
-                tables = {t: _checked(fetcher.rows(t, low, high), t, fetcher.where)
-                          for t in COLUMNS}
+                tables = window_tables(fetcher, low, high)
                 if tables["ec_curvedata"] or not parts and (low, high) == spans[-1]:
-                    parts.append(convert_window(tables, fetcher.where))
+                    parts.append(convert_window(tables))
+                    count += len(parts[-1][0])
                 bar.update()
-                bar.set_postfix(curves=sum(len(p[0]) for p in parts))
+                # a running count: the whole table is 30,000 windows at the default width,
+                # and summing every window's curves at each would be quadratic in them
+                bar.set_postfix(curves=count)
     finally:
         fetcher.close()
     curves, published, aps = (pl.concat(frames) for frames in zip(*parts))

@@ -20,8 +20,8 @@ import yaml
 import polars as pl
 from arithmetic.schemas import BSD_SCHEMA, INVARIANT_NUMBERS, KEY_COLUMNS as BSD_KEYS, ZERO_COLUMNS
 from arithmetic.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      model_validator)
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
+                      ValidationError, model_validator)
 
 PARAMS_FILE = Path("params.yaml")
 #: The columns of the bsd and invariants tables, which declared targets may read (beside the
@@ -45,6 +45,23 @@ def _pair(value):
 
 #: A pair of integers written ``[low, high]``.
 IntPair = Annotated[tuple[int, int], BeforeValidator(_pair)]
+
+
+def _postgres_uri(value: str) -> str:
+    """``value`` if libpq can read it as a connection URI or key=value string, so a malformed
+    one stops at load naming its field rather than when the ingest stage connects; the error
+    shows it without its password."""
+    # imported when a params file is validated, not with this module: the schema itself
+    # needs neither psycopg nor the LMFDB code
+    from pipeline.lmfdb_db import unreadable
+    problem = unreadable(value)
+    if problem:
+        raise ValueError(problem)
+    return value
+
+
+#: A PostgreSQL URI (``postgresql://user:password@host:port/database``) or key=value string.
+PostgresUri = Annotated[str, AfterValidator(_postgres_uri)]
 
 
 def _duplicates(values: list) -> list:
@@ -127,8 +144,8 @@ class Fetch(_Section):
 class BaseUrls(_Section):
     cremona: str = Field(min_length=1, description="ecdata: allcurves/, allbsd/, aplist/ beneath")
     lmfdb: str = Field(min_length=1, description="the LMFDB site: /api/ beneath")
-    lmfdb_db: str = Field(min_length=1, description="a PostgreSQL URI of the LMFDB's tables "
-                                                     "(default: its public read-only mirror)")
+    lmfdb_db: PostgresUri = Field(min_length=1, description="a PostgreSQL URI of the LMFDB's "
+                                  "tables (default: its public read-only mirror)")
 
 
 class Ingest(_Section):

@@ -1,11 +1,14 @@
 """Hostile data on the online paths, against local servers on 127.0.0.1: links that leave the
-configured source, oversized bodies and gzip bombs, HTML in place of JSON, and bad ecdata
-records named by file:line (or page and record); nothing is cached or locked from them."""
+configured source, oversized bodies and gzip bombs, HTML in place of JSON and the LMFDB's other
+ways of refusing a script (403, a redirect, 429 to the last attempt), long values with control
+characters quoted in errors, malformed LMFDB records, and bad ecdata records named by file:line
+(or page and record); nothing is cached or locked from them."""
 from __future__ import annotations
 
 import copy
 import gzip
 import json
+import re
 from functools import partial
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler
 from pathlib import Path
@@ -15,7 +18,7 @@ import pytest
 from arithmetic.curves import CurveError
 from pipeline.fetch import EXCERPT_BYTES, Fetcher, FetchError, FetchSettings, within
 from pipeline.ingest import ingest
-from pipeline.lmfdb import CURVE_FIELDS, LmfdbError, pull_window
+from pipeline.lmfdb import CURVE_FIELDS, ApiFetcher, LmfdbError, pull_window, window_url
 from pipeline.params import Params
 from tests.conftest import SHARED_FIXTURES, local_server
 from tests.online_sources import LmfdbApi, ecdata_mirror
@@ -32,8 +35,9 @@ class Hostile(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def _send(self, body: bytes, headers: dict | None = None, length: bool = True) -> None:
-        self.send_response(200)
+    def _send(self, body: bytes, headers: dict | None = None, length: bool = True,
+              status: int = 200) -> None:
+        self.send_response(status)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         if length:
@@ -62,6 +66,37 @@ class Hostile(BaseHTTPRequestHandler):
             return self._send(b"<!DOCTYPE html><html><body>Please solve this captcha "
                               + b"\x1b[31m" * 200 + b"</body></html>",
                               {"Content-Type": "text/html"})
+        # the site's other ways of turning a script away; each body alone is no HTML page,
+        # so only the status or the Content-Type can tell
+        if self.path.startswith("/forbidden/"):
+            return self._send(b"Forbidden", {"Content-Type": "text/plain"}, status=403)
+        if self.path.startswith("/redirect/"):
+            return self._send(b"", {"Location": "/verify?next=/api/ec_curvedata/"}, status=302)
+        if self.path.startswith("/typed/"):
+            return self._send(b"Please enable JavaScript to solve the captcha.",
+                              {"Content-Type": "text/html; charset=utf-8"})
+        if self.path.startswith("/busy/"):
+            return self._send(b"slow down", {"Content-Type": "text/plain", "Retry-After": "0"},
+                              status=429)
+        if self.path.startswith("/untyped/"):    # an HTML error page without its Content-Type
+            return self._send(b"  <html><body>Service unavailable</body></html>", status=503)
+        if self.path.startswith("/missing/"):
+            return self._send(b"Not Found", {"Content-Type": "text/plain"}, status=404)
+        # long values with a newline and terminal escapes, in each place an error may quote
+        junk = "\n\x1b[2J\x1b[31m" + "9" * 10_000
+        if self.path.startswith("/longnext/"):       # an empty page whose 'next' goes on
+            return self._send(json.dumps({**page, "data": [], "next": f"?_offset={junk}"})
+                              .encode())
+        if self.path.startswith("/longstart/"):
+            return self._send(json.dumps({**page, "start": junk}).encode())
+        if self.path.startswith("/longlabel/"):      # a listing of two pages, sound but a label
+            if not self.path.endswith("_offset=0"):
+                return self._send(json.dumps({**page, "data": [], "start": 2,
+                                              "next": self.path}).encode())
+            page["data"][0]["lmfdb_label"] = junk
+            return self._send(json.dumps({**page, "next": "/longlabel/api/?_offset=2"}).encode())
+        if self.path.startswith("/longinside/"):     # beneath the base but for the escapes
+            return self._send(json.dumps({**page, "next": f"/longinside/api/{junk}"}).encode())
         return self._send(b"{}")
 
 
@@ -104,12 +139,17 @@ def test_a_next_link_leaving_the_source_is_refused(servers, tmp_path, prefix, le
         pull_window(fetcher, f"{hostile}/{prefix}", "ec_curvedata", CURVE_FIELDS, 1, 100)
     assert len(Hostile.hits) == 1 and Elsewhere.hits == []
     assert leak == "" or leak not in str(err.value)
-    assert len(fetcher.lock) == 1 and not fetcher.lock_path.exists()
+    # the page holding the link is refused as a whole: neither cached nor locked
+    page = window_url(f"{hostile}/{prefix}", "ec_curvedata", CURVE_FIELDS, 1, 100)
+    assert nothing_kept(fetcher, page) and not fetcher.lock
+    assert not fetcher.cache.exists() or not any(fetcher.cache.iterdir())
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "/etc/passwd", "{other}/api/x",
                                  "{hostile}/mirror/../api/x", "{hostile}/mirror%2f..%2fapi",
-                                 "{hostile}/mirrorx/api", "http://user@{host}/mirror/x"])
+                                 "{hostile}/mirrorx/api", "http://user@{host}/mirror/x",
+                                 "{hostile}/mirror/x\x1b[2J", "{hostile}/mirror/x\ty",
+                                 "http://[{host}/mirror/x"])
 def test_the_fetcher_serves_only_urls_beneath_its_base(servers, tmp_path, url):
     hostile, other = servers
     url = url.format(other=other, hostile=hostile, host=hostile.removeprefix("http://"))
@@ -162,6 +202,107 @@ def test_a_captcha_page_is_a_refusal_and_is_not_cached(servers, tmp_path):
     assert "\x1b" not in message and len(message) < 400 + 4 * EXCERPT_BYTES
     assert not list((tmp_path / "cache").glob("*")) if (tmp_path / "cache").exists() else True
     assert not fetcher.lock
+
+
+REFUSALS = {                  # path -> what the message says came back
+    "forbidden": r"HTTP 403 Forbidden\)",
+    "redirect": r"HTTP 302 Found, a redirect to /verify\?next=/api/ec_curvedata/\)",
+    "typed": r"HTTP 200 OK, an HTML page\)",
+    "busy": r"HTTP 429 Too Many Requests to the last of 2 attempts\)",
+    "untyped": r"HTTP 503 Service Unavailable, an HTML page\)",
+}
+
+
+@pytest.mark.parametrize("path", REFUSALS)
+def test_every_way_the_site_turns_a_script_away_is_a_refusal(servers, tmp_path, path):
+    hostile, _ = servers
+    Hostile.hits.clear()
+    base = f"{hostile}/{path}"
+    settings = FetchSettings(**{**FAST.__dict__, "retries": 1})
+    fetcher = ApiFetcher(tmp_path / "cache", tmp_path / "lock.json", settings, base=base)
+    url = window_url(base, "ec_curvedata", CURVE_FIELDS, 1, 100)
+    with pytest.raises(LmfdbError) as err:
+        pull_window(fetcher, base, "ec_curvedata", CURVE_FIELDS, 1, 100)
+    message = str(err.value)
+    assert message.startswith(f"the LMFDB refused scripted access at {url} (it answered ")
+    assert re.search(REFUSALS[path], message), message
+    assert message.endswith("use `ingest.source: lmfdb_db`")
+    # a 429 or 5xx is asked again before it counts; nothing else is, and no redirect is followed
+    assert len(Hostile.hits) == (2 if path in ("busy", "untyped") else 1)
+    assert nothing_kept(fetcher, url) and not fetcher.lock
+
+
+def test_other_answers_and_the_cremona_path_keep_the_plain_status(servers, tmp_path):
+    hostile, _ = servers
+    api = ApiFetcher(tmp_path / "cache", tmp_path / "lock.json", FAST, base=hostile)
+    with pytest.raises(FetchError, match=r"/missing/x: HTTP 404 Not Found$"):
+        api.get(f"{hostile}/missing/x")          # a wrong base URL is not a refusal
+    for path, status in [("forbidden", "403 Forbidden"), ("redirect", "302 Found"),
+                         ("busy", "429 Too Many Requests")]:
+        url = f"{hostile}/{path}/allcurves"
+        with pytest.raises(FetchError, match=rf"{url}: (failed after 1 attempts; last: )?"
+                                             rf"HTTP {status}$"):
+            fetcher_for(tmp_path, hostile).get(url)
+        assert nothing_kept(fetcher_for(tmp_path, hostile), url)
+
+
+@pytest.mark.parametrize("path", ["longnext", "longstart", "longlabel", "longinside"])
+def test_a_long_hostile_value_is_quoted_short_and_escaped(servers, tmp_path, path):
+    """10,000 characters with a newline and terminal escapes, as a 'next' link, a page's start,
+    a record's label or a link beneath the base: the error quotes a short escaped excerpt."""
+    hostile, _ = servers
+    base = f"{hostile}/{path}"
+    fetcher = fetcher_for(tmp_path, base)
+    with pytest.raises(LmfdbError) as err:
+        pull_window(fetcher, base, "ec_curvedata", CURVE_FIELDS, 1, 100)
+    message = str(err.value)
+    page = window_url(base, "ec_curvedata", CURVE_FIELDS, 1, 100)
+    assert message.startswith(page) and len(message) < len(page) + len(base) + 200, message
+    assert not re.search(r"[\x00-\x1f\x7f]", message) and "9" * 50 not in message
+    assert nothing_kept(fetcher, page) and not fetcher.lock
+
+
+# ------------------------------------------------- malformed LMFDB records
+
+DELETED = object()
+MALFORMED = {       # fault -> (table, the record's key, field, value, what the message says)
+    "missing key": ("ec_curvedata", "37.a1", "rank", DELETED, r" has no field 'rank'$"),
+    "wrong type": ("ec_curvedata", "37.a1", "ainvs", {"a1": 0},
+                   r": field 'ainvs' = \{'a1': 0\} is not a list of 5 integers"),
+    "unparsable integer": ("ec_curvedata", "37.a1", "torsion", "1O",
+                           r": field 'torsion' = '1O' is not an integer from 1 to 32767"),
+    "string for a list": ("ec_classdata", "37.a", "aplist", "-2 -3 0",
+                          r": field 'aplist' = '-2 -3 0' is not a list of 64-bit integers"),
+    "list for an integer": ("ec_mwbsd", "37.a1", "tamagawa_product", [1],
+                            r": field 'tamagawa_product' = \[1\] is not a positive 64-bit"),
+}
+
+
+def _api_with_record(table: str, key: str, field: str, value):
+    records = copy.deepcopy(LmfdbApi.records)
+    (record,) = [r for r in records[table] if key in (r.get("lmfdb_label"), r.get("lmfdb_iso"))
+                 and (table == "ec_classdata" or r["lmfdb_label"] == key)]
+    if value is DELETED:
+        del record[field]
+    else:
+        record[field] = value
+    return type("MalformedApi", (LmfdbApi,), {"records": records, "served": []})
+
+
+@pytest.mark.parametrize("fault", sorted(MALFORMED))
+def test_a_malformed_lmfdb_record_is_named_by_page_record_and_field(tmp_path, fault):
+    """Not a traceback: the page's URL, the record's index and key, the field; the page is
+    neither cached nor locked, and no lock file is written."""
+    table, key, field, value, message = MALFORMED[fault]
+    with local_server(_api_with_record(table, key, field, value)) as url:
+        params = online_params(tmp_path / "out", "lmfdb", url, conductor_max=60)
+        with pytest.raises(LmfdbError, match=rf"^{url}/api/{table}/\?\S+_offset=\d+: record \d+ "
+                                              rf"\({re.escape(key)}\){message}") as err:
+            ingest(Params.model_validate(params))
+    page = str(err.value).split(": record ")[0]
+    cache = Fetcher(tmp_path / "out" / "downloads", tmp_path / "lock.json", FAST, base=url)
+    assert not cache.cached_path(page).exists()
+    assert not (tmp_path / "out" / "sources.lock.json").exists()
 
 
 # ------------------------------------------------- bad ecdata records on each online path

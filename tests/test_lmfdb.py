@@ -13,7 +13,7 @@ import pytest
 from arithmetic.elldata import read_curves
 from pipeline.fetch import Fetcher, FetchSettings
 from pipeline.lmfdb import (CURVE_FIELDS, LmfdbError, curve_table, published_table, pull,
-                            pull_window)
+                            pull_window, window_url)
 from tests.conftest import SHARED_FIXTURES, local_server
 
 PAGES = {0: "ec_curvedata.page0.json", 2: "ec_curvedata.page1.json",
@@ -94,7 +94,7 @@ def test_a_refused_window_is_split(server, fetcher):
     ("skip", r"_offset=2: the page starts at record 3, but 2 records came before it"),
     ("garbled", r"_offset=0: not JSON"),
     ("hole", r"_offset=2: an empty page in the middle of the listing \(its 'next' goes on to "
-             r"\S+_offset=4\)"),
+             r"offset 4\)$"),
 ])
 def test_bad_pages_name_the_url(server, fetcher, prefix, message):
     with pytest.raises(LmfdbError, match=message):
@@ -106,7 +106,10 @@ def test_only_a_refused_offset_splits_a_window(server, fetcher):
     fail at once, not be taken for a refused offset and split down to single conductors."""
     with pytest.raises(LmfdbError, match=r"no field 'ainvs'"):
         pull(fetcher, f"{server}/missing", "ec_curvedata", CURVE_FIELDS, 1, 100, 100)
-    assert len(fetcher.lock) == 2 and not fetcher.lock_path.exists()  # nothing locked on failure
+    # the first page is kept; the one refused is neither cached nor locked, and no lock file
+    first = window_url(f"{server}/missing", "ec_curvedata", CURVE_FIELDS, 1, 100)
+    assert list(fetcher.lock) == [first] and not fetcher.lock_path.exists()
+    assert [p.name for p in fetcher.cache.iterdir()] == [fetcher.cached_path(first).name]
 
 
 def test_curves_beyond_cremonas_tables_keep_their_lmfdb_labels():
@@ -116,3 +119,17 @@ def test_curves_beyond_cremonas_tables_keep_their_lmfdb_labels():
     row = curve_table([record]).row(0, named=True)
     assert (row["label"], row["isogeny_class"], row["number"]) == ("500001.a1", "500001.a", 1)
     assert published_table([record], [])["label"].to_list() == ["500001.a1"]
+
+
+def test_a_malformed_record_given_to_the_conversion_is_named():
+    """The conversion checks what it reads as the pull does: records from elsewhere (the
+    database path's rows) are named by their ``record`` and the field, never a traceback."""
+    record = {**fixture_page(0)["data"][1], "record": "URL: record 1"}
+    with pytest.raises(LmfdbError, match=r"^URL: record 1: field 'ainvs' = \[0, -1, 'x', -10, "
+                                          r"-20\] is not a list of 5 integers"):
+        curve_table([{**record, "ainvs": [0, -1, "x", -10, -20]}])
+    with pytest.raises(LmfdbError, match=r"^URL: record 1 has no field 'torsion'$"):
+        published_table([{k: v for k, v in record.items() if k != "torsion"}], [])
+    with pytest.raises(LmfdbError, match=r"^URL: record 1: Clabel 11a1 is not a curve of the "
+                                          r"class Ciso 11b$"):
+        curve_table([{**record, "Ciso": "11b"}])

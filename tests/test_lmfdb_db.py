@@ -4,19 +4,24 @@ path and the embedded source, `dvc repro` with zero cross-check mismatches, faul
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 import time
+from decimal import Decimal
 
 import polars as pl
 import pytest
 import yaml
 
+from arithmetic.curves import CurveError
 from arithmetic.elldata import read_curves
 from pipeline.atomic import TMP_MARKER
 from pipeline.fetch import FetchError, FetchSettings
-from pipeline.lmfdb import curve_table, published_ap, published_table
+from pipeline.ingest import ingest
+from pipeline.lmfdb import LmfdbError, curve_table, published_ap, published_table
 from pipeline.lmfdb_db import DatabaseFetcher, LmfdbDbError, pull_database, redacted
+from pipeline.params import Params
 from tests.conftest import run, scratch_project, small_params
 from tests.online_sources import lmfdb_records
 from tests.postgres_server import (READER_PASSWORD, TABLES, create_lmfdb, fixture_rows,
@@ -52,6 +57,44 @@ def test_redacted_drops_only_the_password():
     assert redacted("password=x host=h") == "host=h"
 
 
+@pytest.mark.parametrize("uri, shown", [
+    ("postgresql://u:secret@[::1/db", "postgresql://u@[::1/db"),
+    ("postgresql://u:sec@ret@[::1/db?password=secret&sslmode=require",
+     "postgresql://u@[::1/db?sslmode=require"),
+    ("postgresql://u:secret@[not-an-address]/db", "postgresql://u@[not-an-address]/db"),
+])
+def test_redacted_never_raises_on_a_uri_python_cannot_split(uri, shown):
+    assert redacted(uri) == shown
+
+
+def test_a_malformed_uri_is_named_with_its_field_and_without_the_password(tmp_path):
+    with pytest.raises(LmfdbDbError) as err:
+        fetcher(tmp_path, "postgresql://lmfdb:secret@[::1/lmfdb")
+    message = str(err.value)
+    assert message.startswith("postgresql://lmfdb@[::1/lmfdb: not a PostgreSQL URI or "
+                              "connection string libpq can read (")
+    assert message.endswith("(ingest.base_url.lmfdb_db)") and "secret" not in message
+    params = online_params(tmp_path, "lmfdb_db", "postgresql://lmfdb:secret@[::1/lmfdb")
+    process = run_stage(tmp_path, params)
+    _, err = process.communicate()
+    assert process.returncode != 0 and "Traceback" not in err and "secret" not in err
+    assert "ingest: error: " in err and "ingest.base_url.lmfdb_db: Value error, " \
+        "postgresql://lmfdb@[::1/lmfdb: not a PostgreSQL URI" in err
+    assert not (tmp_path / "downloads").exists() and not (tmp_path / "curves").exists()
+
+
+def kept(fetcher_: DatabaseFetcher, table: str, low: int, high: int) -> bool:
+    """Whether the window is in the fetcher's cache or its lock entries."""
+    key = fetcher_.window_key(table, low, high)
+    return fetcher_.cached_path(key).exists() or key in fetcher_.lock
+
+
+def window_of(label: str, width: int = 50) -> tuple[int, int]:
+    """The window of ``pull_database(..., 1, 200, width)`` holding the curve or class."""
+    low = 1 + (int(label.split(".")[0]) - 1) // width * width
+    return low, min(low + width, 200)
+
+
 def pull_and_lock(fetcher_: DatabaseFetcher, *window) -> tuple:
     """A successful pull, then its lock written (as the ingest stage does after the checks)."""
     pulled = pull_database(fetcher_, *window)
@@ -65,7 +108,10 @@ def test_the_database_gives_the_api_paths_tables(tmp_path, lmfdb_uri):
     curves, published, aps = pull_and_lock(fetcher(tmp_path, lmfdb_uri), 1, 200, 50)
     records = lmfdb_records()
     api_curves = curve_table(records["ec_curvedata"])
-    assert curves.equals(api_curves)
+    assert curves.drop("record").equals(api_curves.drop("record"))
+    # each curve names its window and row, as its errors will
+    window = f"{redacted(lmfdb_uri)} ec_curvedata 1 <= conductor < 51"
+    assert dict(curves.select("label", "record").iter_rows())["37a1"] == f"{window}: row 37.a1"
     assert published.sort("label").equals(
         published_table(records["ec_curvedata"], records["ec_mwbsd"]).sort("label"))
     assert aps.equals(published_ap(records["ec_classdata"], api_curves))
@@ -203,6 +249,7 @@ def test_a_missing_table_or_column_is_named(tmp_path, server, table, column, mes
     with pytest.raises(LmfdbDbError, match=message) as err:
         pull_database(fetcher(tmp_path, uri), 1, 200, 50)
     assert str(err.value).startswith(redacted(uri)) and READER_PASSWORD not in str(err.value)
+    assert not (tmp_path / "downloads").exists()            # checked before any window is read
 
 
 @pytest.mark.parametrize("table, label, column", [
@@ -218,16 +265,86 @@ def test_a_null_in_a_required_column_names_label_and_column(tmp_path, server, ta
     (row,) = [r for r in rows[table] if r[key] == label]
     row[column] = None if column != "ainvs" else [0, -1, 1, None, 0]
     uri = create_lmfdb(server, "nulls", rows=rows)
-    with pytest.raises(LmfdbDbError, match=rf"{table} row {label}: column '{column}' is null"):
-        pull_database(fetcher(tmp_path, uri), 1, 200, 50)
+    low, high = window_of(label)
+    pulling = fetcher(tmp_path, uri)
+    with pytest.raises(LmfdbDbError, match=rf"^{re.escape(redacted(uri))} {table} {low} <= "
+                                           rf"conductor < {high}: row {label}: column "
+                                           rf"'{column}' is null"):
+        pull_database(pulling, 1, 200, 50)
+    assert not kept(pulling, table, low, high)              # neither cached nor locked
+    assert not (tmp_path / "sources.lock.json").exists()
+
+
+@pytest.mark.parametrize("table, label, column, value, message", [
+    ("ec_curvedata", "11.a2", "ainvs", [0, -1, 1, -10],
+     r"field 'ainvs' = \['0', '-1', '1', '-10'\] is not a list of 5 integers"),
+    ("ec_curvedata", "37.a1", "ainvs", [Decimal(x) for x in ("0", "0", "1", "-1.5", "0")],
+     r"field 'ainvs' = \['0', '0', '1', '-1.5', '0'\] is not a list of 5 integers"),
+    ("ec_curvedata", "37.a1", "Clabel", "37 a1",
+     r"field 'Clabel' = '37 a1' is not a Cremona curve label"),
+    ("ec_curvedata", "37.a1", "Ciso", "38a", r"Clabel 37a1 is not a curve of the class Ciso 38a"),
+    ("ec_mwbsd", "189.b2", "tamagawa_product", 0,
+     r"field 'tamagawa_product' = 0 is not a positive 64-bit integer"),
+    ("ec_classdata", "67.a", "aplist", [1, 2, 3],
+     r"field 'aplist' = \[1, 2, 3\] is not a list of 64-bit integers"),
+])
+def test_a_value_of_the_wrong_kind_names_window_label_and_column(tmp_path, server, table, label,
+                                                                 column, value, message):
+    """Not a traceback, nor a table with a wrong value: the window, the row's label and the
+    column; the window is neither cached nor locked."""
+    rows = fixture_rows()
+    key = "lmfdb_iso" if table == "ec_classdata" else "lmfdb_label"
+    (row,) = [r for r in rows[table] if r[key] == label]
+    row[column] = value
+    uri = create_lmfdb(server, "kinds", rows=rows)
+    low, high = window_of(label)
+    pulling = fetcher(tmp_path, uri)
+    with pytest.raises(LmfdbError, match=rf"^{re.escape(redacted(uri))} {table} {low} <= "
+                                         rf"conductor < {high}: row {label}: {message}"):
+        pull_database(pulling, 1, 200, 50)
+    assert not kept(pulling, table, low, high)
+    assert not (tmp_path / "sources.lock.json").exists()
+
+
+def test_rows_beyond_the_size_limit_stop_the_query(tmp_path, lmfdb_uri):
+    """``ingest.fetch.max_mb`` bounds a window's rows as it bounds a download: the query stops
+    part-way, naming the window and the limit, and nothing is cached or locked."""
+    small = FetchSettings(**{**FAST_FETCH, "max_mb": 0.002})           # about 2 KB
+    pulling = fetcher(tmp_path, lmfdb_uri, small)
+    with pytest.raises(LmfdbDbError) as err:
+        pull_database(pulling, 1, 200, 50)
+    key = pulling.window_key("ec_curvedata", 1, 51)
+    assert re.fullmatch(rf"{re.escape(key)}: the rows are larger than 0.002 MiB \(ingest\.fetch\."
+                        r"max_mb; refused after (\d+) rows\); a narrower ingest\.lmfdb_db_window "
+                        r"reads fewer at a time", str(err.value)), str(err.value)
+    read = int(re.search(r"after (\d+) rows", str(err.value)).group(1))
+    assert 0 < read < len(pull_database(fetcher(tmp_path / "whole", lmfdb_uri), 1, 51, 50)[0])
+    assert not kept(pulling, "ec_curvedata", 1, 51) and not (tmp_path / "downloads").exists()
 
 
 def test_a_missing_mwbsd_row_is_named(tmp_path, server):
     rows = fixture_rows()
     rows["ec_mwbsd"] = [r for r in rows["ec_mwbsd"] if r["lmfdb_label"] != "37.a1"]
     uri = create_lmfdb(server, "incomplete", rows=rows)
-    with pytest.raises(LmfdbDbError, match="ec_mwbsd has no row for lmfdb_label 37.a1"):
-        pull_database(fetcher(tmp_path, uri), 1, 200, 50)
+    pulling = fetcher(tmp_path, uri)
+    with pytest.raises(LmfdbDbError, match=r"ec_mwbsd 1 <= conductor < 51: no row for "
+                                           r"lmfdb_label 37\.a1$"):
+        pull_database(pulling, 1, 200, 50)
+    # the curves' window is sound on its own and kept; the incomplete one is not
+    assert kept(pulling, "ec_curvedata", 1, 51) and not kept(pulling, "ec_mwbsd", 1, 51)
+
+
+def test_a_bad_curve_is_named_by_window_and_label(tmp_path, server):
+    """The ingest stage's curve checks name a row of the database by its window and label."""
+    rows = fixture_rows()
+    (row,) = [r for r in rows["ec_curvedata"] if r["lmfdb_label"] == "11.a2"]
+    row["ainvs"] = [0, 0, 0, 0, 0]
+    uri = create_lmfdb(server, "singular", rows=rows)
+    params = online_params(tmp_path, "lmfdb_db", uri, conductor_max=60, lmfdb_db_window=50)
+    with pytest.raises(CurveError, match=rf"^{re.escape(redacted(uri))} ec_curvedata 1 <= "
+                                         r"conductor < 51: row 11\.a2: 11a1: singular curve"):
+        ingest(Params.model_validate(params))
+    assert not (tmp_path / "sources.lock.json").exists() and not (tmp_path / "curves").exists()
 
 
 def test_a_changed_upstream_window_is_named(tmp_path, server):

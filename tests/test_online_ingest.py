@@ -17,8 +17,10 @@ import polars as pl
 import pytest
 import yaml
 
+import pipeline.ingest
 from arithmetic.ecdata import EcdataError
 from arithmetic.elldata import CURVE_SCHEMA, read_curves
+from pipeline.atomic import TMP_MARKER
 from pipeline.fetch import FetchError
 from pipeline.ingest import ingest
 from pipeline.params import Params
@@ -174,6 +176,37 @@ def test_a_server_error_leaves_no_output(tmp_path, lmfdb_server):
     assert process.returncode != 0
     assert "ingest: error: " in err and "HTTP 500" in err and "_offset=" in err
     assert not (tmp_path / "curves").exists()
+
+
+def test_a_failure_while_publishing_leaves_the_old_outputs_and_lock(tmp_path, lmfdb_server,
+                                                                   monkeypatch):
+    """The tables and the lock file are one set: a write that fails part-way through (here the
+    second table, as a full disk would) leaves the previous run's tables and lock, byte for
+    byte, and no staging file beside them."""
+    monkeypatch.chdir(tmp_path)                     # the stage's own main(), twice
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(online_params(tmp_path, "lmfdb", lmfdb_server,
+                                                   conductor_max=60)))
+    pipeline.ingest.main()
+    outputs = [tmp_path / n for n in ("curves", "published", "published_ap",
+                                      "sources.lock.json")]
+    before = {path.name: path.read_bytes() for path in outputs}
+    real, written = pipeline.ingest.write_parquet, []
+
+    def full_disk(frame, path):
+        if written:
+            raise OSError(28, "No space left on device", str(path))
+        written.append(path)
+        real(frame, path)
+
+    monkeypatch.setattr(pipeline.ingest, "write_parquet", full_disk)
+    params.write_text(yaml.safe_dump(online_params(tmp_path, "lmfdb", lmfdb_server,
+                                                   conductor_max=100)))   # new pages: a new lock
+    with pytest.raises(OSError, match="No space left on device"):
+        pipeline.ingest.main()
+    assert written and {path.name: path.read_bytes() for path in outputs} == before
+    assert not [p.name for p in tmp_path.iterdir() if TMP_MARKER in p.name or
+                p.name.endswith(".publishing.json")]
 
 
 def test_the_shared_pages_are_what_the_stand_in_serves():

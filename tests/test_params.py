@@ -112,6 +112,25 @@ def test_paths_and_pairs_read_from_yaml(tmp_path):
         load_params(write_params(tmp_path, paths__curves=5))
 
 
+@pytest.mark.parametrize("uri, shown, reason", [
+    ("postgresql://lmfdb:hunter2@[::1/lmfdb", "postgresql://lmfdb@[::1/lmfdb",
+     'looking for matching "]" in IPv6 host address in URI: "…"'),
+    ("postgresql://lmfdb:hunter2@h/lmfdb?colour=blue", "postgresql://lmfdb@h/lmfdb?colour=blue",
+     'invalid URI query parameter: "colour"'),
+    ("postgresql://lmfdb:hunter2%zz@h/lmfdb", "postgresql://lmfdb@h/lmfdb",
+     'invalid percent-encoded token: "…"'),
+    ("host=h password=hunter2 dbname", "host=h dbname", 'missing "=" after "dbname"'),
+])
+def test_a_malformed_postgres_uri_is_refused_at_load_without_its_password(tmp_path, uri, shown,
+                                                                          reason):
+    urls = {**yaml.safe_load(PROJECT_PARAMS.read_text())["ingest"]["base_url"], "lmfdb_db": uri}
+    with pytest.raises(ParamsError) as err:
+        load_params(write_params(tmp_path, ingest__base_url=urls))
+    message = str(err.value)
+    assert f"ingest.base_url.lmfdb_db: Value error, {shown}: not a PostgreSQL URI" in message
+    assert reason in message and "hunter2" not in message
+
+
 @pytest.mark.parametrize("edit, message", [
     (lambda t: t.replace("bsd:\n  workers: 2", "bsd:\n  workers: 2\n  workers: 64"),
      r"key 'workers' given twice \(line \d+ and line \d+\)"),
