@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from pipeline.params import ParamsError, Params, load_params
+from pipeline.params import PARAMS_FILE, ParamsError, Params, load_params
 
 #: The stage that writes each output path of params.yaml (for the "missing" message).
 BUILT_BY = {"curves": "ingest", "bsd": "bsd", "bsd_metrics": "bsd", "features": "features",
@@ -28,10 +28,19 @@ BUILT_BY = {"curves": "ingest", "bsd": "bsd", "bsd_metrics": "bsd", "features": 
             "bsd_ratio_fits": "murmurations"}
 
 
+@st.cache_resource(show_spinner=False, max_entries=2)
+def _params(location: str, stamp: tuple[int, int]) -> Params:
+    # one parse and validation per version of the file, not one per call on every rerun
+    return load_params(location)
+
+
 def params() -> Params:
-    """params.yaml of the current directory (the project root); stops the page if invalid."""
+    """params.yaml of the current directory (the project root), re-read when the file changes;
+    stops the page if invalid."""
     try:
-        return load_params()
+        version = os.stat(PARAMS_FILE) if PARAMS_FILE.exists() else None
+        return _params(str(PARAMS_FILE.resolve()),
+                       (version.st_mtime_ns, version.st_size) if version else (0, 0))
     except ParamsError as err:
         st.error(f"Cannot read the pipeline's parameters: {err}")
         st.stop()

@@ -174,16 +174,23 @@ features_path = Path(data.params().paths.features)
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def _features(stamp: float, label: str, conductor: int) -> pl.DataFrame:
-    # the table is in conductor order: the conductor's row-group statistics skip the rest
+def _features(stamp: float, label: str, conductor: int, pattern: str) -> pl.DataFrame:
+    # only the columns asked for; the table is in conductor order, so the conductor's row-group
+    # statistics skip the other row groups
     return pl.scan_parquet(features_path).filter(
-        (pl.col("conductor") == conductor) & (pl.col("label") == label)).collect()
+        (pl.col("conductor") == conductor) & (pl.col("label") == label)) \
+        .select(pl.col(pattern)).collect()
 
 
-features = _features(features_path.stat().st_mtime, label, record["conductor"]) \
-    if features_path.exists() else None
-if features is not None and len(features):
-    traces = features.select(pl.col(r"^ap_\d+$"))
+def curve_features(pattern: str) -> pl.DataFrame | None:
+    """The curve's features whose names match ``pattern``, None if the table is not built."""
+    if not features_path.exists():
+        return None
+    return _features(features_path.stat().st_mtime, label, record["conductor"], pattern)
+
+
+traces = curve_features(r"^ap_\d+$")
+if traces is not None and len(traces):
     st.subheader("a_p")
     st.caption("Cremona's convention: at a bad p the local root number w_p.")
     st.dataframe(traces.rename({c: c.removeprefix("ap_") for c in traces.columns}),
@@ -196,7 +203,7 @@ flagged = pl.read_parquet(findings_path).filter(pl.col("verdict") == "flagged") 
     if findings_path.exists() else pl.DataFrame()
 if not len(flagged):
     st.info("No finding is flagged, so there is no model prediction to show.")
-elif features is None or not len(features):
+elif (features := curve_features(r"^.*$")) is None or not len(features):
     st.info("The features of this curve are not built: `dvc repro features`.")
 else:
     importances = data.table("importances")
