@@ -488,11 +488,16 @@ class Params(_Section):
 
 
 class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last)."""
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last).
+
+    A plain key is always a name: YAML 1.1 would read the key ``null`` (a declared target's null
+    model) as None, and ``on``, ``no`` or ``1`` as a boolean or a number."""
 
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
         for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and not key_node.style:     # plain
+                key_node.tag = "tag:yaml.org,2002:str"
             key = self.construct_object(key_node, deep=True)
             line = key_node.start_mark.line + 1
             try:

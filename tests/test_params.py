@@ -165,6 +165,21 @@ def test_a_declared_target_is_checked_at_load(spec, message):
         validate_params(raw, "params.yaml")
 
 
+def test_a_declared_target_reads_as_the_readme_writes_it(tmp_path):
+    # YAML 1.1 reads a plain key `null` as None, `on` as True: a key is always a name here
+    declared = ("  custom_targets:\n"
+                "    q:\n"
+                "      task: regression\n"
+                "      expression: 'ln(sha_an) + ln(real_period)'\n"
+                "      excluded: [bsd]\n"
+                "      null: sato_tate\n")
+    text = PROJECT_PARAMS.read_text().replace("  custom_targets: {}", declared.rstrip("\n"), 1)
+    assert "      null: sato_tate" in text
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    assert load_params(path).search.custom_targets["q"].null == "sato_tate"
+
+
 def test_a_declared_target_may_not_take_a_built_in_name():
     raw = yaml.safe_load(PROJECT_PARAMS.read_text())
     raw["search"]["custom_targets"] = {"rank": {"task": "regression", "expression": "ln(sha_an)"}}
