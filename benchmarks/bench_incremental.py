@@ -29,10 +29,9 @@ import time
 from pathlib import Path
 
 import polars as pl
-import yaml
 
 from pipeline.code_digest import PROJECT
-from pipeline.params import load_params
+from pipeline.params import load_params, parse_yaml
 
 #: The question step 3 adds: log(Sha · Ω), which the BSD quantities give exactly.
 DEFAULT_TARGET = ("sha_times_period: {task: regression, expression: 'ln(sha_an) + ln(real_period)',"
@@ -84,13 +83,34 @@ def step(scratch: Path, name: str, arguments: list[str]) -> dict:
             "computed": [c.rsplit("-", 1)[0] for c in computed]}
 
 
+def override(value) -> str:
+    """``value`` in Hydra's override grammar, which `dvc exp run -S` parses: bare keys and
+    single-quoted strings (JSON's quoted keys are refused)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {override(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(override(v) for v in value) + "]"
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return json.dumps(value)
+
+
+def declare(name: str, spec: dict) -> list[str]:
+    """The `-S` overrides that add the declared target ``name``: Hydra reads a key ``null`` in
+    a dict as None, so the null model is set by its own dotted key."""
+    fields = {k: v for k, v in spec.items() if k != "null"}
+    extra = [f"+search.custom_targets.{name}.null={spec['null']}"] if "null" in spec else []
+    return ["-S", f"+search.custom_targets.{name}={override(fields)}",
+            *(arg for e in extra for arg in ("-S", e))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scratch", type=Path, default=Path("/tmp/bench_incremental"))
     parser.add_argument("--target", default=DEFAULT_TARGET,
                         help="one search.custom_targets entry, as YAML")
     args = parser.parse_args()
-    declared = yaml.safe_load(args.target)
+    declared = parse_yaml(args.target)
     [name] = declared
     clone(args.scratch)
     start = pl.read_parquet(args.scratch / load_params(args.scratch / "params.yaml")
@@ -101,8 +121,8 @@ def main() -> None:
              step(args.scratch, "unrelated params (features.workers, dashboard.page_size)",
                   ["exp", "run", "-S", "features.workers=1", "-S", "dashboard.page_size=20"]),
              step(args.scratch, f"one declared target ({name})",
-                  ["exp", "run", "-S", f"search.targets={json.dumps(targets)}",
-                   "-S", f"search.custom_targets={json.dumps(declared)}"])]
+                  ["exp", "run", "-S", f"search.targets={override(targets)}",
+                   *declare(name, declared[name])])]
     for entry in steps:
         print(json.dumps(entry))
     unrelated, added = steps[1], steps[2]
