@@ -5,7 +5,9 @@ a chart with no data drawn fails the test, and clicking a row of the curve brows
 that curve.
 
 Without /usr/bin/chromium the test is skipped, unless ``REQUIRE_BROWSER=1`` (set by .ci/run,
-which installs Chromium) makes that a failure.
+which installs Chromium) makes that a failure. By default the dashboard serves the scratch
+pipeline's outputs; ``BROWSER_PROJECT=DIR`` serves those of a project where `make run` ran
+instead (``BROWSER_PROJECT=. pytest tests/test_browser.py`` after `make run`).
 """
 from __future__ import annotations
 
@@ -42,12 +44,14 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def served(pipeline_project):
+def served(request):
     if not CHROMIUM.exists():
         if os.environ.get("REQUIRE_BROWSER") == "1":
             pytest.fail(f"{CHROMIUM} not found (.ci/run installs Debian's chromium)")
         pytest.skip(f"{CHROMIUM} not found")
-    repo, port = pipeline_project[0], free_port()
+    chosen = os.environ.get("BROWSER_PROJECT")
+    repo = Path(chosen).resolve() if chosen else request.getfixturevalue("pipeline_project")[0]
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(repo / "dashboard/app.py"),
          "--server.headless=true", f"--server.port={port}", "--server.address=127.0.0.1",

@@ -24,15 +24,14 @@ findings = findings.with_columns(
 colours = verdict_colours(findings["verdict"].to_list())
 counts = findings.group_by("verdict").len()
 st.caption(f"{len(findings)} (target, feature group) pairs searched: " + ", ".join(
-    f"{n} {v}" for v, n in sorted(counts.iter_rows(), key=lambda r: verdict_order(r[0]))) + ".")
+    f"{n} {v}" for v, n in sorted(counts.iter_rows(),
+                                  key=lambda r: (verdict_order(r[0]), -r[1], r[0]))) + ".")
 
 st.subheader("Each model against its best baseline")
 st.caption("One point per pair; above the diagonal the model beats the best heuristic baseline "
            "on the same folds. Colour: verdict (Okabe–Ito palette, one family of colours per "
            "kind); shape: kind of verdict. Hover for the pair.")
-chart_columns = st.columns(2)
-for column, (metric, title) in zip(chart_columns, (("mcc", "classification targets"),
-                                                   ("r2", "regression targets"))):
+for metric, title in (("mcc", "classification targets"), ("r2", "regression targets")):
     part = findings.filter(pl.col("metric") == metric).select(
         "pair", "verdict", "kind", "score", "baseline_score", "best_baseline", "q_value")
     if not len(part):
@@ -46,7 +45,7 @@ for column, (metric, title) in zip(chart_columns, (("mcc", "classification targe
         y=alt.Y("score:Q", title=f"model {words}"),
         color=alt.Color("verdict:N", scale=alt.Scale(domain=list(colours),
                                                       range=list(colours.values())),
-                        legend=alt.Legend(orient="bottom", columns=2, labelLimit=300)),
+                        legend=alt.Legend(orient="right", labelLimit=0)),
         shape=alt.Shape("kind:N", scale=alt.Scale(
             domain=list(KIND_MARKERS), range=[m[1] for m in KIND_MARKERS.values()]),
             legend=None),
@@ -55,8 +54,8 @@ for column, (metric, title) in zip(chart_columns, (("mcc", "classification targe
                  alt.Tooltip("best_baseline:N"),
                  alt.Tooltip("baseline_score:Q", format=".3f", title="baseline"),
                  alt.Tooltip("q_value:Q", format=".2e", title="BH q")])
-    column.markdown(f"**{title}** ({words})")
-    column.altair_chart((diagonal + points).properties(height=360), width="stretch")
+    st.markdown(f"**{title}** ({words})")
+    st.altair_chart((diagonal + points).properties(height=360), width="stretch")
 
 st.subheader("The table")
 show_all = st.toggle("Show every pair with its verdict (not only flagged findings)",
