@@ -90,12 +90,18 @@ def weighted_margin(task: str, oof: CrossValidated, baseline: str, weights: np.n
 
 
 def replicable(frame: pl.DataFrame, target_expression: pl.Expr, columns: list[str],
-               minimum_curves: int, minimum_coverage: float) -> tuple[bool, str]:
-    """Can the finding be tried on ``frame``: are its inputs there, and is its target known on
-    at least ``minimum_curves`` curves and a ``minimum_coverage`` share of the sample?"""
+               minimum_curves: int, minimum_coverage: float,
+               known: list[str] = ()) -> tuple[bool, str]:
+    """Can the finding be tried on ``frame``: are its inputs and its known quantities
+    ``known`` there (without the known quantities the sample's baseline would be weaker than
+    the search's), and is its target known on at least ``minimum_curves`` curves and a
+    ``minimum_coverage`` share of the sample?"""
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         return False, f"inputs missing: {', '.join(missing[:5])}"
+    unknown = [c for c in known if c not in frame.columns]
+    if unknown:
+        return False, f"known quantities missing: {', '.join(unknown[:5])}"
     try:
         known = frame.select(target_expression.is_not_null().sum()).item()
     except pl.exceptions.ColumnNotFoundError as err:

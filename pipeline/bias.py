@@ -65,7 +65,7 @@ def check_pair(finding: dict, frames: dict[str, pl.DataFrame], weights: np.ndarr
     for sample in SAMPLES:
         frame = frames[sample]
         tried, why = replicable(frame, target.expression, columns, params.bias.minimum_curves,
-                                params.bias.minimum_coverage)
+                                params.bias.minimum_coverage, pair.known)
         entry = {"sample": sample, "tried": tried, "why_not": why, "score": None,
                  "baseline_score": None, "best_baseline": None, "p_value": None, "curves": None,
                  "added_value": None, "added_value_low": None}

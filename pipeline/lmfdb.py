@@ -299,9 +299,10 @@ def checked_page(raw: bytes, url: str, fields: list[str], fetcher: Fetcher,
     """The page at ``url`` of a listing (``before`` records came before it), if a pull can
     take everything it needs from it: its envelope (:func:`parse_page`), where it starts, every
     record (:func:`checked_record`, each given its ``record``: page and index), and a ``next``
-    link within the fetcher's source that goes on (a non-empty page) or points back to the page
-    (the last, empty one). Else an :class:`LmfdbError` naming the URL. Run as the fetch's
-    validation, so a page refused here is neither cached nor locked."""
+    link within the fetcher's source that goes on to the record after the page's last (a
+    non-empty page) or points back to the page (the last, empty one). Else an
+    :class:`LmfdbError` naming the URL. Run as the fetch's validation, so a page refused here
+    is neither cached nor locked."""
     page = parse_page(raw, url)
     start = page.get("start", before)
     if type(start) is not int or start != before:
@@ -321,6 +322,9 @@ def checked_page(raw: bytes, url: str, fields: list[str], fetcher: Fetcher,
     if target is None or not fetcher.inside(target):
         raise LmfdbError(f"{url}: its 'next' link {shown(following)} leaves the configured "
                          f"source {fetcher.base}; refused")
+    if _offset(target) != before + len(page["data"]):       # else a listing could cycle
+        raise LmfdbError(f"{url}: its 'next' link {shown(following)} does not go on to record "
+                         f"{before + len(page['data'])}")
     records = []
     for index, record in enumerate(page["data"], start=before):
         where = f"{url}: record {index}"

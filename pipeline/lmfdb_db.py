@@ -45,13 +45,15 @@ from psycopg.types.string import TextLoader
 from tqdm import tqdm
 
 from pipeline.fetch import Fetcher, FetchSettings
-from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, LmfdbError,
+from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, FIELD_KINDS, MWBSD_FIELDS, LmfdbError,
                             checked_record, curve_table, published_ap, published_table, shown)
 
 #: The columns read from each table; the first is the table's key (the label a row is named by).
 COLUMNS = {"ec_curvedata": CURVE_FIELDS, "ec_mwbsd": MWBSD_FIELDS, "ec_classdata": CLASS_FIELDS}
-#: Columns that may be null: Cremona's labels, which curves beyond his tables (N >= 500,000) lack.
-NULLABLE = {"Clabel", "Ciso"}
+#: Columns that may be null, as on the API path (:data:`pipeline.lmfdb.FIELD_KINDS`): Cremona's
+#: labels, which curves beyond his tables (N >= 500,000) lack, and the BSD quantities the LMFDB
+#: does not publish for every curve (the crosscheck compares what is published).
+NULLABLE = {field for field, (_, _, nullable) in FIELD_KINDS.items() if nullable}
 
 
 #: Rows a streamed query hands over at a time (chunked mode needs libpq 17; older: one by one).
@@ -75,7 +77,12 @@ def redacted(uri: str) -> str:
     loses everything from the ``:`` after the user name to the last ``@``, which hides more
     than the password rather than less."""
     if "://" not in uri:
-        return re.sub(r"\s*\bpassword\s*=\s*('(\\.|[^'])*'|\S+)", "", uri).strip()
+        try:      # libpq's own reading of the string: quotes and backslash escapes included
+            fields = psycopg.conninfo.conninfo_to_dict(uri)
+        except psycopg.Error:
+            return re.split(r"(?i)\bpassword", uri, maxsplit=1)[0].strip() + " ..."
+        fields.pop("password", None)
+        return psycopg.conninfo.make_conninfo(**fields)
     try:
         parts = urlsplit(uri)
     except ValueError:

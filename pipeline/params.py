@@ -197,7 +197,9 @@ class Invariants(_Section):
     pari_stack_mb: int = Field(ge=16)
     degree_conductor_max: int = Field(
         ge=0, description="modular degree of the optimal curves with N <= this (~100 µs × N each)")
-    zeros: int = Field(ge=0, le=50, description="heights of the first zeros of L(E,s) kept")
+    zeros: int = Field(ge=1, le=50, description="heights of the first zeros of L(E,s) kept "
+                       "(the feature group invariants reads z1..; zeros_conductor_max: 0 computes "
+                       "none)")
     zeros_conductor_max: int = Field(ge=0, description="the zeros for classes with N <= this")
     selmer_conductor_max: int = Field(ge=0, description="2-Selmer rank for curves with N <= this")
 
@@ -496,6 +498,8 @@ class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
     def construct_mapping(self, node, deep=False):
         seen: dict = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":       # <<: the base's keys, merged
+                continue
             if isinstance(key_node, yaml.ScalarNode) and not key_node.style:     # plain
                 key_node.tag = "tag:yaml.org,2002:str"
             key = self.construct_object(key_node, deep=True)

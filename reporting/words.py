@@ -172,4 +172,13 @@ FEATURE_WORDS: dict[str, str] = {
     "topo_<cloud>_h<k>_<i>": "Betti curve of dimension k of the conductor window's "
                              "(cloud = ap or weierstrass) point cloud, at the i-th filtration "
                              "value",
+    "degree, degree_v2": "the modular degree of the Γ₀(N)-optimal curve (PARI's ellmoddegree, "
+                         "up to invariants.degree_conductor_max) and its 2-adic valuation",
+    "optimality": "1 for the class's Γ₀(N)-optimal curve, else 0",
+    "class_size, class_deg": "the number of curves in the isogeny class, and the largest "
+                             "degree of its isogeny matrix",
+    "szpiro_ratio": "ln|Δ_min| / ln N",
+    "z<k>": "the height of the k-th zero of L(E, s) above the centre (PARI's lfunzeros)",
+    "two_selmer_rank": "the F₂-rank s₂ of the 2-Selmer group (PARI's ellrank): "
+                       "s₂ = r + dim E(Q)[2] + dim Ш[2] ≥ r + dim E(Q)[2]",
 }

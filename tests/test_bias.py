@@ -124,6 +124,9 @@ def test_replicable_needs_inputs_and_coverage():
         False, "target known on 100 of 400 curves")
     assert not replicable(frame, pl.col("rank"), ["w"], 50, 0.9)[0]
     assert replicable(frame, pl.col("z"), ["z"], 50, 0.9) == (True, "")
+    # a sample without the pair's known quantities would face a weaker baseline: not tried
+    assert replicable(frame, pl.col("z"), ["z"], 50, 0.9, ["z", "degree"]) == (
+        False, "known quantities missing: degree")
 
 
 def test_distributions_share_per_sample():

@@ -49,8 +49,11 @@ class Api(BaseHTTPRequestHandler):
                 page["start"] = 3
             if url.path.startswith("/hole/") and offset == 2:
                 page["data"] = []
+            if url.path.startswith("/cycle/") and offset == 2:     # next: the page itself
+                page["next"] = page["next"].replace("_offset=4", "_offset=2")
         body = b"{truncated" if url.path.startswith("/garbled/") else json.dumps(page).encode()
-        if url.path.startswith(("/missing/", "/skip/", "/garbled/", "/hole/")) and "next" in page:
+        if url.path.startswith(("/missing/", "/skip/", "/garbled/", "/hole/", "/cycle/")) \
+                and "next" in page:
             page["next"] = url.path.split("/api")[0] + page["next"]
             body = body if url.path.startswith("/garbled/") else json.dumps(page).encode()
         self.send_response(200)
@@ -95,6 +98,7 @@ def test_a_refused_window_is_split(server, fetcher):
     ("garbled", r"_offset=0: not JSON"),
     ("hole", r"_offset=2: an empty page in the middle of the listing \(its 'next' goes on to "
              r"offset 4\)$"),
+    ("cycle", r"_offset=2: its 'next' link /cycle/api/.* does not go on to record 4$"),
 ])
 def test_bad_pages_name_the_url(server, fetcher, prefix, message):
     with pytest.raises(LmfdbError, match=message):

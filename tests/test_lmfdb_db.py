@@ -53,8 +53,11 @@ def test_redacted_drops_only_the_password():
     assert redacted("postgresql://u:p%40ss@h/db?sslmode=require&password=x") == \
         "postgresql://u@h/db?sslmode=require"
     assert redacted("postgresql://h:5433/db") == "postgresql://h:5433/db"
-    assert redacted("host=h password='a b' dbname=lmfdb") == "host=h dbname=lmfdb"
+    assert redacted("host=h password='a b' dbname=lmfdb") == "dbname=lmfdb host=h"
     assert redacted("password=x host=h") == "host=h"
+    # as libpq reads them: a backslash-escaped space, and an unterminated quote
+    assert redacted(r"host=h password=a\ secret dbname=x") == "dbname=x host=h"
+    assert "cret" not in redacted("host=h password='se cret")
 
 
 @pytest.mark.parametrize("uri, shown", [
@@ -253,9 +256,8 @@ def test_a_missing_table_or_column_is_named(tmp_path, server, table, column, mes
 
 
 @pytest.mark.parametrize("table, label, column", [
-    ("ec_curvedata", "37.a1", "regulator"),
+    ("ec_curvedata", "37.a1", "lmfdb_iso"),
     ("ec_curvedata", "11.a3", "ainvs"),
-    ("ec_mwbsd", "189.b2", "special_value"),
     ("ec_classdata", "67.a", "aplist"),
 ])
 def test_a_null_in_a_required_column_names_label_and_column(tmp_path, server, table, label,
@@ -273,6 +275,17 @@ def test_a_null_in_a_required_column_names_label_and_column(tmp_path, server, ta
         pull_database(pulling, 1, 200, 50)
     assert not kept(pulling, table, low, high)              # neither cached nor locked
     assert not (tmp_path / "sources.lock.json").exists()
+
+
+def test_a_quantity_the_lmfdb_leaves_null_is_published_as_null(tmp_path, server):
+    """As on the API path: the LMFDB need not publish every BSD quantity of a curve."""
+    rows = fixture_rows()
+    (row,) = [r for r in rows["ec_curvedata"] if r["lmfdb_label"] == "37.a1"]
+    row["regulator"] = None
+    _, published, _ = pull_database(
+        fetcher(tmp_path, create_lmfdb(server, "unpublished", rows=rows)), 1, 200, 50)
+    by_label = dict(published.select("label", "regulator").rows())
+    assert by_label["37a1"] is None and by_label["11a1"] is not None
 
 
 @pytest.mark.parametrize("table, label, column, value, message", [

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.params import ParamsError, load_params, validate_params
+from pipeline.params import ParamsError, load_params, parse_yaml, validate_params
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
@@ -119,7 +119,7 @@ def test_paths_and_pairs_read_from_yaml(tmp_path):
      'invalid URI query parameter: "colour"'),
     ("postgresql://lmfdb:hunter2%zz@h/lmfdb", "postgresql://lmfdb@h/lmfdb",
      'invalid percent-encoded token: "…"'),
-    ("host=h password=hunter2 dbname", "host=h dbname", 'missing "=" after "dbname"'),
+    ("host=h password=hunter2 dbname", "host=h ...", 'missing "=" after "…"'),
 ])
 def test_a_malformed_postgres_uri_is_refused_at_load_without_its_password(tmp_path, uri, shown,
                                                                           reason):
@@ -178,6 +178,11 @@ def test_a_declared_target_reads_as_the_readme_writes_it(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text(text)
     assert load_params(path).search.custom_targets["q"].null == "sato_tate"
+
+
+def test_yaml_keys_are_names_and_merge_keys_merge():
+    assert parse_yaml("a: &b {null: 1, on: 2}\nc:\n  <<: *b\n  x: 3\n") == \
+        {"a": {"null": 1, "on": 2}, "c": {"null": 1, "on": 2, "x": 3}}
 
 
 def test_a_declared_target_may_not_take_a_built_in_name():

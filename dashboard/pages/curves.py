@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
+from arithmetic.schemas import INVARIANT_NUMBERS, ZERO_COLUMNS
 from dashboard import data
 from dashboard.pari_process import Arithmetic
 from dashboard.queries import (BROWSER_COLUMNS, CurveFilter, CurveIndex, bsd_identity, lmfdb_url,
@@ -144,6 +145,36 @@ if len(gens) and gens["gens"][0] is not None and len(gens["gens"][0]):
     st.markdown("Mordell–Weil generators (x, y): " + ", ".join(
         f"`({x}, {y})`" for x, y in gens["gens"][0].to_list()))
 
+features_path = Path(data.params().paths.features)
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def _features(location: str, stamp: float, label: str, conductor: int,
+              pattern: str) -> pl.DataFrame:
+    # only the columns asked for; the table is in conductor order, so the conductor's row-group
+    # statistics skip the other row groups
+    return pl.scan_parquet(location).filter(
+        (pl.col("conductor") == conductor) & (pl.col("label") == label)) \
+        .select(pl.col(pattern)).collect()
+
+
+def curve_features(pattern: str) -> pl.DataFrame | None:
+    """The curve's features whose names match ``pattern``, None if the table is not built."""
+    if not features_path.exists():
+        return None
+    return _features(str(features_path.resolve()), features_path.stat().st_mtime, label,
+                     record["conductor"], pattern)
+
+
+invariants = curve_features(
+    "^(" + "|".join([*INVARIANT_NUMBERS, ZERO_COLUMNS]) + ")$")
+if invariants is not None and len(invariants):
+    values = invariants.row(0, named=True)
+    st.markdown("Further invariants (the invariants stage; — beyond its bounds in params.yaml, "
+                "the report's glossary says what each is): " + ", ".join(
+                    f"`{c}` {'—' if v is None else f'{v:.6g}'}" for c, v in values.items())
+                + ".")
+
 st.subheader("Local data at the bad primes")
 st.caption("Tate's algorithm (PARI's elllocalred) on the a-invariants: f_p the exponent of p "
            "in N, the Kodaira symbol, the Tamagawa number c_p, the reduction type (a_p = 1 "
@@ -169,25 +200,6 @@ st.caption(f"The curves isogenous to {label} over Q, with the degree of the cycl
            "from it (PARI's ellisomat); click a label in the search above to open another.")
 st.table(degrees.select("label", "lmfdb", "degree", "ainvs", "torsion", "sha").to_pandas()
          .set_index("label"))
-
-features_path = Path(data.params().paths.features)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
-def _features(stamp: float, label: str, conductor: int, pattern: str) -> pl.DataFrame:
-    # only the columns asked for; the table is in conductor order, so the conductor's row-group
-    # statistics skip the other row groups
-    return pl.scan_parquet(features_path).filter(
-        (pl.col("conductor") == conductor) & (pl.col("label") == label)) \
-        .select(pl.col(pattern)).collect()
-
-
-def curve_features(pattern: str) -> pl.DataFrame | None:
-    """The curve's features whose names match ``pattern``, None if the table is not built."""
-    if not features_path.exists():
-        return None
-    return _features(features_path.stat().st_mtime, label, record["conductor"], pattern)
-
 
 traces = curve_features(r"^ap_\d+$")
 if traces is not None and len(traces):
