@@ -66,6 +66,22 @@ EXCERPT_BYTES = 32
 _PIECE = 1 << 16
 
 
+#: Characters of a value from the server quoted in an error (escaped).
+EXCERPT = 40
+
+
+def shown(value, limit: int = EXCERPT) -> str:
+    """A value from the server as an error quotes it: escaped (a newline or control character
+    shows as its escape, non-ASCII as ``\\u`` escapes) and cut to ``limit`` characters, since
+    records, links and labels are not trusted."""
+    try:
+        text = str(value)
+    except ValueError:                      # an integer too long for Python to print
+        text = f"<{type(value).__name__} too long to print>"
+    text = text.encode("unicode_escape").decode("ascii")
+    return text[:limit] + ("..." if len(text) > limit else "")
+
+
 def excerpt(data: bytes) -> str:
     """A short escaped excerpt of a body for an error message (never the whole body)."""
     return repr(data[:EXCERPT_BYTES]) + (" ..." if len(data) > EXCERPT_BYTES else "")
@@ -261,7 +277,7 @@ class Fetcher:
             except requests.RequestException as err:   # refused, reset, truncated body
                 problem = f"{type(err).__name__}: {err}"
                 continue
-            problem = f"HTTP {response.status_code} {response.reason}"
+            problem = f"HTTP {response.status_code} {shown(response.reason)}"
             if response.status_code not in RETRYABLE:
                 raise FetchError(f"{url}: {problem}")
             after = response.headers.get("Retry-After", "")

@@ -35,7 +35,7 @@ import requests
 from arithmetic.crosscheck import PUBLISHED_AP_SCHEMA, published_frame
 from arithmetic.ecdata import APLIST_PRIMES, cremona_order
 from arithmetic.elldata import ainvs_series
-from pipeline.fetch import Fetcher, excerpt
+from pipeline.fetch import Fetcher, excerpt, shown
 
 #: ``ec_curvedata`` fields: the curve table's, then the published BSD quantities'.
 CURVE_FIELDS = ["lmfdb_label", "Clabel", "lmfdb_iso", "Ciso", "conductor", "ainvs", "rank",
@@ -51,22 +51,6 @@ class LmfdbError(ValueError):
 
 class OffsetRefused(LmfdbError):
     """The server refuses the page's offset: the query must be narrowed."""
-
-
-#: Characters of a value from the server quoted in an error (escaped).
-EXCERPT = 40
-
-
-def shown(value, limit: int = EXCERPT) -> str:
-    """A value from the server as an error quotes it: escaped (a newline or control character
-    shows as its escape, non-ASCII as ``\\u`` escapes) and cut to ``limit`` characters, since
-    records, links and labels are not trusted."""
-    try:
-        text = str(value)
-    except ValueError:                      # an integer too long for Python to print
-        text = f"<{type(value).__name__} too long to print>"
-    text = text.encode("unicode_escape").decode("ascii")
-    return text[:limit] + ("..." if len(text) > limit else "")
 
 
 def _offset(url: str) -> int | None:

@@ -44,9 +44,9 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.types.string import TextLoader
 from tqdm import tqdm
 
-from pipeline.fetch import Fetcher, FetchSettings
+from pipeline.fetch import Fetcher, FetchSettings, shown
 from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, FIELD_KINDS, MWBSD_FIELDS, LmfdbError,
-                            checked_record, curve_table, published_ap, published_table, shown)
+                            checked_record, curve_table, published_ap, published_table)
 
 #: The columns read from each table; the first is the table's key (the label a row is named by).
 COLUMNS = {"ec_curvedata": CURVE_FIELDS, "ec_mwbsd": MWBSD_FIELDS, "ec_classdata": CLASS_FIELDS}

@@ -36,8 +36,8 @@ class Hostile(BaseHTTPRequestHandler):
         pass
 
     def _send(self, body: bytes, headers: dict | None = None, length: bool = True,
-              status: int = 200) -> None:
-        self.send_response(status)
+              status: int = 200, reason: str | None = None) -> None:
+        self.send_response(status, reason)
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         if length:
@@ -82,6 +82,9 @@ class Hostile(BaseHTTPRequestHandler):
             return self._send(b"  <html><body>Service unavailable</body></html>", status=503)
         if self.path.startswith("/missing/"):
             return self._send(b"Not Found", {"Content-Type": "text/plain"}, status=404)
+        if self.path.startswith("/gone/"):          # a reason phrase with terminal escapes
+            return self._send(b"Gone", {"Content-Type": "text/plain"}, status=410,
+                              reason="Gone \x1b[2J\x1b[31m" + "x" * 500)
         # long values with a newline and terminal escapes, in each place an error may quote
         junk = "\n\x1b[2J\x1b[31m" + "9" * 10_000
         if self.path.startswith("/longnext/"):       # an empty page whose 'next' goes on
@@ -237,6 +240,9 @@ def test_other_answers_and_the_cremona_path_keep_the_plain_status(servers, tmp_p
     api = ApiFetcher(tmp_path / "cache", tmp_path / "lock.json", FAST, base=hostile)
     with pytest.raises(FetchError, match=r"/missing/x: HTTP 404 Not Found$"):
         api.get(f"{hostile}/missing/x")          # a wrong base URL is not a refusal
+    with pytest.raises(FetchError) as gone:      # the server's reason phrase, escaped and cut
+        api.get(f"{hostile}/gone/x")
+    assert "\x1b" not in str(gone.value) and len(str(gone.value)) < 200
     for path, status in [("forbidden", "403 Forbidden"), ("redirect", "302 Found"),
                          ("busy", "429 Too Many Requests")]:
         url = f"{hostile}/{path}/allcurves"
