@@ -31,8 +31,9 @@ BSD_TARGETS = {"rank", "rank_parity", "torsion", "sha_gt_1", "log_sha_an", "log_
 #: Known heuristics that combine several cheap invariants, each fitted as the searched GBM
 #: restricted to its inputs (same settings and seed, so a model cannot beat one by capacity or
 #: by seed): name -> (the targets it applies to, its inputs as feature groups or columns).
-#: - L-series: L(E,1) and L'(E,1) from the a_n (Cremona 1997, §2.11), the root number, N and
-#:   the real period: the analytic side of BSD, which fixes the rank (the order of vanishing)
+#: - L-series heuristic: L(E,1) and L'(E,1) from the a_n (Cremona 1997, §2.11), the root
+#:   number, N and the real period: the analytic side of BSD, which fixes the rank (the order of
+#:   vanishing)
 #:   and, through L^(r)(E,1)/r! = Ω R Sha ∏c_p / #T², the size of the other quantities.
 #: - Ogg's formula: v_p(Δ_min) = v_p(N) + m_p − 1 (Ogg 1967), with c_p = m_p at split
 #:   multiplicative p, ties the Tamagawa product to the discriminant against the conductor;
@@ -47,7 +48,7 @@ L_SERIES = ["l_series_0", "l_series_1", "root_number", "log_conductor", "log_rea
 LOCAL_DATA = ["slog_discriminant", "log_conductor", "bad_primes", "additive_primes",
               "torsion_bound"]
 HEURISTIC_GBMS = {
-    "L-series": (BSD_TARGETS - {"torsion", "log_tamagawa_product"}, L_SERIES),
+    "L-series heuristic": (BSD_TARGETS - {"torsion", "log_tamagawa_product"}, L_SERIES),
     "Ogg's formula": ({"log_tamagawa_product"}, LOCAL_DATA),
     "BSD heuristics": (BSD_TARGETS - {"torsion"}, list(dict.fromkeys(L_SERIES + LOCAL_DATA))),
     "parity + Mestre-Nagao": ({"rank", "rank_parity"}, ["parity", "mestre_nagao"]),

@@ -70,19 +70,20 @@ def test_baselines_for_each_target(model_tables):
     names = lambda target, columns: [b.name for b in baselines_for(  # noqa: E731
         targets[target], columns, groups, 1, 1, {"n_estimators": 10})]
     assert names("rank", groups["ap"]) == ["constant", "conductor only", "parity",
-                                           "local root numbers", "Mestre-Nagao", "L-series",
-                                           "BSD heuristics", "parity + Mestre-Nagao"]
+                                           "local root numbers", "Mestre-Nagao",
+                                           "L-series heuristic", "BSD heuristics",
+                                           "parity + Mestre-Nagao"]
     assert names("torsion", groups["ap"]) == ["constant", "conductor only", "torsion congruences"]
     assert names("log_sha_an", groups["bsd"]) == ["constant", "conductor only", "BSD identity",
-                                                  "L-series", "BSD heuristics"]
-    assert names("log_sha_an", groups["ap"]) == ["constant", "conductor only", "L-series",
+                                                  "L-series heuristic", "BSD heuristics"]
+    assert names("log_sha_an", groups["ap"]) == ["constant", "conductor only", "L-series heuristic",
                                                  "BSD heuristics"]
     assert names("log_tamagawa_product", groups["ap"]) == ["constant", "conductor only",
                                                            "Ogg's formula", "BSD heuristics"]
     real_period = {b.name: b for b in baselines_for(targets["log_real_period"], groups["ap"],
                                                     groups, 1, 1, {})}
-    assert "log_real_period" not in real_period["L-series"].columns
-    assert "l_series_0" in real_period["L-series"].columns
+    assert "log_real_period" not in real_period["L-series heuristic"].columns
+    assert "l_series_0" in real_period["L-series heuristic"].columns
     assert {"torsion_bound", "l_series_1"} <= set(real_period["BSD heuristics"].columns)
     assert names("root_number", groups["bsd"]) == ["constant", "conductor only", "parity",
                                                    "local root numbers"]
@@ -96,14 +97,14 @@ def test_baselines_for_each_target(model_tables):
 
 def test_l_series_baseline_computes_the_special_value(model_tables):
     """With a_p for p < 100 and N < 1000 the L-series sums are L(E,1), L'(E,1) to 1e-8, so the
-    L-series baseline predicts log L^(r)(E,1)/r! almost exactly out of sample."""
+    L-series heuristic predicts log L^(r)(E,1)/r! almost exactly out of sample."""
     from models.features import resolve_groups
     from models.search import baselines_for
     groups = resolve_groups(model_tables["features"].columns, model_tables["section"].groups)
     target = standard_targets(97, model_tables["section"].mestre_nagao_bounds)["log_special_value"]
     frame = model_tables["frame"].with_columns(target.expression.alias("y"))
     l_series = {b.name: b for b in baselines_for(target, groups["ap"], groups, 1, 1,
-                                                 {"n_estimators": 200})}["L-series"]
+                                                 {"n_estimators": 200})}["L-series heuristic"]
     train = frame["conductor"] < 700
     fitted = l_series.fit(frame.filter(train), "y", frame.filter(train)["isogeny_class"].to_numpy())
     predicted, actual = fitted.predict(frame.filter(~train)), frame.filter(~train)["y"].to_numpy()

@@ -71,8 +71,9 @@ def test_known_heuristics_are_labelled(setup):
                       run(setup, targets["log_special_value"], "ap")], SETTINGS.fdr)
     assert [r["verdict"] for r in results[:2]] == ["explained by BSD identity",
                                                    "explained by parity"]
-    assert results[2]["verdict"] in ("explained by L-series", "explained by BSD heuristics")
-    assert results[2]["baseline_scores"]["L-series"] > 0.9
+    assert results[2]["verdict"] in ("explained by L-series heuristic",
+                                     "explained by BSD heuristics")
+    assert results[2]["baseline_scores"]["L-series heuristic"] > 0.9
     assert results[0]["baseline_score"] > 0.999 and results[1]["baseline_score"] == 1.0
 
 

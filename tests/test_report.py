@@ -163,9 +163,9 @@ def test_baseline_inputs_come_from_the_search_definitions():
     target = standard_targets(97, [10])["log_special_value"]
     words = {b.name: b.words for b in baselines_for(
         target, ["log_real_period"], groups, 1, 1, {}, ["log_l_value", "analytic_rank_l"])}
-    assert all(c in words["L-series"] for c in ["l_series_0", "l_series_1", "root_number",
+    assert all(c in words["L-series heuristic"] for c in ["l_series_0", "l_series_1", "root_number",
                                                 "log_conductor", "log_real_period"]
-               if c in HEURISTIC_GBMS["L-series"][1])
+               if c in HEURISTIC_GBMS["L-series heuristic"][1])
     assert "log_conductor, bad_primes" in words["conductor only"]
     assert words["L-series at s = 1"].startswith("L(E,1) and L'(E,1)")
     assert "log_l_value" in words["known quantities"]
