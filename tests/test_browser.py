@@ -96,6 +96,17 @@ def palette_pixels(png: bytes) -> int:
     return int(found.sum())
 
 
+QUIET = """() => {
+  const now = Date.now();
+  if (document.querySelector('[data-testid="stStatusWidget"]')) {
+    window.__busy = now;
+    return false;
+  }
+  if (window.__busy === undefined) window.__busy = now;
+  return now - window.__busy > 2000;
+}"""
+
+
 def settle(view, heading: str) -> None:
     try:
         view.get_by_role("heading", name=heading).first.wait_for(timeout=60_000)
@@ -105,9 +116,10 @@ def settle(view, heading: str) -> None:
         text = view.locator("body").inner_text()
         raise AssertionError(f"no heading {heading!r} at {view.url}; the page shows: "
                              f"{text[:2000]!r}") from error
-    view.wait_for_function(
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
-    view.wait_for_timeout(2500)               # charts draw after the script ends
+    # the script has ended when Streamlit's running indicator has stayed away for 2 s (it
+    # appears only some time after a run starts, so its absence alone proves nothing)
+    view.wait_for_function(QUIET, timeout=120_000, polling=200)
+    view.wait_for_timeout(1500)               # charts draw after the script ends
 
 
 def test_every_page_renders_in_chromium(served):
