@@ -29,7 +29,7 @@ BUILT_BY = {"curves": "ingest", "bsd": "bsd", "bsd_metrics": "bsd", "features": 
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
-def _params(location: str, stamp: tuple[int, int]) -> Params:
+def _params(location: str, stamp: float) -> Params:
     # one parse and validation per version of the file, not one per call on every rerun
     return load_params(location)
 
@@ -38,9 +38,8 @@ def params() -> Params:
     """params.yaml of the current directory (the project root), re-read when the file changes;
     stops the page if invalid."""
     try:
-        version = os.stat(PARAMS_FILE) if PARAMS_FILE.exists() else None
         return _params(str(PARAMS_FILE.resolve()),
-                       (version.st_mtime_ns, version.st_size) if version else (0, 0))
+                       _stamp(PARAMS_FILE) if PARAMS_FILE.exists() else 0.0)
     except ParamsError as err:
         st.error(f"Cannot read the pipeline's parameters: {err}")
         st.stop()

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit, urlunsplit
 import polars as pl
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.string import TextLoader
 from tqdm import tqdm
 
@@ -78,11 +78,11 @@ def redacted(uri: str) -> str:
     than the password rather than less."""
     if "://" not in uri:
         try:      # libpq's own reading of the string: quotes and backslash escapes included
-            fields = psycopg.conninfo.conninfo_to_dict(uri)
-        except psycopg.Error:
+            fields = conninfo_to_dict(uri)
+        except psycopg.ProgrammingError:
             return re.split(r"(?i)\bpassword", uri, maxsplit=1)[0].strip() + " ..."
         fields.pop("password", None)
-        return psycopg.conninfo.make_conninfo(**fields)
+        return make_conninfo(**fields)
     try:
         parts = urlsplit(uri)
     except ValueError:

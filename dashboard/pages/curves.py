@@ -2,12 +2,12 @@
 or type a label in Cremona (11a1) or LMFDB (11.a2) form, for the curve's page: its whole record,
 local data at each bad prime, the BSD identity evaluated, its isogeny class, its LMFDB page and
 what each flagged finding's model predicts for it."""
+import re
 from pathlib import Path
 
 import polars as pl
 import streamlit as st
 
-from arithmetic.schemas import INVARIANT_NUMBERS, ZERO_COLUMNS
 from dashboard import data
 from dashboard.pari_process import Arithmetic
 from dashboard.queries import (BROWSER_COLUMNS, CurveFilter, CurveIndex, bsd_identity, lmfdb_url,
@@ -166,8 +166,10 @@ def curve_features(pattern: str) -> pl.DataFrame | None:
                      record["conductor"], pattern)
 
 
-invariants = curve_features(
-    "^(" + "|".join([*INVARIANT_NUMBERS, ZERO_COLUMNS]) + ")$")
+# the invariants stage's columns, as the features stage grouped them
+invariant_columns = (data.optional_json("feature_groups") or {}).get("invariants", [])
+invariants = curve_features("^(" + "|".join(map(re.escape, invariant_columns)) + ")$") \
+    if invariant_columns else None
 if invariants is not None and len(invariants):
     values = invariants.row(0, named=True)
     st.markdown("Further invariants (the invariants stage; — beyond its bounds in params.yaml, "
