@@ -13,7 +13,7 @@ import polars as pl
 #: verdicts that say the known reason). ``held_out_ap`` stands for ``ap_<held-out prime>``.
 KNOWN_PHENOMENA = [
     ("rank parity is fixed by the root number (parity conjecture)", "rank_parity", "parity",
-     ("explained by parity", "explained by exact local data")),
+     ("explained by parity",)),
     ("Sha follows from the other BSD quantities (the BSD formula)", "log_sha_an", "bsd",
      ("explained by BSD identity", "explained by known quantities")),
     ("torsion is forced by the a_p: T injects into E(F_p) at good p > 2", "torsion", "ap",

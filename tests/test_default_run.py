@@ -37,10 +37,9 @@ def test_known_trivial_findings_get_their_labels(outputs):
     params, paths = outputs
     labels = known_labels(pl.read_parquet(paths["findings"]), params.search.held_out_prime)
     verdicts = dict(zip(labels["pair"], labels["verdict"]))
-    # rank parity from the root number: explained, whether by the parity baseline or by the
-    # exact root-number formula (which carries rank_parity = (1 - w)/2), and labelled parity
-    assert verdicts["rank_parity ~ parity"] in ("explained by parity",
-                                                "explained by exact local data")
+    # rank parity from the root number: the parity baseline and the parity-conjecture formula
+    # tie, and either names the parity conjecture, never exact local data
+    assert verdicts["rank_parity ~ parity"] == "explained by parity"
     assert "parity conjecture" in " ".join(
         labels.filter(pl.col("pair") == "rank_parity ~ parity")["phenomenon"])
     assert verdicts["log_sha_an ~ bsd"] == "explained by BSD identity"

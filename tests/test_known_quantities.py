@@ -63,6 +63,12 @@ def test_closed_forms_are_exact_where_they_claim(model_tables):
         [formula] = formulas_for(target, "regression", known)
         predicted = formula.fit(frame.with_columns(t=truth), "t").predict(frame)
         assert np.allclose(predicted, truth.to_numpy(), rtol=1e-12), target
+    # the rank's parity from w is the parity conjecture, and its verdict must say so
+    [parity] = [f for f in formulas_for("rank_parity", "classification", known)
+                if f.inputs == ["root_number"]]
+    assert parity.kind == "parity"
+    rank_parity = frame.with_columns(t=pl.col("rank") % 2)
+    assert (parity.fit(rank_parity, "t").predict(rank_parity) == rank_parity["t"].to_numpy()).all()
     rank_zero = frame.filter(pl.col("rank") == 0)
     [bsd] = formulas_for("log_sha_an", "regression", known)
     sha = bsd.fit(rank_zero.with_columns(t=pl.col("sha_an").log()), "t").predict(rank_zero)
