@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from models.bias import (artefact_reason, distributions, importance_weights,
@@ -110,10 +111,11 @@ def main() -> None:
                                                           frames["Cremona"].columns)}
     sha_model = sha_model_factory(params.nulls)
     rows = []
-    for finding in tqdm(would_flag, desc="bias", unit="pair", file=sys.stderr):
-        key = (finding["target"], finding["group"])
-        tools = {"pair": found[key], "groups": groups, "sha_model": sha_model}
-        rows.append(check_pair(finding, frames, weights, params, tools))
+    with threadpool_limits(limits=params.search.threads):  # as train's workers (train.py)
+        for finding in tqdm(would_flag, desc="bias", unit="pair", file=sys.stderr):
+            key = (finding["target"], finding["group"])
+            tools = {"pair": found[key], "groups": groups, "sha_model": sha_model}
+            rows.append(check_pair(finding, frames, weights, params, tools))
     schema = {"target": pl.String, "group": pl.String, "metric": pl.String, "score": pl.Float64,
               "best_baseline": pl.String, "baseline_score": pl.Float64,
               "trend_slope": pl.Float64, "low_margin": pl.Float64, "high_margin": pl.Float64,

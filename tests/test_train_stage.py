@@ -6,17 +6,30 @@ import json
 
 import polars as pl
 import yaml
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from pipeline.params import load_params
 from tests.conftest import PROJECT
 
 
 def test_train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables):
+    with threadpool_limits(limits=None):  # the stage caps this process's pools: undo that after
+        _train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables)
+
+
+def _train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables):
     from models.features import resolve_groups
     from pipeline import train
     params = yaml.safe_load((PROJECT / "params.yaml").read_text())
     params["search"].update(targets=["rank_parity", "log_sha_an"], groups={"bsd": ["bsd"]},
-                            null_datasets=3, bootstrap=50, folds=3, workers=1, threads=2)
+                            null_datasets=3, bootstrap=50, folds=3, workers=1, threads=1)
+    pools, evaluate = [], train.evaluate
+
+    def probed(*args, **kwargs):  # the BLAS and OpenMP pools a pair is computed with
+        pools.extend(pool["num_threads"] for pool in threadpool_info())
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(train, "evaluate", probed)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     monkeypatch.chdir(tmp_path)
     loaded = load_params()
@@ -28,6 +41,7 @@ def test_train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables):
 
     first = train.run_all(loaded)
     assert [p.name.split("-")[0] for p in first] == ["rank_parity__bsd", "log_sha_an__bsd"]
+    assert pools and set(pools) == {1}, pools  # search.threads, not every core
     kept = first[1].stat().st_mtime_ns
     first[0].unlink()
     again = train.run_all(loaded)
