@@ -310,7 +310,8 @@ class Search(_Section):
         default=None, ge=100,
         description="search a seeded sample of this many isogeny classes; null: all of them")
     workers: int = Field(ge=1, le=256)
-    threads: int = Field(ge=1, le=256, description="threads per worker: LightGBM's, BLAS's and OpenMP's")
+    threads: int = Field(ge=1, le=256,
+                         description="threads per worker: LightGBM's, BLAS's and OpenMP's")
     gbm: GbmSettings
 
     @model_validator(mode="after")
