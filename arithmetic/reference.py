@@ -30,6 +30,11 @@ used; the further search (higher ``ellrank`` efforts; for rank 1 a Heegner point
 grows with the conductor and the generator's height) only for N <= ``generators_conductor_max``.
 Where no basis is found the regulator and Sha stay null and ``regulator_missing`` says why
 (:data:`REGULATOR_MISSING`).
+
+Every curve of a sample also gets the invariants of the Cremona curves' invariants stage that
+do not need its place in Cremona's tables (:func:`sample_invariants`): its isogeny class, its
+Szpiro ratio, and under the same conductor bounds the low zeros of L(E, s) and the 2-Selmer
+rank; its optimality and modular degree stay unknown (null).
 """
 from __future__ import annotations
 
@@ -43,6 +48,8 @@ from arithmetic.bsd import CM_DISCRIMINANT, BsdError, class_l_data, nearest_squa
 from arithmetic.curves import CurveError
 from arithmetic.elldata import CURVE_SCHEMA
 from arithmetic.generators import RANDOM_SEED, mordell_weil_basis
+from arithmetic.invariants import (InvariantsError, invariants_schema, low_zeros, reduced_model,
+                                   szpiro_ratio, two_selmer_rank, zero_columns)
 
 #: Columns of a reference sample's curve table (as in ``data/curves.parquet``, without gens).
 CURVE_COLUMNS = ["label", "isogeny_class", "number", "conductor", "ainvs"]
@@ -250,3 +257,79 @@ def minimal_curves(pari: cypari2.Pari, pairs: pl.DataFrame) -> pl.DataFrame:
     return pairs.select("label", "isogeny_class", "number").with_columns(
         conductor=pl.Series(conductors, dtype=pl.Int64),
         ainvs=pl.Series(ainvs, dtype=pl.List(pl.Int64)))
+
+
+def isogeny_class_of(pari: cypari2.Pari, curve, label: str) -> tuple[list[tuple], list[list[int]]]:
+    """The Q-isogeny class of ``curve`` by ``ellisomat``: the reduced minimal models of its
+    curves in PARI's order, which lists ``curve`` itself first (checked: :class:`InvariantsError`
+    naming ``label`` otherwise), and the matrix of the least degrees of the cyclic isogenies
+    between them, in that order."""
+    listed, matrix = pari.ellisomat(curve, 0, 1)
+    models = [reduced_model(pari, model) for model in listed]
+    if models[0] != reduced_model(pari, curve):
+        raise InvariantsError(f"{label}: ellisomat lists {models[0]} first, not the curve "
+                              f"{reduced_model(pari, curve)}")
+    size = len(models)
+    return models, [[int(matrix[i, j]) for j in range(size)] for i in range(size)]
+
+
+def sample_invariants(pari: cypari2.Pari, curves: pl.DataFrame, *, zeros: int,
+                      zeros_conductor_max: int, selmer_conductor_max: int) -> pl.DataFrame:
+    r"""The invariants of the curves of a reference sample (:data:`CURVE_COLUMNS`, the sample's
+    isogeny classes contiguous), one row per curve in input order, in the invariants stage's
+    schema (:func:`arithmetic.invariants.invariants_schema`), with the same mathematics as
+    :func:`arithmetic.invariants.class_invariants` where it applies:
+
+    - **Isogeny class.** A sample need not hold whole Q-isogeny classes (the height sample puts
+      each curve in a class of its own; the Stein–Watkins file groups its curves into classes,
+      complete on every class of the default sample, but only the curves of small coefficients
+      are in the database), so the class is PARI's ``ellisomat`` of the curve itself (Cremona,
+      *Algorithms for modular elliptic curves*, 2nd ed. 1997, §3.8; at most 8 curves over Q,
+      Kenku 1982): ``class_size`` the number of curves it lists, ``class_deg`` the largest
+      entry of its matrix M of least cyclic isogeny degrees, ``isogeny_degrees`` the distinct
+      entries of the curve's row (1 included), ``isogeny_matrix`` M in PARI's order, the curve
+      first (Cremona's numbering is not known here). Every curve of a sample class must be
+      among the curves of the first one's (:class:`InvariantsError` otherwise).
+    - **Szpiro ratio** σ = log|Δ_min| / log N, Δ_min the discriminant of the global minimal
+      model (Szpiro, Astérisque 183 (1990) 7–18), for every curve.
+    - **Low zeros** z1, z2, ...: the heights t > 0 of the first ``zeros`` zeros 1 + it of
+      L(E, s) (``lfunzeros``), once per sample class (the L-function is an isogeny invariant),
+      for N <= ``zeros_conductor_max``, else null.
+    - **2-Selmer rank** dim_F₂ Sel²(E/Q) = R_up + s + T from ``ellrank`` (PARI >= 2.15, as in
+      :func:`arithmetic.invariants.two_selmer_rank`), for N <= ``selmer_conductor_max``, else
+      null. PARI's random generator is reset first, so the result depends on the curve alone.
+
+    The bounds are the invariants stage's, so that each column means on a sample what it means
+    on the Cremona curves. ``optimality``, ``degree`` and ``degree_v2`` are null: which curve of
+    a class is Γ₀(N)-optimal is read from Cremona's numbering for the Cremona curves (curve 1,
+    990h3 excepted) and is not known here without the modular symbols of level N (the optimal
+    curve's period lattice is the newform's lattice of periods, Cremona §2.14, which PARI's
+    ``ellweilcurve`` finds from them); and the modular degree (Watkins, Experiment. Math. 11
+    (2002) 487–502) is computed only for optimal curves: ``ellmoddegree`` gives deg φ / c², c
+    the Manin constant, which is the degree only where c = 1, as on the optimal curves of
+    Cremona's tables."""
+    rows, current, members, heights = [], None, set(), [None] * zeros
+    for row in curves.select(CURVE_COLUMNS).iter_rows(named=True):
+        conductor = row["conductor"]
+        curve = pari.ellinit([int(a) for a in row["ainvs"]])
+        models, matrix = isogeny_class_of(pari, curve, row["label"])
+        if row["isogeny_class"] != current:
+            current, members = row["isogeny_class"], set(models)
+            heights = (low_zeros(pari, curve, conductor, zeros)
+                       if zeros and conductor <= zeros_conductor_max else [None] * zeros)
+        elif models[0] not in members:
+            raise InvariantsError(f"{row['label']}: not Q-isogenous to the first curve of its "
+                                  f"sample class {current} (ellisomat)")
+        selmer = None
+        if conductor <= selmer_conductor_max:
+            pari.setrand(RANDOM_SEED)
+            selmer = two_selmer_rank(pari, curve)
+        rows.append({
+            "label": row["label"], "degree": None, "degree_v2": None, "optimality": None,
+            "class_size": len(models), "class_deg": max(max(r) for r in matrix),
+            "isogeny_degrees": sorted(set(matrix[0])), "isogeny_matrix": matrix,
+            "szpiro_ratio": szpiro_ratio(int(pari.ellminimalmodel(curve).disc()), conductor),
+            **dict(zip(zero_columns(zeros), heights)),
+            "two_selmer_rank": selmer,
+        })
+    return pl.DataFrame(rows, schema=invariants_schema(zeros))

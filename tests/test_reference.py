@@ -8,12 +8,15 @@ import pytest
 from scipy.stats import binomtest
 
 from arithmetic.bsd import BsdError
+from arithmetic.invariants import InvariantsError, invariants_schema, invariants_table
 from arithmetic.pari import start_pari
 from arithmetic.reference import (REGULATOR_MISSING, curve_generators, gens_points,
                                   draw_height_sample, height_box, is_reduced_pair,
-                                  minimal_curves, reference_table, regulator_summary)
+                                  minimal_curves, reference_table, regulator_summary,
+                                  sample_invariants)
 from arithmetic.stein_watkins import (SteinWatkinsError, check_against_pari, data_files,
                                       read_classes, sample_classes)
+from tests.conftest import classes_of
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +96,75 @@ def test_known_curves(pari):
     # dim Sel² = rank + dim Ш[2] + dim E(Q)[2]: Ш(571a1) = (Z/2)², E(681b1)[2] = (Z/2)², Ш odd
     assert [rows[k]["selmer2_rank"] for k in ("11a1", "37a1", "389a1", "571a1", "681b1")] \
         == [0, 1, 2, 2, 2]
+    # the invariants' 2-Selmer rank (ellrank's R_up + s + T) agrees with the count of 2-covers
+    invariants = sample_invariants(pari, table, zeros=1, zeros_conductor_max=0,
+                                   selmer_conductor_max=10**6)
+    assert invariants["two_selmer_rank"].to_list() == table["selmer2_rank"].to_list()
+
+
+def own_classes(labels: list[str]) -> pl.DataFrame:
+    """Cremona's curves ``labels``, each in an isogeny class of its own (as the height sample
+    has them)."""
+    rows = classes_of(*labels).filter(pl.col("label").is_in(labels))
+    return rows.with_columns(isogeny_class=pl.col("label"),
+                             ainvs=pl.col("ainvs").cast(pl.List(pl.Int64)))
+
+
+def test_sample_invariants_of_known_curves(pari):
+    """Each curve alone in its sample class: its whole Q-isogeny class comes from ellisomat, and
+    its Szpiro ratio, zeros and 2-Selmer rank are those the invariants stage gives it within its
+    Cremona class (11a1 and 11a3 share their zeros); optimality and degree stay unknown."""
+    labels = ["11a1", "11a3", "14a1", "37a1"]
+    found = sample_invariants(pari, own_classes(labels), zeros=3, zeros_conductor_max=10**6,
+                              selmer_conductor_max=10**6)
+    assert found.schema == invariants_schema(3) and found["label"].to_list() == labels
+    got = {row["label"]: row for row in found.iter_rows(named=True)}
+    # PARI lists the curve first: 11a1, 11a2, 11a3 (Cremona's order), and 11a3, 11a1, 11a2
+    assert got["11a1"]["isogeny_matrix"] == [[1, 5, 5], [5, 1, 25], [5, 25, 1]]
+    assert got["11a3"]["isogeny_matrix"] == [[1, 5, 25], [5, 1, 5], [25, 5, 1]]
+    assert [(got[k]["class_size"], got[k]["class_deg"], got[k]["isogeny_degrees"])
+            for k in labels] == [(3, 25, [1, 5]), (3, 25, [1, 5, 25]), (6, 18, [1, 2, 3, 6]),
+                                 (1, 1, [1])]
+    assert got["37a1"]["isogeny_matrix"] == [[1]]
+    cremona = invariants_table(pari, classes_of(*labels), degree_conductor_max=0, zeros=3,
+                               zeros_conductor_max=10**6, selmer_conductor_max=10**6)
+    expected = {row["label"]: row for row in cremona.iter_rows(named=True)}
+    for label in labels:
+        mine, theirs = got[label], expected[label]
+        assert (mine["class_size"], mine["class_deg"], mine["isogeny_degrees"]) == (
+            theirs["class_size"], theirs["class_deg"], theirs["isogeny_degrees"]), label
+        assert mine["szpiro_ratio"] == theirs["szpiro_ratio"], label
+        assert [mine[z] for z in ("z1", "z2", "z3")] == pytest.approx(
+            [theirs[z] for z in ("z1", "z2", "z3")], abs=1e-9), label
+        assert mine["two_selmer_rank"] == theirs["two_selmer_rank"], label
+        assert (mine["degree"], mine["degree_v2"], mine["optimality"]) == (None, None, None)
+    # E(Q)[2] of 14a1 (torsion Z/6) and 37a1's rank 1 each give one dimension of Sel²
+    assert [got[k]["two_selmer_rank"] for k in labels] == [0, 0, 1, 1]
+
+
+def test_sample_invariants_stop_at_the_bounds(pari):
+    """The zeros and the 2-Selmer rank are null above their conductor bounds (N = 11, 14, 37);
+    the class and the Szpiro ratio are there for every curve."""
+    found = sample_invariants(pari, own_classes(["11a1", "14a1", "37a1"]), zeros=2,
+                              zeros_conductor_max=14, selmer_conductor_max=13)
+    assert found.columns == list(invariants_schema(2))
+    assert found["z1"].is_null().to_list() == [False, False, True]
+    assert found["z2"].is_null().to_list() == [False, False, True]
+    assert found["two_selmer_rank"].is_null().to_list() == [False, True, True]
+    assert found["szpiro_ratio"].is_not_null().all() and found["class_size"].is_not_null().all()
+    assert found.select("degree", "degree_v2", "optimality").null_count().row(0) == (3, 3, 3)
+
+
+def test_a_sample_class_must_lie_in_one_isogeny_class(pari):
+    """Curves the sample groups share the zeros of its first curve: they must be isogenous."""
+    isogenous = own_classes(["11a1", "11a3"]).with_columns(isogeny_class=pl.lit("c"))
+    found = sample_invariants(pari, isogenous, zeros=1, zeros_conductor_max=100,
+                              selmer_conductor_max=0)
+    assert found["z1"][0] == found["z1"][1] and found["class_size"].to_list() == [3, 3]
+    apart = own_classes(["11a1", "37a1"]).with_columns(isogeny_class=pl.lit("c"))
+    with pytest.raises(InvariantsError, match="37a1: not Q-isogenous to the first curve of "
+                                              "its sample class c"):
+        sample_invariants(pari, apart, zeros=1, zeros_conductor_max=100, selmer_conductor_max=0)
 
 
 def test_without_the_l_series_the_rank_comes_from_two_descent(pari):
