@@ -1,40 +1,40 @@
 """DVC stage ``height_sample``: curves y² = x³ + Ax + B drawn uniformly by naive height
 (:func:`arithmetic.reference.draw_height_sample`), their minimal models and PARI's arithmetic
-(:func:`arithmetic.reference.reference_table`), then their model features.
+(:func:`arithmetic.reference.reference_table`) and invariants under the bounds of the params
+section ``invariants`` (:func:`arithmetic.reference.sample_invariants`), then their model
+features.
 
-Outputs: ``paths.height_sample`` (curves and BSD quantities, null where unknown) and
+Outputs: ``paths.height_sample`` (curves, BSD quantities and invariants, null where unknown) and
 ``paths.height_sample_features``. Resumable and parallel like the bsd stage.
 """
 from __future__ import annotations
 
 import sys
-from functools import partial
 
 import polars as pl
 
 from arithmetic.bsd import BsdError
 from arithmetic.pari import process_pari
-from arithmetic.reference import (draw_height_sample, minimal_curves, reference_table,
-                                  regulator_summary)
+from arithmetic.reference import draw_height_sample, minimal_curves, regulator_summary
 from pipeline import reference
 from pipeline.atomic import write_parquet
 from pipeline.params import ParamsError, load_params
 
 
-def height_chunk(pairs: pl.DataFrame, **settings) -> pl.DataFrame:
-    """The reference quantities of the pairs' minimal curves (settings: those of
-    :func:`reference.table_settings`)."""
+def height_chunk(pairs: pl.DataFrame, invariants: dict, **settings) -> pl.DataFrame:
+    """The reference quantities and invariants of the pairs' minimal curves
+    (:func:`reference.sample_table`; settings: those of :func:`reference.table_settings`)."""
     pari = process_pari()
-    return reference_table(pari, minimal_curves(pari, pairs), **settings)
+    return reference.sample_table(pari, minimal_curves(pari, pairs), invariants, settings)
 
 
 def main() -> None:
     params = load_params()
     section, chunks = params.height_sample, params.paths.height_sample_chunks
     pairs = draw_height_sample(section.height, section.curves, section.seed)
-    task = partial(height_chunk, **reference.table_settings(section))
-    computed = reference.compute_reference(pairs, section, chunks, "height sample", task,
-                                           (__file__,), params.executor)
+    computed = reference.compute_reference(pairs, section, params.invariants, chunks,
+                                           "height sample", height_chunk, (__file__,),
+                                           params.executor)
     features = reference.sample_features(computed, params.features, section.workers, chunks,
                                          params.executor)
     write_parquet(computed, params.paths.height_sample)

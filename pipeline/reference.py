@@ -1,25 +1,40 @@
 """What the two reference-sample stages share: the PARI work on their curves, in resumable
-chunks of whole isogeny classes (:mod:`pipeline.chunks`), then the features stage's own
-features (:func:`pipeline.features.compute_features`), so that every model and baseline of the
-search can be refitted on them unchanged."""
+chunks of whole isogeny classes (:mod:`pipeline.chunks`) — the BSD quantities
+(:func:`arithmetic.reference.reference_table`) and the invariants of the invariants stage that a
+sample can have (:func:`arithmetic.reference.sample_invariants`, under the bounds of the params
+section ``invariants``) — then the features stage's own features and invariant columns
+(:func:`pipeline.features.feature_table`), so that every model and baseline of the search, with
+the same known quantities, can be refitted on them unchanged."""
 from __future__ import annotations
 
+import json
 import shutil
 from functools import partial
 from pathlib import Path
 from typing import Callable
 
+import cypari2
 import polars as pl
 
 from arithmetic.pari import precision_bits, process_pari, start_process_pari
-from arithmetic.reference import CURVE_COLUMNS, reference_table
+from arithmetic.reference import CURVE_COLUMNS, reference_table, sample_invariants
 from pipeline.chunks import plan_chunks, run_chunks, source_digest
 from pipeline.code_digest import code_digest
-from pipeline.features import compute_features
-from pipeline.params import Executor, Features
+from pipeline.features import feature_table, invariant_features
+from pipeline.params import Executor, Features, Invariants
 
-def reference_chunk(rows: pl.DataFrame, **settings) -> pl.DataFrame:
-    return reference_table(process_pari(), rows, **settings)
+
+def sample_table(pari: cypari2.Pari, curves: pl.DataFrame, invariants: dict,
+                 settings: dict) -> pl.DataFrame:
+    """The reference quantities of ``curves`` (``settings``: :func:`table_settings`), then their
+    invariants (``invariants``: :func:`invariant_settings`) beside them, row for row."""
+    table = reference_table(pari, curves, **settings)
+    return pl.concat([table, sample_invariants(pari, curves, **invariants).drop("label")],
+                     how="horizontal")
+
+
+def reference_chunk(rows: pl.DataFrame, invariants: dict, **settings) -> pl.DataFrame:
+    return sample_table(process_pari(), rows, invariants, settings)
 
 
 def table_settings(section) -> dict:
@@ -33,14 +48,25 @@ def table_settings(section) -> dict:
             "generators_conductor_max": section.generators_conductor_max}
 
 
-def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,
-                      task: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+def invariant_settings(section: Invariants) -> dict:
+    """The keyword arguments of :func:`arithmetic.reference.sample_invariants` from the params
+    section ``invariants``: the bounds of the Cremona curves' invariants, so that a column means
+    the same on every sample."""
+    return {"zeros": section.zeros, "zeros_conductor_max": section.zeros_conductor_max,
+            "selmer_conductor_max": section.selmer_conductor_max}
+
+
+def compute_reference(table: pl.DataFrame, section, invariants: Invariants, chunk_dir: Path,
+                      desc: str, task: Callable[..., pl.DataFrame] = reference_chunk,
                       code: tuple[str, ...] = (),
                       executor: Executor | None = None) -> pl.DataFrame:
-    """``task`` (default: :func:`reference_chunk`) over ``table`` in chunks of whole classes,
-    resumable in ``chunk_dir``/pari; the rows come back in input order, checked."""
-    task = task or partial(reference_chunk, **table_settings(section))
-    salt = (f"{section.model_dump_json()};"
+    """``task`` (:func:`reference_chunk`, or one with its arguments) over ``table`` in chunks
+    of whole classes, with the settings of the stage's ``section`` and of ``invariants``;
+    resumable in ``chunk_dir``/pari, keyed by both sections' settings and the code (``code``:
+    the task's files beyond this module's imports); the rows come back in input order, checked."""
+    bounds = invariant_settings(invariants)
+    task = partial(task, invariants=bounds, **table_settings(section))
+    salt = (f"{section.model_dump_json()};invariants={json.dumps(bounds, sort_keys=True)};"
             + code_digest("pipeline.reference") + source_digest(*code))
     chunks = plan_chunks(table, "isogeny_class", section.chunk_size, salt)
     paths = run_chunks(table, chunks, Path(chunk_dir) / "pari", task, workers=section.workers,
@@ -56,10 +82,13 @@ def compute_reference(table: pl.DataFrame, section, chunk_dir: Path, desc: str,
 
 def sample_features(computed: pl.DataFrame, features: Features, workers: int,
                     chunk_dir: Path, executor: Executor | None = None) -> pl.DataFrame:
-    """The features of a reference sample, by the features stage's code and params."""
+    """The features of a reference sample (``computed``: :func:`compute_reference`'s table), by
+    the features stage's code and params, with the numbers of its invariants as the Cremona
+    curves' feature table has them (:func:`pipeline.features.invariant_features`)."""
     section = features.model_copy(update={"workers": workers})
-    return compute_features(computed.select(CURVE_COLUMNS), computed, section,
-                            Path(chunk_dir) / "features", executor)
+    curves = computed.select(CURVE_COLUMNS)
+    return feature_table(curves, computed, invariant_features(computed, curves), section,
+                         Path(chunk_dir) / "features", executor)
 
 
 def finish(chunk_dir: Path) -> None:

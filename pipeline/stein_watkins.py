@@ -1,6 +1,8 @@
 """DVC stage ``stein_watkins``: a seeded sample of isogeny classes of the Stein–Watkins
 database (:mod:`arithmetic.stein_watkins`), PARI's arithmetic of their curves — checked against
-the file's rank, torsion and discriminant — and their model features.
+the file's rank, torsion and discriminant — their invariants under the bounds of the params
+section ``invariants`` (:func:`arithmetic.reference.sample_invariants`), and their model
+features.
 
 Outputs: ``paths.stein_watkins`` and ``paths.stein_watkins_features``; resumable and parallel
 like the bsd stage.
@@ -30,8 +32,8 @@ def main() -> None:
         raise SteinWatkinsError(f"{section.file} has no curves with {section.conductor_min} "
                                 f"<= N < {section.conductor_max}")
     table = sample_classes(table, section.classes, section.seed)
-    computed = reference.compute_reference(table, section, chunks, "stein-watkins",
-                                           executor=params.executor)
+    computed = reference.compute_reference(table, section, params.invariants, chunks,
+                                           "stein-watkins", executor=params.executor)
     check_against_pari(table, computed)
     computed = computed.with_columns(table.select("sw_special_value", "sw_line"))
     features = reference.sample_features(computed, params.features, section.workers, chunks,

@@ -125,6 +125,8 @@ def test_replicable_needs_inputs_and_coverage():
     assert not replicable(frame, pl.col("rank"), ["w"], 50, 0.9)[0]
     assert replicable(frame, pl.col("z"), ["z"], 50, 0.9) == (True, "")
     # a sample without the pair's known quantities would face a weaker baseline: not tried
+    # (the reference samples carry every known quantity of the Cremona curves' groups,
+    # invariants included: tests/test_reference_stage.py refits that check on their features)
     assert replicable(frame, pl.col("z"), ["z"], 50, 0.9, ["z", "degree"]) == (
         False, "known quantities missing: degree")
 

@@ -62,3 +62,15 @@ def test_a_reference_sample_reruns_for_the_feature_params_it_reads(stage):
     declared = {str(p).removeprefix("features.") for p in STAGES[stage]["params"]
                 if str(p).startswith("features")}
     assert declared == set(Features.model_fields) - {"workers", "groups"}
+
+
+@pytest.mark.parametrize("stage", ["height_sample", "stein_watkins"])
+def test_a_reference_sample_reruns_for_the_invariants_bounds_it_reads(stage):
+    """The samples' invariants read the bounds of the section ``invariants`` (the same as for
+    the Cremona curves): exactly those are the stage's params, the rest of the section (its
+    workers, chunks, modular-degree bound) is the invariants stage's own."""
+    from pipeline.params import load_params
+    from pipeline.reference import invariant_settings
+    declared = {str(p) for p in STAGES[stage]["params"] if str(p).startswith("invariants")}
+    read = invariant_settings(load_params(PROJECT / "params.yaml").invariants)
+    assert declared == {f"invariants.{name}" for name in read}
