@@ -91,7 +91,8 @@ def main() -> None:
         other = pl.read_parquet(args.out / f"train_{rev}.parquet")
         joined = first.join(other, on=["target", "group"], suffix="_new")
         # null where either run did not compute it (a screened pair has no extrapolation)
-        differences = {c: (joined[c] - joined[f"{c}_new"]).abs().max() or 0.0 for c in SCORES}
+        differences = {c: (joined[c].cast(pl.Float64) - joined[f"{c}_new"].cast(pl.Float64))
+                   .abs().max() or 0.0 for c in SCORES}  # all null where every pair is screened
         other_verdicts = verdicts(other, fdr)
         changed = {k: (v, other_verdicts.get(k)) for k, v in first_verdicts.items()
                    if other_verdicts.get(k) != v}
