@@ -90,9 +90,10 @@ def main() -> None:
     for rev in revs[1:]:
         other = pl.read_parquet(args.out / f"train_{rev}.parquet")
         joined = first.join(other, on=["target", "group"], suffix="_new")
-        # null where either run did not compute it (a screened pair has no extrapolation)
+        # null where either run did not compute it (a screened pair has no extrapolation; a
+        # column is all null, of dtype null, where every pair is screened)
         differences = {c: (joined[c].cast(pl.Float64) - joined[f"{c}_new"].cast(pl.Float64))
-                   .abs().max() or 0.0 for c in SCORES}  # all null where every pair is screened
+                       .abs().max() or 0.0 for c in SCORES}
         other_verdicts = verdicts(other, fdr)
         changed = {k: (v, other_verdicts.get(k)) for k, v in first_verdicts.items()
                    if other_verdicts.get(k) != v}
