@@ -242,8 +242,18 @@ def _known_fits(discovery: pl.DataFrame, held: pl.DataFrame, target: Target, col
     known_prediction = _shared(cache, ("confirmation", *known), known_fit)
     if set(columns) <= set(known):
         return known_prediction, known_prediction
-    both = make_gbm(list(dict.fromkeys([*known, *columns])), target.task)
-    return known_prediction, both.fit(discovery, TARGET, classes).predict(held)
+    both = known_and_features(known, columns)
+    return known_prediction, _shared(
+        cache, ("confirmation", "known + features", *both),
+        lambda: make_gbm(both, target.task).fit(discovery, TARGET, classes).predict(held))
+
+
+def known_and_features(known: list[str], columns: list[str]) -> list[str]:
+    """The inputs of the GBM on the known quantities and the features: the known ones first.
+    Two groups of one target with the same known quantities and the same remaining features
+    (the equation and the arithmetic group, which the equation determines) give the same
+    list, hence one shared fit."""
+    return list(dict.fromkeys([*known, *columns]))
 
 
 def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str],
@@ -287,8 +297,10 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     elif not known:                                   # the GBM on the features: the model
         both = model_prediction
     else:
-        both = out_of_fold(lambda: make_gbm(list(dict.fromkeys([*known, *columns])), target.task),
-                           data, TARGET, folds, classes)
+        inputs = known_and_features(known, columns)
+        both = _shared(cache, ("oof", "known + features", tuple(inputs)),
+                       lambda: out_of_fold(lambda: make_gbm(inputs, target.task), data, TARGET,
+                                           folds, classes))
     added = _gain(cv, both, predictions[known_name], metric)
     formulas = {b.name: scored[b.name][0][metric] for b in baselines if isinstance(b, KnownFormula)}
     best_formula = max(formulas, key=formulas.get) if formulas else None

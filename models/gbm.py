@@ -92,8 +92,11 @@ class GbmModel:
             classes: np.ndarray | None = None) -> "GbmModel":
         """Fit on ``frame``; with ``classes`` (isogeny class per row) a share of whole classes is
         held back for early stopping."""
-        x = self._matrix(frame)
-        y = frame[target].to_numpy()
+        return self.fit_matrix(self._matrix(frame), frame[target].to_numpy(), classes)
+
+    def fit_matrix(self, x: np.ndarray, y: np.ndarray,
+                   classes: np.ndarray | None = None) -> "GbmModel":
+        """:meth:`fit` on the rows of this model's input matrix ``x`` (:meth:`_matrix`)."""
         self.classes_ = None
         if self.task == "classification":
             # Labels as 0..k-1 before LightGBM sees them: lightgbm 4.7's LGBMClassifier encodes
@@ -124,7 +127,10 @@ class GbmModel:
         return self
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        values = self._model.predict(self._matrix(frame))
+        return self.predict_matrix(self._matrix(frame))
+
+    def predict_matrix(self, x: np.ndarray) -> np.ndarray:
+        values = self._model.predict(x)
         return values if self.classes_ is None else self.classes_[values.astype(np.int64)]
 
     def model_text(self) -> str:
@@ -144,13 +150,20 @@ class GbmModel:
 
 def out_of_fold(make_model, frame: pl.DataFrame, target: str, folds: np.ndarray,
                 classes: np.ndarray) -> np.ndarray:
-    """Predictions for every row from a model fitted on the other folds (``folds`` per row)."""
-    prediction = None
+    """Predictions for every row from a model fitted on the other folds (``folds`` per row).
+    A GBM's input matrix is built once and its rows taken per fold (the rounding is per
+    value, so this equals building it per fold)."""
+    prediction, matrices = None, {}
     for fold in np.unique(folds):
         test = folds == fold
         model = make_model()
-        extra = {"classes": classes[~test]} if isinstance(model, GbmModel) else {}
-        values = model.fit(frame.filter(~test), target, **extra).predict(frame.filter(test))
+        if isinstance(model, GbmModel):
+            if tuple(model.columns) not in matrices:
+                matrices[tuple(model.columns)] = model._matrix(frame)
+            x, y = matrices[tuple(model.columns)], frame[target].to_numpy()
+            values = model.fit_matrix(x[~test], y[~test], classes[~test]).predict_matrix(x[test])
+        else:
+            values = model.fit(frame.filter(~test), target).predict(frame.filter(test))
         if prediction is None:
             prediction = np.empty(len(frame), dtype=values.dtype)
         prediction[test] = values

@@ -12,7 +12,9 @@ from the ``weierstrass`` group the following are *known*, each by an exact algor
 - the torsion subgroup E(Q)_tors, its order #T and structure (Nagell–Lutz and division
   polynomials; Cremona §3.3);
 - the real period Ω times the number of real components (the AGM; Cremona §3.7);
-- the global root number w and the local root numbers w_p (Rohrlich 1993; Cremona §3.2);
+- the global root number w and the local root numbers w_p (Rohrlich 1993; Cremona §3.2),
+  hence also w as the product read from the a_p columns (:func:`local_root_number`), which
+  the ``ap`` group knows as well;
 - the minimal discriminant Δ_min (Tate's algorithm) and a_p at every prime (point counts);
 - the central L-series sums L(E,1) = (1 + w) Σ (a_n/n) e^{−2πn/√N} and L'(E,1) = 2 Σ (a_n/n)
   E₁(2πn/√N), summed to as many terms as √N requires (Cremona §2.11;
@@ -58,7 +60,8 @@ LOCAL = ["split_primes", "nonsplit_primes", "local_root_number_minus", r"kodaira
 INVARIANTS = [*INVARIANT_NUMBERS, ZERO_COLUMNS]
 #: What the Weierstrass equation determines exactly (patterns, full-match regular expressions).
 EQUATION = [*CONDUCTOR, *LOCAL, "slog_discriminant", "log_tamagawa_product", "log_torsion",
-            "torsion_noncyclic", "log_real_period", "root_number", r"ap_\d+", r"ap_norm_\d+",
+            "torsion_noncyclic", "log_real_period", "root_number", "root_number_from_ap",
+            r"ap_\d+", r"ap_norm_\d+",
             r"mn_s\d_\d+", "torsion_bound", "l_series_0", "l_series_1", "analytic_rank_l",
             "log_l_value", "bsd_log_sha_rank0", "bsd_log_regulator_rank1", *INVARIANTS]
 

@@ -34,6 +34,23 @@ def test_out_of_fold_predictions_never_see_their_class(model_tables):
     assert np.corrcoef(prediction, noise)[0, 1] < 0.1
 
 
+def test_out_of_fold_equals_a_fit_per_fold(model_tables):
+    """The input matrix built once and cut per fold gives the predictions of fitting and
+    predicting each fold's own frames."""
+    frame = model_tables["frame"]
+    classes = class_index(frame)
+    folds = grouped_folds(classes, 4, seed=2)
+    columns = ["log_conductor", "ap_2", "ap_3", "ap_5", "slog_discriminant"]
+    make = lambda: GbmModel("regression", columns, seed=1, n_estimators=40,  # noqa: E731
+                            early_stopping_rounds=5)
+    expected = np.empty(len(frame))
+    for fold in range(4):
+        test = folds == fold
+        model = make().fit(frame.filter(~test), "log_real_period", classes[~test])
+        expected[test] = model.predict(frame.filter(test))
+    assert np.array_equal(out_of_fold(make, frame, "log_real_period", folds, classes), expected)
+
+
 def test_class_labels_are_encoded_for_early_stopping_too(model_tables):
     """Torsion orders as labels (1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 16): the validation loss that
     early stopping watches must be the one of the same classes labelled 0..k-1 (lightgbm 4.7

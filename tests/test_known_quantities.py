@@ -119,7 +119,8 @@ def engine(model_tables):
     return model_tables["frame"], groups, section
 
 
-def run(engine, target: Target, members: list[str], frame: pl.DataFrame) -> dict:
+def run(engine, target: Target, members: list[str], frame: pl.DataFrame,
+        cache: dict | None = None) -> dict:
     _, groups, section = engine
     columns = [c for g in members for c in groups[g] if c not in target.excluded]
     known = known_columns(members, frame.columns)
@@ -132,7 +133,7 @@ def run(engine, target: Target, members: list[str], frame: pl.DataFrame) -> dict
     gbm = {"n_estimators": 40, "learning_rate": 0.2}
     return evaluate(frame, target, "+".join(members), columns, make_gbm,
                     baselines_for(target, columns, groups, 1, 2, gbm, known), null, SETTINGS,
-                    known)
+                    known, cache)
 
 
 def class_noise(frame: pl.DataFrame, seed: int) -> np.ndarray:
@@ -148,6 +149,41 @@ def test_the_invariants_are_known_from_the_equation_and_from_themselves(engine):
     target = Target("rank", "classification", pl.col("rank"), (), ("rank",))
     [result] = decide([run(engine, target, ["invariants"], frame)], SETTINGS.fdr)
     assert result["verdict"] != FLAGGED and result["p_added"] > SETTINGS.fdr, result
+
+
+ARITHMETIC = ["conductor", "weierstrass", "ap", "mestre_nagao", "parity"]
+
+
+def test_the_equation_knows_all_that_the_arithmetic_group_knows(engine):
+    """The arithmetic group's columns are functions of the equation, so its known quantities
+    are the equation's: w read from the a_p columns too."""
+    frame = engine[0]
+    assert "root_number_from_ap" in known_columns(["weierstrass"], frame.columns)
+    assert known_columns(["weierstrass"], frame.columns) == known_columns(ARITHMETIC, frame.columns)
+
+
+def test_the_equation_and_the_arithmetic_group_share_their_known_fits(engine, monkeypatch):
+    """After ``~ weierstrass``, ``~ arithmetic`` of the same target fits only its own model:
+    the GBM on the known quantities and the one on them with the features are the same fits,
+    and its statistics equal those computed without the shared cache."""
+    frame, groups, _ = engine
+    target = Target("local_ratio", "regression",
+                    pl.col("tamagawa_product").log() - 2 * pl.col("torsion").log(), (),
+                    ("tamagawa_product", "torsion"))
+    alone = run(engine, target, ARITHMETIC, frame)
+    fitted = []
+    original = GbmModel.fit_matrix
+    monkeypatch.setattr(GbmModel, "fit_matrix", lambda self, *args, **kwargs: (
+        fitted.append(tuple(self.columns)), original(self, *args, **kwargs))[1])
+    cache: dict = {}
+    run(engine, target, ["weierstrass"], frame, cache)
+    fitted.clear()
+    shared = run(engine, target, ARITHMETIC, frame, cache)
+    columns = tuple(dict.fromkeys(c for g in ARITHMETIC for c in groups[g]))
+    assert fitted and set(fitted) == {columns}
+    for statistic in ("score", "known_gbm_score", "known_plus_features_score", "added_value",
+                      "added_value_low", "p_added", "baseline_score"):
+        assert shared[statistic] == alone[statistic], statistic
 
 
 def test_an_exact_local_quantity_is_explained(engine):
