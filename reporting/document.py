@@ -114,6 +114,16 @@ def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
         ["null model", f"{row['null_model']}: {len(row['null_scores'])} datasets, mean "
                        f"{row['null_mean']:.3f}, {quantile} quantile {row['null_quantile']:.3f}; "
                        f"model on the same fold {row['score_first_fold']:.3f}"],
+        ["added value over the known quantities",
+         f"GBM on the known quantities and the features {row['known_plus_features_score']:.3f} "
+         f"− GBM on the known quantities {row['known_gbm_score']:.3f} = "
+         f"{row['added_value']:+.3f} {_interval(row['added_value_low'], row['added_value_high'])}; "
+         f"p {_p(row['p_added'])} (empirical {_p(row['p_added_empirical'])})"],
+        ["on the held-out classes", "not a candidate on the discovery classes"
+         if row.get("confirmation_added_value") is None else
+         f"added value {row['confirmation_added_value']:+.3f} "
+         f"{_interval(row['confirmation_low'], row['confirmation_high'])} on "
+         f"{row['confirmation_curves']} curves; BH q {_p(row['q_confirmation'])}"],
         ["effect (model − max(baseline, null quantile))",
          f"{row['effect']:.3f} {_interval(row['effect_low'], row['effect_high'])}"],
         ["p-values", f"null {_p(row['p_null'])} (empirical {_p(row['p_null_empirical'])}), "

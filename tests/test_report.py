@@ -22,7 +22,9 @@ def finding(target="rank", group="ap", verdict="flagged", **changes) -> dict:
            "null_scores": [0.0, 0.01, 0.02, 0.03, 0.01], "score_first_fold": 0.61,
            "effect": 0.21, "effect_low": 0.18, "effect_high": 0.24, "known_formula": None,
            "known_formula_score": None, "known_gbm_score": 0.45, "added_value": 0.17,
-           "added_value_low": 0.14, "added_value_high": 0.2, "confirmation_added_value": 0.16,
+           "added_value_low": 0.14, "added_value_high": 0.2, "known_plus_features_score": 0.62,
+           "confirmation_added_value": 0.16, "confirmation_low": 0.12, "confirmation_high": 0.2,
+           "confirmation_curves": 400,
            "q_confirmation": 1e-6, "p_added": 1e-10, "p_added_empirical": 1 / 201, "p_null": 1e-9,
            "p_null_empirical": 1 / 6, "p_baseline": 1e-12, "p_baseline_empirical": 1 / 201,
            "p_value": 1e-9, "extrapolation_score": 0.58, "extrapolation_baseline": "Mestre-Nagao",
@@ -89,6 +91,11 @@ def test_markdown_details_flagged_and_tables_the_rest():
     assert "`ap_2` 0.4, `ap_3` 0.3, `ap_5` 0.2" in text and "ap_7" not in text
     assert "![score by conductor stratum](figures/rank__ap__strata.png)" in text
     assert "log_sha_an__bsd__null.png" not in text        # only flagged pairs are detailed
+    # the flagged pair's card: its added value over the known quantities, with its interval,
+    # on the discovery folds and on the held-out classes
+    assert ("GBM on the known quantities and the features 0.620 − GBM on the known quantities "
+            "0.450 = +0.170 [0.140, 0.200]; p 1e-10 (empirical 0.005)") in text
+    assert "added value +0.160 [0.120, 0.200] on 400 curves; BH q 1e-06" in text
     assert all(png.startswith(b"\x89PNG") for png in images.values())
 
     page = to_html(text, {f"figures/{name}": png for name, png in images.items()}, "t")
