@@ -119,7 +119,7 @@ def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
          f"− GBM on the known quantities {row['known_gbm_score']:.3f} = "
          f"{row['added_value']:+.3f} {_interval(row['added_value_low'], row['added_value_high'])}; "
          f"p {_p(row['p_added'])} (empirical {_p(row['p_added_empirical'])})"],
-        ["on the held-out classes", "not a candidate on the discovery classes"
+        ["on the held-out classes", "not fitted (no confirmation fit ran for this pair)"
          if row.get("confirmation_added_value") is None else
          f"added value {row['confirmation_added_value']:+.3f} "
          f"{_interval(row['confirmation_low'], row['confirmation_high'])} on "

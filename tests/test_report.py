@@ -96,6 +96,9 @@ def test_markdown_details_flagged_and_tables_the_rest():
     assert ("GBM on the known quantities and the features 0.620 − GBM on the known quantities "
             "0.450 = +0.170 [0.140, 0.200]; p 1e-10 (empirical 0.005)") in text
     assert "added value +0.160 [0.120, 0.200] on 400 curves; BH q 1e-06" in text
+    unconfirmed = markdown(pl.DataFrame([finding(confirmation_added_value=None)]),
+                           importances(), context(), images)
+    assert "not fitted (no confirmation fit ran for this pair)" in unconfirmed
     assert all(png.startswith(b"\x89PNG") for png in images.values())
 
     page = to_html(text, {f"figures/{name}": png for name, png in images.items()}, "t")
