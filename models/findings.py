@@ -17,7 +17,8 @@ For one (target, group):
    **Screen:** a pair whose p_baseline or p_added already lies above the FDR level is
    decided here (:func:`screened`): the null datasets (4), the confirmation and the
    extrapolation test cannot change its verdict and are not run (their statistics are null;
-   its effect size is model − best baseline, and its p-value the lower bound of 5).
+   its effect size is model − best baseline, and its p-value the lower bound of 5). p_baseline
+   comes first: above the level, the added value is not fitted either.
 4. Null datasets from the target's null model (:mod:`models.nulls`): the GBM is refitted on
    each, on the first fold's split, and scored on the first fold's test classes. The model's
    first-fold score (that of its first fold model) is compared with them: p_null from a normal
@@ -112,7 +113,8 @@ P_METHODS = {
                       "share of resamples <= 0, floor 1/{b1}",
     "p_value": "max(p_null, p_baseline, p_added) (intersection-union test); for a screened "
                "pair max(p_baseline, p_added), a lower bound above the FDR level (its null "
-               "datasets were not fitted)",
+               "datasets were not fitted), or p_baseline alone when it lies above the level "
+               "(the added value was not fitted)",
 }
 
 
@@ -146,6 +148,7 @@ class CrossValidated:
     model: np.ndarray
     baselines: dict[str, np.ndarray]
     rounds: int                 # median number of boosting rounds early stopping kept per fold
+    first_model: GbmModel       # the first fold's model (its settings name the searched GBM)
 
 
 def with_target(frame: pl.DataFrame, target: Target) -> pl.DataFrame:
@@ -178,11 +181,20 @@ def _shared(cache: dict | None, key: tuple, compute: Callable[[], object]):
     return cache[key]
 
 
-def is_the_model(baseline, columns: list[str]) -> bool:
-    """The GBM on the known quantities when they are the pair's features (in any order): the
-    searched GBM itself, whose predictions it takes instead of a refit."""
-    return (isinstance(baseline, GbmModel) and baseline.name == KNOWN_GBM
-            and set(baseline.columns) == set(columns))
+#: The fields of a :class:`GbmModel` that decide its fit (besides its columns and task).
+GBM_SETTINGS = ("seed", "n_estimators", "learning_rate", "num_leaves", "min_child_samples",
+                "early_stopping_rounds", "validation_share")
+
+
+def is_the_model(baseline, model: GbmModel) -> bool:
+    """A GBM baseline that is the searched GBM ``model`` itself (same task and settings), whose
+    predictions it takes instead of a refit: the GBM on the known quantities when they are the
+    pair's features (in any order), or any GBM baseline on exactly the pair's features (the
+    conductor-only GBM of the conductor group)."""
+    return (isinstance(baseline, GbmModel) and baseline.task == model.task
+            and all(getattr(baseline, f) == getattr(model, f) for f in GBM_SETTINGS)
+            and (list(baseline.columns) == list(model.columns)
+                 or (baseline.name == KNOWN_GBM and set(baseline.columns) == set(model.columns))))
 
 
 def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
@@ -201,13 +213,13 @@ def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
         return fold_models[-1]
 
     model = out_of_fold(make_fold_model, data, TARGET, folds, classes)
-    predictions = {b.name: model if is_the_model(b, columns) else
+    predictions = {b.name: model if is_the_model(b, fold_models[0]) else
                    _shared(cache, ("oof", *baseline_key(b)),
                            lambda b=b: out_of_fold(lambda: b, data, TARGET, folds, classes))
                    for b in baselines}
     rounds = int(np.median([m.rounds_ for m in fold_models]))
     return CrossValidated(data, data[TARGET].to_numpy(), classes, folds, model, predictions,
-                          rounds)
+                          rounds, fold_models[0])
 
 
 def _scored(boot: ClassBootstrap, prediction: np.ndarray, metric: str):
@@ -290,23 +302,29 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     strata = stratum_scores(target.task, metric, data["conductor"].to_numpy(), y,
                             model_prediction, predictions[best], settings.strata)
 
-    # the added value of the features over the known quantities, out of fold
+    versus_best = _gain(cv, model_prediction, predictions[best], metric)
     known_name = KNOWN_GBM if KNOWN_GBM in predictions else "constant"
-    if set(columns) <= set(known):
-        both = predictions[known_name]
-    elif not known:                                   # the GBM on the features: the model
-        both = model_prediction
-    else:
-        inputs = known_and_features(known, columns)
-        both = _shared(cache, ("oof", "known + features", tuple(inputs)),
-                       lambda: out_of_fold(lambda: make_gbm(inputs, target.task), data, TARGET,
-                                           folds, classes))
-    added = _gain(cv, both, predictions[known_name], metric)
+    # the added value of the features over the known quantities, out of fold, unless the best
+    # baseline already explains the model (the screen's first test: the added value cannot
+    # change that verdict, and its fit on the known quantities and the features is skipped)
+    added = dict.fromkeys(ADDED_VALUE)
+    if not (screen and above_level(versus_best["p"], settings.fdr)):
+        if set(columns) <= set(known):
+            both = predictions[known_name]
+        elif not known:                                   # the GBM on the features: the model
+            both = model_prediction
+        else:
+            inputs = known_and_features(known, columns)
+            both = _shared(cache, ("oof", "known + features", tuple(inputs)),
+                           lambda: out_of_fold(lambda: make_gbm(inputs, target.task), data,
+                                               TARGET, folds, classes))
+        gain = _gain(cv, both, predictions[known_name], metric)
+        added = {"known_plus_features_score": gain["better"], "added_value": gain["gain"],
+                 "added_value_low": gain["low"], "added_value_high": gain["high"],
+                 "p_added": gain["p"], "p_added_empirical": gain["p_empirical"]}
     formulas = {b.name: scored[b.name][0][metric] for b in baselines if isinstance(b, KnownFormula)}
     best_formula = max(formulas, key=formulas.get) if formulas else None
     kinds = {b.name: b.kind for b in baselines if isinstance(b, KnownFormula)}
-
-    versus_best = _gain(cv, model_prediction, predictions[best], metric)
 
     def effect(floor: float) -> dict:
         """model − max(best baseline, ``floor``), at the point and over the resamples."""
@@ -329,14 +347,11 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         "known_quantities": json.dumps(known),
         "known_formula": best_formula, "known_formula_kind": kinds.get(best_formula, ""),
         "known_formula_score": formulas.get(best_formula),
-        "known_gbm_score": added["worse"], "known_plus_features_score": added["better"],
-        "added_value": added["gain"], "added_value_low": added["low"],
-        "added_value_high": added["high"], "p_added": added["p"],
-        "p_added_empirical": added["p_empirical"],
+        "known_gbm_score": scored[known_name][0][metric], **added,
         "null_model": target.null, "null_scores": [], "null_level": settings.null_quantile,
         **effect(-np.inf),
         "p_baseline": versus_best["p"], "p_baseline_empirical": versus_best["p_empirical"],
-        "p_value": max(versus_best["p"], added["p"]),
+        "p_value": max(versus_best["p"], added["p_added"] or 0.0),
         "p_methods": json.dumps(p_methods(settings)),
         "strata": strata,
         **dict.fromkeys(SCREENED_OUT),
@@ -348,9 +363,9 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     result.update(
         nulls, **_confirmation_test(data, confirmation, target, columns, known, make_gbm,
                                     classes, settings, metric, cache),
-        **_extrapolation_test(target, make, baselines, columns, oof, settings, metric, cache),
+        **_extrapolation_test(target, make, baselines, oof, settings, metric, cache),
         **effect(nulls["null_quantile"]),
-        p_value=max(nulls["p_null"], versus_best["p"], added["p"]))
+        p_value=max(nulls["p_null"], versus_best["p"], added["p_added"]))
     return result
 
 
@@ -362,16 +377,30 @@ SCREENED_OUT = ["null_mean", "null_quantile", "score_first_fold", "p_null", "p_n
                 "extrapolation_effect_low", "extrapolation_effect_high"]
 
 
+def above_level(p: float, fdr: float) -> bool:
+    """True when ``p`` lies above the FDR level by more than :data:`NUMERIC_NOISE`: no
+    threshold of :func:`_verdict` can count it significant."""
+    return p > fdr * (1 + NUMERIC_NOISE)
+
+
+#: The added value's statistics, null when p_baseline alone screens the pair (:func:`screened`).
+ADDED_VALUE = ["known_plus_features_score", "added_value", "added_value_low", "added_value_high",
+               "p_added", "p_added_empirical"]
+
+
 def screened(result: dict, fdr: float) -> bool:
     """True when the cheap tests already decide the verdict: p_baseline or p_added lies above
-    the FDR level by more than :data:`NUMERIC_NOISE`. The pair's p-value, max(p_null,
-    p_baseline, p_added), is then above it too, whatever the null datasets give, so the pair is
-    never significant, and Benjamini–Hochberg decides every other pair as with the full
-    p-value (a p above the level never lowers a q-value to it). Its verdict is settled by the
-    first three checks of :func:`_verdict`, and the null datasets, the confirmation and the
-    extrapolation fits are skipped; its ``p_value`` is the lower bound max(p_baseline,
-    p_added), which only its own q-value reads."""
-    return max(result["p_baseline"], result["p_added"]) > fdr * (1 + NUMERIC_NOISE)
+    the FDR level (:func:`above_level`). The pair's p-value, max(p_null, p_baseline, p_added),
+    is then above it too, whatever the null datasets give, so the pair is never significant,
+    and Benjamini–Hochberg decides every other pair as with the full p-value (a p above the
+    level never lowers a q-value to it). Its verdict is settled by the first three checks of
+    :func:`_verdict`, and the null datasets, the confirmation and the extrapolation fits are
+    skipped; its ``p_value`` is the lower bound max(p_baseline, p_added), which only its own
+    q-value reads. p_baseline is tested first: above the level, the pair is explained by its
+    best baseline before the added value is read, so the GBM on the known quantities and the
+    features is not fitted either (:data:`ADDED_VALUE` null, ``p_value`` = p_baseline)."""
+    return (above_level(result["p_baseline"], fdr)
+            or (result["p_added"] is not None and above_level(result["p_added"], fdr)))
 
 
 def _null_test(frame, data, target, make, null_model, oof, settings, metric) -> dict:
@@ -414,7 +443,7 @@ def _confirmation_test(data, confirmation, target, columns, known, make_gbm, cla
             "p_confirmation_empirical": confirmed["p_empirical"]}
 
 
-def _extrapolation_test(target, make, baselines, columns, oof, settings, metric, cache) -> dict:
+def _extrapolation_test(target, make, baselines, oof, settings, metric, cache) -> dict:
     """Trained on the smaller conductors, the model and every baseline scored on the largest."""
     data, y, classes = oof.data, oof.y, oof.classes
     test = extrapolation_test(data["conductor"].to_numpy(), settings.extrapolation_share)
@@ -423,7 +452,7 @@ def _extrapolation_test(target, make, baselines, columns, oof, settings, metric,
     ex_point, ex_boot = _scored(ex, ex_model, metric)
     ex_scores = {}
     for baseline in baselines:
-        if is_the_model(baseline, columns):
+        if is_the_model(baseline, oof.first_model):
             ex_scores[baseline.name] = ex_point, ex_boot
             continue
         extra = {"classes": classes[~test]} if isinstance(baseline, GbmModel) else {}

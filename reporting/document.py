@@ -419,7 +419,9 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
     for number, row in enumerate(flagged.iter_rows(named=True), 1):
         lines += _detail(number, row, importances, context, images)
     lines += [f"## All other results ({len(others)})", "",
-              "By kind of verdict, then by effect (largest first).", ""]
+              "By kind of verdict, then by the added value over the known quantities (largest "
+              "first). An added value of — was not fitted: the best baseline already explains "
+              "the model, whatever the features add to the known quantities.", ""]
     shown = [(c, label, kind) for c, label, kind in FINDINGS_COLUMNS
              if c in REPORT_COLUMNS and c in others.columns]
     shown.sort(key=lambda column: REPORT_COLUMNS.index(column[0]))

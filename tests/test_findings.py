@@ -6,7 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.findings import SearchSettings, decide, evaluate
+from models.findings import (ADDED_VALUE, KNOWN_GBM, SearchSettings, above_level, decide, evaluate,
+                             is_the_model)
 from models.gbm import GbmModel
 from models.search import baselines_for, null_for
 from models.targets import Target, standard_targets
@@ -115,12 +116,17 @@ def test_the_screen_keeps_every_verdict(setup):
     fast = decide([run(setup, t, g, frame) for t, g in pairs], SETTINGS.fdr)
     assert [r["verdict"] for r in fast] == [r["verdict"] for r in full]
     assert [r["screened"] for r in fast] == [True, True, False, True]
+    assert [r["added_value"] is None for r in fast] == [True, True, False, True]
     for quick, slow in zip(fast, full):
         assert quick["p_value"] <= slow["p_value"]
         if slow["q_value"] <= SETTINGS.fdr:
             assert quick["q_value"] == slow["q_value"]
-        for column in ("score", "baseline_score", "added_value", "p_baseline", "p_added"):
+        for column in ("score", "baseline_score", "known_gbm_score", "p_baseline"):
             assert quick[column] == slow[column]
+        # p_baseline above the level explains the pair first: the added value is not fitted
+        skipped = above_level(quick["p_baseline"], SETTINGS.fdr)
+        for column in ADDED_VALUE:
+            assert quick[column] == (None if skipped else slow[column])
         if quick["screened"]:
             assert quick["p_value"] > SETTINGS.fdr and quick["null_scores"] == []
             assert quick["p_null"] is None and quick["extrapolation_score"] is None
@@ -164,3 +170,25 @@ def test_the_known_quantities_explain_a_pair_without_added_value():
 def test_a_verdict_within_numeric_noise_is_borderline():
     [result] = decide([{**BASE, "p_value": 0.001, "added_value_low": 1e-9}], 0.05)
     assert result["verdict"] == "borderline" and "explained by known quantities" in result["reason"]
+
+
+def test_a_baseline_that_is_the_model_takes_its_predictions(setup):
+    """A GBM baseline with the searched GBM's settings on exactly its features (the
+    conductor-only GBM of the conductor group) is the model: it scores what the model scores,
+    without a refit; other settings or another column order are a different fit."""
+    model = GbmModel("regression", ["a", "b"], seed=3, n_estimators=60)
+    same = dict(seed=3, n_estimators=60, name="conductor only")
+    assert is_the_model(GbmModel("regression", ["a", "b"], **same), model)
+    assert not is_the_model(GbmModel("regression", ["b", "a"], **same), model)
+    assert is_the_model(GbmModel("regression", ["b", "a"], **{**same, "name": KNOWN_GBM}), model)
+    assert not is_the_model(GbmModel("regression", ["a", "b"], **{**same, "seed": 4}), model)
+    assert not is_the_model(GbmModel("classification", ["a", "b"], **same), model)
+    frame, groups, section, sha = setup
+    target = standard_targets(97, section.mestre_nagao_bounds)["log_real_period"]
+    columns = groups["conductor"]
+    baselines = baselines_for(target, columns, groups, 3, 2,
+                              {"n_estimators": 60, "learning_rate": 0.2})
+    null = null_for(target, strata=5, high_rank_rate=0.04, primes=primes_up_to(section.primes_max),
+                    bounds=section.mestre_nagao_bounds, sha_model=lambda: sha)
+    result = evaluate(frame, target, "conductor", columns, make_gbm, baselines, null, SETTINGS)
+    assert result["baseline_scores"]["conductor only"] == result["score"]

@@ -81,13 +81,17 @@ def test_statement_says_what_the_verdict_means():
 def test_markdown_details_flagged_and_tables_the_rest():
     findings = pl.DataFrame([finding(), finding(target="log_sha_an", group="bsd",
                                                 verdict="explained by BSD identity",
-                                                metric="r2", task="regression")])
+                                                metric="r2", task="regression",
+                                                added_value=None)])
     images = pair_figures(findings, importances(), 3)
     assert set(images) == {"rank__ap__null.png", "rank__ap__strata.png", "rank__ap__features.png",
                            "log_sha_an__bsd__null.png", "log_sha_an__bsd__strata.png"}
     text = markdown(findings, importances(), context(), images)
     assert "## Flagged findings (1)" in text and "### 1. rank ~ ap" in text
     assert "## All other results (1)" in text and "| log_sha_an | bsd |" in text
+    # an added value not fitted (the best baseline explains the model) is a dash, said so
+    row = next(line for line in text.splitlines() if line.startswith("| log_sha_an | bsd |"))
+    assert "| — |" in row and "An added value of — was not fitted" in text
     assert "`ap_2` 0.4, `ap_3` 0.3, `ap_5` 0.2" in text and "ap_7" not in text
     assert "![score by conductor stratum](figures/rank__ap__strata.png)" in text
     assert "log_sha_an__bsd__null.png" not in text        # only flagged pairs are detailed

@@ -64,6 +64,8 @@ if show_all:
     verdicts = list(colours)
     chosen = st.multiselect("Verdicts", verdicts, default=verdicts)
     shown = findings.filter(pl.col("verdict").is_in(chosen))
+    st.caption("An empty added value was not fitted: the best baseline already explains the "
+               "model, whatever the features add to the known quantities.")
 else:
     shown = findings.filter(pl.col("verdict") == "flagged")
     st.caption(f"{len(shown)} flagged of {len(findings)} pairs; the toggle shows the others, "
