@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from models.features import ap_norm_column
-from models.nulls import sato_tate_traces
+from models.nulls import normal_draw, normal_model, sato_tate_traces
 
 BSD_COLUMNS = ["log_real_period", "log_regulator", "log_special_value", "log_tamagawa_product",
                "log_torsion", "log_sha_an", "log_conductor"]
@@ -77,9 +77,10 @@ def shuffled(points: np.ndarray) -> Callable[[np.random.Generator], np.ndarray]:
 
 
 def gaussian(points: np.ndarray) -> Callable[[np.random.Generator], np.ndarray]:
-    """A normal sample with the cloud's mean and covariance: linear structure only."""
-    mean, covariance = points.mean(axis=0), np.cov(points, rowvar=False)
-    return lambda rng: rng.multivariate_normal(mean, covariance, size=len(points), method="eigh")
+    """A normal sample with the cloud's mean and covariance: linear structure only
+    (:func:`models.nulls.normal_model`, the same on every machine up to the last bits)."""
+    mean, root = normal_model(points)
+    return lambda rng: normal_draw(mean, root, len(points), rng)
 
 
 def sato_tate(frame: pl.DataFrame, cloud: Cloud, primes: list[int], bounds: list[int]

@@ -105,16 +105,52 @@ def shuffled_columns(frame: pl.DataFrame, columns: list[str],
         [frame[c].gather(rng.permutation(len(frame))) for c in columns]), frame)
 
 
+#: Eigenvalues of a covariance below this share of its largest are rounding of an exact zero: a
+#: constant column (log R at rank 0), or a column an identity ties to the others (BSD's log L).
+EIGENVALUE_FLOOR = 1e-12
+
+
+def normal_model(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, C^(1/2)) of the rows of ``values``, C^(1/2) = V diag(√λ) Vᵀ the symmetric square
+    root of their covariance C = V diag(λ) Vᵀ, with the eigenvalues below
+    :data:`EIGENVALUE_FLOOR` of the largest set to 0 (Higham, *Functions of Matrices*, 2008,
+    §6.1: the unique positive semidefinite square root).
+
+    It is unique whatever eigenvectors LAPACK returns within a repeated eigenvalue. numpy's
+    ``multivariate_normal`` samples with V diag(√|λ|) itself, and a zero eigenvalue computed as
+    ±1e-17 puts noise of size 3e-9 along an arbitrary null direction: between two OpenBLAS
+    kernels (``OPENBLAS_CORETYPE``) the BSD clouds' Gaussian nulls differed by 1e-7, enough
+    to change their landmarks. Here the kernels change only the last bits."""
+    values = np.asarray(values, dtype=np.float64)
+    covariance = np.atleast_2d(np.cov(values, rowvar=False))
+    eigenvalues, vectors = np.linalg.eigh(covariance)
+    kept = np.where(eigenvalues > EIGENVALUE_FLOOR * max(eigenvalues.max(), 0.0), eigenvalues, 0.0)
+    return values.mean(axis=0), (vectors * np.sqrt(kept)) @ vectors.T
+
+
+def normal_draw(mean: np.ndarray, root: np.ndarray, size: int,
+                rng: np.random.Generator) -> np.ndarray:
+    """``size`` draws of N(mean, root²) (:func:`normal_model`): mean + Z·root, Z standard normal
+    drawn row by row as ``multivariate_normal`` draws it, the product summed column by column
+    in a fixed order (elementwise, so no BLAS kernel's summation order reaches the sample)."""
+    z = rng.standard_normal((size, len(mean)))
+    sample = np.broadcast_to(mean, (size, len(mean))).copy()
+    for j in range(len(mean)):
+        sample += z[:, j:j + 1] * root[j]
+    return sample
+
+
 def gaussian_cloud(frame: pl.DataFrame, columns: list[str],
                    rng: np.random.Generator) -> pl.DataFrame:
-    """``columns`` replaced by a multivariate normal sample with their mean and covariance:
-    the linear structure of the point cloud kept, any non-linear (topological) shape lost."""
-    values = frame.select(columns).to_numpy().astype(np.float64)
-    sample = rng.multivariate_normal(values.mean(axis=0), np.cov(values, rowvar=False),
-                                     size=len(frame), method="eigh")
+    """``columns`` replaced by a multivariate normal sample with their mean and covariance
+    (:func:`normal_model`): the linear structure of the point cloud kept, any non-linear
+    (topological) shape lost."""
+    mean, root = normal_model(frame.select(columns).to_numpy())
+    sample = normal_draw(mean, root, len(frame), rng)
     return _same_schema(frame.with_columns(
         [pl.Series(c, sample[:, i]) for i, c in enumerate(columns)]), frame)
 
 
-__all__ = ["class_starts", "conductor_strata", "delaunay_sha", "gaussian_cloud",
+__all__ = ["class_starts", "conductor_strata", "delaunay_sha", "gaussian_cloud", "normal_draw",
+           "normal_model",
            "minimalist_ranks", "permute_classes", "sato_tate_traces", "shuffled_columns"]
