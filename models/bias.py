@@ -124,10 +124,12 @@ def artefact_reason(trend: dict, weighted: dict, replications: list[dict], fdr: 
     for r in replications:
         if r["tried"] and not (r["p_value"] <= fdr and r["score"] > r["baseline_score"]
                                and r["added_value_low"] > 0):
+            # no added value where the sample's best baseline already explains the model
+            added = ("not fitted" if r["added_value"] is None else
+                     f"{r['added_value']:+.3f} from {r['added_value_low']:.3f}")
             reasons.append(f"does not replicate on the {r['sample']} sample ({r['score']:.3f} "
                            f"against {r['best_baseline']} {r['baseline_score']:.3f}, added "
-                           f"value over the known quantities {r['added_value']:+.3f} from "
-                           f"{r['added_value_low']:.3f}, p = {r['p_value']:.2g})")
+                           f"value over the known quantities {added}, p = {r['p_value']:.2g})")
     return "; ".join(reasons)
 
 
