@@ -148,7 +148,6 @@ class CrossValidated:
     model: np.ndarray
     baselines: dict[str, np.ndarray]
     rounds: int                 # median number of boosting rounds early stopping kept per fold
-    first_model: GbmModel       # the first fold's model (its settings name the searched GBM)
 
 
 def with_target(frame: pl.DataFrame, target: Target) -> pl.DataFrame:
@@ -219,7 +218,7 @@ def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
                    for b in baselines}
     rounds = int(np.median([m.rounds_ for m in fold_models]))
     return CrossValidated(data, data[TARGET].to_numpy(), classes, folds, model, predictions,
-                          rounds, fold_models[0])
+                          rounds)
 
 
 def _scored(boot: ClassBootstrap, prediction: np.ndarray, metric: str):
@@ -448,11 +447,12 @@ def _extrapolation_test(target, make, baselines, oof, settings, metric, cache) -
     data, y, classes = oof.data, oof.y, oof.classes
     test = extrapolation_test(data["conductor"].to_numpy(), settings.extrapolation_share)
     ex = ClassBootstrap(target.task, y[test], classes[test], settings.bootstrap, settings.seed)
-    ex_model = make().fit(data.filter(~test), TARGET, classes[~test]).predict(data.filter(test))
+    searched = make()
+    ex_model = searched.fit(data.filter(~test), TARGET, classes[~test]).predict(data.filter(test))
     ex_point, ex_boot = _scored(ex, ex_model, metric)
     ex_scores = {}
     for baseline in baselines:
-        if is_the_model(baseline, oof.first_model):
+        if is_the_model(baseline, searched):
             ex_scores[baseline.name] = ex_point, ex_boot
             continue
         extra = {"classes": classes[~test]} if isinstance(baseline, GbmModel) else {}
