@@ -69,11 +69,18 @@ def landmarks(points: np.ndarray, size: int, rng: np.random.Generator) -> np.nda
     if len(points) <= size:
         return np.arange(len(points))
     grid, _ = on_grid(points)
+    # |x - y|^2 = |x|^2 - 2 x.y + |y|^2, exact in int64 (on_grid keeps every term below 2^61):
+    # one matrix-vector product per landmark instead of an (n, d) difference array
+    norms = np.einsum("ij,ij->i", grid, grid)
+
+    def squared_distances(index: int) -> np.ndarray:
+        return norms - 2 * (grid @ grid[index]) + norms[index]
+
     chosen = [int(rng.integers(len(points)))]
-    distance = ((grid - grid[chosen[0]]) ** 2).sum(axis=1)
+    distance = squared_distances(chosen[0])
     for _ in range(size - 1):
         chosen.append(int(np.argmax(distance)))
-        distance = np.minimum(distance, ((grid - grid[chosen[-1]]) ** 2).sum(axis=1))
+        np.minimum(distance, squared_distances(chosen[-1]), out=distance)
     return np.array(chosen)
 
 
@@ -88,7 +95,9 @@ def landmark_cloud(cloud: np.ndarray, size: int, rng: np.random.Generator) -> np
 def diagrams(clouds: list[np.ndarray], dimensions: tuple[int, ...]) -> np.ndarray:
     """Vietoris–Rips persistence diagrams of the clouds (giotto-tda's padded 3-d array of
     (birth, death, dimension) triples)."""
-    return VietorisRipsPersistence(homology_dimensions=dimensions, collapse_edges=True,
+    # No edge collapse: it leaves the diagrams unchanged (Boissonnat–Pritam 2020) and pays off
+    # on large complexes only: with it, a diagram of 150 landmarks took 2.7-5.5x as long.
+    return VietorisRipsPersistence(homology_dimensions=dimensions, collapse_edges=False,
                                    n_jobs=1).fit_transform(clouds)
 
 

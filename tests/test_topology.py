@@ -5,8 +5,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.topology import (cloud_test, describe, empirical_p, group_difference, landmarks,
-                             standardized)
+from models.topology import (cloud_test, describe, diagrams, empirical_p, group_difference,
+                             landmarks, on_grid, standardized)
 
 DIMENSIONS = (0, 1)
 
@@ -31,6 +31,33 @@ def test_landmarks_are_distinct_and_spread():
     chosen = landmarks(points, 40, rng)
     assert len(set(chosen.tolist())) == 40 and 1000 in chosen      # maxmin reaches the outlier
     assert landmarks(points[:30], 40, rng).tolist() == list(range(30))
+
+
+def test_landmarks_are_the_maxmin_of_the_grid_distances_ties_to_the_lowest_index():
+    """The definition, by brute force: each next landmark maximizes the exact squared distance
+    to the chosen ones, the first such index on a tie (a_p clouds are full of ties)."""
+    rng = np.random.default_rng(3)
+    points = np.r_[rng.integers(-3, 4, size=(400, 5)), rng.normal(size=(100, 5))].astype(float)
+    grid, _ = on_grid(points)
+    chosen = landmarks(points, 60, np.random.default_rng(9))
+    first = int(np.random.default_rng(9).integers(len(points)))
+    expected = [first]
+    for _ in range(59):
+        nearest = [min(sum((int(a) - int(b)) ** 2 for a, b in zip(grid[i], grid[j]))
+                       for j in expected) for i in range(len(points))]
+        expected.append(nearest.index(max(nearest)))
+    assert chosen.tolist() == expected
+
+
+def test_diagrams_are_those_of_the_edge_collapsed_complex():
+    """Without the edge collapse, the same persistence pairs to the last bit."""
+    from gtda.homology import VietorisRipsPersistence
+    rng = np.random.default_rng(4)
+    clouds = [noisy_circle(150, rng), rng.normal(size=(150, 7))]
+    collapsed = VietorisRipsPersistence(homology_dimensions=DIMENSIONS, collapse_edges=True,
+                                        n_jobs=1).fit_transform(clouds)
+    for ours, theirs in zip(diagrams(clouds, DIMENSIONS), collapsed):
+        assert np.array_equal(np.unique(ours, axis=0), np.unique(theirs, axis=0))
 
 
 def test_standardized_columns():
