@@ -35,7 +35,8 @@ def main() -> None:
     computed = reference.compute_reference(pairs, section, params.invariants, chunks,
                                            "height sample", height_chunk, (__file__,),
                                            params.executor)
-    features = reference.sample_features(computed, params.features, section.workers, chunks,
+    features = reference.sample_features(computed, params.features, section.workers,
+                                         section.chunk_size, chunks,
                                          params.executor)
     write_parquet(computed, params.paths.height_sample)
     write_parquet(features, params.paths.height_sample_features)

@@ -80,12 +80,15 @@ def compute_reference(table: pl.DataFrame, section, invariants: Invariants, chun
     return computed
 
 
-def sample_features(computed: pl.DataFrame, features: Features, workers: int,
+def sample_features(computed: pl.DataFrame, features: Features, workers: int, chunk_size: int,
                     chunk_dir: Path, executor: Executor | None = None) -> pl.DataFrame:
     """The features of a reference sample (``computed``: :func:`compute_reference`'s table), by
     the features stage's code and params, with the numbers of its invariants as the Cremona
-    curves' feature table has them (:func:`pipeline.features.invariant_features`)."""
-    section = features.model_copy(update={"workers": workers})
+    curves' feature table has them (:func:`pipeline.features.invariant_features`). They run in
+    the sample's ``workers`` processes over chunks of its ``chunk_size`` curves: in chunks of
+    the features stage's size, a sample of a few thousand curves would be one chunk, one
+    process."""
+    section = features.model_copy(update={"workers": workers, "chunk_size": chunk_size})
     curves = computed.select(CURVE_COLUMNS)
     return feature_table(curves, computed, invariant_features(computed, curves), section,
                          Path(chunk_dir) / "features", executor)

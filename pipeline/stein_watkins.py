@@ -36,7 +36,8 @@ def main() -> None:
                                            "stein-watkins", executor=params.executor)
     check_against_pari(table, computed)
     computed = computed.with_columns(table.select("sw_special_value", "sw_line"))
-    features = reference.sample_features(computed, params.features, section.workers, chunks,
+    features = reference.sample_features(computed, params.features, section.workers,
+                                         section.chunk_size, chunks,
                                          params.executor)
     write_parquet(computed, params.paths.stein_watkins)
     write_parquet(features, params.paths.stein_watkins_features)

@@ -114,7 +114,7 @@ def test_the_sample_features_carry_the_known_quantities_of_every_group(tmp_path,
 
     params = load_params(PROJECT / "params.yaml")
     computed = run(SECTION, tmp_path / "chunks")
-    features = reference.sample_features(computed, params.features, 1, tmp_path / "chunks")
+    features = reference.sample_features(computed, params.features, 1, 100, tmp_path / "chunks")
     zeros = [f"z{k}" for k in range(1, INVARIANTS.zeros + 1)]
     assert {*INVARIANT_NUMBERS, *zeros} <= set(features.columns)
     curves = read_curves(1, 100)
