@@ -290,7 +290,9 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     oof = cross_validated(frame, target, columns, make_gbm, baselines, settings, cache)
     data, y, classes, folds = oof.data, oof.y, oof.classes, oof.folds
     metric = PRIMARY[target.task]
-    cv = ClassBootstrap(target.task, y, classes, settings.bootstrap, settings.seed)
+    # the resamples depend on the target's rows alone: one draw serves all its groups
+    cv = _shared(cache, ("bootstrap",),
+                 lambda: ClassBootstrap(target.task, y, classes, settings.bootstrap, settings.seed))
     make = lambda: make_gbm(columns, target.task)  # noqa: E731
 
     model_prediction, predictions = oof.model, oof.baselines
