@@ -17,28 +17,14 @@ import argparse
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import yaml
 
-from benchmarks.bench_train import commit
+from benchmarks.bench_train import commit, remove_worktree, scratch_worktree
 from pipeline.code_digest import PROJECT
-
-
-def worktree(rev: str) -> Path:
-    """A scratch worktree of ``rev`` with the venv linked in and this checkout's data."""
-    scratch = Path("/tmp") / f"bench_stages_{rev}"
-    if scratch.exists():
-        subprocess.run(["git", "worktree", "remove", "--force", str(scratch)], cwd=PROJECT)
-    subprocess.run(["git", "worktree", "add", "--detach", str(scratch), rev], cwd=PROJECT,
-                   check=True, capture_output=True)
-    (scratch / ".venv").symlink_to(PROJECT / ".venv")
-    shutil.copytree(PROJECT / "data", scratch / "data",
-                    ignore=shutil.ignore_patterns("train.cache", "*.chunks"), dirs_exist_ok=True)
-    return scratch
 
 
 def stage_outputs(tree: Path, stage: str) -> list[Path]:
@@ -82,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     revs = [commit(rev) for rev in args.rev]
     args.out.mkdir(parents=True, exist_ok=True)
-    trees = {rev: worktree(rev) for rev in revs}
+    trees = {rev: scratch_worktree(rev, "bench_stages") for rev in revs}
     results: dict[str, dict[str, dict]] = {}
     try:
         for stage in args.stage:
@@ -90,7 +76,7 @@ def main() -> None:
                 results.setdefault(stage, {})[rev] = run_stage(trees[rev], stage)
     finally:
         for tree in trees.values():
-            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=PROJECT)
+            remove_worktree(tree)
     (args.out / f"stages_{'_'.join(revs)}.json").write_text(json.dumps(results, indent=1))
     print(f"| stage | {' | '.join(revs)} | {revs[0]} / {' , '.join(revs[1:])} | same outputs |")
     print(f"| --- |{' ---: |' * len(revs)} ---: | --- |")

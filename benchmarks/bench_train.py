@@ -37,26 +37,38 @@ def commit(rev: str) -> str:
                           capture_output=True, text=True).stdout.strip()
 
 
-def run_revision(rev: str, out: Path) -> dict:
-    """Cold train at ``rev`` in a scratch worktree; its timing, evaluations in ``out``."""
-    scratch = Path("/tmp") / f"bench_train_{rev}"
+def scratch_worktree(rev: str, prefix: str, params: Path | None = None) -> Path:
+    """``rev`` checked out in ``/tmp/<prefix>_<rev>`` with ``.venv`` linked in and this
+    checkout's ``data/`` (the train cache and resume state left out, so stages start cold);
+    ``params``: a params.yaml copied over the revision's own."""
+    scratch = Path("/tmp") / f"{prefix}_{rev}"
     if scratch.exists():
-        subprocess.run(["git", "worktree", "remove", "--force", str(scratch)], cwd=PROJECT)
+        remove_worktree(scratch)
     subprocess.run(["git", "worktree", "add", "--detach", str(scratch), rev], cwd=PROJECT,
                    check=True, capture_output=True)
+    (scratch / ".venv").symlink_to(PROJECT / ".venv")
+    if params is not None:
+        shutil.copy(params, scratch / "params.yaml")
+    shutil.copytree(PROJECT / "data", scratch / "data",
+                    ignore=shutil.ignore_patterns("train.cache", "*.chunks"), dirs_exist_ok=True)
+    return scratch
+
+
+def remove_worktree(scratch: Path) -> None:
+    subprocess.run(["git", "worktree", "remove", "--force", str(scratch)], cwd=PROJECT)
+
+
+def run_revision(rev: str, out: Path) -> dict:
+    """Cold train at ``rev`` in a scratch worktree; its timing, evaluations in ``out``."""
+    scratch = scratch_worktree(rev, "bench_train", PROJECT / "params.yaml")
     try:
-        (scratch / ".venv").symlink_to(PROJECT / ".venv")
-        shutil.copy(PROJECT / "params.yaml", scratch / "params.yaml")
-        shutil.copytree(PROJECT / "data", scratch / "data",
-                        ignore=shutil.ignore_patterns("train.cache", "*.chunks"),
-                        dirs_exist_ok=True)
         started = time.perf_counter()
         subprocess.run([str(PROJECT / ".venv/bin/python"), "-m", "pipeline.train"], cwd=scratch,
                        check=True, env={**os.environ, "PYTHONPATH": str(scratch)})
         wall = time.perf_counter() - started
         evaluations = pl.read_parquet(scratch / load_params().paths.evaluations)
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(scratch)], cwd=PROJECT)
+        remove_worktree(scratch)
     evaluations.write_parquet(out / f"train_{rev}.parquet")
     timing = {"rev": rev, "wall_seconds": wall, "pairs": len(evaluations),
               "pair_seconds": float(evaluations["seconds"].sum())}
