@@ -439,6 +439,7 @@ class Crosscheck(_Section):
 
 class Report(_Section):
     top_features: int = Field(ge=1, le=100, description="features shown per finding (mean |SHAP|)")
+    workers: int = Field(ge=1, le=256, description="processes drawing the pairs' figures")
 
 
 class Dashboard(_Section):

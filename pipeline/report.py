@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import polars as pl
@@ -19,7 +20,8 @@ from models.targets import Target
 from pipeline.atomic import (publish_together, write_csv, write_directory, write_json,
                              write_text)
 from pipeline.inputs import require_inputs
-from pipeline.params import PARAMS_FILE, Params, ParamsError, load_params
+from pipeline.params import PARAMS_FILE, Executor, Params, ParamsError, load_params
+from pipeline.runner import Job, run_jobs
 from reporting.document import (Context, bias_section, crosscheck_section,
                                 known_phenomena_section, markdown, pair_figures, to_html,
                                 topology_section)
@@ -70,6 +72,38 @@ def with_statements(findings: pl.DataFrame, ctx: Context) -> pl.DataFrame:
         for row in findings.iter_rows(named=True)], dtype=pl.String))
 
 
+def figures_of(item: tuple[list[dict], pl.DataFrame, int]) -> pl.DataFrame:
+    """A job of :func:`rendered_figures`: the figures of some pairs, one row per PNG file."""
+    rows, importances, top = item
+    images = pair_figures(pl.DataFrame(rows, infer_schema_length=None), importances, top)
+    return pl.DataFrame({"name": list(images), "png": list(images.values())},
+                        schema={"name": pl.String, "png": pl.Binary})
+
+
+def rendered_figures(findings: pl.DataFrame, importances: pl.DataFrame, top: int, workers: int,
+                     executor: Executor | None = None) -> dict[str, bytes]:
+    """:func:`reporting.document.pair_figures` of every pair, by file name, drawn in
+    ``workers`` processes (the stage runner): matplotlib draws one figure at a time, and
+    drawing is most of the stage. Each process draws whole pairs, so a file's bytes are those
+    the serial loop gives."""
+    rows = findings.to_dicts()
+    jobs = []
+    size = max(1, -(-len(rows) // (4 * workers)))     # a few jobs per worker, to finish together
+    for start in range(0, len(rows), size):
+        part = rows[start:start + size]
+        keys = pl.DataFrame({"target": [r["target"] for r in part],
+                             "group": [r["group"] for r in part]})
+        own = importances.join(keys, on=["target", "group"], how="semi")
+        jobs.append(Job(f"pairs{start:05d}", "figures", (part, own, top), weight=len(part)))
+    images: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="report-figures-") as scratch:
+        for path in run_jobs(jobs, Path(scratch), figures_of, workers=workers,
+                             desc="report figures", unit="pair", executor=executor):
+            part = pl.read_parquet(path)
+            images.update(zip(part["name"].to_list(), part["png"].to_list()))
+    return images
+
+
 def main() -> None:
     params = load_params()
     require_inputs("report", params.paths, "crosscheck", "crosscheck_metrics", "findings", "bias",
@@ -82,7 +116,8 @@ def main() -> None:
     ctx = context(params, pl.read_parquet(paths.bsd, columns=["isogeny_class", "conductor"]))
     findings = with_statements(findings, ctx)
     importances = pl.read_parquet(paths.importances)
-    images = pair_figures(findings, importances, ctx.top_features)
+    images = rendered_figures(findings, importances, ctx.top_features, params.report.workers,
+                              params.executor)
     diagrams = sorted(Path(paths.topology_figures).glob("*.png"))
     topology = topology_section(pl.read_parquet(paths.topology), [d.name for d in diagrams], ctx)
     shares = pl.read_parquet(paths.bias_distributions)

@@ -281,3 +281,19 @@ def test_markdown_says_when_the_search_ran_on_a_sample_of_classes():
     ctx.coverage["searched_classes"] = 400
     sampled = markdown(findings, importances(), ctx, {})
     assert "searched a seeded uniform sample of 400 of these isogeny classes" in sampled
+
+
+def test_figures_drawn_in_worker_processes_equal_the_serial_ones():
+    """The stage draws the pairs' figures in ``report.workers`` processes: the same files, the
+    same bytes, as one process drawing them in order."""
+    from pipeline.report import rendered_figures
+
+    rows = pl.DataFrame([finding(), finding(group="bsd"), finding(target="log_sha_an"),
+                         finding(target="log_sha_an", group="bsd", screened=True)],
+                        infer_schema_length=None)
+    weights = pl.concat([importances(), importances().with_columns(group=pl.lit("bsd"))])
+    serial = pair_figures(rows, weights, 3)
+    assert len(serial) == 9     # the screened pair has no null-dataset figure, and only the
+                                # rank pairs have importances
+    assert rendered_figures(rows, weights, 3, workers=2) == serial
+    assert rendered_figures(rows, weights, 3, workers=1) == serial
