@@ -9,7 +9,8 @@ Each ``--rev`` is checked out into a scratch worktree (``.venv`` linked in) with
 compare runs on the same machine seconds apart. Printed per stage: each revision's wall
 seconds, the ratio to the first revision, and whether every output file of the stage
 (``dvc.yaml``'s ``outs``, resolved through ``paths``) has the same bytes as the first
-revision's. Results go to ``--out`` as JSON.
+revision's, naming those that differ (a report's provenance, its date and params digest,
+always does). Results go to ``--out`` as JSON.
 """
 from __future__ import annotations
 
@@ -85,8 +86,10 @@ def main() -> None:
         walls = " | ".join(f"{by_rev[r]['wall_seconds']:.1f}" for r in revs)
         ratios = ", ".join(f"{first['wall_seconds'] / by_rev[r]['wall_seconds']:.2f}x"
                            for r in revs[1:])
-        same = all(by_rev[r]["outputs"] == first["outputs"] for r in revs[1:])
-        print(f"| {stage} | {walls} | {ratios} | {'yes' if same else 'NO'} |")
+        differ = sorted({name for r in revs[1:] for name, digest in first["outputs"].items()
+                         if by_rev[r]["outputs"].get(name) != digest})
+        print(f"| {stage} | {walls} | {ratios} | "
+              f"{'yes' if not differ else 'NO: ' + ', '.join(differ)} |")
 
 
 if __name__ == "__main__":

@@ -39,8 +39,9 @@ def commit(rev: str) -> str:
 
 def scratch_worktree(rev: str, prefix: str, params: Path | None = None) -> Path:
     """``rev`` checked out in ``/tmp/<prefix>_<rev>`` with ``.venv`` linked in and this
-    checkout's ``data/`` (the train cache and resume state left out, so stages start cold);
-    ``params``: a params.yaml copied over the revision's own."""
+    checkout's stage outputs, ``data/``, ``metrics/`` and ``reports/`` (the train cache and
+    resume state left out, so stages start cold); ``params``: a params.yaml copied over the
+    revision's own."""
     scratch = Path("/tmp") / f"{prefix}_{rev}"
     if scratch.exists():
         remove_worktree(scratch)
@@ -49,8 +50,10 @@ def scratch_worktree(rev: str, prefix: str, params: Path | None = None) -> Path:
     (scratch / ".venv").symlink_to(PROJECT / ".venv")
     if params is not None:
         shutil.copy(params, scratch / "params.yaml")
-    shutil.copytree(PROJECT / "data", scratch / "data",
-                    ignore=shutil.ignore_patterns("train.cache", "*.chunks"), dirs_exist_ok=True)
+    for outputs in ("data", "metrics", "reports"):
+        if (PROJECT / outputs).is_dir():
+            shutil.copytree(PROJECT / outputs, scratch / outputs, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("train.cache", "*.chunks"))
     return scratch
 
 
