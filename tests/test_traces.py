@@ -7,8 +7,7 @@ import pytest
 
 from arithmetic.elldata import read_curves
 from arithmetic.traces import (aplist, ap_column, class_arithmetic, conductor_factorization,
-
-                               primes_up_to)
+                               primes_up_to, small_integers)
 from pipeline.params import load_params
 from tests.conftest import PROJECT
 
@@ -30,6 +29,16 @@ def test_primes_up_to():
     assert primes_up_to(1) == [] and primes_up_to(2) == [2]
     assert primes_up_to(30) == [2, 3, 5, 7, 11, 13, 17, 19, 23, 29]
     assert len(primes_up_to(1000)) == 168 and len(primes_up_to(100)) == 25
+
+
+def test_small_integers_are_the_entries_of_the_vector(pari):
+    """ellan's coefficients read through one Vecsmall equal the entries read one by one, for a
+    conductor near 10^11 and to 20,000 terms (the height sample's case); 11a1's start is
+    q - 2q^2 - q^3 + 2q^4 + q^5 + 2q^6 - 2q^7 (Cremona's tables)."""
+    an = pari.ellan(pari.ellinit([1, -1, 0, -1234, 6543]), 20000)
+    assert small_integers(pari, an) == [int(a) for a in an]
+    assert small_integers(pari, pari.ellan(pari.ellinit([0, -1, 1, -10, -20]), 7)) == [
+        1, -2, -1, 2, 1, 2, -2]
 
 
 def test_conductor_factorization(pari):
