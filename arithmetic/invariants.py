@@ -147,15 +147,21 @@ def low_zeros(pari: cypari2.Pari, curve, conductor: int, count: int) -> list[flo
         height *= 1.6
 
 
-def two_torsion_rank(pari: cypari2.Pari, curve) -> int:
-    """The F₂-rank of E(Q)[2]: the number of even cyclic factors of E(Q)_tors."""
-    return sum(1 for n in pari.elltors(curve)[1] if int(n) % 2 == 0)
+def two_torsion_rank(torsion) -> int:
+    """The F₂-rank T of E(Q)[2] from ``elltors``' [order, cyclic factors, generators]: the
+    number of even cyclic factors."""
+    return sum(1 for n in torsion[1] if int(n) % 2 == 0)
+
+
+def selmer_rank(descent, torsion) -> int:
+    """The F₂-rank C = R_up + s + T of the 2-Selmer group from ``ellrank``'s [r, R_up, s,
+    points] and ``elltors`` (module docstring)."""
+    return int(descent[1]) + int(descent[2]) + two_torsion_rank(torsion)
 
 
 def two_selmer_rank(pari: cypari2.Pari, curve) -> int:
-    """The F₂-rank of the 2-Selmer group, R_up + s + T from ``ellrank`` (module docstring)."""
-    _, upper, sha_part, _ = pari.ellrank(curve)
-    return int(upper) + int(sha_part) + two_torsion_rank(pari, curve)
+    """The F₂-rank of the 2-Selmer group of ``curve`` (:func:`selmer_rank`)."""
+    return selmer_rank(pari.ellrank(curve), pari.elltors(curve))
 
 
 def odd_components(matrix: list[list[int]]) -> list[int]:
@@ -245,5 +251,5 @@ __all__ = ["INVARIANTS_SCHEMA", "InvariantsError", "OPTIMAL_NUMBER_EXCEPTIONS",
            "class_invariants", "single_threaded", "invariants_schema", "invariants_table",
            "isogeny_matrix",
            "low_zeros", "modular_degree", "odd_components", "optimal_number", "reduced_model",
-           "szpiro_ratio", "two_adic_valuation", "two_selmer_rank", "two_torsion_rank",
+           "selmer_rank", "szpiro_ratio", "two_adic_valuation", "two_selmer_rank", "two_torsion_rank",
            "watkins_divisibility", "zero_columns"]

@@ -11,7 +11,8 @@ p⁶ | B for some prime p is the twist-free rescaling of a smaller pair and is d
 singular pairs (4A³ + 27B² = 0). Every curve of either reference sample gets, from PARI: its
 minimal model, conductor, Tamagawa product, root number, torsion, real period, rank bounds from
 2-descent (``ellrank``, PARI >= 2.15), the 2-Selmer rank dim Sel²(E/Q) = rank + dim Ш[2] +
-dim E(Q)[2] (the number of basis 2-covers ``ell2cover`` returns), and — where the conductor is
+dim E(Q)[2] (from the same descent, :func:`arithmetic.invariants.selmer_rank`; the count of
+basis 2-covers ``ell2cover`` returns is the same number), and — where the conductor is
 at most a bound, since the L-series costs about √N terms — the analytic rank and L^(r)(E,1)/r!.
 
 Where the rank r is known (the analytic rank, else the 2-descent rank when its bounds meet),
@@ -49,7 +50,8 @@ from arithmetic.curves import CurveError
 from arithmetic.elldata import CURVE_SCHEMA
 from arithmetic.generators import RANDOM_SEED, mordell_weil_basis
 from arithmetic.invariants import (InvariantsError, invariants_schema, low_zeros, reduced_model,
-                                   szpiro_ratio, two_selmer_rank, zero_columns)
+                                   selmer_rank, szpiro_ratio, two_selmer_rank,
+                                   zero_columns)
 
 #: Columns of a reference sample's curve table (as in ``data/curves.parquet``, without gens).
 CURVE_COLUMNS = ["label", "isogeny_class", "number", "conductor", "ainvs"]
@@ -67,7 +69,7 @@ REFERENCE_SCHEMA = {
     "rank": pl.Int8,             # analytic rank where computed, else the 2-descent rank if exact
     "rank_lower": pl.Int8,       # ellrank: lower bound (independent points found)
     "rank_upper": pl.Int8,       # ellrank: upper bound from 2-descent
-    "selmer2_rank": pl.Int8,     # dim_F2 of the 2-Selmer group Sel^2(E/Q) (ell2cover)
+    "selmer2_rank": pl.Int8,     # dim_F2 of the 2-Selmer group Sel^2(E/Q) (ellrank)
     "torsion": pl.Int16,
     "torsion_structure": pl.List(pl.Int16),
     "tamagawa_product": pl.Int64,
@@ -179,7 +181,6 @@ def curve_reference(pari: cypari2.Pari, label: str, curve, conductor: int,
     pari.setrand(RANDOM_SEED)
     descent = pari.ellrank(curve)
     lower, upper = int(descent[0]), int(descent[1])
-    selmer = len(pari.ell2cover(curve))   # a basis of the everywhere-locally-soluble 2-covers
     torsion = pari.elltors(curve)
     torsion_order, tamagawa = int(torsion[0]), int(reduction[2])
     discriminant = curve.disc()
@@ -202,7 +203,8 @@ def curve_reference(pari: cypari2.Pari, label: str, curve, conductor: int,
         sha = nearest_square_root(sha_an, settings["sha_tolerance"], label) ** 2
     j = curve.j()
     return {
-        "rank": rank, "rank_lower": lower, "rank_upper": upper, "selmer2_rank": selmer,
+        "rank": rank, "rank_lower": lower, "rank_upper": upper,
+        "selmer2_rank": selmer_rank(descent, torsion),
         "torsion": torsion_order, "torsion_structure": [int(n) for n in torsion[1]],
         "tamagawa_product": tamagawa, "real_components": components,
         "real_period": float(real_period),
