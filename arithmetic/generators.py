@@ -42,14 +42,19 @@ def _independent_points(pari: cypari2.Pari, curve, rank: int) -> list:
 
 
 def mordell_weil_basis(pari: cypari2.Pari, curve, rank: int, saturation_bound: int,
-                       label: str) -> list[list[str]]:
+                       label: str, descent=None) -> list[list[str]]:
     """Generators of E(Q) modulo torsion for a curve of known rank, as ``[[x, y], ...]`` exact
     rational strings (the ``gens`` column of the curve table); :class:`CurveError` naming the
-    curve when PARI finds fewer than ``rank`` independent points."""
+    curve when PARI finds fewer than ``rank`` independent points. ``descent``: the result of
+    ``ellrank`` at effort 0 just after ``setrand(RANDOM_SEED)`` on this curve, if the caller
+    has it: the search's own first step, whose points are used when they suffice."""
     if rank == 0:
         return []
-    pari.setrand(RANDOM_SEED)
-    points = _independent_points(pari, curve, rank)
+    if descent is not None and len(descent[3]) >= rank:
+        points = list(descent[3])
+    else:
+        pari.setrand(RANDOM_SEED)
+        points = _independent_points(pari, curve, rank)
     if len(points) != rank:
         raise CurveError(f"{label}: the table gives rank {rank}, but PARI's ellrank found "
                          f"{len(points)} independent points; use ingest.source: elldata, "

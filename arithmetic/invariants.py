@@ -251,5 +251,5 @@ __all__ = ["INVARIANTS_SCHEMA", "InvariantsError", "OPTIMAL_NUMBER_EXCEPTIONS",
            "class_invariants", "single_threaded", "invariants_schema", "invariants_table",
            "isogeny_matrix",
            "low_zeros", "modular_degree", "odd_components", "optimal_number", "reduced_model",
-           "selmer_rank", "szpiro_ratio", "two_adic_valuation", "two_selmer_rank", "two_torsion_rank",
-           "watkins_divisibility", "zero_columns"]
+           "selmer_rank", "szpiro_ratio", "two_adic_valuation", "two_selmer_rank",
+           "two_torsion_rank", "watkins_divisibility", "zero_columns"]

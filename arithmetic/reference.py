@@ -143,22 +143,24 @@ def gens_points(pari: cypari2.Pari, gens: list[list[str]]):
 
 
 def curve_generators(pari: cypari2.Pari, label: str, curve, conductor: int, rank: int | None,
-                     found: int, settings: dict) -> tuple[list | None, object, str | None]:
+                     descent, settings: dict) -> tuple[list | None, object, str | None]:
     """(gens, Reg(E) as a PARI real, None), or (None, None, a :data:`REGULATOR_MISSING` key).
 
-    ``found`` is the number of independent points of the 2-descent (``ellrank`` at effort 0
-    after ``setrand``, as :func:`mordell_weil_basis` starts); when it is below the rank, the
-    further search runs only for N <= ``settings["generators_conductor_max"]``. The regulator
+    ``descent`` is the 2-descent (``ellrank`` at effort 0 after ``setrand``, the first step
+    of :func:`mordell_weil_basis`, which takes its points); when it found fewer independent
+    points than the rank, the further search runs only for N <=
+    ``settings["generators_conductor_max"]``. The regulator
     is det(⟨P_i, P_j⟩) of the stored generators at ``settings["precision"]`` bits, as in
     :func:`arithmetic.bsd.curve_bsd`."""
     if rank is None:
         return None, None, "rank unknown"
     if rank == 0:
         return [], pari(1), None
-    if found < rank and conductor > settings["generators_conductor_max"]:
+    if len(descent[3]) < rank and conductor > settings["generators_conductor_max"]:
         return None, None, "search bound"
     try:
-        gens = mordell_weil_basis(pari, curve, rank, settings["saturation_bound"], label)
+        gens = mordell_weil_basis(pari, curve, rank, settings["saturation_bound"], label,
+                                  descent)
     except CurveError:
         return None, None, "not found"
     heights = pari.ellheightmatrix(curve, gens_points(pari, gens),
@@ -196,8 +198,8 @@ def curve_reference(pari: cypari2.Pari, label: str, curve, conductor: int,
     else:
         root_number = int(pari.ellrootno(curve))
         rank = lower if lower == upper else None
-    gens, regulator, missing = curve_generators(pari, label, curve, conductor, rank,
-                                                len(descent[3]), settings)
+    gens, regulator, missing = curve_generators(pari, label, curve, conductor, rank, descent,
+                                                settings)
     if l_data is not None and regulator is not None:
         sha_an = float(value * torsion_order**2 / (real_period * regulator * tamagawa))
         sha = nearest_square_root(sha_an, settings["sha_tolerance"], label) ** 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from arithmetic.curves import CurveError
-from arithmetic.generators import mordell_weil_basis
+from arithmetic.generators import RANDOM_SEED, mordell_weil_basis
 
 #: label: (ainvs, rank, regulator) from Cremona's tables / the LMFDB.
 KNOWN = {
@@ -67,3 +67,18 @@ def test_the_generators_do_not_depend_on_what_ran_before(pari):
     for seed in (1, 12345):          # without the reset, these two give different points
         pari.setrand(seed)
         assert mordell_weil_basis(pari, curve, 1, 100, "9108r1") == found
+
+
+@pytest.mark.parametrize("label, ainvs, rank", [
+    *((label, ainvs, rank) for label, (ainvs, rank, _) in sorted(KNOWN.items())),
+    ("9108r1", [0, 0, 0, 1580856, -106218115], 1), ("5159b2", [1, 0, 1, -475611, -126287863], 1)])
+def test_a_callers_descent_gives_the_searchs_own_generators(pari, label, ainvs, rank):
+    """The reference samples hand over the 2-descent they ran (effort 0 after the reset): the
+    generators are those the search finds by itself, on a curve whose other data PARI has
+    already computed, and on 5159b2, where the descent has no point, the search goes on."""
+    searched = mordell_weil_basis(pari, pari.ellinit(ainvs), rank, 100, label)
+    curve = pari.ellinit(ainvs)
+    pari.setrand(RANDOM_SEED)
+    descent = pari.ellrank(curve)
+    pari.elltors(curve), curve.omega(), pari.ellrootno(curve)
+    assert mordell_weil_basis(pari, curve, rank, 100, label, descent) == searched
