@@ -72,10 +72,9 @@ def with_statements(findings: pl.DataFrame, ctx: Context) -> pl.DataFrame:
         for row in findings.iter_rows(named=True)], dtype=pl.String))
 
 
-def figures_of(item: tuple[list[dict], pl.DataFrame, int]) -> pl.DataFrame:
+def figures_of(item: tuple[pl.DataFrame, pl.DataFrame, int]) -> pl.DataFrame:
     """A job of :func:`rendered_figures`: the figures of some pairs, one row per PNG file."""
-    rows, importances, top = item
-    images = pair_figures(pl.DataFrame(rows, infer_schema_length=None), importances, top)
+    images = pair_figures(*item)
     return pl.DataFrame({"name": list(images), "png": list(images.values())},
                         schema={"name": pl.String, "png": pl.Binary})
 
@@ -86,14 +85,12 @@ def rendered_figures(findings: pl.DataFrame, importances: pl.DataFrame, top: int
     ``workers`` processes (the stage runner): matplotlib draws one figure at a time, and
     drawing is most of the stage. Each process draws whole pairs, so a file's bytes are those
     the serial loop gives."""
-    rows = findings.to_dicts()
     jobs = []
-    size = max(1, -(-len(rows) // (4 * workers)))     # a few jobs per worker, to finish together
-    for start in range(0, len(rows), size):
-        part = rows[start:start + size]
-        keys = pl.DataFrame({"target": [r["target"] for r in part],
-                             "group": [r["group"] for r in part]})
-        own = importances.join(keys, on=["target", "group"], how="semi")
+    size = max(1, -(-len(findings) // (4 * workers)))  # a few jobs per worker, to finish together
+    for start in range(0, len(findings), size):
+        part = findings.slice(start, size)
+        own = importances.join(part.select("target", "group"), on=["target", "group"],
+                               how="semi")
         jobs.append(Job(f"pairs{start:05d}", "figures", (part, own, top), weight=len(part)))
     images: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory(prefix="report-figures-") as scratch:
