@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 
 from arithmetic.pari import process_pari, start_process_pari
-from arithmetic.traces import primes_up_to
+from arithmetic.traces import primes_up_to, small_integers
 from models.murmurations import (SPLITS, beta_fits, conductor_windows, curve_means,
                                  sato_tate_traces, small_ratio_means, split_groups, split_shift,
                                  trace_averages)
@@ -48,8 +48,9 @@ def traces_chunk(rows: pl.DataFrame, primes: list[int]) -> pl.DataFrame:
     """The L-series coefficients a_p (p in ``primes``) of each row's curve."""
     pari, values = process_pari(), []
     for ainvs in rows["ainvs"].to_list():
-        coefficients = pari.ellan(pari.ellinit([int(a) for a in ainvs]), primes[-1])
-        values.append([int(coefficients[p - 1]) for p in primes])
+        coefficients = small_integers(pari, pari.ellan(pari.ellinit([int(a) for a in ainvs]),
+                                                       primes[-1]))
+        values.append([coefficients[p - 1] for p in primes])
     return rows.select("label").with_columns(
         traces=pl.Series(values, dtype=pl.List(pl.Int16)))
 

@@ -9,11 +9,12 @@ import pytest
 from scipy import stats
 
 from arithmetic.elldata import read_curves
-from arithmetic.pari import start_pari
+from arithmetic.pari import start_pari, start_process_pari
 from arithmetic.traces import primes_up_to
 from models.known import KNOWN_CHECKS, baseline_shares, known_checks, known_labels
 from models.murmurations import (SPLITS, beta_fits, curve_means, sato_tate_traces,
                                  small_ratio_means, split_groups, split_shift, trace_averages)
+from pipeline.murmurations import traces_chunk
 
 
 def test_trace_averages_by_hand():
@@ -70,6 +71,22 @@ def test_murmurations_have_the_published_signs_on_cremona_curves():
     first = table.filter((pl.col("axis") == "p/N") & (pl.col("x") < 0.05))
     assert first.filter(pl.col("group") == "rank 0")["low"].min() > 0
     assert first.filter(pl.col("group") == "rank 1")["high"].max() < 0
+
+
+def test_traces_chunk_gives_each_curves_a_p():
+    """11a1's a_p at p <= 13 as published (Cremona 1997, Table 3; a_11 = 1, split), and for
+    11a1, 37a1 and 5077a1 every a_p to 600 equal to PARI's ``ellap`` prime by prime."""
+    start_process_pari(19, 256)
+    curves = {"11a1": [0, -1, 1, -10, -20], "37a1": [0, 0, 1, -1, 0], "5077a1": [0, 0, 1, -7, 6]}
+    primes = primes_up_to(600)
+    table = traces_chunk(pl.DataFrame({"label": list(curves), "ainvs": list(curves.values())}),
+                         primes)
+    assert table["label"].to_list() == list(curves)
+    assert table["traces"][0].to_list()[:6] == [-2, -1, 1, -2, 1, 4]
+    pari = start_pari(19, 256)
+    for ainvs, traces in zip(curves.values(), table["traces"].to_list()):
+        curve = pari.ellinit(ainvs)
+        assert traces == [int(pari.ellap(curve, p)) for p in primes]
 
 
 def findings_row(target, group, verdict, score=0.5, baselines=None):
