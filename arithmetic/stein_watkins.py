@@ -143,7 +143,13 @@ def read_classes(path: Path, conductor_min: int, conductor_max: int) -> pl.DataF
         raise SteinWatkinsError(f"{path}:{number + 1}: cannot read from this line on "
                                 f"({type(err).__name__}: {err})") from None
     table = pl.DataFrame(columns, schema=schema)
-    return table.with_columns(pl.col("ainvs").str.split(",").cast(pl.List(pl.Int64)))
+    ainvs = table["ainvs"].str.split(",").cast(pl.List(pl.Int64), strict=False)
+    too_large = table.filter(ainvs.list.eval(pl.element().is_null()).list.any())
+    if len(too_large):
+        line = too_large["sw_line"][0].rsplit(":", 1)[1]
+        raise SteinWatkinsError(f"{path}:{line}: a coefficient beyond 64 bits: "
+                                f"[{too_large['ainvs'][0][:80]}]")
+    return table.with_columns(ainvs)
 
 
 def sample_classes(table: pl.DataFrame, classes: int, seed: int) -> pl.DataFrame:

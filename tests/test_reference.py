@@ -271,6 +271,9 @@ def test_stein_watkins_errors_name_file_and_line(tmp_path, pari):
     table = read_classes(wrong, 1, 100)
     with pytest.raises(SteinWatkinsError, match=r"b\.bz2:7: sw37\.1\.1: the file gives rank 0"):
         check_against_pari(table, reference(pari, table))
+    huge = write_bz2(tmp_path / "d.bz2", SW_TEXT.replace("[0,0,1,-1,0]", f"[0,0,1,{2**63},0]"))
+    with pytest.raises(SteinWatkinsError, match=r"d\.bz2:7: a coefficient beyond 64 bits"):
+        read_classes(huge, 1, 100)
     (tmp_path / "c.bz2").write_bytes(b"not bzip2")
     with pytest.raises(SteinWatkinsError, match="cannot read"):
         read_classes(tmp_path / "c.bz2", 1, 100)
