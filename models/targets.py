@@ -9,12 +9,15 @@ must beat.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 from arithmetic.weierstrass import WEIERSTRASS_COLUMNS
+from models import expression as language
 from models.baselines import Task
 from models.features import MESTRE_NAGAO_SUMS, ap_norm_column, mestre_nagao_column
 
@@ -30,6 +33,17 @@ class Target:
     sources: tuple[str, ...]
     null: Null = "permutation"
     description: str = ""
+    #: A declared target's parsed expression (:mod:`models.expression`); None for a built-in.
+    tree: language.Node | None = None
+
+    @property
+    def definition(self) -> str:
+        """What the target computes, literals included, for the keys of cached results: a
+        declared target's canonical text, else the digest of polars' serialization of the
+        expression (its printed form can hide constants, such as an ``is_in`` list)."""
+        if self.tree is not None:
+            return language.canonical(self.tree)
+        return hashlib.sha256(self.expression.meta.serialize()).hexdigest()
 
     @property
     def permuted(self) -> list[str]:
@@ -86,9 +100,10 @@ def standard_targets(held_out_prime: int, bounds: list[int]) -> dict[str, Target
     return {t.name: t for t in targets}
 
 
-#: Where a declared target's expression fails to parse or reads no column, the hint shown.
-SQL_HINT = ("polars SQL: ln(x) is the natural logarithm (log10, log2 too; log(x) alone is not "
-            "defined), CASE WHEN ... THEN ... ELSE ... END, +, -, *, /, %")
+#: A classification target may have at most this many classes unless params say otherwise.
+MAX_CLASSES = 50
+#: LightGBM fits float32 labels: a regression target beyond this overflows to infinity.
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class TargetError(ValueError):
@@ -97,17 +112,14 @@ class TargetError(ValueError):
 
 def sql_target(name: str, task: Task, expression: str, excluded: list[str], null: Null,
                description: str, feature_groups: dict[str, list[str]] | None = None) -> Target:
-    """A target declared in params.yaml: ``expression`` is a polars SQL expression over the
-    columns of the curve tables (never Python: :func:`polars.sql_expr` parses it). The columns
-    it reads are its ``sources`` (what a permutation null moves); ``excluded`` are features
-    that contain it, feature group names standing for their columns, and every source that is
-    itself a feature is excluded too."""
-    try:
-        parsed = pl.sql_expr(expression)
-    except Exception as err:      # polars raises several SQL error types for a bad expression
-        raise TargetError(f"search.custom_targets.{name}.expression: {expression!r} does not "
-                          f"parse: {str(err).splitlines()[0]} ({SQL_HINT})") from None
-    sources = tuple(parsed.meta.root_names())
+    """A target declared in params.yaml: ``expression`` is an expression of the closed language
+    of :mod:`models.expression` over the columns of the curve tables (parsed there, never by a
+    SQL engine or Python). The columns it reads are its ``sources`` (what a permutation null
+    moves); ``excluded`` are features that contain it, feature group names standing for their
+    columns, and every source that is itself a feature is excluded too."""
+    tree = parse_declared(name, expression)
+    parsed = language.to_polars(tree)
+    sources = language.columns(tree)
     if not sources:
         raise TargetError(f"search.custom_targets.{name}.expression: {expression!r} reads no "
                           "column (a constant is no target)")
@@ -120,18 +132,34 @@ def sql_target(name: str, task: Task, expression: str, excluded: list[str], null
     else:                     # log 0 and 0/0 are no values: such curves have no target
         value = pl.when(parsed.cast(pl.Float64).is_finite()).then(parsed.cast(pl.Float64))
     return Target(name, task, value, tuple(dict.fromkeys(excluded_columns)), sources, null,
-                  description or expression)
+                  description or expression, tree)
 
 
-def check_target_values(target: Target, frame: pl.DataFrame) -> None:
+def parse_declared(name: str, expression: str) -> language.Node:
+    """The tree of a declared target's expression; an error names the field and the place."""
+    try:
+        return language.parse(expression)
+    except language.ExpressionError as err:
+        shown = expression if len(expression) <= 80 else expression[:80] + "..."
+        raise TargetError(f"search.custom_targets.{name}.expression: {shown!r} does not parse: "
+                          f"{err} ({language.HINT})") from None
+
+
+def check_target_values(target: Target, frame: pl.DataFrame,
+                        max_classes: int = MAX_CLASSES) -> None:
     """Refuse a declared target whose values on ``frame`` (the model frame) are unusable: a
-    column it reads is missing, a type error, all null, or one value on every curve."""
+    column it reads is missing, a type error, all null, or one value on every curve; a
+    classification whose values are not integers or fall into more than ``max_classes``
+    classes (each class costs a tree per boosting round, and the class bootstrap a matrix per
+    class); a regression beyond float32's range, where LightGBM's labels overflow."""
     where = f"search.custom_targets.{target.name}"
     missing = [c for c in target.sources if c not in frame.columns]
     if missing:
         raise TargetError(f"{where}.expression: no column {', '.join(map(repr, missing))} in the "
                           f"curve tables (bsd, invariants, features)")
     try:
+        if target.task == "classification" and target.tree is not None:
+            _check_integers(target, frame)
         values = frame.select(target.expression.alias("value"))["value"]
     except pl.exceptions.PolarsError as err:
         raise TargetError(f"{where}.expression: {str(err).splitlines()[0]} (columns "
@@ -144,3 +172,24 @@ def check_target_values(target: Target, frame: pl.DataFrame) -> None:
                           f"(columns {', '.join(target.sources)})")
     if known.n_unique() == 1:
         raise TargetError(f"{where}.expression: the constant {known[0]} on every curve")
+    if target.task == "classification" and known.n_unique() > max_classes:
+        raise TargetError(f"{where}.task: classification into {known.n_unique()} classes, more "
+                          f"than search.max_classes ({max_classes}); group the values into "
+                          "fewer classes, or declare it a regression")
+    if target.task == "regression" and known.abs().max() > FLOAT32_MAX:
+        raise TargetError(f"{where}.expression: values up to {known.abs().max():.3g} in "
+                          f"absolute value, beyond float32's {FLOAT32_MAX:.3g} (LightGBM fits "
+                          "float32 labels); rescale it, e.g. with ln(...)")
+
+
+def _check_integers(target: Target, frame: pl.DataFrame) -> None:
+    """A declared classification's values before the cast to classes: a float that is not an
+    integer would be truncated into a class it does not name."""
+    raw = frame.select(language.to_polars(target.tree).alias("value"))["value"].drop_nulls()
+    if not raw.dtype.is_float():
+        return
+    fractional = raw.filter(~raw.is_finite() | (raw != raw.floor()))
+    if len(fractional):
+        raise TargetError(f"search.custom_targets.{target.name}.task: classification, but the "
+                          f"expression takes the non-integer value {fractional[0]}: declare it "
+                          "a regression, or round it into classes")

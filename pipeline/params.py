@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-import polars as pl
 from arithmetic.schemas import BSD_SCHEMA, INVARIANT_NUMBERS, KEY_COLUMNS as BSD_KEYS, ZERO_COLUMNS
 from arithmetic.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
@@ -45,6 +44,9 @@ def _pair(value):
 
 #: A pair of integers written ``[low, high]``.
 IntPair = Annotated[tuple[int, int], BeforeValidator(_pair)]
+
+#: A random seed: numpy's generators and LightGBM take a non-negative integer below 2**32.
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
 
 def _postgres_uri(value: str) -> str:
@@ -214,7 +216,7 @@ class Features(_Section):
     topology_primes_max: int = Field(ge=2, description="the windows' a_p clouds use p <= this")
     topology_landmarks: int = Field(ge=10, le=5000)
     topology_bins: int = Field(ge=2, le=100, description="Betti-curve values per dimension")
-    topology_seed: int
+    topology_seed: Seed
     l_series_tolerance: float = Field(gt=0, lt=1e-3, description=(
         "central L-series sums: terms until exp(-2 pi n / sqrt N) is below this"))
     l_series_terms_max: int = Field(ge=100, description="and at most this many terms")
@@ -245,7 +247,7 @@ class Features(_Section):
 
 
 class Nulls(_Section):
-    seed: int
+    seed: Seed
     conductor_strata: int = Field(ge=1, description="equal-count conductor bins for permutations")
     minimalist_high_rank_rate: float = Field(ge=0, le=1)
     delaunay_primes: list[int] = Field(min_length=1)
@@ -268,7 +270,7 @@ class Nulls(_Section):
 class GbmSettings(_Section):
     n_estimators: int = Field(ge=1)
     learning_rate: float = Field(gt=0, le=1)
-    num_leaves: int = Field(ge=2)
+    num_leaves: int = Field(ge=2, le=131_072, description="LightGBM's own upper bound")
     min_child_samples: int = Field(ge=1)
     early_stopping_rounds: int = Field(ge=0)
     validation_share: float = Field(gt=0, lt=1)
@@ -282,7 +284,8 @@ TARGET_NAMES = ("rank", "rank_parity", "torsion", "sha_gt_1", "log_sha_an",
 class CustomTarget(_Section):
     """A question declared in params.yaml (:func:`models.targets.sql_target`)."""
     task: Literal["classification", "regression"]
-    expression: str = Field(min_length=1, description="polars SQL over the curve tables' columns")
+    expression: str = Field(min_length=1, description="an expression of models.expression's "
+                            "closed language over the curve tables' columns")
     excluded: list[str] = Field(default=[], description="features (or groups) that contain it")
     null: Literal["permutation", "minimalist_rank", "delaunay_sha", "sato_tate"] = "permutation"
     description: str = ""
@@ -293,6 +296,8 @@ class Search(_Section):
     custom_targets: dict[str, CustomTarget] = Field(
         default={}, description="name -> a declared target, searched when named in targets")
     held_out_prime: int = Field(ge=2, description="the prime p of the target held_out_ap")
+    max_classes: int = Field(default=50, ge=2, le=1000,
+                             description="a declared classification target's classes at most")
     groups: dict[str, list[str]] = Field(min_length=1,
                                          description="search group -> feature groups combined")
     folds: int = Field(ge=2, le=20)
@@ -305,7 +310,7 @@ class Search(_Section):
     null_quantile: float = Field(gt=0.5, lt=1)
     fdr: float = Field(gt=0, lt=0.5)
     strata: int = Field(ge=1, le=100, description="conductor strata of the score-by-stratum table")
-    seed: int
+    seed: Seed
     sample_classes: int | None = Field(
         default=None, ge=100,
         description="search a seeded sample of this many isogeny classes; null: all of them")
@@ -318,6 +323,10 @@ class Search(_Section):
     def _targets(self) -> "Search":
         from models.targets import sql_target
 
+        for name, members in self.groups.items():
+            if not members:
+                raise ValueError(f"groups.{name}: names no feature group (a search group "
+                                 "without features would publish no pair)")
         if _duplicates(self.targets):
             raise ValueError(f"targets: {_duplicates(self.targets)} given more than once")
         for name, spec in self.custom_targets.items():
@@ -342,7 +351,7 @@ class Topology(_Section):
     ap_primes_max: int = Field(ge=2, description="the a_p cloud uses a_p/2√p for p <= this")
     minimum_curves: int = Field(ge=10, description="smaller clouds are skipped")
     fdr: float = Field(gt=0, lt=0.5)
-    seed: int
+    seed: Seed
     workers: int = Field(ge=1, le=256, description="processes, one cloud each")
 
     @model_validator(mode="after")
@@ -370,7 +379,7 @@ class _ReferenceWork(Bsd):
 class HeightSample(_ReferenceWork):
     height: int = Field(ge=100, description="naive height bound X: max(4|A|^3, 27B^2) <= X")
     curves: int = Field(ge=10, description="curves drawn uniformly from the box")
-    seed: int
+    seed: Seed
 
 
 class SteinWatkins(_ReferenceWork):
@@ -379,7 +388,7 @@ class SteinWatkins(_ReferenceWork):
     conductor_min: int = Field(ge=1)
     conductor_max: int = Field(ge=2)
     classes: int = Field(ge=10, description="isogeny classes in the seeded sample")
-    seed: int
+    seed: Seed
 
     @model_validator(mode="after")
     def _range(self) -> "SteinWatkins":
@@ -398,7 +407,7 @@ class Bias(_Section):
     null_datasets: int = Field(ge=3, description="null datasets per replication")
     low_strata_share: float = Field(gt=0, lt=1, description="the 'low' conductor strata")
     bootstrap: int = Field(ge=50, description="class resamples of the reweighted scores")
-    seed: int
+    seed: Seed
 
 
 class Murmurations(_Section):
@@ -409,7 +418,7 @@ class Murmurations(_Section):
     ratio_max: float = Field(gt=0)
     small_ratio: float = Field(gt=0, description="the sign summary averages p/N <= this")
     beta_windows: int = Field(ge=1, le=100, description="conductor windows of the Beta fits")
-    seed: int
+    seed: Seed
     workers: int = Field(ge=1, le=256)
     chunk_size: int = Field(ge=1)
     pari_stack_mb: int = Field(ge=16)
@@ -445,7 +454,7 @@ class Report(_Section):
 class Dashboard(_Section):
     page_size: int = Field(ge=1, le=10_000, description="rows per page of the curve browser")
     sample: int = Field(ge=100, description="curves in the seeded sample of the plots")
-    seed: int
+    seed: Seed
 
 
 class Params(_Section):
@@ -476,8 +485,9 @@ class Params(_Section):
         if prime > self.features.primes_max or any(prime % d == 0 for d in range(2, prime)):
             raise ValueError(f"search.held_out_prime: {prime} must be a prime <= "
                              f"features.primes_max ({self.features.primes_max})")
+        from models.expression import columns, parse
         for name, spec in self.search.custom_targets.items():
-            unknown = [c for c in pl.sql_expr(spec.expression).meta.root_names()
+            unknown = [c for c in columns(parse(spec.expression))
                        if c not in TABLE_COLUMNS and not re.fullmatch(ZERO_COLUMNS, c) and not any(
                            re.fullmatch(p, c) for ps in self.features.groups.values() for p in ps)]
             if unknown:
@@ -542,10 +552,21 @@ def validate_params(raw, source: Path | str) -> Params:
     try:
         return Params.model_validate(raw)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in e['loc']) or '<top>'}: {e['msg']}"
-            for e in err.errors())
-        raise ParamsError(f"{source}: {problems}") from None
+        raise ParamsError(f"{source}: {'; '.join(map(_problem, err.errors()))}") from None
+
+
+def _problem(error: dict) -> str:
+    """One validation error as ``field.path: what is wrong``: a cross-field check's message,
+    which starts with the field it names (``groups.x: ...``), is put under its section
+    (``search.groups.x: ...``) without pydantic's "Value error" prefix."""
+    where = ".".join(str(part) for part in error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    head, colon, rest = message.partition(": ")
+    if error["type"] == "value_error" and colon and re.fullmatch(r"[\w.]+", head):
+        if not where or head == where or head.startswith(f"{where}."):
+            return message
+        return f"{where}.{head}: {rest}"
+    return f"{where or '<top>'}: {message}"
 
 
 def check_cores(workers: int, threads: int, section: str) -> None:

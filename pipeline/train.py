@@ -131,14 +131,19 @@ TASK_COST = {"classification": 2, "regression": 1}
 
 
 #: The search params no single pair depends on: which pairs exist, and how they are run.
-NOT_PER_PAIR = {"targets", "groups", "custom_targets", "held_out_prime", "workers"}
+NOT_PER_PAIR = {"targets", "groups", "custom_targets", "held_out_prime", "workers",
+                "max_classes"}
 
 
 def pair_key(pair: Pair, data: str, params: Params) -> str:
     """Digest of what shapes one pair's results: the input tables and the code (``data``: their
     digests, :func:`run_all`), the params it reads (the search settings, the null models, the
     primes of the a_p features, the executor of its exported model), its target's definition,
-    its columns and known quantities. A run reuses every pair whose key is unchanged."""
+    its columns and known quantities. A run reuses every pair whose key is unchanged.
+
+    The target enters by its definition (:attr:`models.targets.Target.definition`: every
+    literal written out), never by the printed polars expression, which shows an ``IN`` list
+    as ``sql_is_in([Series])`` and so would give two questions one key."""
     digest = hashlib.sha256(data.encode())
     search = params.search.model_dump(mode="json", exclude=NOT_PER_PAIR)
     features = params.features.model_dump(mode="json", include={"primes_max",
@@ -146,7 +151,7 @@ def pair_key(pair: Pair, data: str, params: Params) -> str:
     target = pair.target
     digest.update(json.dumps([search, params.nulls.model_dump(mode="json"), features,
                               params.executor.kind, target.name, target.task,
-                              str(target.expression), target.excluded, target.sources,
+                              target.definition, target.excluded, target.sources,
                               target.null, pair.columns, pair.known]).encode())
     return digest.hexdigest()[:16]
 
@@ -158,7 +163,7 @@ def check_declared_targets(params: Params, targets: dict) -> None:
     if declared:
         frame = search_frame(params)
         for target in declared:
-            check_target_values(target, frame)
+            check_target_values(target, frame, params.search.max_classes)
 
 
 def run_all(params: Params) -> list[Path]:
@@ -168,6 +173,11 @@ def run_all(params: Params) -> list[Path]:
     targets = search_targets(params.search, params.features, groups)
     check_declared_targets(params, targets)
     work = pairs(targets, params.search.groups, groups, frame_columns(params))
+    if not work:      # publishing nothing would replace the last run's models by none
+        raise ParamsError(f"search.targets ({', '.join(params.search.targets)}) and "
+                          f"search.groups ({', '.join(params.search.groups)}) make no pair: every "
+                          "group's columns are missing or excluded by the targets; the outputs "
+                          "are left as they were")
     directory = Path(params.paths.train_cache)
     directory.mkdir(parents=True, exist_ok=True)
     data = (source_digest(params.paths.features, params.paths.bsd, params.paths.feature_groups)

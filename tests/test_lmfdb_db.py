@@ -81,7 +81,7 @@ def test_a_malformed_uri_is_named_with_its_field_and_without_the_password(tmp_pa
     process = run_stage(tmp_path, params)
     _, err = process.communicate()
     assert process.returncode != 0 and "Traceback" not in err and "secret" not in err
-    assert "ingest: error: " in err and "ingest.base_url.lmfdb_db: Value error, " \
+    assert "ingest: error: " in err and "ingest.base_url.lmfdb_db: " \
         "postgresql://lmfdb@[::1/lmfdb: not a PostgreSQL URI" in err
     assert not (tmp_path / "downloads").exists() and not (tmp_path / "curves").exists()
 
