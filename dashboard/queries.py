@@ -7,6 +7,8 @@ from typing import Callable
 
 import polars as pl
 
+from pipeline.fetch import shown
+
 #: Columns of the curve browser's table, from the bsd output.
 BROWSER_COLUMNS = ["label", "isogeny_class", "conductor", "rank", "torsion", "tamagawa_product",
                    "real_period", "regulator", "special_value", "sha", "root_number"]
@@ -90,8 +92,14 @@ def bsd_ratio(bsd: pl.LazyFrame) -> pl.LazyFrame:
 # --- One curve: its label in either form, its local data, BSD, isogeny class, predictions ----
 #: A Cremona label (11a1, or an isogeny class 11a) and an LMFDB label (11.a2, or 11.a); the
 #: class letters are base 26 in both (a … z, ba, bb, …). Matched case-insensitively.
-CREMONA_FORM = re.compile(r"(?P<conductor>\d+)(?P<iso>[a-z]+)(?P<number>\d+)?")
-LMFDB_FORM = re.compile(r"(?P<conductor>\d+)\.(?P<iso>[a-z]+)(?P<number>\d+)?")
+CREMONA_FORM = re.compile(r"(?P<conductor>\d+)(?P<iso>[a-z]+)(?P<number>\d+)?", re.ASCII)
+LMFDB_FORM = re.compile(r"(?P<conductor>\d+)\.(?P<iso>[a-z]+)(?P<number>\d+)?", re.ASCII)
+#: The largest conductor a curve of the tables can have: the conductor column is Int64, and a
+#: larger integer handed to a polars lookup on it raises instead of finding nothing.
+CONDUCTOR_LIMIT = 2**63 - 1
+#: Longer text is no label of the tables (19 digits of conductor, class letters, a number), and
+#: is refused before any integer is parsed from it.
+LABEL_LENGTH_LIMIT = 40
 LMFDB_CURVE_URL = "https://www.lmfdb.org/EllipticCurve/Q/{conductor}/{iso}/{number}"
 
 
@@ -154,19 +162,28 @@ def resolve_label(text: str, curves: "pl.DataFrame | CurveIndex",
     ``labels_of``: :func:`lmfdb_labels` of the curves of one conductor."""
     index = curves if isinstance(curves, CurveIndex) else CurveIndex(curves)
     text = text.strip().lower()
-    cremona, lmfdb = CREMONA_FORM.fullmatch(text), LMFDB_FORM.fullmatch(text)
-    if cremona:
-        label = text if cremona["number"] else f"{text}1"
-        return label if index.curve(label) is not None else None
-    if lmfdb:
-        same = index.conductor(int(lmfdb["conductor"]))
-        if not len(same):
-            return None
-        wanted = text if lmfdb["number"] else f"{text}1"
-        for label, other in labels_of(same).items():
-            if other == wanted:
-                return label
+    if len(text) > LABEL_LENGTH_LIMIT:
+        return None
+    match = CREMONA_FORM.fullmatch(text) or LMFDB_FORM.fullmatch(text)
+    if match is None or not 1 <= int(match["conductor"]) <= CONDUCTOR_LIMIT:
+        return None                     # neither form, or a conductor beyond the tables
+    wanted = text if match["number"] else f"{text}1"
+    if match.re is CREMONA_FORM:
+        return wanted if index.curve(wanted) is not None else None
+    same = index.conductor(int(match["conductor"]))
+    if not len(same):
+        return None
+    for label, other in labels_of(same).items():
+        if other == wanted:
+            return label
     return None
+
+
+def shown_label(text: str) -> str:
+    """Typed or linked text as a message quotes it: a short escaped excerpt
+    (:func:`pipeline.fetch.shown`) in a Markdown code span, so that nothing of it renders as
+    a link, emphasis or formula; its backticks are escaped too, since they would end the span."""
+    return "`" + shown(text.strip()).replace("`", "\\x60") + "`"
 
 
 def lmfdb_url(lmfdb_label: str) -> str:

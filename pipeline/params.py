@@ -19,6 +19,7 @@ from typing import Annotated, Literal
 import yaml
 from arithmetic.schemas import BSD_SCHEMA, INVARIANT_NUMBERS, KEY_COLUMNS as BSD_KEYS, ZERO_COLUMNS
 from arithmetic.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
+from pipeline.yaml_guard import YamlBudgetError, check_yaml_budget
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
                       ValidationError, model_validator)
 
@@ -537,9 +538,13 @@ def load_params(path: Path | str = PARAMS_FILE) -> Params:
     """Read and validate the whole params file."""
     path = Path(path)
     try:
-        raw = parse_yaml(path.read_text())
+        text = path.read_text()
+        check_yaml_budget(path, text)      # before composing: an alias bomb stops here
+        raw = parse_yaml(text)
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found (run from the project root)") from None
+    except YamlBudgetError as err:
+        raise ParamsError(str(err)) from None
     except yaml.YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML: {err}") from None
     return validate_params(raw, path)

@@ -159,6 +159,50 @@ def test_curve_page_says_no_such_curve(in_project, typed):
     assert not test.subheader and not test.table           # nothing of another curve shown
 
 
+@pytest.fixture
+def tiny_bsd_project(tmp_path, monkeypatch):
+    """params.yaml and a three-curve bsd table: what the curve page reads before a label
+    resolves (no pipeline run)."""
+    shutil.copy(PROJECT / "params.yaml", tmp_path / "params.yaml")
+    (tmp_path / "data").mkdir()
+    pl.DataFrame({
+        "label": ["11a1", "11a2", "37a1"], "isogeny_class": ["11a", "11a", "37a"],
+        "conductor": [11, 11, 37],
+        "ainvs": [[0, -1, 1, -10, -20], [0, -1, 1, -7820, -263580], [0, 0, 1, -1, 0]],
+        "rank": pl.Series([0, 0, 1], dtype=pl.Int8),
+        "torsion": pl.Series([5, 1, 1], dtype=pl.Int16), "tamagawa_product": [5, 1, 1],
+        "real_period": [1.27, 0.25, 5.98], "regulator": [1.0, 1.0, 0.05],
+        "special_value": [0.25, 0.25, 0.31], "sha": [1, 1, 1],
+        "root_number": pl.Series([1, 1, -1], dtype=pl.Int8)}).write_parquet(
+        tmp_path / "data/bsd.parquet")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("how", ["link", "typed"])
+@pytest.mark.parametrize("text", [
+    "1234567890123456789012345678901234567890.a1",   # conductor beyond Int64, LMFDB form
+    "99999999999999999999.a1",                      # beyond 2^63 - 1, short enough to parse
+    "1234567890123456789012345678901234567890a1",    # the same in Cremona's form
+    "9" * 5000 + ".a1",                             # more digits than int() takes from text
+    "[x](https://example.org)`\n*$x$",              # Markdown, a backtick: quoted inert
+])
+def test_curve_page_says_no_such_curve_to_what_cannot_be_a_label(tiny_bsd_project, how, text):
+    test = AppTest.from_file(str(PAGES / "curves.py"), default_timeout=60)
+    if how == "link":
+        test.query_params["curve"] = text
+        test.run()
+    else:
+        test.run()
+        test.text_input(key="curve").set_value(text).run()
+    assert not test.exception, [e.value for e in test.exception]
+    [warning] = [w.value for w in test.warning]
+    assert warning.startswith("No such curve: `") and not test.subheader
+    quoted = warning.removeprefix("No such curve: `").split("` names no curve")[0]
+    assert len(quoted) <= 43 and "`" not in quoted           # 40 characters and "..."
+    assert quoted.startswith(text[:12].replace("`", "\\x60"))
+
+
 def test_curve_page_waits_for_a_label(in_project):
     test = page("curves")
     assert any("No curve chosen" in i.value for i in test.info) and not test.subheader
@@ -344,6 +388,8 @@ def test_resolve_label_in_both_forms(pari):
     assert resolve_label("11.b1", curves, labels_of) is None
     assert resolve_label("12a1", curves, labels_of) is None
     assert resolve_label("11a1; print(1)", curves, labels_of) is None
+    for beyond in ("9223372036854775808.a1", "9223372036854775808a1", "9" * 5000 + ".a1"):
+        assert resolve_label(beyond, curves, labels_of) is None      # beyond Int64: no lookup
 
 
 def test_bsd_identity_of_a_record():

@@ -11,7 +11,8 @@ import streamlit as st
 from dashboard import data
 from dashboard.pari_process import Arithmetic
 from dashboard.queries import (BROWSER_COLUMNS, CurveFilter, CurveIndex, bsd_identity, lmfdb_url,
-                               model_output, prediction_words, resolve_label, search_curves)
+                               model_output, prediction_words, resolve_label, search_curves,
+                               shown_label)
 
 st.title("Curve browser")
 settings = data.params().dashboard
@@ -110,7 +111,7 @@ if not typed.strip():
 
 label = resolve_label(typed, index, lambda same: _lmfdb_labels(stamp, int(same["conductor"][0])))
 if label is None:
-    st.warning(f"No such curve: {typed.strip()!r} names no curve of this table (conductors "
+    st.warning(f"No such curve: {shown_label(typed)} names no curve of this table (conductors "
                f"{bounds['low']:,} to {bounds['high']:,}). Labels look like 11a1 (Cremona) or "
                "11.a2 (LMFDB); a class alone, 11a or 11.a, opens its first curve.")
     st.stop()
