@@ -78,10 +78,11 @@ def importance_weights(sample: pl.DataFrame, reference: pl.DataFrame, bins: int,
 
 def weighted_margin(task: str, oof: CrossValidated, baseline: str, weights: np.ndarray,
                     resamples: int, seed: int) -> dict:
-    """Model and baseline scores with row ``weights``, and the margin's class-bootstrap
-    interval (paired: both predictors on the same resamples)."""
+    """Model and baseline scores with row ``weights``, and the margin's bootstrap interval over
+    twist families, the unit the splits keep whole (paired: both predictors on the same
+    resamples)."""
     metric = PRIMARY[task]
-    boot = ClassBootstrap(task, oof.y, oof.classes, resamples, seed, weights=weights)
+    boot = ClassBootstrap(task, oof.y, oof.families, resamples, seed, weights=weights)
     model_point, model_boot = boot.score(oof.model)
     base_point, base_boot = boot.score(oof.baselines[baseline])
     low, high = interval(model_boot[metric] - base_boot[metric])

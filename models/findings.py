@@ -4,13 +4,19 @@ baselines and the quasirandom null models already predict?
 
 For one (target, group):
 
-0. A seeded ``confirmation_share`` of the isogeny classes is held out of every fit below
-   (:func:`confirmation_classes`); everything else runs on the discovery classes.
-1. Splits by isogeny class: K folds (out-of-fold predictions for every curve) and an
-   extrapolation split (train on small conductors, test on the largest).
+0. A seeded ``confirmation_share`` of the twist families (isogeny classes joined with their
+   quadratic twists, :func:`models.splits.twist_family_index`) is held out of every fit below
+   (:func:`confirmation_families`); everything else runs on the discovery classes.
+1. Splits by twist family: K folds (out-of-fold predictions for every curve) and an
+   extrapolation split (train on the families starting at small conductors, test on those
+   starting above a cut, :func:`models.splits.extrapolation_test`). Early stopping holds back
+   whole families too. A split by isogeny class alone would put E and its twist E^d on two
+   sides, and a_p(E^d) = χ_d(p)·a_p(E) makes a_p-type targets look predictable.
 2. The GBM and every applicable baseline (the closed forms of known mathematics and the GBM on
    the pair's known quantities among them) are scored on the same splits; scores carry a
-   cluster bootstrap over isogeny classes (:mod:`models.scores`), paired across predictors.
+   cluster bootstrap over twist families (:mod:`models.scores`), paired across predictors:
+   a family is predicted by one fold model and its curves share |a_p|, so their errors are
+   not independent, and the resampled unit is the unit the splits keep whole.
 3. The added value: the GBM on the known quantities and the features minus the GBM on the
    known quantities alone, out of fold, with its paired interval and p_added; and the same on
    the held-out confirmation classes (fitted on every discovery curve).
@@ -57,10 +63,13 @@ from models.gbm import GbmModel, out_of_fold
 from models.known_quantities import KnownFormula
 from models.nulls import conductor_strata
 from models.scores import PRIMARY, ClassBootstrap, interval, point_scores
-from models.splits import class_index, extrapolation_test, grouped_folds
+from models.splits import (class_index, extrapolation_test, first_appearance, grouped_folds,
+                           twist_family_index)
 from models.targets import Target
 
 TARGET = "__target__"
+#: Each row's twist family (:func:`with_families`), the unit of every split.
+FAMILY = "__twist_family__"
 #: The searched GBM on a pair's known quantities alone (a baseline of every pair that knows
 #: something); the pair's added value is the GBM on them with the features minus this one.
 KNOWN_GBM = "known quantities"
@@ -105,9 +114,9 @@ NUMERIC_NOISE = 1e-6
 P_METHODS = {
     "p_null": "normal fit to the {n} null-dataset scores (parametric upper tail); empirical: "
               "rank among them, floor 1/{n1}",
-    "p_baseline": "normal fit to {b} paired class-bootstrap differences model - best baseline "
+    "p_baseline": "normal fit to {b} paired family-bootstrap differences model - best baseline "
                   "(parametric); empirical: share of resamples <= 0, floor 1/{b1}",
-    "p_added": "normal fit to {b} paired class-bootstrap differences (known quantities + "
+    "p_added": "normal fit to {b} paired family-bootstrap differences (known quantities + "
                "features) - (known quantities) (parametric); empirical: share <= 0, floor 1/{b1}",
     "p_confirmation": "the same on the held-out confirmation classes (parametric); empirical: "
                       "share of resamples <= 0, floor 1/{b1}",
@@ -143,7 +152,8 @@ class CrossValidated:
     """Out-of-fold predictions of the model and of each baseline, on the rows with a target."""
     data: pl.DataFrame
     y: np.ndarray
-    classes: np.ndarray
+    classes: np.ndarray         # isogeny class per row (:func:`models.splits.class_index`)
+    families: np.ndarray        # twist family per row: the unit of the folds and the bootstrap
     folds: np.ndarray
     model: np.ndarray
     baselines: dict[str, np.ndarray]
@@ -155,13 +165,31 @@ def with_target(frame: pl.DataFrame, target: Target) -> pl.DataFrame:
     return frame.with_columns(target.expression.alias(TARGET)).filter(pl.col(TARGET).is_not_null())
 
 
-def confirmation_classes(frame: pl.DataFrame, share: float, seed: int) -> np.ndarray:
-    """True for the rows of a seeded ``share`` of the isogeny classes, held out of every
-    discovery fit: the candidates of the search are confirmed on them."""
-    classes = class_index(frame)
-    count = classes.max() + 1
+def with_families(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with each row's twist family (:func:`models.splits.twist_family_index`) in
+    the column :data:`FAMILY`, unless it has one. A frame without a-invariants (a synthetic
+    one) has no j-invariant to join classes by: its families are its isogeny classes."""
+    if FAMILY in frame.columns:
+        return frame
+    families = twist_family_index(frame) if "ainvs" in frame.columns else class_index(frame)
+    return frame.with_columns(pl.Series(FAMILY, families))
+
+
+def family_index(frame: pl.DataFrame) -> np.ndarray:
+    """0..k−1 per row of a frame with :data:`FAMILY`, by first appearance (a subset of the
+    rows, such as those with a target, leaves no family empty)."""
+    return first_appearance(frame[FAMILY].to_numpy())
+
+
+def confirmation_families(frame: pl.DataFrame, share: float, seed: int) -> np.ndarray:
+    """True for the rows of a seeded ``share`` of the twist families of ``frame`` (with
+    :data:`FAMILY`), held out of every discovery fit: the candidates of the search are
+    confirmed on them. Whole families: a discovery fit on E would otherwise read the a_p of a
+    held-out twist E^d up to sign."""
+    families = family_index(frame)
+    count = families.max() + 1
     held = np.random.default_rng([seed, 1]).permutation(count)[:max(1, round(share * count))]
-    return np.isin(classes, held)
+    return np.isin(families, held)
 
 
 def baseline_key(baseline) -> tuple:
@@ -199,26 +227,27 @@ def is_the_model(baseline, model: GbmModel) -> bool:
 def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
                     make_gbm: Callable[[list[str], str], GbmModel], baselines: list,
                     settings: SearchSettings, cache: dict | None = None) -> CrossValidated:
-    """K folds by isogeny class; every predictor fitted on the other folds. ``cache`` (one per
-    target and frame) keeps the baselines' predictions for the target's other groups: most
-    baselines read the same inputs whatever the group."""
-    data = with_target(frame, target)
-    classes = class_index(data)
-    folds = grouped_folds(classes, settings.folds, settings.seed)
+    """K folds by twist family (:func:`with_families`); every predictor fitted on the other
+    folds, early stopping on whole families of them. ``cache`` (one per target and frame)
+    keeps the baselines' predictions for the target's other groups: most baselines read the
+    same inputs whatever the group."""
+    data = with_target(with_families(frame), target)
+    classes, families = class_index(data), family_index(data)
+    folds = grouped_folds(families, settings.folds, settings.seed)
     fold_models = []
 
     def make_fold_model() -> GbmModel:
         fold_models.append(make_gbm(columns, target.task))
         return fold_models[-1]
 
-    model = out_of_fold(make_fold_model, data, TARGET, folds, classes)
+    model = out_of_fold(make_fold_model, data, TARGET, folds, families)
     predictions = {b.name: model if is_the_model(b, fold_models[0]) else
                    _shared(cache, ("oof", *baseline_key(b)),
-                           lambda b=b: out_of_fold(lambda: b, data, TARGET, folds, classes))
+                           lambda b=b: out_of_fold(lambda: b, data, TARGET, folds, families))
                    for b in baselines}
     rounds = int(np.median([m.rounds_ for m in fold_models]))
-    return CrossValidated(data, data[TARGET].to_numpy(), classes, folds, model, predictions,
-                          rounds)
+    return CrossValidated(data, data[TARGET].to_numpy(), classes, families, folds, model,
+                          predictions, rounds)
 
 
 def _scored(boot: ClassBootstrap, prediction: np.ndarray, metric: str):
@@ -241,13 +270,14 @@ def _gain(boot: ClassBootstrap, better: np.ndarray, worse: np.ndarray, metric: s
 
 
 def _known_fits(discovery: pl.DataFrame, held: pl.DataFrame, target: Target, columns: list[str],
-                known: list[str], make_gbm, classes: np.ndarray,
+                known: list[str], make_gbm, families: np.ndarray,
                 cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Predictions on ``held`` of the GBM on the known quantities and of the GBM on them with
-    the features, both fitted on ``discovery`` (a constant where nothing is known)."""
+    the features, both fitted on ``discovery`` (a constant where nothing is known), early
+    stopping on whole ``families`` of it."""
     def known_fit() -> np.ndarray:
         if known:
-            return make_gbm(known, target.task).fit(discovery, TARGET, classes).predict(held)
+            return make_gbm(known, target.task).fit(discovery, TARGET, families).predict(held)
         return ConstantBaseline(target.task).fit(discovery, TARGET).predict(held)
 
     known_prediction = _shared(cache, ("confirmation", *known), known_fit)
@@ -256,7 +286,7 @@ def _known_fits(discovery: pl.DataFrame, held: pl.DataFrame, target: Target, col
     both = known_and_features(known, columns)
     return known_prediction, _shared(
         cache, ("confirmation", "known + features", *both),
-        lambda: make_gbm(both, target.task).fit(discovery, TARGET, classes).predict(held))
+        lambda: make_gbm(both, target.task).fit(discovery, TARGET, families).predict(held))
 
 
 def known_and_features(known: list[str], columns: list[str]) -> list[str]:
@@ -276,23 +306,26 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     """All statistics of one (target, group); the verdict is set by :func:`decide` later.
 
     ``known``: the pair's known quantities. Everything but the confirmation runs on the
-    discovery classes; a ``settings.confirmation_share`` of the classes is held out of every
-    fit and only scores the added value of the features over the known quantities. ``cache``:
+    discovery classes; a ``settings.confirmation_share`` of the twist families is held out of
+    every fit and only scores the added value of the features over the known quantities. ``cache``:
     shared by the evaluations of one target on one frame (:func:`cross_validated`).
     ``screen``: stop after the cheap tests when they decide the verdict (:func:`screened`);
     False runs every test."""
     known = list(known)
+    # the families of the whole frame, before any row is dropped: a family whose curves
+    # lack the target in between stays one family
+    frame = _shared(cache, ("twist families",), lambda: with_families(frame))
     all_rows = with_target(frame, target)
-    held_out = confirmation_classes(all_rows, settings.confirmation_share, settings.seed)
+    held_out = confirmation_families(all_rows, settings.confirmation_share, settings.seed)
     confirmation = all_rows.filter(pl.Series(held_out))
-    frame = frame.filter(
-        pl.col("isogeny_class").is_in(confirmation["isogeny_class"].unique().implode()).not_())
+    frame = frame.filter(pl.col(FAMILY).is_in(confirmation[FAMILY].unique().implode()).not_())
     oof = cross_validated(frame, target, columns, make_gbm, baselines, settings, cache)
-    data, y, classes, folds = oof.data, oof.y, oof.classes, oof.folds
+    data, y, families, folds = oof.data, oof.y, oof.families, oof.folds
     metric = PRIMARY[target.task]
     # the resamples depend on the target's rows alone: one draw serves all its groups
     cv = _shared(cache, ("bootstrap",),
-                 lambda: ClassBootstrap(target.task, y, classes, settings.bootstrap, settings.seed))
+                 lambda: ClassBootstrap(target.task, y, families, settings.bootstrap,
+                                        settings.seed))
     make = lambda: make_gbm(columns, target.task)  # noqa: E731
 
     model_prediction, predictions = oof.model, oof.baselines
@@ -318,7 +351,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
             inputs = known_and_features(known, columns)
             both = _shared(cache, ("oof", "known + features", tuple(inputs)),
                            lambda: out_of_fold(lambda: make_gbm(inputs, target.task), data,
-                                               TARGET, folds, classes))
+                                               TARGET, folds, families))
         gain = _gain(cv, both, predictions[known_name], metric)
         added = {"known_plus_features_score": gain["better"], "added_value": gain["gain"],
                  "added_value_low": gain["low"], "added_value_high": gain["high"],
@@ -363,7 +396,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     nulls = _null_test(frame, data, target, make, null_model, oof, settings, metric)
     result.update(
         nulls, **_confirmation_test(data, confirmation, target, columns, known, make_gbm,
-                                    classes, settings, metric, cache),
+                                    families, settings, metric, cache),
         **_extrapolation_test(target, make, baselines, oof, settings, metric, cache),
         **effect(nulls["null_quantile"]),
         p_value=max(nulls["p_null"], versus_best["p"], added["p_added"]))
@@ -406,18 +439,18 @@ def screened(result: dict, fdr: float) -> bool:
 
 def _null_test(frame, data, target, make, null_model, oof, settings, metric) -> dict:
     """The null datasets, on the first fold's split: the model refitted on each and scored on
-    the first fold's test classes, against the model's own first-fold score (its fold model,
+    the first fold's test families, against the model's own first-fold score (its fold model,
     the same fit)."""
-    y, classes, folds = oof.y, oof.classes, oof.folds
+    y, families, folds = oof.y, oof.families, oof.folds
     first = folds == 0
-    first_boot = ClassBootstrap(target.task, y[first], classes[first], 2, settings.seed)
-    fit_first = lambda rows: make().fit(rows.filter(~first), TARGET, classes[~first])  # noqa: E731
+    first_boot = ClassBootstrap(target.task, y[first], families[first], 2, settings.seed)
+    fit_first = lambda rows: make().fit(rows.filter(~first), TARGET, families[~first])  # noqa: E731
     model_first = first_boot.score(oof.model[first])[0][metric]
     null_scores = []
     for index in range(settings.null_datasets):
         rng = np.random.default_rng([settings.seed, index])
         null = with_target(null_model(frame, rng), target)
-        null_boot = ClassBootstrap(target.task, null[TARGET].to_numpy()[first], classes[first], 2,
+        null_boot = ClassBootstrap(target.task, null[TARGET].to_numpy()[first], families[first], 2,
                                    settings.seed)
         null_scores.append(null_boot.score(fit_first(null).predict(null.filter(first)))[0][metric])
     null_scores = np.array(null_scores)
@@ -430,13 +463,13 @@ def _null_test(frame, data, target, make, null_model, oof, settings, metric) -> 
                                       / (1 + len(null_scores)))}
 
 
-def _confirmation_test(data, confirmation, target, columns, known, make_gbm, classes, settings,
+def _confirmation_test(data, confirmation, target, columns, known, make_gbm, families, settings,
                        metric, cache) -> dict:
-    """The added value on the held-out confirmation classes, fitted on every discovery curve."""
+    """The added value on the held-out confirmation families, fitted on every discovery curve."""
     known_held, both_held = _known_fits(data, confirmation, target, columns, known, make_gbm,
-                                        classes, cache)
+                                        families, cache)
     confirm_boot = ClassBootstrap(target.task, confirmation[TARGET].to_numpy(),
-                                  class_index(confirmation), settings.bootstrap, settings.seed)
+                                  family_index(confirmation), settings.bootstrap, settings.seed)
     confirmed = _gain(confirm_boot, both_held, known_held, metric)
     return {"confirmation_curves": len(confirmation),
             "confirmation_added_value": confirmed["gain"], "confirmation_low": confirmed["low"],
@@ -445,19 +478,21 @@ def _confirmation_test(data, confirmation, target, columns, known, make_gbm, cla
 
 
 def _extrapolation_test(target, make, baselines, oof, settings, metric, cache) -> dict:
-    """Trained on the smaller conductors, the model and every baseline scored on the largest."""
-    data, y, classes = oof.data, oof.y, oof.classes
-    test = extrapolation_test(data["conductor"].to_numpy(), settings.extrapolation_share)
-    ex = ClassBootstrap(target.task, y[test], classes[test], settings.bootstrap, settings.seed)
+    """Trained on the families that start at the smaller conductors, the model and every
+    baseline scored on those that start above the cut (:func:`models.splits.extrapolation_test`)."""
+    data, y, families = oof.data, oof.y, oof.families
+    test = extrapolation_test(data["conductor"].to_numpy(), families,
+                              settings.extrapolation_share)
+    ex = ClassBootstrap(target.task, y[test], families[test], settings.bootstrap, settings.seed)
     searched = make()
-    ex_model = searched.fit(data.filter(~test), TARGET, classes[~test]).predict(data.filter(test))
+    ex_model = searched.fit(data.filter(~test), TARGET, families[~test]).predict(data.filter(test))
     ex_point, ex_boot = _scored(ex, ex_model, metric)
     ex_scores = {}
     for baseline in baselines:
         if is_the_model(baseline, searched):
             ex_scores[baseline.name] = ex_point, ex_boot
             continue
-        extra = {"classes": classes[~test]} if isinstance(baseline, GbmModel) else {}
+        extra = {"classes": families[~test]} if isinstance(baseline, GbmModel) else {}
         predicted = _shared(
             cache, ("extrapolation", *baseline_key(baseline)),
             lambda b=baseline, e=extra: b.fit(data.filter(~test), TARGET, **e)

@@ -90,8 +90,8 @@ class GbmModel:
 
     def fit(self, frame: pl.DataFrame, target: str,
             classes: np.ndarray | None = None) -> "GbmModel":
-        """Fit on ``frame``; with ``classes`` (isogeny class per row) a share of whole classes is
-        held back for early stopping."""
+        """Fit on ``frame``; with ``classes`` (a cluster per row: twist family or isogeny class)
+        a share of whole clusters is held back for early stopping."""
         return self.fit_matrix(self._matrix(frame), frame[target].to_numpy(), classes)
 
     def fit_matrix(self, x: np.ndarray, y: np.ndarray,

@@ -1,11 +1,13 @@
-"""Scores with bootstrap confidence intervals over isogeny classes.
+"""Scores with bootstrap confidence intervals over clusters of curves (twist families, or
+isogeny classes).
 
 Classification: Matthews correlation coefficient (multiclass form, Gorodkin 2004) and balanced
 accuracy; regression: R² and mean absolute error. The primary score (MCC, R²) is 0 for a
 constant prediction and 1 for a perfect one.
 
-Uncertainty: curves of one isogeny class are not independent (they share the L-function), so
-the bootstrap resamples whole classes (a cluster bootstrap). Every score is a function of
+Uncertainty: curves of one isogeny class are not independent (they share the L-function), nor
+are a curve and its quadratic twists (a_p(E^d) = χ_d(p)·a_p(E)), so the bootstrap resamples
+whole clusters, the twist families the engine splits by (a cluster bootstrap). Every score is a function of
 per-class sufficient statistics (confusion counts; sums of y, y², squared and absolute
 errors), so a resample is a weighted sum of those: B resamples cost one matrix product.
 The same resamples serve every predictor of a target, which makes differences paired.
