@@ -22,6 +22,7 @@ from pipeline.chunks import chunk_table, plan_chunks, run_chunks
 from pipeline.code_digest import code_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import Bsd, Executor, ParamsError, load_params
+from pipeline.stage import run_stage
 
 def bsd_chunk(rows: pl.DataFrame, sha_tolerance: float, precision: int,
               lfunction_precision: int) -> pl.DataFrame:
@@ -78,7 +79,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ParamsError, BsdError, CurveError) as err:
-        sys.exit(f"bsd: error: {err}")
+    run_stage("bsd", main, (ParamsError, BsdError, CurveError))

@@ -14,6 +14,7 @@ from arithmetic.crosscheck import MISMATCH_SCHEMA, PUBLISHED_SCHEMA, compare_ap,
 from pipeline.atomic import write_json, write_parquet
 from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, load_params
+from pipeline.stage import run_stage
 
 
 def crosscheck(bsd: pl.DataFrame, features: pl.LazyFrame, published: pl.DataFrame,
@@ -50,7 +51,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ParamsError as err:
-        sys.exit(f"crosscheck: error: {err}")
+    run_stage("crosscheck", main, (ParamsError,))

@@ -30,6 +30,7 @@ from pipeline.chunks import plan_chunks, run_chunks
 from pipeline.code_digest import code_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import Executor, Features, ParamsError, load_params
+from pipeline.stage import run_stage
 
 #: The exact local data beside the Kodaira counts: reduction types and local root numbers.
 LOCAL_DATA_COLUMNS = ["split_primes", "nonsplit_primes", "local_root_number_minus",
@@ -168,7 +169,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ValueError as err:           # ParamsError, and tables that do not match
-        sys.exit(f"features: error: {err}")
+    run_stage("features", main, (ValueError,))   # ParamsError, and tables that do not match

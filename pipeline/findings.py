@@ -12,6 +12,7 @@ from models.findings import ARTEFACT, FLAGGED, NOT_REPLICATED, decide
 from pipeline.atomic import write_csv, write_json, write_parquet
 from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, load_params
+from pipeline.stage import run_stage
 
 
 def findings_metrics(findings: pl.DataFrame) -> dict:
@@ -58,7 +59,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ParamsError as err:
-        sys.exit(f"findings: error: {err}")
+    run_stage("findings", main, (ParamsError,))

@@ -19,6 +19,7 @@ from arithmetic.reference import draw_height_sample, minimal_curves, regulator_s
 from pipeline import reference
 from pipeline.atomic import write_parquet
 from pipeline.params import ParamsError, load_params
+from pipeline.stage import run_stage
 
 
 def height_chunk(pairs: pl.DataFrame, invariants: dict, **settings) -> pl.DataFrame:
@@ -49,7 +50,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ParamsError, BsdError, ValueError) as err:
-        sys.exit(f"height_sample: error: {err}")
+    run_stage("height_sample", main, (ParamsError, BsdError, ValueError))

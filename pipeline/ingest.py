@@ -48,6 +48,7 @@ from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, ApiFetcher
                             curve_table, published_ap, published_table, pull, pull_labels)
 from pipeline.lmfdb_db import DatabaseFetcher, pull_database
 from pipeline.params import Executor, Ingest, Params, ParamsError, load_params
+from pipeline.stage import run_stage
 
 
 def embedded_curves(section: Ingest) -> pl.DataFrame:
@@ -180,7 +181,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ParamsError, ElldataError, EcdataError, CurveError, FetchError, LmfdbError) as err:
-        sys.exit(f"ingest: error: {err}")
+    run_stage("ingest", main, (ParamsError, ElldataError, EcdataError, CurveError, FetchError,
+                               LmfdbError))

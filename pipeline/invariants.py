@@ -30,6 +30,7 @@ from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import chunk_table, plan_chunks, run_chunks, source_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import Executor, Invariants, ParamsError, load_params
+from pipeline.stage import run_stage
 
 #: The invariants are exact (or, for the zeros, computed at their own precision): PARI's least.
 REALPRECISION = 19
@@ -158,7 +159,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ParamsError, InvariantsError) as err:
-        sys.exit(f"invariants: error: {err}")
+    run_stage("invariants", main, (ParamsError, InvariantsError))

@@ -38,6 +38,7 @@ from pipeline.chunks import plan_chunks, run_chunks
 from pipeline.code_digest import code_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, load_params
+from pipeline.stage import run_stage
 from reporting.figures import beta_fit_figure, murmuration, murmuration_splits
 
 #: a_p are exact: PARI's least precision.
@@ -222,7 +223,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ValueError as err:
-        sys.exit(f"murmurations: error: {err}")
+    run_stage("murmurations", main, (ValueError,))

@@ -22,6 +22,7 @@ from pipeline.atomic import (publish_together, write_csv, write_directory, write
 from pipeline.inputs import require_inputs
 from pipeline.params import PARAMS_FILE, Executor, Params, ParamsError, load_params
 from pipeline.runner import Job, run_jobs
+from pipeline.stage import run_stage
 from reporting.document import (Context, bias_section, crosscheck_section,
                                 known_phenomena_section, markdown, pair_figures, to_html,
                                 topology_section)
@@ -155,7 +156,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ParamsError as err:
-        sys.exit(f"report: error: {err}")
+    run_stage("report", main, (ParamsError,))

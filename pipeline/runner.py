@@ -29,6 +29,12 @@ that exception (noted as the initializer's). A worker process that dies (a signa
 out-of-memory killer, ``os._exit``) raises :class:`WorkerDied` naming the jobs it may have been
 running. Nothing is ever retried or respawned.
 
+A worker process never outlives its parent by more than a moment: the kernel sends it SIGKILL
+when the parent ends (Linux's parent-death signal), and a watchdog thread in it ends it once
+its parent is gone. So a stage killed with SIGKILL leaves no worker computing or writing.
+Partial writes are removed only once their writer is gone
+(:func:`pipeline.atomic.staging_owner_alive`), never while another live process fills one.
+
 Example (the job's task and initializer must be module-level functions)::
 
     from pipeline.code_digest import code_digest, source_digest
@@ -48,8 +54,13 @@ as the job's mark of completion.
 """
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import os
+import signal
 import sys
+import threading
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -58,7 +69,7 @@ from typing import Any, Callable, Iterable
 
 from tqdm import tqdm
 
-from pipeline.atomic import TMP_MARKER, write_parquet
+from pipeline.atomic import TMP_MARKER, cache_writes, staging_owner_alive, write_parquet
 from pipeline.cluster import dask_client
 from pipeline.params import Executor
 
@@ -86,11 +97,15 @@ class Job:
 
 
 def clear_stale(directory: Path, wanted: set[str], stems: Iterable[str] = ()) -> None:
-    """Remove from ``directory`` partial writes, and every file neither named in ``wanted`` nor
-    named ``<stem>.<anything>`` for one of ``stems`` (results of other plans, params or code)."""
+    """Remove from ``directory`` partial writes whose writer is gone, and every other file
+    neither named in ``wanted`` nor named ``<stem>.<anything>`` for one of ``stems`` (results
+    of other plans, params or code). A partial write of another live process stays."""
     prefixes = tuple(f"{stem}." for stem in stems)
     for path in directory.iterdir():
-        if TMP_MARKER in path.name or not (path.name in wanted or path.name.startswith(prefixes)):
+        if TMP_MARKER in path.name:
+            if not staging_owner_alive(path):
+                path.unlink()
+        elif not (path.name in wanted or path.name.startswith(prefixes)):
             path.unlink()
 
 
@@ -117,8 +132,10 @@ def run_jobs(jobs: list[Job], directory: Path, task: Callable[[Any], Any], *, wo
     pending = sorted((job for job in jobs if not paths[job.name].exists()),
                      key=lambda job: job.cost, reverse=True)
     total = sum(job.weight for job in jobs)
-    with tqdm(total=total, initial=total - sum(job.weight for job in pending), unit=unit,
-              desc=desc, file=sys.stderr, smoothing=smoothing) as progress:
+    done = total - sum(job.weight for job in pending)
+    # the job results are a cache, not the stage's outputs (pipeline.atomic.replaced)
+    with cache_writes(), tqdm(total=total, initial=done, unit=unit, desc=desc, file=sys.stderr,
+                              smoothing=smoothing) as progress:
         def finished(job: Job, result: Any) -> None:
             save(result, paths[job.name])
             progress.set_postfix_str(job.name, refresh=False)
@@ -167,13 +184,21 @@ def _name(function: Callable) -> str:
 
 #: In a worker process: the exception its initializer raised, if it did.
 _initializer_error: list[BaseException] = []
+#: prctl(2)'s PR_SET_PDEATHSIG (linux/prctl.h).
+_PR_SET_PDEATHSIG = 1
+#: Seconds between two looks at its parent's pid by a worker's watchdog thread.
+WATCHDOG_PERIOD = 0.2
 
 
-def _initialize(initializer: Callable[..., None] | None, initargs: tuple) -> None:
-    """A worker's initializer. It never raises: an exception is kept, and raised by every job
-    of the worker instead, so it reaches the stage with its type, message and traceback (a
-    ProcessPoolExecutor whose initializer raises only logs it and breaks; a
+def _initialize(initializer: Callable[..., None] | None, initargs: tuple,
+                parent: int | None = None) -> None:
+    """A worker's initializer. It first ties the worker's life to its ``parent`` process
+    (:func:`_die_with_parent`). It never raises: an exception of ``initializer`` is kept, and
+    raised by every job of the worker instead, so it reaches the stage with its type, message
+    and traceback (a ProcessPoolExecutor whose initializer raises only logs it and breaks; a
     multiprocessing.Pool respawns the worker forever)."""
+    if parent is not None:
+        _die_with_parent(parent)
     if initializer is None:
         return
     try:
@@ -182,6 +207,41 @@ def _initialize(initializer: Callable[..., None] | None, initargs: tuple) -> Non
         error.add_note(f"raised by the initializer {_name(initializer)} of worker process "
                        f"{multiprocessing.current_process().pid}")
         _initializer_error.append(error)
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this process when ``parent`` (its parent's pid) ends: the kernel's parent-death
+    signal (SIGKILL), and a daemon thread that exits once this process's parent pid is no
+    longer ``parent`` (it was reparented). Exits at once if that already happened."""
+    _set_parent_death_signal(signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+    # Both, for what each misses: the signal is immediate even while a job holds the GIL in C
+    # code (PARI, LightGBM) for minutes, when the thread cannot run; the thread works where
+    # prctl does not exist. The signal follows the parent *thread* that spawned this process:
+    # the pools here are spawned by the thread that waits for their jobs (run_jobs), or by a
+    # dask worker's executor thread, which lives as long as the dask worker.
+    threading.Thread(target=_watch_parent, args=(parent,), name="parent-watchdog",
+                     daemon=True).start()
+
+
+def _set_parent_death_signal(number: int) -> None:
+    """Ask Linux to send this process signal ``number`` when its parent ends (no-op
+    elsewhere)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return
+    prctl(_PR_SET_PDEATHSIG, ctypes.c_ulong(number), ctypes.c_ulong(0), ctypes.c_ulong(0),
+          ctypes.c_ulong(0))
+
+
+def _watch_parent(parent: int) -> None:
+    """Exit this process (no cleanup) once its parent is no longer ``parent``."""
+    while True:
+        time.sleep(WATCHDOG_PERIOD)
+        if os.getppid() != parent:
+            os._exit(1)
 
 
 def _call(task: Callable[[Any], Any], item: Any) -> Any:
@@ -199,7 +259,8 @@ def _run_on_processes(pending: list[Job], task, initializer, initargs, workers: 
     queue = list(reversed(pending))
     running: dict[Future, Job] = {}
     pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_initialize, initargs=(initializer, initargs))
+                               initializer=_initialize,
+                               initargs=(initializer, initargs, os.getpid()))
 
     def submit() -> None:
         while queue and len(running) < workers:
@@ -256,7 +317,7 @@ def _dask_task(task: Callable[[Any], Any], initializer: Callable[..., None] | No
     if key not in _children:
         _children[key] = ProcessPoolExecutor(
             1, mp_context=multiprocessing.get_context("spawn"), initializer=_initialize,
-            initargs=(initializer, initargs))
+            initargs=(initializer, initargs, os.getpid()))
     try:
         return _children[key].submit(_call, task, item).result()
     except BrokenProcessPool as error:

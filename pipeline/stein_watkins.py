@@ -18,6 +18,7 @@ from arithmetic.stein_watkins import (SteinWatkinsError, check_against_pari, dat
 from pipeline import reference
 from pipeline.atomic import write_parquet
 from pipeline.params import ParamsError, load_params
+from pipeline.stage import run_stage
 
 
 def main() -> None:
@@ -48,7 +49,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ParamsError, BsdError, ValueError) as err:
-        sys.exit(f"stein_watkins: error: {err}")
+    run_stage("stein_watkins", main, (ParamsError, BsdError, ValueError))

@@ -30,6 +30,7 @@ from pipeline.code_digest import code_digest, source_digest
 from pipeline.inputs import require_inputs
 from pipeline.params import Params, ParamsError, load_params
 from pipeline.runner import Job, run_jobs
+from pipeline.stage import run_stage
 from reporting.figures import persistence_diagram
 
 
@@ -177,7 +178,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except ParamsError as err:
-        sys.exit(f"topology: error: {err}")
+    run_stage("topology", main, (ParamsError,))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,14 +33,15 @@ from models.findings import TARGET, evaluate, with_target
 from models.gbm import GbmModel
 from models.search import (Pair, pair_tools, pairs, search_settings, search_targets,
                            sha_model_factory)
-from pipeline.atomic import (publish_together, write_bytes, write_json, write_parquet,
-                             write_text)
+from pipeline.atomic import (cache_writes, publish_together, write_bytes, write_json,
+                             write_parquet, write_text)
 from pipeline.code_digest import code_digest, source_digest
 from pipeline.cluster import dask_client
 from pipeline.frames import frame_columns, search_frame
 from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, Params, check_cores, load_params
 from pipeline.runner import Job, run_jobs
+from pipeline.stage import run_stage
 
 #: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
 SHAP_SAMPLE = 2000
@@ -183,6 +185,7 @@ def run_all(params: Params) -> list[Path]:
     data = (source_digest(params.paths.features, params.paths.bsd, params.paths.feature_groups)
             + code_digest("pipeline.train"))
     stems = [directory / f"{p.target.name}__{p.group}-{pair_key(p, data, params)}" for p in work]
+    borrow_from_workspace(stems, directory)
     jobs = [(p.target.name, p.group, p.columns, p.known, stem) for p, stem in zip(work, stems)
             if not stem.with_suffix(".json").exists()]
     on_dask = params.executor.kind == "dask"
@@ -201,6 +204,33 @@ def run_all(params: Params) -> list[Path]:
     if on_dask and jobs:
         fit_on_dask(params, jobs)
     return [stem.with_suffix(".json") for stem in stems]
+
+
+def borrow_from_workspace(stems: list[Path], directory: Path) -> None:
+    """Copy into ``directory`` the pairs of ``stems`` that the workspace an experiment came
+    from has already computed.
+
+    ``dvc exp run --queue`` and ``--temp`` run in a fresh checkout under ``.dvc/tmp/exps/``,
+    which holds only what git and the DVC cache hold, so the train cache (git-ignored, not
+    cached) is absent there; DVC sets ``DVC_ROOT`` to the original workspace. A pair's file
+    name is its key (data, code and the params it reads), so an entry of that name there is
+    this very computation, and ``<stem>.json`` is written last, so its presence means the
+    entry is complete. Nothing is written back: the experiment's own new pairs leave with its
+    directory."""
+    root = os.environ.get("DVC_ROOT")
+    source = Path(root) / directory if root and not directory.is_absolute() else None
+    if source is None or not source.is_dir() or source.resolve() == directory.resolve():
+        return
+    for stem in stems:
+        if stem.with_suffix(".json").exists() or not (source / f"{stem.name}.json").exists():
+            continue
+        try:
+            with cache_writes():
+                for suffix in (".eval.json", ".txt", ".json"):      # .json last, as fit_final
+                    write_bytes((source / f"{stem.name}{suffix}").read_bytes(),
+                                stem.parent / f"{stem.name}{suffix}")
+        except OSError:
+            continue                  # removed meanwhile: the pair is computed here instead
 
 
 def fit_on_dask(params: Params, jobs: list[tuple[str, str, list[str], list[str], Path]]) -> None:
@@ -249,7 +279,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ParamsError, TargetError, ValueError) as err:
-        sys.exit(f"train: error: {err}")
+    run_stage("train", main, (ParamsError, TargetError, ValueError))

@@ -110,3 +110,37 @@ def test_an_experiment_computes_only_the_pairs_it_changes(tmp_path, monkeypatch,
     project("cold", targets=["rank_parity", "log_sha_an"])
     assert _evaluations(tmp_path / "experiment").sort("target", "group").equals(
         _evaluations(tmp_path / "cold").sort("target", "group"))
+
+
+def test_a_queued_experiment_reuses_the_workspace_pairs(tmp_path, monkeypatch, model_tables):
+    """``dvc exp run --queue`` runs in a fresh checkout without the train cache and sets
+    DVC_ROOT to the workspace it came from: the pairs computed there are copied, not
+    recomputed, and the workspace's cache is left as it was."""
+    from models.features import resolve_groups
+    from pipeline import train
+    base = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    base["search"].update(targets=["rank_parity"], groups={"parity": ["parity"]},
+                          null_datasets=3, bootstrap=50, folds=3, workers=1, threads=1)
+    groups = resolve_groups(model_tables["features"].columns, base["features"]["groups"])
+
+    def project(directory, **search) -> None:
+        (directory / "data").mkdir(parents=True, exist_ok=True)
+        (directory / "params.yaml").write_text(
+            yaml.safe_dump({**base, "search": {**base["search"], **search}}))
+        monkeypatch.chdir(directory)
+        model_tables["features"].write_parquet(directory / "data" / "features.parquet")
+        model_tables["bsd"].write_parquet(directory / "data" / "bsd.parquet")
+        (directory / "data" / "feature_groups.json").write_text(json.dumps(groups))
+        train.main()
+
+    workspace = tmp_path / "workspace"
+    project(workspace)
+    kept = sorted(p.name for p in (workspace / "data" / "train.cache").iterdir())
+    computed = _computed(monkeypatch)
+    monkeypatch.setenv("DVC_ROOT", str(workspace))
+    queued = tmp_path / "workspace" / ".dvc" / "tmp" / "exps" / "tmp1"
+    project(queued, targets=["rank_parity", "log_sha_an"])
+    assert computed == ["log_sha_an ~ parity"]                  # rank_parity's pair was copied
+    assert sorted(p.name for p in (workspace / "data" / "train.cache").iterdir()) == kept
+    assert _evaluations(queued).filter(pl.col("target") == "rank_parity").equals(
+        _evaluations(workspace))
