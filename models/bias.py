@@ -17,31 +17,47 @@ flagged on the Cremona sample faces three checks here:
 3. **Replication.** The same search (model, baselines, null datasets) refitted on each reference
    sample where the target is known on most curves (:func:`replicable`).
 
-A flagged finding that loses its margin under reweighting, fails to replicate where it can be
-tried, or holds only in the low strata is a *conductor-bias artefact* (:func:`artefact_reason`);
-one that survives those but could not be tried on a reference sample is *not replicated*
-(:func:`not_replicated_reason`).
+A check that fails is a *conductor-bias artefact* (:func:`artefact_reason`) only with positive
+evidence that the effect is smaller off the Cremona sample: a replication whose interval lies
+below the discovery's effect, a significant negative trend across the strata with no margin left
+in the high ones, or a reweighted margin whose interval lies below the effect. A check that fails
+without such evidence cannot tell, and leaves the finding *not replicated*
+(:func:`not_replicated_reason`), as does a reference sample the replication could not be tried
+on: a replication that lacks the power to see the effect is neither passed nor failed. Each
+replication states the effect it could detect (:func:`detectable_effect`).
 """
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy.stats import linregress
+from scipy.stats import linregress, norm
 
-from models.findings import CrossValidated
+from models.findings import ARTEFACT, NOT_REPLICATED, CrossValidated
 from models.scores import PRIMARY, ClassBootstrap, interval
+
+#: The power at which a replication states the effect it could detect.
+POWER = 0.9
+#: The coverage of the bootstrap intervals (:func:`models.scores.interval`) the standard error
+#: is read from.
+INTERVAL_LEVEL = 0.95
+#: The replicated differences, named as in the evaluations, and how a reason calls them.
+DIFFERENCES = {"effect": "effect", "added_value": "added value"}
 
 
 def stratum_trend(strata: list[dict], low_share: float) -> dict:
     """Margin (model − baseline) per conductor stratum: its least-squares slope against the
-    stratum's position in [0, 1], and the mean margin in the low and the high strata."""
+    stratum's position in [0, 1] with the two-sided p-value of the slope (Wald t-test on k − 2
+    degrees of freedom, :func:`scipy.stats.linregress`; 1 with fewer than 3 strata or constant
+    margins), and the mean margin in the low and the high strata."""
     margins = np.array([s["model"] - s["baseline"] for s in strata], dtype=float)
     k = len(margins)
     low = max(1, int(np.ceil(low_share * k))) if k > 1 else 1
     position = np.linspace(0, 1, k) if k > 1 else np.zeros(1)
-    slope = float(linregress(position, margins).slope) if k > 2 else 0.0
+    fit = linregress(position, margins) if k > 2 else None
+    p_value = 1.0 if fit is None or np.isnan(fit.pvalue) else float(fit.pvalue)
     high = margins[low:] if k > low else margins
-    return {"margins": margins.tolist(), "slope": slope,
+    return {"margins": margins.tolist(), "slope": float(fit.slope) if fit else 0.0,
+            "p_value": p_value,
             "low_margin": float(margins[:low].mean()), "high_margin": float(high.mean()),
             "low_only": bool(margins[:low].mean() > 0 >= high.mean())}
 
@@ -112,33 +128,136 @@ def replicable(frame: pl.DataFrame, target_expression: pl.Expr, columns: list[st
     return True, ""
 
 
-def artefact_reason(trend: dict, weighted: dict, replications: list[dict], fdr: float) -> str:
-    """Why a flagged finding is a conductor-bias artefact, or "" if it survives."""
-    reasons = []
-    if trend["low_only"]:
-        reasons.append(f"holds only in the low conductor strata (margin {trend['low_margin']:.3f} "
-                       f"low, {trend['high_margin']:.3f} high)")
-    if weighted["weighted_margin_low"] <= 0:
-        reasons.append(f"reweighted to the height-ordered sample, its margin over the baseline "
-                       f"reaches 0 ({weighted['weighted_margin_low']:.3f} .. "
-                       f"{weighted['weighted_margin_high']:.3f})")
-    for r in replications:
-        if r["tried"] and not (r["p_value"] <= fdr and r["score"] > r["baseline_score"]
-                               and r["added_value_low"] > 0):
-            # no added value where the sample's best baseline already explains the model
-            added = ("not fitted" if r["added_value"] is None else
-                     f"{r['added_value']:+.3f} from {r['added_value_low']:.3f}")
-            reasons.append(f"does not replicate on the {r['sample']} sample ({r['score']:.3f} "
-                           f"against {r['best_baseline']} {r['baseline_score']:.3f}, added "
-                           f"value over the known quantities {added}, p = {r['p_value']:.2g})")
-    return "; ".join(reasons)
+def detectable_effect(low: float, high: float, level: float, power: float = POWER) -> float:
+    r"""Minimum detectable effect of a replicated difference: the smallest true difference that
+    a one-sided test at level α = ``level`` (the search's FDR level) detects with probability
+    ``power`` (Bloom 1995, "Minimum detectable effects", Evaluation Review 19(5):547–556):
+
+    MDE = (z_{1−α} + z_{power}) · SE,  SE = (high − low) / (2 z_{(1+c)/2}),
+
+    SE being the bootstrap standard deviation of the difference read from its percentile
+    interval [low, high] of coverage c = :data:`INTERVAL_LEVEL` (exact for a normal bootstrap
+    distribution; the width is robust where a few resamples stray). With α = 0.05, power 0.9
+    and c = 0.95: MDE = (1.645 + 1.282) · SE = 0.747 · (high − low). The class bootstrap holds
+    the fitted predictions fixed, so SE leaves out the variance of refitting: a lower bound."""
+    se = (high - low) / (2 * norm.ppf((1 + INTERVAL_LEVEL) / 2))
+    return float((norm.ppf(1 - level) + norm.ppf(power)) * se)
 
 
-def not_replicated_reason(replications: list[dict]) -> str:
-    """Why a finding could not be replicated on some sample ("" if it was tried on all): a
-    replication never attempted is not a replication passed."""
-    return "; ".join(f"could not be tried on the {r['sample']} sample ({r['why_not']})"
-                     for r in replications if not r["tried"])
+def replication_power(replication: dict, discovery: dict, level: float) -> dict:
+    """The fields a replication record adds beside its intervals: for each replicated difference
+    (:data:`DIFFERENCES`), its detectable effect (:func:`detectable_effect`, None where it was
+    not fitted) and the same difference on the Cremona sample (``discovery``)."""
+    fields = {"level": level, "power": POWER}
+    for name in DIFFERENCES:
+        low, high = replication.get(f"{name}_low"), replication.get(f"{name}_high")
+        fields[f"{name}_detectable"] = (None if low is None or high is None
+                                        else detectable_effect(low, high, level))
+        fields[f"discovery_{name}"] = discovery.get(name)
+    return fields
+
+
+def _replicates(r: dict, level: float) -> bool:
+    # no added value where the sample's best baseline already explains the model
+    return (r["p_value"] <= level and r["score"] > r["baseline_score"]
+            and r["added_value_low"] > 0)
+
+
+def _below(r: dict, name: str) -> bool:
+    """Does the replicated interval of difference ``name`` lie below its value on Cremona?"""
+    high, discovered = r.get(f"{name}_high"), r.get(f"discovery_{name}")
+    return high is not None and discovered is not None and high < discovered
+
+
+def _replicated_text(r: dict, name: str) -> str:
+    return (f"{r[name]:+.3f} [{r[f'{name}_low']:.3f}, {r[f'{name}_high']:.3f}]"
+            if r.get(f"{name}_high") is not None else "not fitted")
+
+
+def _power_text(r: dict, name: str) -> str:
+    """What the sample could detect of difference ``name``, beside its value on Cremona."""
+    label = DIFFERENCES[name]
+    return (f"{label} ≥ {r[f'{name}_detectable']:.2f}, the {label} is "
+            f"{r[f'discovery_{name}']:.2f} (replicated {_replicated_text(r, name)})")
+
+
+def replication_check(r: dict, level: float) -> tuple[str, str]:
+    """(verdict, reason) of one replication, ("", "") if it replicates. A failed replication is
+    an artefact only where an interval lies below the discovery's value (evidence at any
+    power); otherwise it could not tell, and says what it could have detected."""
+    if not r["tried"]:
+        return NOT_REPLICATED, f"could not be tried on the {r['sample']} sample ({r['why_not']})"
+    if _replicates(r, level):
+        return "", ""
+    scores = (f"{r['score']:.3f} against {r['best_baseline']} {r['baseline_score']:.3f}, "
+              f"p = {r['p_value']:.2g}")
+    below = [n for n in DIFFERENCES if _below(r, n)]
+    if below:
+        return ARTEFACT, (f"does not replicate on the {r['sample']} sample ({scores}): its "
+                          + " and its ".join(f"{DIFFERENCES[n]} {_replicated_text(r, n)} lies "
+                                             f"below the {r[f'discovery_{n}']:.3f} of the "
+                                             "Cremona sample" for n in below))
+    known = [n for n in DIFFERENCES if r.get(f"{n}_detectable") is not None
+             and r.get(f"discovery_{n}") is not None]
+    power = (f"{r['curves']:,} curves could detect ({r['power']:.0%} power, one-sided level "
+             f"{r['level']:g}) an " + "; an ".join(_power_text(r, n) for n in known) + "; "
+             if known else "")
+    return NOT_REPLICATED, (f"{r['sample']}: {power}not significant there ({scores}), and no "
+                            "interval excludes the discovery's")
+
+
+def trend_check(trend: dict, level: float) -> tuple[str, str]:
+    """A margin that holds only in the low strata is an artefact when its slope across the
+    strata is negative and significant at ``level``; without such a trend it cannot tell."""
+    if not trend["low_only"]:
+        return "", ""
+    text = (f"holds only in the low conductor strata (margin {trend['low_margin']:.3f} low, "
+            f"{trend['high_margin']:.3f} high; slope {trend['slope']:+.3f}, "
+            f"p = {trend['p_value']:.2g})")
+    if trend["slope"] < 0 and trend["p_value"] <= level:
+        return ARTEFACT, text
+    return NOT_REPLICATED, f"{text}, a trend the strata do not establish at the level {level:g}"
+
+
+def weighted_check(weighted: dict, effect: float) -> tuple[str, str]:
+    """A reweighted margin whose interval reaches 0 is an artefact when the interval also lies
+    below the discovery's ``effect``; an interval holding both cannot tell."""
+    low, high = weighted["weighted_margin_low"], weighted["weighted_margin_high"]
+    if low > 0:
+        return "", ""
+    text = (f"reweighted to the height-ordered sample, its margin over the baseline reaches 0 "
+            f"({low:.3f} .. {high:.3f})")
+    if high < effect:
+        return ARTEFACT, f"{text}, below the effect {effect:.3f} on the Cremona sample"
+    return NOT_REPLICATED, f"{text} and holds the effect {effect:.3f} too: it cannot tell"
+
+
+def bias_checks(trend: dict, weighted: dict, replications: list[dict], level: float,
+                effect: float) -> list[tuple[str, str]]:
+    """The (verdict, reason) of every check that fails: :data:`models.findings.ARTEFACT` with
+    positive evidence, :data:`models.findings.NOT_REPLICATED` without. ``effect``: the
+    discovery's effect on the Cremona sample (model − max(best baseline, null quantile))."""
+    checks = [trend_check(trend, level), weighted_check(weighted, effect),
+              *(replication_check(r, level) for r in replications)]
+    return [check for check in checks if check[0]]
+
+
+def artefact_reason(trend: dict, weighted: dict, replications: list[dict], level: float,
+                    effect: float) -> str:
+    """Why a flagged finding is a conductor-bias artefact, or "" (:func:`bias_checks`)."""
+    return "; ".join(reason for verdict, reason in
+                     bias_checks(trend, weighted, replications, level, effect)
+                     if verdict == ARTEFACT)
+
+
+def not_replicated_reason(trend: dict, weighted: dict, replications: list[dict], level: float,
+                          effect: float) -> str:
+    """Why a finding is not replicated, or "": a sample the replication could not be tried on,
+    or a check that failed without evidence of an artefact (:func:`bias_checks`). A replication
+    never attempted, or too small to see the effect, is not a replication passed."""
+    return "; ".join(reason for verdict, reason in
+                     bias_checks(trend, weighted, replications, level, effect)
+                     if verdict == NOT_REPLICATED)
 
 
 def distributions(samples: dict[str, pl.DataFrame]) -> pl.DataFrame:

@@ -12,38 +12,42 @@ For one (target, group):
    starting above a cut, :func:`models.splits.extrapolation_test`). Early stopping holds back
    whole families too. A split by isogeny class alone would put E and its twist E^d on two
    sides, and a_p(E^d) = χ_d(p)·a_p(E) makes a_p-type targets look predictable.
-2. The GBM and every applicable baseline (the closed forms of known mathematics and the GBM on
-   the pair's known quantities among them) are scored on the same splits; scores carry a
-   cluster bootstrap over twist families (:mod:`models.scores`), paired across predictors:
-   a family is predicted by one fold model and its curves share |a_p|, so their errors are
-   not independent, and the resampled unit is the unit the splits keep whole.
-3. The added value: the GBM on the known quantities and the features minus the GBM on the
-   known quantities alone, out of fold, with its paired interval and p_added; and the same on
-   the held-out confirmation classes (fitted on every discovery curve).
-   **Screen:** a pair whose p_baseline or p_added already lies above the FDR level is
-   decided here (:func:`screened`): the null datasets (4), the confirmation and the
-   extrapolation test cannot change its verdict and are not run (their statistics are null;
-   its effect size is model − best baseline, and its p-value the lower bound of 5). p_baseline
-   comes first: above the level, the added value is not fitted either.
+2. The GBM and every baseline are scored on the same splits: the constant, the laws of known
+   mathematics that apply to the pair (:mod:`models.laws`: the group determines every quantity
+   the law reads) and the GBM on what the pair knows (its known quantities and what those laws
+   read, :data:`KNOWN_GBM`). Scores carry a cluster bootstrap over twist families
+   (:mod:`models.scores`), paired across predictors: a family is predicted by one fold model
+   and its curves share |a_p|, so their errors are not independent, and the resampled unit is
+   the unit the splits keep whole.
+3. The added value decides: the GBM on what the pair knows *with* the features minus the best
+   baseline, out of fold, with its paired interval and p_added; and the same on the held-out
+   confirmation families (fitted on every discovery curve). A group that derives nothing
+   beyond its own columns (the conductor, the root number) meets the constant and the laws
+   its columns feed, and can be flagged like any other.
+   **Screen:** a pair whose p_added lies above the FDR level is decided here
+   (:func:`screened`): the null datasets (4), the confirmation and the extrapolation test
+   cannot change its verdict and are not run (their statistics are null; its p-value is the
+   lower bound p_added).
 4. Null datasets from the target's null model (:mod:`models.nulls`): the GBM is refitted on
-   each, on the first fold's split, and scored on the first fold's test classes. The model's
+   each, on the first fold's split, and scored on the first fold's test families. The model's
    first-fold score (that of its first fold model) is compared with them: p_null from a normal
    fit to the null scores (with a handful of null datasets an empirical rank p-value cannot go
    below 1/(n+1); the empirical one is reported beside it).
-5. p_baseline: the one-sided p-value of "model > best baseline" from a normal fit to the
-   paired bootstrap differences (the empirical share of resamples with no gain, whose floor is
-   1/(B+1), is reported beside it). The p-value of the finding is max(p_null, p_baseline,
-   p_added) (an intersection–union test: the model must pass all three), corrected across the
-   whole search by Benjamini–Hochberg; the candidates' confirmation p-values are corrected
-   again among themselves. Every p-value's method is stored beside it (:data:`P_METHODS`).
+5. p_baseline (model alone against the best baseline) is reported, not decisive. The p-value
+   of the finding is max(p_null, p_added) (an intersection–union test: the model must pass
+   both), corrected across the whole search by Benjamini–Hochberg; the candidates'
+   confirmation p-values are corrected again among themselves. Every p-value's method is
+   stored beside it (:data:`P_METHODS`). A pair that is not flagged states the added value it
+   could have detected (:func:`detectable`).
 6. Effect size = model − max(best baseline, null ``null_quantile``), with its interval.
 7. Scores by conductor stratum (equal-count bins, out-of-fold predictions): the model and the
    best baseline per stratum, for the report and the bias checks.
 
 Verdicts (:func:`decide`; the names are the constants below): ``flagged`` (every test passed,
 confirmed on the held-out classes, holds on the largest conductors, survives the bias checks),
-``explained by <kind of known mathematics | baseline | null model>``, ``explained by known
-quantities`` (the features add nothing to them), ``not predictable``, ``not significant after
+``explained by <law | null model>`` (the features add nothing significant beyond the law),
+``explained by known quantities`` (nor beyond the GBM on what the pair knows), ``not
+predictable`` (nor beyond a constant), ``not significant after
 correction``, ``fails extrapolation``, ``not confirmed``, ``conductor-bias artefact``, ``not
 replicated`` (:mod:`models.bias`), ``borderline`` (numeric noise would flip it).
 """
@@ -58,9 +62,8 @@ import polars as pl
 from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
-from models.baselines import ConstantBaseline
 from models.gbm import GbmModel, out_of_fold
-from models.known_quantities import KnownFormula
+from models.laws import null_without, related, uses
 from models.nulls import conductor_strata
 from models.scores import PRIMARY, ClassBootstrap, interval, point_scores
 from models.splits import (class_index, extrapolation_test, first_appearance, grouped_folds,
@@ -86,10 +89,11 @@ class SearchSettings:
     seed: int
     strata: int = 10
     confirmation_share: float = 0.3
+    withhold: tuple[str, ...] = ()          # laws left out of this run (models.laws)
 
 
-#: The verdicts. "explained by <reason>" takes the name of a baseline, of a null model, or the
-#: kind of known mathematics (:attr:`models.known_quantities.KnownFormula.kind`).
+#: The verdicts. "explained by <reason>" takes the name of a law (:data:`models.laws.LAWS`)
+#: or of a null model.
 FLAGGED = "flagged"
 NOT_PREDICTABLE = "not predictable"
 NOT_CONFIRMED = "not confirmed"
@@ -116,14 +120,13 @@ P_METHODS = {
               "rank among them, floor 1/{n1}",
     "p_baseline": "normal fit to {b} paired family-bootstrap differences model - best baseline "
                   "(parametric); empirical: share of resamples <= 0, floor 1/{b1}",
-    "p_added": "normal fit to {b} paired family-bootstrap differences (known quantities + "
-               "features) - (known quantities) (parametric); empirical: share <= 0, floor 1/{b1}",
+    "p_added": "normal fit to {b} paired family-bootstrap differences (what the pair knows + "
+               "features) - (best baseline: its best law, the GBM on what it knows, or the "
+               "constant) (parametric); empirical: share <= 0, floor 1/{b1}",
     "p_confirmation": "the same on the held-out confirmation classes (parametric); empirical: "
                       "share of resamples <= 0, floor 1/{b1}",
-    "p_value": "max(p_null, p_baseline, p_added) (intersection-union test); for a screened "
-               "pair max(p_baseline, p_added), a lower bound above the FDR level (its null "
-               "datasets were not fitted), or p_baseline alone when it lies above the level "
-               "(the added value was not fitted)",
+    "p_value": "max(p_null, p_added) (intersection-union test); for a screened pair p_added, "
+               "a lower bound above the FDR level (its null datasets were not fitted)",
 }
 
 
@@ -264,37 +267,34 @@ def _gain(boot: ClassBootstrap, better: np.ndarray, worse: np.ndarray, metric: s
     gain = better_point[metric] - worse_point[metric]
     low, high = interval(difference)
     return {"gain": gain, "low": low, "high": high, "better": better_point[metric],
-            "worse": worse_point[metric],
+            "worse": worse_point[metric], "se": float(difference.std(ddof=1)),
             "p": float(norm.sf(gain / max(difference.std(ddof=1), 1e-9))),
             "p_empirical": float((1 + np.sum(difference <= 0)) / (1 + len(difference)))}
 
 
 def _known_fits(discovery: pl.DataFrame, held: pl.DataFrame, target: Target, columns: list[str],
-                known: list[str], make_gbm, families: np.ndarray,
+                reference, inputs: list[str], make_gbm, families: np.ndarray,
                 cache: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Predictions on ``held`` of the GBM on the known quantities and of the GBM on them with
-    the features, both fitted on ``discovery`` (a constant where nothing is known), early
-    stopping on whole ``families`` of it."""
-    def known_fit() -> np.ndarray:
-        if known:
-            return make_gbm(known, target.task).fit(discovery, TARGET, families).predict(held)
-        return ConstantBaseline(target.task).fit(discovery, TARGET).predict(held)
-
-    known_prediction = _shared(cache, ("confirmation", *known), known_fit)
-    if set(columns) <= set(known):
-        return known_prediction, known_prediction
-    both = known_and_features(known, columns)
-    return known_prediction, _shared(
+    """Predictions on ``held`` of the ``reference`` (the pair's best baseline: a law, the GBM
+    on the known quantities, or the constant) and of the GBM on the known ``inputs`` with the
+    features, both fitted on ``discovery``, early stopping on whole ``families`` of it."""
+    extra = {"classes": families} if isinstance(reference, GbmModel) else {}
+    reference_prediction = _shared(
+        cache, ("confirmation", *baseline_key(reference)),
+        lambda: reference.fit(discovery, TARGET, **extra).predict(held))
+    both = known_and_features(inputs, columns, discovery.columns)
+    return reference_prediction, _shared(
         cache, ("confirmation", "known + features", *both),
         lambda: make_gbm(both, target.task).fit(discovery, TARGET, families).predict(held))
 
 
-def known_and_features(known: list[str], columns: list[str]) -> list[str]:
-    """The inputs of the GBM on the known quantities and the features: the known ones first.
-    Two groups of one target with the same known quantities and the same remaining features
-    (the equation and the arithmetic group, which the equation determines) give the same
-    list, hence one shared fit."""
-    return list(dict.fromkeys([*known, *columns]))
+def known_and_features(known: list[str], columns: list[str], order: list[str]) -> list[str]:
+    """The inputs of the GBM on what the pair knows with the features, in the frame's column
+    ``order``: two groups of one target that know the same and add the same features (the
+    equation and the arithmetic group, which the equation determines) give the same list,
+    hence one shared fit."""
+    wanted = set(known) | set(columns)
+    return [c for c in order if c in wanted]
 
 
 def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str],
@@ -335,30 +335,23 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     best_point, best_boot = scored[best]
     strata = stratum_scores(target.task, metric, data["conductor"].to_numpy(), y,
                             model_prediction, predictions[best], settings.strata)
-
     versus_best = _gain(cv, model_prediction, predictions[best], metric)
-    known_name = KNOWN_GBM if KNOWN_GBM in predictions else "constant"
-    # the added value of the features over the known quantities, out of fold, unless the best
-    # baseline already explains the model (the screen's first test: the added value cannot
-    # change that verdict, and its fit on the known quantities and the features is skipped)
-    added = dict.fromkeys(ADDED_VALUE)
-    if not (screen and above_level(versus_best["p"], settings.fdr)):
-        if set(columns) <= set(known):
-            both = predictions[known_name]
-        elif not known:                                   # the GBM on the features: the model
-            both = model_prediction
-        else:
-            inputs = known_and_features(known, columns)
-            both = _shared(cache, ("oof", "known + features", tuple(inputs)),
-                           lambda: out_of_fold(lambda: make_gbm(inputs, target.task), data,
-                                               TARGET, folds, families))
-        gain = _gain(cv, both, predictions[known_name], metric)
-        added = {"known_plus_features_score": gain["better"], "added_value": gain["gain"],
-                 "added_value_low": gain["low"], "added_value_high": gain["high"],
-                 "p_added": gain["p"], "p_added_empirical": gain["p_empirical"]}
-    formulas = {b.name: scored[b.name][0][metric] for b in baselines if isinstance(b, KnownFormula)}
-    best_formula = max(formulas, key=formulas.get) if formulas else None
-    kinds = {b.name: b.kind for b in baselines if isinstance(b, KnownFormula)}
+    # the added value decides: everything the pair knows (its known quantities and what its
+    # applicable laws read) with the features, against the best of what it knows
+    inputs = known_inputs(baselines)
+    both_inputs = known_and_features(inputs, columns, data.columns)
+    if not inputs:                                        # the GBM on the features: the model
+        both = model_prediction
+    elif set(columns) <= set(inputs):
+        both = predictions[KNOWN_GBM]
+    else:
+        both = _shared(cache, ("oof", "known + features", tuple(both_inputs)),
+                       lambda: out_of_fold(lambda: make_gbm(both_inputs, target.task), data,
+                                           TARGET, folds, families))
+    gain = _gain(cv, both, predictions[best], metric)
+    laws = {b.name: getattr(b, "law", "") for b in baselines}
+    law_scores = {name: scored[name][0][metric] for name in scored if laws.get(name)}
+    best_law = max(law_scores, key=law_scores.get) if law_scores else None
 
     def effect(floor: float) -> dict:
         """model − max(best baseline, ``floor``), at the point and over the resamples."""
@@ -377,15 +370,23 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         "baseline_low": interval(best_boot)[0], "baseline_high": interval(best_boot)[1],
         "baseline_scores": {name: s[0][metric] for name, s in scored.items()},
         "baseline_inputs": json.dumps({b.name: b.words for b in baselines}),
-        "best_baseline_kind": kinds.get(best, ""),
+        "best_baseline_kind": laws.get(best, ""),
         "known_quantities": json.dumps(known),
-        "known_formula": best_formula, "known_formula_kind": kinds.get(best_formula, ""),
-        "known_formula_score": formulas.get(best_formula),
-        "known_gbm_score": scored[known_name][0][metric], **added,
-        "null_model": target.null, "null_scores": [], "null_level": settings.null_quantile,
+        "known_inputs": json.dumps(inputs),
+        "known_formula": best_law, "known_formula_kind": laws.get(best_law, ""),
+        "known_formula_score": law_scores.get(best_law),
+        "related_laws": json.dumps(related_to(target, columns, known, frame.columns,
+                                              settings.withhold)),
+        "known_gbm_score": scored[KNOWN_GBM][0][metric] if KNOWN_GBM in scored else None,
+        "known_plus_features_score": gain["better"], "added_value": gain["gain"],
+        "added_value_low": gain["low"], "added_value_high": gain["high"],
+        "added_value_se": gain["se"], "p_added": gain["p"],
+        "p_added_empirical": gain["p_empirical"],
+        "null_model": null_without(target.null, settings.withhold), "null_scores": [],
+        "null_level": settings.null_quantile,
         **effect(-np.inf),
         "p_baseline": versus_best["p"], "p_baseline_empirical": versus_best["p_empirical"],
-        "p_value": max(versus_best["p"], added["p_added"] or 0.0),
+        "p_value": gain["p"],
         "p_methods": json.dumps(p_methods(settings)),
         "strata": strata,
         **dict.fromkeys(SCREENED_OUT),
@@ -393,14 +394,28 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     result["screened"] = screen and screened(result, settings.fdr)
     if result["screened"]:
         return result
+    reference = next(b for b in baselines if b.name == best)
+    make_both = lambda: make_gbm(both_inputs, target.task)  # noqa: E731
     nulls = _null_test(frame, data, target, make, null_model, oof, settings, metric)
     result.update(
-        nulls, **_confirmation_test(data, confirmation, target, columns, known, make_gbm,
-                                    families, settings, metric, cache),
-        **_extrapolation_test(target, make, baselines, oof, settings, metric, cache),
+        nulls, **_confirmation_test(data, confirmation, target, columns, reference, inputs,
+                                    make_gbm, families, settings, metric, cache),
+        **_extrapolation_test(target, make_both, baselines, oof, settings, metric, cache),
         **effect(nulls["null_quantile"]),
-        p_value=max(nulls["p_null"], versus_best["p"], added["p_added"]))
+        p_value=max(nulls["p_null"], gain["p"]))
     return result
+
+
+def known_inputs(baselines: list) -> list[str]:
+    """The inputs of the pair's GBM on what it knows (:data:`KNOWN_GBM`), or none."""
+    return next((list(b.columns) for b in baselines if b.name == KNOWN_GBM), [])
+
+
+def related_to(target: Target, columns: list[str], known: list[str], frame_columns: list[str],
+               withhold: tuple[str, ...]) -> list[str]:
+    """The laws that speak about ``target`` but read more than the pair determines."""
+    return related(uses(target.name, target.sources, target.tree is not None, target.excluded,
+                        list(frame_columns), withhold), set(columns) | set(known))
 
 
 #: The statistics of the tests that a screened pair (:func:`screened`) skips: null where it was.
@@ -417,24 +432,15 @@ def above_level(p: float, fdr: float) -> bool:
     return p > fdr * (1 + NUMERIC_NOISE)
 
 
-#: The added value's statistics, null when p_baseline alone screens the pair (:func:`screened`).
-ADDED_VALUE = ["known_plus_features_score", "added_value", "added_value_low", "added_value_high",
-               "p_added", "p_added_empirical"]
-
-
 def screened(result: dict, fdr: float) -> bool:
-    """True when the cheap tests already decide the verdict: p_baseline or p_added lies above
-    the FDR level (:func:`above_level`). The pair's p-value, max(p_null, p_baseline, p_added),
-    is then above it too, whatever the null datasets give, so the pair is never significant,
-    and Benjamini–Hochberg decides every other pair as with the full p-value (a p above the
-    level never lowers a q-value to it). Its verdict is settled by the first three checks of
+    """True when the added-value test already decides the verdict: p_added lies above the FDR
+    level (:func:`above_level`). The pair's p-value, max(p_null, p_added), is then above it
+    too, whatever the null datasets give, so the pair is never significant, and
+    Benjamini–Hochberg decides every other pair as with the full p-value (a p above the level
+    never lowers a q-value to it). Its verdict is settled by the first check of
     :func:`_verdict`, and the null datasets, the confirmation and the extrapolation fits are
-    skipped; its ``p_value`` is the lower bound max(p_baseline, p_added), which only its own
-    q-value reads. p_baseline is tested first: above the level, the pair is explained by its
-    best baseline before the added value is read, so the GBM on the known quantities and the
-    features is not fitted either (:data:`ADDED_VALUE` null, ``p_value`` = p_baseline)."""
-    return (above_level(result["p_baseline"], fdr)
-            or (result["p_added"] is not None and above_level(result["p_added"], fdr)))
+    skipped; its ``p_value`` is the lower bound p_added, which only its own q-value reads."""
+    return above_level(result["p_added"], fdr)
 
 
 def _null_test(frame, data, target, make, null_model, oof, settings, metric) -> dict:
@@ -463,11 +469,12 @@ def _null_test(frame, data, target, make, null_model, oof, settings, metric) -> 
                                       / (1 + len(null_scores)))}
 
 
-def _confirmation_test(data, confirmation, target, columns, known, make_gbm, families, settings,
-                       metric, cache) -> dict:
-    """The added value on the held-out confirmation families, fitted on every discovery curve."""
-    known_held, both_held = _known_fits(data, confirmation, target, columns, known, make_gbm,
-                                        families, cache)
+def _confirmation_test(data, confirmation, target, columns, reference, inputs, make_gbm, families,
+                       settings, metric, cache) -> dict:
+    """The added value on the held-out confirmation families, fitted on every discovery curve:
+    the known inputs with the features against the pair's best baseline (``reference``)."""
+    known_held, both_held = _known_fits(data, confirmation, target, columns, reference, inputs,
+                                        make_gbm, families, cache)
     confirm_boot = ClassBootstrap(target.task, confirmation[TARGET].to_numpy(),
                                   family_index(confirmation), settings.bootstrap, settings.seed)
     confirmed = _gain(confirm_boot, both_held, known_held, metric)
@@ -478,14 +485,17 @@ def _confirmation_test(data, confirmation, target, columns, known, make_gbm, fam
 
 
 def _extrapolation_test(target, make, baselines, oof, settings, metric, cache) -> dict:
-    """Trained on the families that start at the smaller conductors, the model and every
-    baseline scored on those that start above the cut (:func:`models.splits.extrapolation_test`)."""
+    """Trained on the families that start at the smaller conductors, the GBM on what the pair
+    knows with the features (``make``) and every baseline scored on those that start above
+    the cut (:func:`models.splits.extrapolation_test`)."""
     data, y, families = oof.data, oof.y, oof.families
     test = extrapolation_test(data["conductor"].to_numpy(), families,
                               settings.extrapolation_share)
     ex = ClassBootstrap(target.task, y[test], families[test], settings.bootstrap, settings.seed)
     searched = make()
-    ex_model = searched.fit(data.filter(~test), TARGET, families[~test]).predict(data.filter(test))
+    ex_model = _shared(cache, ("extrapolation", "known + features", *searched.columns),
+                       lambda: searched.fit(data.filter(~test), TARGET, families[~test])
+                       .predict(data.filter(test)))
     ex_point, ex_boot = _scored(ex, ex_model, metric)
     ex_scores = {}
     for baseline in baselines:
@@ -506,6 +516,22 @@ def _extrapolation_test(target, make, baselines, oof, settings, metric, cache) -
             "extrapolation_effect_high": interval(ex_difference)[1]}
 
 
+#: The power at which a null result states the added value it could have detected.
+POWER = 0.9
+
+
+def detectable(se: float | None, fdr: float, pairs: int) -> float | None:
+    """The smallest added value the added-value test detects with :data:`POWER` power: a
+    one-sided z-test at Benjamini–Hochberg's strictest threshold fdr/m over the m pairs (what
+    a lone true effect among nulls must reach), with the standard error ``se`` of the paired
+    family bootstrap: (z_{1−fdr/m} + z_{power})·se (e.g. Cohen 1988, ch. 1; the normal
+    approximation of the bootstrap distribution). The null, extrapolation and confirmation
+    tests can only raise it, so it is a lower bound of what the search could have found."""
+    if se is None or not np.isfinite(se):
+        return None
+    return float((norm.isf(fdr / pairs) + norm.ppf(POWER)) * se)
+
+
 def decide(results: list[dict], fdr: float,
            bias: dict[tuple[str, str], tuple[str, str]] | None = None) -> list[dict]:
     """Benjamini–Hochberg q-values across the whole search (discovery), then across the
@@ -519,7 +545,9 @@ def decide(results: list[dict], fdr: float,
     if not results:
         return []
     q = multipletests([r["p_value"] for r in results], method="fdr_bh")[1]
-    results = [{**r, "q_value": float(q_value)} for r, q_value in zip(results, q)]
+    results = [{**r, "q_value": float(q_value),
+                "detectable_added_value": detectable(r["added_value_se"], fdr, len(results))}
+               for r, q_value in zip(results, q)]
     candidates = [i for i, r in enumerate(results)
                   if _verdict(r, fdr, 1.0)[0] == FLAGGED or _verdict(r, fdr, -1.0)[0] == FLAGGED]
     confirmation_q = {}
@@ -544,6 +572,30 @@ def decide(results: list[dict], fdr: float,
     return decided
 
 
+def _no_added_value(r: dict) -> tuple[str, str]:
+    """The verdict of a pair whose features add nothing significant to what it knows: not
+    predictable when what it knows has no skill, else explained by the best baseline's law
+    (or by the known quantities, naming the law that does best among them)."""
+    added = (f"the features add {r['added_value']:+.3f} [{r['added_value_low']:.3f}, "
+             f"{r['added_value_high']:.3f}]")
+    detectable_text = (f"; could have detected >= {r['detectable_added_value']:.3f}"
+                       if r.get("detectable_added_value") is not None else "")
+    related_laws = json.loads(r.get("related_laws") or "[]")
+    related_text = f"; related, not read here: {', '.join(related_laws)}" if related_laws else ""
+    if r["best_baseline"] == "constant" or r["baseline_score"] <= 0:
+        return NOT_PREDICTABLE, (f"{added} to a constant ({r['metric']} "
+                                 f"{r['baseline_score']:.3f}){detectable_text}{related_text}")
+    law = f"; the best law, {r['known_formula']}, scores {r['known_formula_score']:.3f}" \
+        if r["known_formula"] else ""
+    if r["best_baseline_kind"]:
+        return explained_by(r["best_baseline_kind"]), (
+            f"{added} beyond {r['best_baseline']} ({r['baseline_score']:.3f})"
+            f"{detectable_text}{related_text}")
+    return EXPLAINED_BY_KNOWN, (f"{added} to the GBM on what the pair knows "
+                                f"({r['baseline_score']:.3f}){law}{detectable_text}"
+                                f"{related_text}")
+
+
 def _verdict(r: dict, fdr: float, slack: float) -> tuple[str, str]:
     """The verdict of one result; ``slack`` = +1 (-1) moves every threshold by
     :data:`NUMERIC_NOISE` in the result's favour (against it)."""
@@ -555,21 +607,8 @@ def _verdict(r: dict, fdr: float, slack: float) -> tuple[str, str]:
     def positive(x: float) -> bool:
         return x > -noise
 
-    if r["score_high"] <= 0 or not positive(r["score_low"]):     # no resample has skill
-        return NOT_PREDICTABLE, f"{r['metric']} interval reaches 0 ({r['score_low']:.3f})"
-    if not significant(r["p_baseline"]):
-        if r["best_baseline"] == "constant":
-            return NOT_PREDICTABLE, "no better than a constant"
-        reason = r["best_baseline_kind"] or r["best_baseline"]
-        return explained_by(reason), (
-            f"{r['best_baseline']} scores {r['baseline_score']:.3f} against {r['score']:.3f}")
     if not (positive(r["added_value_low"]) and significant(r["p_added"])):
-        formula = (f"; the best closed form, {r['known_formula']}, scores "
-                   f"{r['known_formula_score']:.3f}" if r["known_formula"] else "")
-        return EXPLAINED_BY_KNOWN, (
-            f"the features add {r['added_value']:+.3f} [{r['added_value_low']:.3f}, "
-            f"{r['added_value_high']:.3f}] to the GBM on the known quantities "
-            f"({r['known_gbm_score']:.3f}){formula}")
+        return _no_added_value(r)
     if not significant(r["p_null"]):
         return explained_by(f"{r['null_model']} null model"), (
             f"null datasets reach {r['null_quantile']:.3f} ({r['null_level']:.0%} quantile) "
@@ -579,18 +618,18 @@ def _verdict(r: dict, fdr: float, slack: float) -> tuple[str, str]:
                                  "(Benjamini-Hochberg over the parametric p-values)")
     if not positive(r["extrapolation_effect_low"]):
         return FAILS_EXTRAPOLATION, (
-            f"beats the baselines in cross-validation but not {r['extrapolation_baseline']} on "
-            "the largest conductors")
+            f"adds value in cross-validation but not beyond {r['extrapolation_baseline']} on "
+            "the families of the largest conductors")
     q_confirmation = r.get("q_confirmation")
     if q_confirmation is None:
-        return FLAGGED, "candidate on the discovery classes"
+        return FLAGGED, "candidate on the discovery families"
     if not (significant(q_confirmation) and positive(r["confirmation_low"])):
         return NOT_CONFIRMED, (
-            f"on the held-out classes the features add {r['confirmation_added_value']:+.3f} "
+            f"on the held-out families the features add {r['confirmation_added_value']:+.3f} "
             f"[{r['confirmation_low']:.3f}, {r['confirmation_high']:.3f}], q = "
             f"{q_confirmation:.2g} (Benjamini-Hochberg over the candidates)")
     return FLAGGED, (
-        f"adds {r['added_value']:+.3f} over the known quantities and beats {r['best_baseline']} "
-        f"and the {r['null_model']} null; confirmed on held-out classes "
+        f"adds {r['added_value']:+.3f} beyond {r['best_baseline']}, the best of what the pair "
+        f"knows, and beats the {r['null_model']} null; confirmed on held-out twist families "
         f"({r['confirmation_added_value']:+.3f} [{r['confirmation_low']:.3f}, "
         f"{r['confirmation_high']:.3f}], q = {q_confirmation:.2g}) and on the largest conductors")

@@ -13,24 +13,26 @@ import polars as pl
 #: verdicts that say the known reason). ``held_out_ap`` stands for ``ap_<held-out prime>``.
 KNOWN_PHENOMENA = [
     ("rank parity is fixed by the root number (parity conjecture)", "rank_parity", "parity",
-     ("explained by parity",)),
+     ("explained by parity conjecture",)),
     ("Sha follows from the other BSD quantities (the BSD formula)", "log_sha_an", "bsd",
-     ("explained by BSD identity", "explained by known quantities")),
+     ("explained by BSD formula", "explained by known quantities")),
     ("torsion is forced by the a_p: T injects into E(F_p) at good p > 2", "torsion", "ap",
      ("explained by torsion congruences", "explained by known quantities")),
     ("the Tamagawa product is computed from the equation by Tate's algorithm",
-     "log_tamagawa_product", "weierstrass", ("explained by exact local data",)),
+     "log_tamagawa_product", "weierstrass", ("explained by Tate's algorithm",
+                                             "explained by known quantities")),
     ("the root number is computed exactly from the equation", "root_number", "arithmetic",
-     ("explained by exact local data",)),
+     ("explained by root number", "explained by local root numbers",
+      "explained by known quantities")),
     ("the regulator at rank 1 follows from L'(E,1) by the BSD formula with Sha = 1",
-     "log_regulator", "arithmetic", ("explained by the BSD formula",
+     "log_regulator", "arithmetic", ("explained by BSD formula", "explained by L-series at s = 1",
                                      "explained by known quantities")),
     ("the BSD ratio is ∏c_p/#T² times Sha, and Sha = 1 almost always",
-     "log_bsd_ratio", "arithmetic", ("explained by the BSD formula",
+     "log_bsd_ratio", "arithmetic", ("explained by BSD formula",
                                      "explained by known quantities")),
-    ("a_p at a held-out prime: only its murmuration with rank / root number and Sato–Tate",
-     "held_out_ap", "ap", ("explained by murmurations", "explained by Sato-Tate",
-                           "explained by known quantities", "not predictable")),
+    ("a_p at a held-out prime: from the other a_p only what the torsion bound and the "
+     "Mestre–Nagao sums give (murmurations and Sato–Tate read more than the a_p)",
+     "held_out_ap", "ap", ("explained by known quantities", "not predictable")),
 ]
 
 

@@ -31,8 +31,9 @@ from the ``weierstrass`` group the following are *known*, each by an exact algor
 From the a_p at the primes p <= B alone (``ap``): the local root numbers w_p at the bad primes
 they list (Cremona's aplist stores w_p there), the torsion bound gcd(#E(F_p)) (Silverman
 VII.3.1: E(Q)_tors injects into E(F_p) at good p > 2), and the Mestre–Nagao sums (Mestre 1985;
-Nagao 1997). Every other group knows what its own columns are (``bsd``: the BSD quantities, among
-which the BSD identity holds exactly; ``invariants``: the invariants above).
+Nagao 1997). Every other group derives nothing beyond its own columns: the laws among them (the
+BSD formula among the BSD quantities, the parity conjecture from the root number) are
+:mod:`models.laws`, which apply to a pair only when its group determines what they read.
 
 Each known quantity is a column of the model frame: computed by PARI in the bsd and features
 stages, or derived here from those columns (:func:`with_derived`). :data:`KNOWN_FROM_GROUP` is the
@@ -65,18 +66,20 @@ EQUATION = [*CONDUCTOR, *LOCAL, "slog_discriminant", "log_tamagawa_product", "lo
             r"mn_s\d_\d+", "torsion_bound", "l_series_0", "l_series_1", "analytic_rank_l",
             "log_l_value", "bsd_log_sha_rank0", "bsd_log_regulator_rank1", *INVARIANTS]
 
-#: Feature group -> the known quantities a number theorist derives exactly from it.
+#: Feature group -> the known quantities a number theorist derives exactly from it, beyond its
+#: own columns. Knowing an input is not knowing a law: the conductor, the Mestre–Nagao sums,
+#: the root number, the BSD quantities and the invariants derive nothing beyond themselves
+#: (what laws hold among them is :mod:`models.laws`' business), so they declare nothing.
 KNOWN_FROM_GROUP: dict[str, list[str]] = {
-    "conductor": CONDUCTOR,
+    "conductor": [],
     "weierstrass": EQUATION,
     "ap": ["torsion_bound", "root_number_from_ap", r"mn_s\d_\d+"],
-    "mestre_nagao": [r"mn_s\d_\d+"],
-    "parity": ["root_number"],
-    "heuristics": ["l_series_0", "l_series_1", "torsion_bound"],
-    "local_data": LOCAL,
-    "bsd": ["rank", "log_torsion", "log_tamagawa_product", "log_real_period", "log_regulator",
-            "log_special_value", "log_sha_an"],
-    "invariants": INVARIANTS,
+    "mestre_nagao": [],
+    "parity": [],
+    "heuristics": [],
+    "local_data": [],
+    "bsd": [],
+    "invariants": [],
     "topology": [],
 }
 

@@ -7,9 +7,9 @@ constant prediction and 1 for a perfect one.
 
 Uncertainty: curves of one isogeny class are not independent (they share the L-function), nor
 are a curve and its quadratic twists (a_p(E^d) = χ_d(p)·a_p(E)), so the bootstrap resamples
-whole clusters, the twist families the engine splits by (a cluster bootstrap). Every score is a function of
-per-class sufficient statistics (confusion counts; sums of y, y², squared and absolute
-errors), so a resample is a weighted sum of those: B resamples cost one matrix product.
+whole clusters, the twist families the engine splits by (a cluster bootstrap). Every score is
+a function of per-cluster sufficient statistics (confusion counts; sums of y, y², squared and
+absolute errors), so a resample is a weighted sum of those: B resamples cost one matrix product.
 The same resamples serve every predictor of a target, which makes differences paired.
 """
 from __future__ import annotations

@@ -1,84 +1,52 @@
 """The search space: which (target, feature group) pairs, with which baselines and null model.
 
-Baselines use their own inputs whatever the model's group is (the parity baseline always reads
-the root number), so that every score sits beside what the known heuristics achieve.
+A pair's baselines are the laws of known mathematics that apply to it (:mod:`models.laws`: a
+law applies when the pair's group determines every quantity it reads), the constant, and the
+GBM on everything the pair knows: the quantities known mathematics derives from the group and
+what the applicable laws read. Laws that speak about the target but read more than the group
+gives are named beside the verdict, never fitted.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Callable
 
 import numpy as np
 import polars as pl
 
-from models.baselines import (BsdIdentityBaseline, ConstantBaseline, LocalRootNumberBaseline,
-                              MestreNagaoBaseline, ParityBaseline, SatoTateBaseline,
-                              TorsionCongruenceBaseline)
+from models.baselines import ConstantBaseline
 from models.gbm import GbmModel
 from models.delaunay import ShaModel
 from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
 from models.findings import KNOWN_GBM, SearchSettings
-from models.known_quantities import formulas_for, known_columns
+from models.known_quantities import known_columns
+from models.laws import Context, applicable, null_without, related, uses
 from models.targets import Target, sql_target, standard_targets
 from arithmetic.traces import primes_up_to
-
-#: Targets that are quantities of the BSD formula (or functions of them): the BSD identity applies.
-BSD_TARGETS = {"rank", "rank_parity", "torsion", "sha_gt_1", "log_sha_an", "log_tamagawa_product",
-               "log_real_period", "log_regulator", "log_special_value", "log_bsd_ratio"}
-
-
-#: Known heuristics that combine several cheap invariants, each fitted as the searched GBM
-#: restricted to its inputs (same settings and seed, so a model cannot beat one by capacity or
-#: by seed): name -> (the targets it applies to, its inputs as feature groups or columns).
-#: - L-series heuristic: L(E,1) and L'(E,1) from the a_n (Cremona 1997, §2.11), the root
-#:   number, N and the real period: the analytic side of BSD, which fixes the rank (the order of
-#:   vanishing)
-#:   and, through L^(r)(E,1)/r! = Ω R Sha ∏c_p / #T², the size of the other quantities.
-#: - Ogg's formula: v_p(Δ_min) = v_p(N) + m_p − 1 (Ogg 1967), with c_p = m_p at split
-#:   multiplicative p, ties the Tamagawa product to the discriminant against the conductor;
-#:   the torsion bound gcd(#E(F_p)) adds the torsion–Tamagawa links (a rational point of
-#:   order ℓ forces ℓ | c_p at many multiplicative p: Lorenzini 2011).
-#: - BSD heuristics: all of the above together, for every BSD quantity.
-#: - parity + Mestre–Nagao: the root number fixes the parity of the rank, the Mestre–Nagao sums
-#:   separate rank 0 from 2 and 1 from 3 (Mestre 1985; Nagao 1997).
-#: - murmurations: the average of a_p depends on the root number (or rank) and on p/N
-#:   (He–Lee–Oliver–Pozdnyakov 2022), for a_p at the held-out prime.
-L_SERIES = ["l_series_0", "l_series_1", "root_number", "log_conductor", "log_real_period"]
-LOCAL_DATA = ["slog_discriminant", "log_conductor", "bad_primes", "additive_primes",
-              "torsion_bound"]
-HEURISTIC_GBMS = {
-    "L-series heuristic": (BSD_TARGETS - {"torsion", "log_tamagawa_product"}, L_SERIES),
-    "Ogg's formula": ({"log_tamagawa_product"}, LOCAL_DATA),
-    "BSD heuristics": (BSD_TARGETS - {"torsion"}, list(dict.fromkeys(L_SERIES + LOCAL_DATA))),
-    "parity + Mestre-Nagao": ({"rank", "rank_parity"}, ["parity", "mestre_nagao"]),
-    "murmurations": ({"held_out_ap"}, ["root_number", "rank", "log_conductor"]),
-}
-
-
-def heuristic_inputs(inputs: list[str], feature_groups: dict[str, list[str]]) -> list[str]:
-    """Feature group names expanded to their columns; column names kept if some group has
-    them (a heuristic whose inputs were not computed loses those inputs)."""
-    known = {c for columns in feature_groups.values() for c in columns}
-    return [c for item in inputs for c in feature_groups.get(item, [item]) if c in known]
 
 
 def pair_known(members: list[str], feature_groups: dict[str, list[str]],
                excluded: tuple[str, ...] | list[str], columns: list[str]) -> list[str]:
-    """The known quantities of a (target, search group) pair, in ``columns`` order. A member
-    feature group keeps what it determines only while the target leaves its columns whole:
-    the equation determines #T, Ω, w and every a_p even when the target is one of them, but the
-    a_p without a_97 no longer give the Mestre–Nagao sums that contain a_97, and the other BSD
-    quantities without the rank do not give the rank. So a member that lost columns to the
-    target's ``excluded`` also loses the known quantities in ``excluded``, and a member that
-    lost every column knows nothing."""
+    """The known quantities of a (target, search group) pair, in ``columns`` order: what known
+    mathematics derives exactly from each member feature group beyond that member's own
+    columns. Knowing an input is not knowing a law: the conductor group, the root number and
+    the BSD quantities derive nothing beyond themselves (the BSD formula among the latter is a
+    law, :mod:`models.laws`), and whether the rank depends on the conductor is a question.
+    Another member may derive a member's columns: the equation gives the a_p.
+
+    A member keeps what it determines only while the target leaves its columns whole: the
+    equation determines #T, Ω, w and every a_p even when the target is one of them, but the
+    a_p without a_97 no longer give the Mestre–Nagao sums that contain a_97. So a member that
+    lost columns to the target's ``excluded`` also loses the known quantities in ``excluded``,
+    and a member that lost every column knows nothing."""
     found: set[str] = set()
     for member in members:
         own = feature_groups.get(member, [])
         kept = [c for c in own if c not in excluded]
         if not kept:
             continue
-        derived = known_columns([member], columns)
+        derived = [c for c in known_columns([member], columns) if c not in own]
         found |= set(derived if len(kept) == len(own) else
                      [c for c in derived if c not in excluded])
     return [c for c in columns if c in found]
@@ -93,6 +61,7 @@ class Pair:
     group: str
     columns: list[str]
     known: list[str]
+    frame_columns: list[str] = field(default_factory=list, repr=False)
 
 
 def pairs(targets: dict[str, Target], search_groups: dict[str, list[str]],
@@ -106,62 +75,65 @@ def pairs(targets: dict[str, Target], search_groups: dict[str, list[str]],
             if columns:
                 found.append(Pair(target, name, list(dict.fromkeys(columns)),
                                   pair_known(members, feature_groups, target.excluded,
-                                             frame_columns)))
+                                             frame_columns), frame_columns))
     return found
 
 
 def baselines_for(target: Target, columns: list[str], feature_groups: dict[str, list[str]],
-                  seed: int, threads: int, gbm: dict, known: list[str] = ()) -> list:
-    """The baselines for predicting ``target`` from ``columns``: the heuristic ones, and the
-    known mathematics of the pair's group (``known``): every closed form that gives the target
-    from the known quantities (:func:`models.known_quantities.formulas_for`) and the searched
-    GBM on the known quantities alone (:data:`KNOWN_GBM`).
-
-    Cheap invariants any number theorist has at hand (conductor, root number, a_p sums) feed
-    their baselines whatever the model sees. The BSD identity and the parity rule read from
-    the rank need BSD quantities, so they apply only when the model has them too.
-    """
-    found = [ConstantBaseline(target.task),
-             GbmModel(target.task, feature_groups["conductor"], seed, threads=threads,
-                      name="conductor only", **gbm),
-             *formulas_for(target.name, target.task, list(known))]
-    if known:
-        found.append(GbmModel(target.task, list(known), seed, threads=threads, name=KNOWN_GBM,
-                              **gbm))
-    bsd_inputs = [c for c in feature_groups.get("bsd", []) if c not in target.excluded]
-    if target.name in BSD_TARGETS and bsd_inputs and set(bsd_inputs) & set(columns):
-        found.append(BsdIdentityBaseline(target.task, bsd_inputs))
-    if (target.name in ("rank", "rank_parity")
-            or (target.name == "root_number" and "rank" in columns)):
-        found.append(ParityBaseline(target.name))
+                  seed: int, threads: int, gbm: dict, known: list[str] = (),
+                  frame_columns: list[str] | None = None, withhold: tuple[str, ...] = ()
+                  ) -> list:
+    """The baselines of predicting ``target`` from ``columns`` (with the ``known`` quantities
+    the group derives): the constant; each applicable law's predictor (:mod:`models.laws`;
+    for a declared target its sources' laws only feed the next one, since they predict
+    another quantity); and the searched GBM on everything the pair knows (:data:`KNOWN_GBM`:
+    the known quantities and what the applicable laws read), whose added value the features
+    must beat. ``frame_columns``: the model frame's (by default the feature groups' and the
+    known quantities'); ``withhold``: laws left out for this run. Each law's predictor names
+    its law in ``law``."""
+    determined = set(columns) | set(known)
+    universe = frame_columns or list(dict.fromkeys(
+        [c for group in feature_groups.values() for c in group] + list(known)))
     primes = [int(c.removeprefix("ap_")) for c in feature_groups.get("ap", [])
               if c.removeprefix("ap_").isdigit()]
-    if target.name in ("rank", "rank_parity", "root_number") and primes:
-        found.append(LocalRootNumberBaseline(primes, target.name))
-    if target.name == "torsion" and primes:
-        found.append(TorsionCongruenceBaseline(primes))
-    if target.name in ("rank", "rank_parity"):
-        found.append(MestreNagaoBaseline(feature_groups["mestre_nagao"]))
-    if target.name.startswith("ap_"):
-        found.append(SatoTateBaseline(int(target.name.removeprefix("ap_")), task=target.task))
-    for name, (targets, inputs) in HEURISTIC_GBMS.items():
-        usable = [c for c in heuristic_inputs(inputs, feature_groups) if c not in target.excluded]
-        applies = target.name in targets or (target.name.startswith("ap_")
-                                             and "held_out_ap" in targets)
-        if applies and usable:
-            found.append(GbmModel(target.task, usable, seed, threads=threads, name=name, **gbm))
+    declared = target.tree is not None
+    found: list = [ConstantBaseline(target.task)]
+    reads: list[str] = []
+    for use in applicable(uses(target.name, target.sources, declared, target.excluded,
+                               universe, withhold), determined):
+        reads += use.reads
+        if declared:
+            continue
+        predictor = use.statement.build(Context(target.name, target.task, use.reads, primes,
+                                                seed, threads, gbm))
+        if predictor.name not in {b.name for b in found}:
+            predictor.law = use.law.name
+            found.append(predictor)
+    inputs = [c for c in universe if c in set(known) | set(reads)]
+    if inputs:
+        found.append(GbmModel(target.task, inputs, seed, threads=threads, name=KNOWN_GBM, **gbm))
     return found
 
 
+def related_laws(target: Target, columns: list[str], known: list[str],
+                 frame_columns: list[str], withhold: tuple[str, ...] = ()) -> list[str]:
+    """The laws that speak about ``target`` but read what the pair does not determine."""
+    return related(uses(target.name, target.sources, target.tree is not None, target.excluded,
+                        frame_columns, withhold), set(columns) | set(known))
+
+
 def null_for(target: Target, *, strata: int, high_rank_rate: float, primes: list[int],
-             bounds: list[int], sha_model: Callable[[], ShaModel]
+             bounds: list[int], sha_model: Callable[[], ShaModel],
+             withhold: tuple[str, ...] = ()
              ) -> Callable[[pl.DataFrame, np.random.Generator], pl.DataFrame]:
-    """The null-dataset generator of ``target`` (its ``null`` field)."""
-    if target.null == "minimalist_rank":
+    """The null-dataset generator of ``target`` (its ``null`` field, unless it is built on a
+    withheld law: :func:`models.laws.null_without`)."""
+    null = null_without(target.null, withhold)
+    if null == "minimalist_rank":
         return partial(_minimalist, rate=high_rank_rate)
-    if target.null == "sato_tate":
+    if null == "sato_tate":
         return partial(_sato_tate, primes=primes, bounds=bounds)
-    if target.null == "delaunay_sha":
+    if null == "delaunay_sha":
         return partial(_delaunay, sha_model=sha_model)
     return partial(_permutation, columns=target.permuted, strata=strata)
 
@@ -206,7 +178,8 @@ def search_targets(search, features,
 def search_settings(search, null_datasets: int | None = None) -> SearchSettings:
     return SearchSettings(search.folds, search.extrapolation_share, search.bootstrap,
                           null_datasets or search.null_datasets, search.null_quantile,
-                          search.fdr, search.seed, search.strata, search.confirmation_share)
+                          search.fdr, search.seed, search.strata, search.confirmation_share,
+                          tuple(search.withhold))
 
 
 def pair_tools(pair: Pair, feature_groups: dict[str, list[str]], search, nulls, features,
@@ -218,10 +191,13 @@ def pair_tools(pair: Pair, feature_groups: dict[str, list[str]], search, nulls, 
     def make_gbm(cols, task):
         return GbmModel(task, cols, seed=search.seed, threads=threads, **search.gbm.model_dump())
 
+    withhold = tuple(search.withhold)
     baselines = baselines_for(target, pair.columns, feature_groups, search.seed, threads,
-                              search.gbm.model_dump(), pair.known)
+                              search.gbm.model_dump(), pair.known, pair.frame_columns or None,
+                              withhold)
     null = null_for(target, strata=nulls.conductor_strata,
                     high_rank_rate=nulls.minimalist_high_rank_rate,
                     primes=primes_up_to(features.primes_max),
-                    bounds=features.mestre_nagao_bounds, sha_model=sha_model)
+                    bounds=features.mestre_nagao_bounds, sha_model=sha_model,
+                    withhold=withhold)
     return make_gbm, baselines, null

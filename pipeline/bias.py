@@ -4,11 +4,14 @@ confirmed on held-out classes), and the distributions of the three samples.
 
 Reads the train stage's evaluations (the pre-bias verdicts come from
 :func:`models.findings.decide`), the Cremona features and BSD table, and the two reference
-samples. Writes ``paths.bias`` (one row per checked pair: conductor-stratum trend, reweighted
-scores, replications, and the artefact reason, empty if it survives), ``paths.bias_distributions``,
-``paths.bias_metrics`` and the distribution plots in ``paths.bias_figures``. The findings stage
-turns a non-empty artefact reason into the verdict ``conductor-bias artefact``, and a sample the
-replication could not be tried on into ``not replicated``.
+samples. Writes ``paths.bias`` (one row per checked pair: conductor-stratum trend with its p-value,
+reweighted scores, replications with the interval of each replicated difference and the effect
+it could detect, the artefact reason, empty if there is no evidence of one, and the
+not-replicated reason), ``paths.bias_distributions``, ``paths.bias_metrics`` and the distribution
+plots in ``paths.bias_figures``. The findings stage turns a non-empty artefact reason into the
+verdict ``conductor-bias artefact``, and a non-empty not-replicated reason (a sample the
+replication could not be tried on, or a check that failed without evidence) into ``not
+replicated``.
 """
 from __future__ import annotations
 
@@ -22,7 +25,8 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from models.bias import (artefact_reason, distributions, importance_weights,
-                         not_replicated_reason, replicable, stratum_trend, weighted_margin)
+                         not_replicated_reason, replicable, replication_power, stratum_trend,
+                         weighted_margin)
 from models.features import model_frame
 from models.findings import FLAGGED, cross_validated, decide, evaluate
 from models.search import (pair_tools, pairs, search_settings, search_targets,
@@ -31,6 +35,7 @@ from pipeline.atomic import write_directory, write_json, write_parquet
 from pipeline.frames import search_frame
 from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, Params, load_params
+from pipeline.stage import run_stage
 from reporting.figures import distribution_file, sample_distribution
 
 SAMPLES = {"height-ordered": ("height_sample_features", "height_sample"),
@@ -44,6 +49,36 @@ def load_samples(params: Params) -> dict[str, pl.DataFrame]:
         frames[name] = model_frame(pl.read_parquet(getattr(params.paths, features)),
                                    pl.read_parquet(getattr(params.paths, table)))
     return frames
+
+
+#: What a replication record copies from the replicated search (:func:`models.findings.evaluate`).
+REPLICATED = ("score", "baseline_score", "best_baseline", "p_value", "curves", "effect",
+              "effect_low", "effect_high", "added_value", "added_value_low", "added_value_high")
+#: The replication's columns of the bias table, per sample (prefixed with its stage's name).
+REPLICATION_COLUMNS = ("effect_low", "effect_high", "effect_detectable", "added_value_low",
+                       "added_value_high", "added_value_detectable")
+
+
+def replicate(finding: dict, sample: str, frame: pl.DataFrame, params: Params,
+              search: tuple) -> dict:
+    """One replication record: the search refitted on a reference sample where it can be tried,
+    with its intervals and what it could detect (:func:`models.bias.replication_power`)."""
+    pair, columns, make_gbm, baselines, null = search
+    tried, why = replicable(frame, pair.target.expression, columns, params.bias.minimum_curves,
+                            params.bias.minimum_coverage, pair.known)
+    entry = {"sample": sample, "tried": tried, "why_not": why, **dict.fromkeys(REPLICATED)}
+    if tried:
+        result = evaluate(frame, pair.target, finding["group"], columns, make_gbm, baselines,
+                          null, search_settings(params.search, params.bias.null_datasets),
+                          pair.known)
+        entry.update({key: result[key] for key in REPLICATED})
+    return {**entry, **replication_power(entry, finding, params.search.fdr)}
+
+
+def replication_columns(replications: list[dict]) -> dict:
+    """The replications' intervals and detectable effects as columns, null where not tried."""
+    return {f"{SAMPLES[r['sample']][1]}_{key}": r.get(key)
+            for r in replications for key in REPLICATION_COLUMNS}
 
 
 def check_pair(finding: dict, frames: dict[str, pl.DataFrame], weights: np.ndarray,
@@ -62,30 +97,34 @@ def check_pair(finding: dict, frames: dict[str, pl.DataFrame], weights: np.ndarr
     weighted = weighted_margin(target.task, oof, finding["best_baseline"], weights[rows],
                                params.bias.bootstrap, params.bias.seed)
     trend = stratum_trend(finding["strata"], params.bias.low_strata_share)
-    replications = []
-    for sample in SAMPLES:
-        frame = frames[sample]
-        tried, why = replicable(frame, target.expression, columns, params.bias.minimum_curves,
-                                params.bias.minimum_coverage, pair.known)
-        entry = {"sample": sample, "tried": tried, "why_not": why, "score": None,
-                 "baseline_score": None, "best_baseline": None, "p_value": None, "curves": None,
-                 "added_value": None, "added_value_low": None}
-        if tried:
-            result = evaluate(frame, target, finding["group"], columns, make_gbm, baselines,
-                              null, search_settings(params.search, params.bias.null_datasets),
-                              pair.known)
-            entry.update({key: result[key] for key in (
-                "score", "baseline_score", "best_baseline", "p_value", "curves", "added_value",
-                "added_value_low")})
-        replications.append(entry)
+    search = (pair, columns, make_gbm, baselines, null)
+    replications = [replicate(finding, sample, frames[sample], params, search)
+                    for sample in SAMPLES]
+    checked = (trend, weighted, replications, params.search.fdr, finding["effect"])
     return {"target": finding["target"], "group": finding["group"], "metric": finding["metric"],
             "score": finding["score"], "best_baseline": finding["best_baseline"],
-            "baseline_score": finding["baseline_score"], "trend_slope": trend["slope"],
-            "low_margin": trend["low_margin"], "high_margin": trend["high_margin"],
-            "low_only": trend["low_only"], **weighted,
-            "replications": json.dumps(replications),
-            "artefact_reason": artefact_reason(trend, weighted, replications, params.search.fdr),
-            "not_replicated_reason": not_replicated_reason(replications)}
+            "baseline_score": finding["baseline_score"], "effect": finding["effect"],
+            "added_value": finding["added_value"], "trend_slope": trend["slope"],
+            "trend_p": trend["p_value"], "low_margin": trend["low_margin"],
+            "high_margin": trend["high_margin"], "low_only": trend["low_only"], **weighted,
+            "replications": json.dumps(replications), **replication_columns(replications),
+            "artefact_reason": artefact_reason(*checked),
+            "not_replicated_reason": not_replicated_reason(*checked)}
+
+
+def table_schema() -> dict:
+    """The columns of ``paths.bias``, in the order of :func:`check_pair` (docs/outputs.md)."""
+    floats = ["baseline_score", "effect", "added_value", "trend_slope", "trend_p", "low_margin",
+              "high_margin"]
+    weighted = ["weighted_score", "weighted_baseline", "weighted_margin_low",
+                "weighted_margin_high"]
+    replicated = [f"{table}_{key}" for _, table in SAMPLES.values()
+                  for key in REPLICATION_COLUMNS]
+    return {"target": pl.String, "group": pl.String, "metric": pl.String, "score": pl.Float64,
+            "best_baseline": pl.String, **dict.fromkeys(floats, pl.Float64),
+            "low_only": pl.Boolean, **dict.fromkeys(weighted, pl.Float64),
+            "replications": pl.String, **dict.fromkeys(replicated, pl.Float64),
+            "artefact_reason": pl.String, "not_replicated_reason": pl.String}
 
 
 def figures(table: pl.DataFrame) -> dict[str, bytes]:
@@ -116,31 +155,26 @@ def main() -> None:
             key = (finding["target"], finding["group"])
             tools = {"pair": found[key], "groups": groups, "sha_model": sha_model}
             rows.append(check_pair(finding, frames, weights, params, tools))
-    schema = {"target": pl.String, "group": pl.String, "metric": pl.String, "score": pl.Float64,
-              "best_baseline": pl.String, "baseline_score": pl.Float64,
-              "trend_slope": pl.Float64, "low_margin": pl.Float64, "high_margin": pl.Float64,
-              "low_only": pl.Boolean, "weighted_score": pl.Float64,
-              "weighted_baseline": pl.Float64, "weighted_margin_low": pl.Float64,
-              "weighted_margin_high": pl.Float64, "replications": pl.String,
-              "artefact_reason": pl.String, "not_replicated_reason": pl.String}
-    table = pl.DataFrame(rows, schema=schema)
+    table = pl.DataFrame(rows, schema=table_schema())
     shares = distributions(frames)
     write_parquet(table, params.paths.bias)
     write_parquet(shares, params.paths.bias_distributions)
     write_directory(figures(shares), params.paths.bias_figures)
     artefacts = table.filter(pl.col("artefact_reason") != "")
+    # a pair the checks could not decide neither survives nor is an artefact
+    undecided = table.filter(pl.col("artefact_reason") == "",
+                             pl.col("not_replicated_reason") != "")
     write_json({"checked": len(table), "artefacts": len(artefacts),
-                "survive": len(table) - len(artefacts),
+                "not_replicated": len(undecided),
+                "survive": len(table) - len(artefacts) - len(undecided),
                 "height_mass_covered": round(covered, 4),
                 "curves": {name: len(frame) for name, frame in frames.items()}},
                params.paths.bias_metrics)
-    print(f"bias: {len(table)} pairs checked, {len(artefacts)} conductor-bias artefacts; the "
+    print(f"bias: {len(table)} pairs checked, {len(artefacts)} conductor-bias artefacts, "
+          f"{len(undecided)} not replicated; the "
           f"reweighting covers {covered:.1%} of the height-ordered sample -> {params.paths.bias}",
           file=sys.stderr)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except (ParamsError, ValueError) as err:
-        sys.exit(f"bias: error: {err}")
+    run_stage("bias", main, (ParamsError, ValueError))

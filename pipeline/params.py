@@ -297,6 +297,8 @@ class Search(_Section):
     custom_targets: dict[str, CustomTarget] = Field(
         default={}, description="name -> a declared target, searched when named in targets")
     held_out_prime: int = Field(ge=2, description="the prime p of the target held_out_ap")
+    withhold: list[str] = Field(
+        default=[], description="laws of models.laws left out of this run (positive controls)")
     max_classes: int = Field(default=50, ge=2, le=1000,
                              description="a declared classification target's classes at most")
     groups: dict[str, list[str]] = Field(min_length=1,
@@ -330,6 +332,11 @@ class Search(_Section):
                                  "without features would publish no pair)")
         if _duplicates(self.targets):
             raise ValueError(f"targets: {_duplicates(self.targets)} given more than once")
+        from models.laws import LAW_NAMES
+        unknown_laws = [law for law in self.withhold if law not in LAW_NAMES]
+        if unknown_laws:
+            raise ValueError(f"withhold: {unknown_laws} are not laws of models.laws "
+                             f"({', '.join(LAW_NAMES)})")
         for name, spec in self.custom_targets.items():
             if name in TARGET_NAMES or re.fullmatch(r"ap_\d+", name):
                 raise ValueError(f"custom_targets.{name}: the name of a built-in target")

@@ -63,48 +63,53 @@ def test_constant_baseline(model_tables):
 
 
 def test_baselines_for_each_target(model_tables):
+    """A pair's baselines are the laws its group determines the inputs of (models.laws), the
+    constant and the GBM on what it knows; nothing that reads beyond the group."""
     from models.features import resolve_groups
+    from models.search import pair_known
     section = model_tables["section"]
     groups = resolve_groups(model_tables["features"].columns, section.groups)
     targets = standard_targets(97, section.mestre_nagao_bounds)
-    names = lambda target, columns: [b.name for b in baselines_for(  # noqa: E731
-        targets[target], columns, groups, 1, 1, {"n_estimators": 10})]
-    assert names("rank", groups["ap"]) == ["constant", "conductor only", "parity",
-                                           "local root numbers", "Mestre-Nagao",
-                                           "L-series heuristic", "BSD heuristics",
-                                           "parity + Mestre-Nagao"]
-    assert names("torsion", groups["ap"]) == ["constant", "conductor only", "torsion congruences"]
-    assert names("log_sha_an", groups["bsd"]) == ["constant", "conductor only", "BSD identity",
-                                                  "L-series heuristic", "BSD heuristics"]
-    assert names("log_sha_an", groups["ap"]) == ["constant", "conductor only", "L-series heuristic",
-                                                 "BSD heuristics"]
-    assert names("log_tamagawa_product", groups["ap"]) == ["constant", "conductor only",
-                                                           "Ogg's formula", "BSD heuristics"]
-    real_period = {b.name: b for b in baselines_for(targets["log_real_period"], groups["ap"],
-                                                    groups, 1, 1, {})}
-    assert "log_real_period" not in real_period["L-series heuristic"].columns
-    assert "l_series_0" in real_period["L-series heuristic"].columns
-    assert {"torsion_bound", "l_series_1"} <= set(real_period["BSD heuristics"].columns)
-    assert names("root_number", groups["bsd"]) == ["constant", "conductor only", "parity",
-                                                   "local root numbers"]
-    assert names("ap_97", groups["ap"]) == ["constant", "conductor only", "Sato-Tate",
-                                            "murmurations"]
-    frame = model_tables["frame"].with_columns(large=(pl.col("conductor") > 500).cast(pl.Int64))
-    conductor = baselines_for(targets["rank"], [], groups, 1, 1, {"n_estimators": 30})[1]
-    assert np.mean(conductor.fit(frame, "large").predict(frame) == frame["large"].to_numpy()) > 0.99
-    assert not conductor.applies_to("log_conductor")
+    columns = model_tables["frame"].columns
+
+    def baselines(target, group):
+        known = pair_known([group], groups, targets[target].excluded, columns)
+        features = [c for c in groups[group] if c not in targets[target].excluded]
+        return {b.name: b for b in baselines_for(targets[target], features, groups, 1, 1,
+                                                 {"n_estimators": 10}, known, columns)}
+
+    assert list(baselines("rank", "ap")) == ["constant", "local root numbers", "Mestre-Nagao",
+                                             "known quantities"]
+    assert list(baselines("torsion", "ap")) == ["constant", "torsion congruences",
+                                                "known quantities"]
+    bsd = baselines("log_sha_an", "bsd")
+    assert list(bsd) == ["constant", "BSD identity", "known quantities"]
+    assert bsd["BSD identity"].law == "BSD formula"
+    assert "log_sha_an" not in bsd["known quantities"].columns
+    assert list(baselines("log_sha_an", "ap")) == ["constant", "known quantities"]
+    assert list(baselines("log_tamagawa_product", "ap")) == ["constant", "known quantities"]
+    assert list(baselines("root_number", "bsd")) == ["constant", "parity", "known quantities"]
+    assert list(baselines("ap_97", "ap")) == ["constant", "known quantities"]
+    assert "ap_97" not in baselines("ap_97", "ap")["known quantities"].columns
+    # the conductor group derives nothing and no law of the rank reads only the conductor
+    assert list(baselines("rank", "conductor")) == ["constant"]
+    weierstrass = baselines("log_tamagawa_product", "weierstrass")
+    assert {"Tate's algorithm", "Ogg's formula", "BSD heuristics"} <= set(weierstrass)
+    assert weierstrass["Tate's algorithm"].law == "Tate's algorithm"
 
 
 def test_l_series_baseline_computes_the_special_value(model_tables):
     """With a_p for p < 100 and N < 1000 the L-series sums are L(E,1), L'(E,1) to 1e-8, so the
     L-series heuristic predicts log L^(r)(E,1)/r! almost exactly out of sample."""
     from models.features import resolve_groups
-    from models.search import baselines_for
+    from models.search import baselines_for, pair_known
     groups = resolve_groups(model_tables["features"].columns, model_tables["section"].groups)
     target = standard_targets(97, model_tables["section"].mestre_nagao_bounds)["log_special_value"]
     frame = model_tables["frame"].with_columns(target.expression.alias("y"))
-    l_series = {b.name: b for b in baselines_for(target, groups["ap"], groups, 1, 1,
-                                                 {"n_estimators": 200})}["L-series heuristic"]
+    known = pair_known(["weierstrass"], groups, target.excluded, frame.columns)
+    l_series = {b.name: b for b in baselines_for(target, groups["weierstrass"], groups, 1, 1,
+                                                 {"n_estimators": 200}, known, frame.columns)
+                }["L-series heuristic"]
     train = frame["conductor"] < 700
     fitted = l_series.fit(frame.filter(train), "y", frame.filter(train)["isogeny_class"].to_numpy())
     predicted, actual = fitted.predict(frame.filter(~train)), frame.filter(~train)["y"].to_numpy()

@@ -1,5 +1,6 @@
-"""Conductor-bias checks: a planted bias is caught, a genuine signal survives; weights and
-trends by hand."""
+"""Conductor-bias checks: a planted bias is caught, a genuine signal survives, a replication too
+small to see the effect leaves it not replicated; weights, trends and detectable effects by
+hand."""
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,9 @@ import polars as pl
 import pytest
 
 from models.baselines import ConstantBaseline
-from models.bias import (artefact_reason, distributions, importance_weights, replicable,
-                         stratum_trend, weighted_margin)
+from models.bias import (artefact_reason, detectable_effect, distributions, importance_weights,
+                         not_replicated_reason, replicable, replication_power, stratum_trend,
+                         weighted_margin)
 from models.findings import SearchSettings, cross_validated, evaluate
 from models.gbm import GbmModel
 from models.nulls import permute_classes
@@ -49,7 +51,8 @@ def search(frame: pl.DataFrame) -> tuple[dict, object]:
         (make_gbm, baselines)
 
 
-def checks(cremona: pl.DataFrame, reference: pl.DataFrame) -> str:
+def checks(cremona: pl.DataFrame, reference: pl.DataFrame) -> tuple[str, str]:
+    """(artefact reason, not-replicated reason) of the Cremona-like sample's finding."""
     found, (make_gbm, baselines) = search(cremona)
     assert found["p_value"] < 0.01 and found["score"] > found["baseline_score"]
     weights, covered = importance_weights(cremona, reference, 4, 3)
@@ -57,8 +60,11 @@ def checks(cremona: pl.DataFrame, reference: pl.DataFrame) -> str:
     oof = cross_validated(cremona, TARGET, ["z"], make_gbm, best, SETTINGS)
     weighted = weighted_margin("classification", oof, found["best_baseline"], weights, 100, 1)
     replication, _ = search(reference)
-    replication.update(sample="reference", tried=True)
-    return artefact_reason(stratum_trend(found["strata"], 0.5), weighted, [replication], 0.05)
+    replication.update(sample="reference", tried=True, **replication_power(replication, found,
+                                                                           0.05))
+    checked = (stratum_trend(found["strata"], 0.5), weighted, [replication], 0.05,
+               found["effect"])
+    return artefact_reason(*checked), not_replicated_reason(*checked)
 
 
 def test_a_planted_conductor_bias_is_an_artefact():
@@ -66,15 +72,17 @@ def test_a_planted_conductor_bias_is_an_artefact():
     its curves; the reference sample lives at larger conductors: it must be caught."""
     cremona = sample(3000, 1, signal_below=3000, conductor_scale=6000)
     reference = sample(1500, 2, signal_below=3000, conductor_scale=60000)
-    reason = checks(cremona, reference)
-    assert "holds only in the low conductor strata" in reason
-    assert "does not replicate on the reference sample" in reason
+    reason, undecided = checks(cremona, reference)
+    # the evidence: the replicated interval lies below the effect on the Cremona-like sample
+    assert "does not replicate on the reference sample" in reason and "lies below the" in reason
+    # the strata's trend is reported (with 6 strata its p-value lies near the level)
+    assert "holds only in the low conductor strata" in reason + undecided
 
 
 def test_a_genuine_signal_survives():
     cremona = sample(3000, 1, signal_below=10**9, conductor_scale=6000)
     reference = sample(1500, 2, signal_below=10**9, conductor_scale=60000)
-    assert checks(cremona, reference) == ""
+    assert checks(cremona, reference) == ("", "")
 
 
 def test_stratum_trend_by_hand():
@@ -140,3 +148,79 @@ def test_distributions_share_per_sample():
     sha = dict(table.filter(pl.col("quantity") == "sha (rank 0)")
                .select("value", "curves").iter_rows())
     assert sha == {"1": 1, "4": 1}
+
+
+def record(sample: str = "Stein-Watkins", curves: int = 2950, p_value: float = 0.21,
+           low: float = -0.09, high: float = 0.19, discovered: float = 0.14) -> dict:
+    """A replication record as the bias stage writes it: the replicated effect and added value
+    share one interval, and the Cremona sample measured ``discovered`` for both."""
+    r = {"sample": sample, "tried": True, "why_not": "", "score": 0.05, "baseline_score": 0.0,
+         "best_baseline": "constant", "p_value": p_value, "curves": curves}
+    for name in ("effect", "added_value"):
+        r.update({name: (low + high) / 2, f"{name}_low": low, f"{name}_high": high})
+    return {**r, **replication_power(r, {"effect": discovered, "added_value": discovered}, 0.05)}
+
+
+#: Checks that pass: margin in every stratum, reweighted margin above 0.
+FLAT = stratum_trend([{"model": 0.3, "baseline": 0.1}] * 6, 0.5)
+WEIGHTED = {"weighted_margin_low": 0.05, "weighted_margin_high": 0.25}
+
+
+def test_detectable_effect_on_a_known_case():
+    """A 95% interval of width 2 × 1.96 has SE = 1: MDE = z_0.95 + z_0.9 = 1.6449 + 1.2816."""
+    assert detectable_effect(-1.959964, 1.959964, 0.05) == pytest.approx(2.92640, abs=1e-4)
+    assert detectable_effect(0.0, 3.919928, 0.025, power=0.8) == pytest.approx(
+        1.959964 + 0.841621, abs=1e-4)
+    # the default, 90% power at the level: 0.747 × the interval's width
+    assert detectable_effect(-0.09, 0.19, 0.05) == pytest.approx(0.7466 * 0.28, abs=1e-4)
+    assert record()["effect_detectable"] == pytest.approx(0.209, abs=1e-3)
+
+
+def test_an_underpowered_replication_is_not_replicated_not_an_artefact():
+    """A weak true effect (0.14) that a sample of 2,950 curves cannot see (it could detect
+    0.21): not significant there, its interval holds 0 and the effect. No evidence of bias."""
+    checked = (FLAT, WEIGHTED, [record()], 0.05, 0.14)
+    assert artefact_reason(*checked) == ""
+    reason = not_replicated_reason(*checked)
+    assert reason.startswith("Stein-Watkins: 2,950 curves could detect (90% power, one-sided "
+                             "level 0.05) an effect ≥ 0.21, the effect is 0.14")
+    assert "p = 0.21" in reason
+
+
+def test_a_replication_below_the_effect_is_an_artefact_at_any_power():
+    """Its interval excludes the discovery's effect: evidence, however wide the interval."""
+    checked = (FLAT, WEIGHTED, [record(low=-0.3, high=0.1)], 0.05, 0.14)
+    assert "lies below the 0.140 of the Cremona sample" in artefact_reason(*checked)
+    assert not_replicated_reason(*checked) == ""
+
+
+def test_a_replication_that_passes_needs_no_power():
+    checked = (FLAT, WEIGHTED, [record(p_value=0.001, low=0.08, high=0.2)], 0.05, 0.14)
+    assert artefact_reason(*checked) == not_replicated_reason(*checked) == ""
+
+
+def test_a_trend_is_evidence_only_when_significant():
+    falling = stratum_trend([{"model": m, "baseline": 0.0}
+                             for m in (0.4, 0.3, 0.2, 0.1, -0.01, -0.1)], 0.5)
+    assert falling["low_only"] and falling["slope"] < 0 and falling["p_value"] < 0.001
+    assert "holds only in the low" in artefact_reason(falling, WEIGHTED, [], 0.05, 0.14)
+    noisy = stratum_trend([{"model": m, "baseline": 0.0}
+                           for m in (0.4, -0.3, 0.5, 0.2, -0.3, 0.05)], 0.5)
+    assert noisy["low_only"] and noisy["p_value"] > 0.05
+    assert artefact_reason(noisy, WEIGHTED, [], 0.05, 0.14) == ""
+    assert "do not establish" in not_replicated_reason(noisy, WEIGHTED, [], 0.05, 0.14)
+
+
+def test_a_reweighted_margin_is_evidence_only_below_the_effect():
+    below = {"weighted_margin_low": -0.05, "weighted_margin_high": 0.1}
+    assert "below the effect 0.140" in artefact_reason(FLAT, below, [], 0.05, 0.14)
+    wide = {"weighted_margin_low": -0.05, "weighted_margin_high": 0.3}
+    assert artefact_reason(FLAT, wide, [], 0.05, 0.14) == ""
+    assert "cannot tell" in not_replicated_reason(FLAT, wide, [], 0.05, 0.14)
+
+
+def test_a_sample_not_tried_is_not_replicated():
+    untried = {"sample": "height-ordered", "tried": False, "why_not": "target known on 10 of "
+               "4000 curves"}
+    assert not_replicated_reason(FLAT, WEIGHTED, [untried], 0.05, 0.14) == (
+        "could not be tried on the height-ordered sample (target known on 10 of 4000 curves)")

@@ -1,0 +1,231 @@
+r"""Known mathematics as laws: what each one says, about which targets, and what it reads.
+
+A prediction is only interesting beyond the laws that already make it (Sawin's warning: know the
+quasirandom models and the trivial bounds a prediction must beat). The warning cuts both ways:
+
+- *too little*: a model that predicts Sha from the other BSD quantities has relearned the BSD
+  formula, and one that predicts rank parity from the root number the parity conjecture;
+- *too much*: a law is a baseline of a question only when the question's own inputs determine
+  what the law reads. The L-series at s = 1 says nothing about "rank from the conductor", since
+  the conductor does not give the a_n; whether the rank depends on the conductor *is* the
+  question.
+
+So each :class:`Law` declares the targets it speaks about and the quantities (model-frame
+columns) it reads, and :func:`applicable` keeps a law for a (target, search group) pair only
+when the group *determines* every quantity it reads: the group's own columns, or what known
+mathematics computes exactly from them (:func:`models.known_quantities.known_columns`: the
+equation gives c_p, #T, Ω, w and every a_n; the a_p for p <= B give the Mestre–Nagao sums to B
+and the torsion bound, not L(E,1)). A law that would need more is only *named* beside the
+verdict (:func:`related`). A declared target (``search.custom_targets``) is spoken about by the
+laws of the columns its expression reads (:data:`SOURCE_TARGETS`).
+
+``search.withhold`` removes laws by name for one run (a positive control: with the parity
+conjecture withheld, rank parity from the root number must be *found*). A null model that is
+built on a law (the minimalist rank model reads the parity conjecture) is withheld with it
+(:func:`null_without`).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from models.baselines import (BsdIdentityBaseline, LocalRootNumberBaseline, MestreNagaoBaseline,
+                              ParityBaseline, SatoTateBaseline, TorsionCongruenceBaseline)
+from models.gbm import GbmModel
+from models.known_quantities import FORMULAS, exact_trace
+
+#: The a-invariants: what "from the equation" reads.
+EQUATION = ("a1", "a2", "a3", "a4", "a6")
+#: The BSD quantities of the ``bsd`` feature group, among which the BSD formula is an identity.
+BSD_QUANTITIES = ("rank", "log_torsion", "log_tamagawa_product", "log_real_period",
+                  "log_regulator", "log_special_value", "log_sha_an")
+#: The built-in targets that are BSD quantities or functions of them.
+BSD_TARGETS = ("rank", "rank_parity", "torsion", "sha_gt_1", "log_sha_an",
+               "log_tamagawa_product", "log_real_period", "log_regulator", "log_special_value",
+               "log_bsd_ratio")
+L_SERIES = ("l_series_0", "l_series_1", "root_number", "log_conductor", "log_real_period")
+LOCAL_DATA = ("slog_discriminant", "log_conductor", "bad_primes", "additive_primes",
+              "torsion_bound")
+TRACES = r"ap_\d+"
+MESTRE_NAGAO = r"mn_s\d_\d+"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a law's predictor is built from: the target, its task, the columns the law reads
+    (resolved against the model frame, the target's excluded columns removed), the a_p primes
+    of the frame, and the searched GBM's settings (a fitted heuristic is that GBM on exactly
+    the law's inputs, so the model cannot beat it by capacity or by seed)."""
+    target: str
+    task: str
+    reads: list[str]
+    primes: list[int]
+    seed: int
+    threads: int
+    gbm: dict
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One thing a law says: ``targets`` (a full-match pattern of target names) from the
+    columns ``reads`` (full-match patterns), by the predictor ``build`` makes."""
+    targets: str
+    reads: tuple[str, ...]
+    build: Callable[[Context], object]
+
+
+@dataclass(frozen=True)
+class Law:
+    name: str                      # a verdict "explained by <name>" names it
+    reference: str
+    statements: tuple[Statement, ...]
+
+
+def _formula(name: str) -> Callable[[Context], object]:
+    [found] = [f for f in FORMULAS if f.name == name]
+    return lambda c: found.for_target(c.target, c.task)
+
+
+def _heuristic(name: str) -> Callable[[Context], object]:
+    return lambda c: GbmModel(c.task, c.reads, c.seed, threads=c.threads, name=name, **c.gbm)
+
+
+def _point_count(c: Context):
+    return exact_trace(int(c.target.removeprefix("ap_"))).for_target(c.target, c.task)
+
+
+LAWS: tuple[Law, ...] = (
+    Law("Tate's algorithm", "Silverman, Advanced Topics IV.9; Cremona, Algorithms §3.2",
+        (Statement("log_tamagawa_product", EQUATION, _formula("Tate's algorithm")),)),
+    Law("torsion subgroup", "Cremona, Algorithms §3.3 (Nagell–Lutz, division polynomials)",
+        (Statement("torsion", EQUATION, _formula("torsion subgroup")),)),
+    Law("root number", "Rohrlich 1993; Cremona, Algorithms §3.2",
+        (Statement("root_number", EQUATION, _formula("root number")),)),
+    Law("real period", "Cremona, Algorithms §3.7 (the AGM)",
+        (Statement("log_real_period", EQUATION, _formula("real period")),)),
+    Law("point counting", "a_p = p + 1 − #E(F_p); Cremona, Algorithms §3.5",
+        (Statement(TRACES, EQUATION, _point_count),)),
+    Law("parity conjecture", "Dokchitser–Dokchitser 2010 (true if Sha is finite)",
+        (Statement("rank_parity|rank", ("root_number",), lambda c: ParityBaseline(c.target)),
+         Statement("root_number", ("rank",), lambda c: ParityBaseline("root_number")))),
+    Law("local root numbers", "w(E) = −∏ w_p (Rohrlich 1993), w_p from Cremona's aplist",
+        (Statement("root_number|rank_parity|rank", (TRACES,),
+                   lambda c: LocalRootNumberBaseline(c.primes, c.target)),)),
+    Law("torsion congruences", "#T | p + 1 − a_p at good p > 2 (Silverman VII.3.1)",
+        (Statement("torsion", (TRACES,), lambda c: TorsionCongruenceBaseline(c.primes)),)),
+    Law("Mestre-Nagao", "Mestre 1985; Nagao 1997; Kazalicki–Vlah 2023",
+        (Statement("rank|rank_parity", (MESTRE_NAGAO,),
+                   lambda c: MestreNagaoBaseline(c.reads)),
+         Statement("rank|rank_parity", ("root_number", MESTRE_NAGAO),
+                   _heuristic("parity + Mestre-Nagao")))),
+    Law("L-series at s = 1", "L(E,1), L'(E,1) from the a_n (Cremona, Algorithms §2.11)",
+        (Statement("rank|rank_parity|log_special_value", ("analytic_rank_l", "log_l_value"),
+                   _formula("L-series at s = 1")),
+         Statement("|".join(set(BSD_TARGETS) - {"torsion", "log_tamagawa_product"}), L_SERIES,
+                   _heuristic("L-series heuristic")))),
+    Law("BSD formula", "Birch–Swinnerton-Dyer; Cremona, Algorithms §3.8",
+        (Statement("log_bsd_ratio|log_regulator|log_sha_an|sha_gt_1",
+                   ("log_tamagawa_product", "log_torsion", "analytic_rank_l",
+                    "bsd_log_regulator_rank1", "bsd_log_sha_rank0"),
+                   _formula("BSD formula (Sha = 1)")),
+         Statement("|".join(BSD_TARGETS), BSD_QUANTITIES,
+                   lambda c: BsdIdentityBaseline(c.task, c.reads)),
+         Statement("|".join(set(BSD_TARGETS) - {"torsion"}), L_SERIES + LOCAL_DATA,
+                   _heuristic("BSD heuristics")))),
+    Law("Ogg's formula", "v_p(Δ_min) = v_p(N) + m_p − 1 (Ogg 1967; Lorenzini 2011)",
+        (Statement("log_tamagawa_product", LOCAL_DATA, _heuristic("Ogg's formula")),)),
+    Law("2-descent", "r <= s_2 − dim E[2](Q), r ≡ s_2 − dim E[2](Q) mod 2 if Sha is finite "
+        "(Cassels 1965; Cremona, Algorithms §3.6)",
+        (Statement("rank|rank_parity", ("two_selmer_rank",), _heuristic("2-descent")),)),
+    Law("explicit formula", "low-lying zeros against the rank (Mestre 1986; Katz–Sarnak 1999)",
+        (Statement("rank|rank_parity", (r"z\d+",), _heuristic("explicit formula")),)),
+    Law("Watkins' conjecture", "2^r divides the modular degree (Watkins 2002, §5.3)",
+        (Statement("rank|rank_parity", ("degree", "degree_v2"),
+                   _heuristic("Watkins' conjecture")),)),
+    Law("Sato-Tate", "Sato–Tate with Hasse's bound and #T | p + 1 − a_p (Silverman VII.3.1)",
+        (Statement(TRACES, ("log_torsion",), lambda c: SatoTateBaseline(
+            int(c.target.removeprefix("ap_")), task=c.task)),)),
+    Law("murmurations", "He–Lee–Oliver–Pozdnyakov 2022",
+        (Statement(TRACES, ("root_number", "rank", "log_conductor"),
+                   _heuristic("murmurations")),)),
+)
+
+LAW_NAMES = tuple(law.name for law in LAWS)
+
+#: A declared target's source column -> the built-in targets whose laws speak about it.
+SOURCE_TARGETS: dict[str, tuple[str, ...]] = {
+    "rank": ("rank", "rank_parity"), "torsion": ("torsion",), "sha": ("log_sha_an",),
+    "sha_an": ("log_sha_an",), "tamagawa_product": ("log_tamagawa_product",),
+    "real_period": ("log_real_period",), "regulator": ("log_regulator",),
+    "special_value": ("log_special_value",), "root_number": ("root_number",),
+}
+
+
+def spoken_targets(target_name: str, sources: tuple[str, ...], declared: bool) -> list[str]:
+    """The built-in target names whose laws speak about a target: itself, or for a declared
+    target those of the columns its expression reads (an ``ap_<p>`` column is the target
+    ``ap_<p>``)."""
+    if not declared:
+        return [target_name]
+    found = [t for s in sources for t in SOURCE_TARGETS.get(s, (s,) if re.fullmatch(TRACES, s)
+                                                             else ())]
+    return list(dict.fromkeys(found))
+
+
+def resolve(patterns: tuple[str, ...], columns: list[str], excluded) -> list[str]:
+    """The model-frame ``columns`` matching ``patterns``, in frame order, without ``excluded``."""
+    return [c for c in columns if c not in excluded
+            and any(re.fullmatch(p, c) for p in patterns)]
+
+
+@dataclass(frozen=True)
+class Use:
+    """A statement of a law that applies to a pair: the law, what it predicts, what it reads."""
+    law: Law
+    statement: Statement
+    target: str
+    reads: list[str]
+
+
+def uses(target_name: str, sources: tuple[str, ...], declared: bool, excluded,
+         frame_columns: list[str], withhold: tuple[str, ...] = ()) -> list[Use]:
+    """Every statement of a law not withheld that speaks about the target, with the columns
+    it reads: each of its patterns must match some column of the frame, and the target's
+    excluded columns are not read (a law whose inputs are all excluded reads nothing)."""
+    found = []
+    for spoken in spoken_targets(target_name, sources, declared):
+        for law in LAWS:
+            if law.name in withhold:
+                continue
+            for statement in law.statements:
+                if not re.fullmatch(statement.targets, spoken):
+                    continue
+                reads = resolve(statement.reads, frame_columns, excluded)
+                present = all(resolve((p,), frame_columns, ()) for p in statement.reads)
+                if reads and present:       # excluded inputs drop, the rest is still read
+                    found.append(Use(law, statement, spoken, reads))
+    return found
+
+
+def applicable(all_uses: list[Use], determined: set[str]) -> list[Use]:
+    """The uses whose every read column the pair's group determines (its own columns and what
+    known mathematics derives from them)."""
+    return [u for u in all_uses if set(u.reads) <= determined]
+
+
+def related(all_uses: list[Use], determined: set[str]) -> list[str]:
+    """The laws that speak about the target but read what the group does not determine: named
+    beside the verdict, never deciding it."""
+    applied = {u.law.name for u in applicable(all_uses, determined)}
+    return list(dict.fromkeys(u.law.name for u in all_uses
+                              if not set(u.reads) <= determined and u.law.name not in applied))
+
+
+def null_without(null: str, withhold: tuple[str, ...]) -> str:
+    """The null model of a target once laws are withheld: the minimalist rank model assigns
+    ranks from the root number by the parity conjecture, so it is replaced by class
+    permutations when that law is withheld (else the null would know what the search may not)."""
+    if null == "minimalist_rank" and "parity conjecture" in withhold:
+        return "permutation"
+    return null
