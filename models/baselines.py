@@ -26,8 +26,6 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
 from arithmetic.traces import ap_column
-from models.features import torsion_bound
-from models.known_quantities import local_root_number
 from models.sato_tate import hasse_bound, torsion_modulus, trace_distribution
 
 Task = Literal["classification", "regression"]
@@ -205,11 +203,11 @@ class SatoTateBaseline:
 @dataclass
 class LocalRootNumberBaseline:
     """The root number as the product of local root numbers, w(E) = −∏_{p | N} w_p
-    (Rohrlich 1993; the −1 is w_∞), read from the ``ap_<p>`` columns, which hold w_p at bad
-    primes (Cremona's aplist convention). Exact when every bad prime is <= primes_max; bad
-    primes beyond it are taken as w_p = +1. Gives ``root_number``, and through parity
-    ``rank_parity`` and the minimalist ``rank``."""
-    primes: list[int]
+    (Rohrlich 1993; the −1 is w_∞), read from ``root_number_from_ap``: the product over the
+    bad primes the ``ap_<p>`` columns list, where Cremona's aplist puts w_p
+    (:func:`models.known_quantities.local_root_number`). Exact when every bad prime is
+    <= primes_max. Gives ``root_number``, and through parity ``rank_parity`` and the
+    minimalist ``rank``."""
     predicts: str
     task: Task = "classification"
     name: str = "local root numbers"
@@ -222,17 +220,17 @@ class LocalRootNumberBaseline:
         return self
 
     def predict(self, frame: pl.DataFrame) -> np.ndarray:
-        root_number = local_root_number(frame, self.primes)
+        root_number = frame["root_number_from_ap"].to_numpy().astype(np.int64)
         return root_number if self.predicts == "root_number" else (1 - root_number) // 2
 
 
 @dataclass
 class TorsionCongruenceBaseline:
     """Torsion from the congruences #T | #E(F_p) = p + 1 − a_p at good p >= 3 (Silverman
-    VII.3.1): m = gcd of p + 1 − a_p over the good primes 3 <= p <= primes_max, an isogeny
-    invariant multiple of #T; the prediction is the training set's most frequent torsion order
-    among curves with the same m (the overall mode for an m not seen in training)."""
-    primes: list[int]
+    VII.3.1): m = ``torsion_bound``, the gcd of p + 1 − a_p over the good primes
+    3 <= p <= primes_max (:func:`models.features.torsion_bound`), an isogeny invariant multiple
+    of #T; the prediction is the training set's most frequent torsion order among curves with
+    the same m (the overall mode for an m not seen in training)."""
     task: Task = "classification"
     name: str = "torsion congruences"
     words: str = "the most frequent #T given gcd(p + 1 − a_p) over good p >= 3"
@@ -241,8 +239,7 @@ class TorsionCongruenceBaseline:
         return target == "torsion"
 
     def _gcd(self, frame: pl.DataFrame) -> np.ndarray:
-        ap = frame.select([ap_column(p) for p in self.primes]).to_numpy()
-        return torsion_bound(ap, frame["conductor"].to_numpy(), self.primes)
+        return frame["torsion_bound"].to_numpy()
 
     def fit(self, frame: pl.DataFrame, target: str) -> "TorsionCongruenceBaseline":
         table = pl.DataFrame({"m": self._gcd(frame), "t": frame[target].to_numpy()})

@@ -63,7 +63,7 @@ from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
 from models.gbm import GbmModel, out_of_fold
-from models.laws import null_without, related, uses
+from models.laws import estimates_for, null_without, related, uses
 from models.nulls import conductor_strata
 from models.scores import PRIMARY, ClassBootstrap, interval, point_scores
 from models.splits import (class_index, extrapolation_test, first_appearance, grouped_folds,
@@ -415,7 +415,8 @@ def related_to(target: Target, columns: list[str], known: list[str], frame_colum
                withhold: tuple[str, ...]) -> list[str]:
     """The laws that speak about ``target`` but read more than the pair determines."""
     return related(uses(target.name, target.sources, target.tree is not None, target.excluded,
-                        list(frame_columns), withhold), set(columns) | set(known))
+                        list(frame_columns), withhold), set(columns) | set(known),
+                   estimates_for(target.excluded, list(frame_columns), withhold))
 
 
 #: The statistics of the tests that a screened pair (:func:`screened`) skips: null where it was.
@@ -446,19 +447,24 @@ def screened(result: dict, fdr: float) -> bool:
 def _null_test(frame, data, target, make, null_model, oof, settings, metric) -> dict:
     """The null datasets, on the first fold's split: the model refitted on each and scored on
     the first fold's test families, against the model's own first-fold score (its fold model,
-    the same fit)."""
+    the same fit). A null dataset keeps the rows of ``frame`` (a null model redraws or moves
+    values, never rows), so its rows are those of ``data``; a permutation may move a missing
+    target onto one of them, and such a row sits that dataset out."""
     y, families, folds = oof.y, oof.families, oof.folds
     first = folds == 0
     first_boot = ClassBootstrap(target.task, y[first], families[first], 2, settings.seed)
-    fit_first = lambda rows: make().fit(rows.filter(~first), TARGET, families[~first])  # noqa: E731
     model_first = first_boot.score(oof.model[first])[0][metric]
+    rows = frame.select(target.expression.is_not_null()).to_series()
     null_scores = []
     for index in range(settings.null_datasets):
         rng = np.random.default_rng([settings.seed, index])
-        null = with_target(null_model(frame, rng), target)
-        null_boot = ClassBootstrap(target.task, null[TARGET].to_numpy()[first], families[first], 2,
-                                   settings.seed)
-        null_scores.append(null_boot.score(fit_first(null).predict(null.filter(first)))[0][metric])
+        null = null_model(frame, rng).filter(rows).with_columns(target.expression.alias(TARGET))
+        kept = null[TARGET].is_not_null().to_numpy()
+        train, test = kept & ~first, kept & first
+        fitted = make().fit(null.filter(pl.Series(train)), TARGET, families[train])
+        null_boot = ClassBootstrap(target.task, null[TARGET].to_numpy()[test], families[test],
+                                   2, settings.seed)
+        null_scores.append(null_boot.score(fitted.predict(null.filter(pl.Series(test))))[0][metric])
     null_scores = np.array(null_scores)
     spread = max(null_scores.std(ddof=1), 1e-3)
     return {"null_mean": float(null_scores.mean()),

@@ -54,13 +54,12 @@ MESTRE_NAGAO = r"mn_s\d_\d+"
 @dataclass(frozen=True)
 class Context:
     """What a law's predictor is built from: the target, its task, the columns the law reads
-    (resolved against the model frame, the target's excluded columns removed), the a_p primes
-    of the frame, and the searched GBM's settings (a fitted heuristic is that GBM on exactly
-    the law's inputs, so the model cannot beat it by capacity or by seed)."""
+    (resolved against the model frame, the target's excluded columns removed), and the
+    searched GBM's settings (a fitted heuristic is that GBM on exactly the law's inputs, so
+    the model cannot beat it by capacity or by seed)."""
     target: str
     task: str
     reads: list[str]
-    primes: list[int]
     seed: int
     threads: int
     gbm: dict
@@ -110,10 +109,10 @@ LAWS: tuple[Law, ...] = (
         (Statement("rank_parity|rank", ("root_number",), lambda c: ParityBaseline(c.target)),
          Statement("root_number", ("rank",), lambda c: ParityBaseline("root_number")))),
     Law("local root numbers", "w(E) = −∏ w_p (Rohrlich 1993), w_p from Cremona's aplist",
-        (Statement("root_number|rank_parity|rank", (TRACES,),
-                   lambda c: LocalRootNumberBaseline(c.primes, c.target)),)),
+        (Statement("root_number|rank_parity|rank", ("root_number_from_ap",),
+                   lambda c: LocalRootNumberBaseline(c.target)),)),
     Law("torsion congruences", "#T | p + 1 − a_p at good p > 2 (Silverman VII.3.1)",
-        (Statement("torsion", (TRACES,), lambda c: TorsionCongruenceBaseline(c.primes)),)),
+        (Statement("torsion", ("torsion_bound",), lambda c: TorsionCongruenceBaseline()),)),
     Law("Mestre-Nagao", "Mestre 1985; Nagao 1997; Kazalicki–Vlah 2023",
         (Statement("rank|rank_parity", (MESTRE_NAGAO,),
                    lambda c: MestreNagaoBaseline(c.reads)),
@@ -133,6 +132,18 @@ LAWS: tuple[Law, ...] = (
                    lambda c: BsdIdentityBaseline(c.task, c.reads)),
          Statement("|".join(set(BSD_TARGETS) - {"torsion"}), L_SERIES + LOCAL_DATA,
                    _heuristic("BSD heuristics")))),
+    Law("rank conventions", "R = 1 at rank 0, and the special value is L^(r)(E,1)/r! at rank r "
+        "(Cremona, Algorithms §3.8)",
+        (Statement("log_regulator|log_special_value|log_bsd_ratio", ("rank",),
+                   _heuristic("rank conventions")),)),
+    Law("Euler-product heuristic", "∏_{p ≤ x} N_p/p ~ C (log x)^r and L(E,1) from partial "
+        "Euler products (Birch–Swinnerton-Dyer 1965; Goldfeld 1982)",
+        (Statement("log_special_value|log_bsd_ratio|log_sha_an|sha_gt_1", (MESTRE_NAGAO,),
+                   _heuristic("Euler-product heuristic")),)),
+    Law("Tamagawa numbers at the bad primes", "c_p = 1 at good p; c_p <= 4 at additive p outside "
+        "I_n* (Kodaira–Néron; Silverman, Advanced Topics IV.9, Table 4.1)",
+        (Statement("log_tamagawa_product|log_bsd_ratio", ("bad_primes", "additive_primes"),
+                   _heuristic("Tamagawa numbers at the bad primes")),)),
     Law("Ogg's formula", "v_p(Δ_min) = v_p(N) + m_p − 1 (Ogg 1967; Lorenzini 2011)",
         (Statement("log_tamagawa_product", LOCAL_DATA, _heuristic("Ogg's formula")),)),
     Law("2-descent", "r <= s_2 − dim E[2](Q), r ≡ s_2 − dim E[2](Q) mod 2 if Sha is finite "
@@ -186,6 +197,7 @@ class Use:
     statement: Statement
     target: str
     reads: list[str]
+    through: tuple[str, ...] = ()          # the laws that estimate what it reads (composed)
 
 
 def uses(target_name: str, sources: tuple[str, ...], declared: bool, excluded,
@@ -208,16 +220,46 @@ def uses(target_name: str, sources: tuple[str, ...], declared: bool, excluded,
     return found
 
 
-def applicable(all_uses: list[Use], determined: set[str]) -> list[Use]:
+#: Quantities a law may read that other laws estimate: column -> the target whose laws do.
+ESTIMATED = {"rank": "rank", "root_number": "root_number", "log_torsion": "torsion"}
+
+
+def applicable(all_uses: list[Use], determined: set[str], estimates: list[Use] = ()) -> list[Use]:
     """The uses whose every read column the pair's group determines (its own columns and what
-    known mathematics derives from them)."""
-    return [u for u in all_uses if set(u.reads) <= determined]
+    known mathematics derives from them), and those whose missing reads other applicable laws
+    estimate from what the group determines (``estimates``: the uses of the targets of
+    :data:`ESTIMATED`). A composed use reads the estimators' inputs instead: the regulator is
+    1 at rank 0, and the Mestre–Nagao sums estimate the rank, so the sums speak about the
+    regulator through the rank. One step of composition, no more."""
+    direct = [u for u in all_uses if set(u.reads) <= determined]
+    by_quantity: dict[str, list[Use]] = {}
+    for estimate in estimates:
+        if set(estimate.reads) <= determined:
+            by_quantity.setdefault(estimate.target, []).append(estimate)
+    composed = []
+    for use in all_uses:
+        missing = [c for c in use.reads if c not in determined]
+        if not missing or use in direct or not all(
+                by_quantity.get(ESTIMATED.get(c, "")) for c in missing):
+            continue
+        through = [e for c in missing for e in by_quantity[ESTIMATED[c]]]
+        reads = [c for c in use.reads if c in determined] + [c for e in through for c in e.reads]
+        composed.append(Use(use.law, use.statement, use.target, list(dict.fromkeys(reads)),
+                            tuple(dict.fromkeys(e.law.name for e in through))))
+    return direct + composed
 
 
-def related(all_uses: list[Use], determined: set[str]) -> list[str]:
-    """The laws that speak about the target but read what the group does not determine: named
-    beside the verdict, never deciding it."""
-    applied = {u.law.name for u in applicable(all_uses, determined)}
+def estimates_for(excluded, frame_columns: list[str], withhold: tuple[str, ...] = ()
+                  ) -> list[Use]:
+    """The uses of the laws that estimate the quantities of :data:`ESTIMATED`."""
+    return [u for target in dict.fromkeys(ESTIMATED.values())
+            for u in uses(target, (), False, excluded, frame_columns, withhold)]
+
+
+def related(all_uses: list[Use], determined: set[str], estimates: list[Use] = ()) -> list[str]:
+    """The laws that speak about the target but read what the group does not determine, even
+    through the estimated quantities: named beside the verdict, never deciding it."""
+    applied = {u.law.name for u in applicable(all_uses, determined, estimates)}
     return list(dict.fromkeys(u.law.name for u in all_uses
                               if not set(u.reads) <= determined and u.law.name not in applied))
 

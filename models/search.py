@@ -21,7 +21,7 @@ from models.delaunay import ShaModel
 from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
 from models.findings import KNOWN_GBM, SearchSettings
 from models.known_quantities import known_columns
-from models.laws import Context, applicable, null_without, related, uses
+from models.laws import Context, applicable, estimates_for, null_without, related, uses
 from models.targets import Target, sql_target, standard_targets
 from arithmetic.traces import primes_up_to
 
@@ -94,18 +94,21 @@ def baselines_for(target: Target, columns: list[str], feature_groups: dict[str, 
     determined = set(columns) | set(known)
     universe = frame_columns or list(dict.fromkeys(
         [c for group in feature_groups.values() for c in group] + list(known)))
-    primes = [int(c.removeprefix("ap_")) for c in feature_groups.get("ap", [])
-              if c.removeprefix("ap_").isdigit()]
     declared = target.tree is not None
     found: list = [ConstantBaseline(target.task)]
     reads: list[str] = []
     for use in applicable(uses(target.name, target.sources, declared, target.excluded,
-                               universe, withhold), determined):
+                               universe, withhold), determined,
+                          estimates_for(target.excluded, universe, withhold)):
         reads += use.reads
         if declared:
             continue
-        predictor = use.statement.build(Context(target.name, target.task, use.reads, primes,
-                                                seed, threads, gbm))
+        if use.through:          # the law through estimates: the searched GBM on their inputs
+            predictor = GbmModel(target.task, use.reads, seed, threads=threads,
+                                 name=f"{use.law.name} through {', '.join(use.through)}", **gbm)
+        else:
+            predictor = use.statement.build(Context(target.name, target.task, use.reads, seed,
+                                                    threads, gbm))
         if predictor.name not in {b.name for b in found}:
             predictor.law = use.law.name
             found.append(predictor)
@@ -119,7 +122,8 @@ def related_laws(target: Target, columns: list[str], known: list[str],
                  frame_columns: list[str], withhold: tuple[str, ...] = ()) -> list[str]:
     """The laws that speak about ``target`` but read what the pair does not determine."""
     return related(uses(target.name, target.sources, target.tree is not None, target.excluded,
-                        frame_columns, withhold), set(columns) | set(known))
+                        frame_columns, withhold), set(columns) | set(known),
+                   estimates_for(target.excluded, frame_columns, withhold))
 
 
 def null_for(target: Target, *, strata: int, high_rank_rate: float, primes: list[int],

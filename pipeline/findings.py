@@ -15,16 +15,28 @@ from pipeline.params import ParamsError, load_params
 from pipeline.stage import run_stage
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
 def findings_metrics(findings: pl.DataFrame) -> dict:
-    """Counts by verdict and the flagged pairs with their effect sizes."""
+    """Counts by verdict, the flagged pairs with their effect sizes, and by metric the added
+    value the other pairs could have detected at 90% power (median, least, largest)."""
     flagged = findings.filter(pl.col("verdict") == FLAGGED)
+    unflagged = findings.filter(pl.col("verdict") != FLAGGED,
+                                pl.col("detectable_added_value").is_not_null())
     return {
         "pairs": len(findings),
         "verdicts": dict(sorted(Counter(findings["verdict"].to_list()).items())),
+        "detectable_added_value": {
+            metric: {"median": _rounded(rows["detectable_added_value"].median()),
+                     "min": _rounded(rows["detectable_added_value"].min()),
+                     "max": _rounded(rows["detectable_added_value"].max()), "pairs": len(rows)}
+            for (metric,), rows in unflagged.group_by("metric", maintain_order=True)},
         "flagged": {f"{r['target']} ~ {r['group']}": {
             "score": round(r["score"], 4), "best_baseline": r["best_baseline"],
             "baseline_score": round(r["baseline_score"], 4), "effect": round(r["effect"], 4),
-            "known_gbm_score": round(r["known_gbm_score"], 4),
+            "known_gbm_score": _rounded(r["known_gbm_score"]),
             "added_value": round(r["added_value"], 4),
             "added_value_interval": [round(r["added_value_low"], 4),
                                      round(r["added_value_high"], 4)],

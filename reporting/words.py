@@ -1,6 +1,8 @@
 """Plain words for a finding: what a (target, feature group) pair says, in the field's terms."""
 from __future__ import annotations
 
+import polars as pl
+
 #: What each feature group of ``features.groups`` holds; ``{primes_max}`` is filled in.
 GROUP_WORDS = {
     "conductor": "the conductor's factorization",
@@ -50,24 +52,55 @@ def statement(row: dict, target: str, group: str) -> str:
     return f"{target} from {group} ({_score(row)}) is {verdict}: {row['reason']}."
 
 
+def headline(findings: pl.DataFrame, fdr: float) -> list[str]:
+    """What the search found and what it could have found, in sentences that name only the
+    tests that ran: how many pairs the added-value test decided alone (their null datasets,
+    confirmation and extrapolation were not fitted), and the added value each unflagged pair
+    could have detected at 90% power (:func:`models.findings.detectable`), by metric."""
+    flagged = findings.filter(pl.col("verdict") == "flagged")
+    screened = int(findings["screened"].fill_null(False).sum()) if "screened" in \
+        findings.columns else 0
+    lines = [f"**Found:** {len(flagged)} flagged of {len(findings)}. "
+             f"{screened} pairs were decided by the added-value test alone (their features add "
+             f"nothing significant beyond what they know; null datasets, confirmation and "
+             f"extrapolation were not fitted for them); {len(findings) - screened} went on to "
+             f"the null datasets and the later tests."]
+    if "detectable_added_value" not in findings.columns:
+        return lines
+    unflagged = findings.filter(pl.col("verdict") != "flagged",
+                                pl.col("detectable_added_value").is_not_null())
+    parts = []
+    for metric, rows in unflagged.group_by("metric", maintain_order=True):
+        values = rows["detectable_added_value"]
+        parts.append(f"{METRIC_WORDS.get(metric[0], metric[0])} median {values.median():.3f} "
+                     f"(from {values.min():.3f} to {values.max():.3f}, {len(rows)} pairs)")
+    if parts:
+        lines.append("**Could have found:** an added value at least this large, beyond what "
+                     "each pair knows, would have passed the added-value test with 90% power "
+                     f"at Benjamini–Hochberg's strictest threshold ({fdr}/{len(findings)}): "
+                     + "; ".join(parts) + ". The later tests can only raise these figures.")
+    return lines
+
+
 # --- Verdicts by kind -------------------------------------------------------------------------
 #: The kinds of verdict, in the order a reader wants them (flagged first), each with the test
 #: that puts a verdict in it. A new verdict ("explained by <baseline>", "not replicated", ...)
 #: falls into its kind by these tests, so it gets a colour and a place in the sort order.
 VERDICT_KINDS: dict[str, str] = {
-    "flagged": "adds information beyond the known quantities (a GBM on them plus the features "
-               "beats a GBM on them alone), beats every baseline and its null model, is "
-               "confirmed on held-out isogeny classes, holds on the largest conductors and "
-               "survives the conductor-bias checks: a candidate for new mathematics",
-    "explained": "a baseline (known mathematics or a cheap invariant) or a quasirandom null "
-                 "model already reaches the model's score",
-    "artefact": "beats the baselines in cross-validation but fails a later check (largest "
-                "conductors, conductor bias, replication, or a replication that could not be "
-                "tried)",
-    "not predictable": "the model has no skill: its interval reaches 0, or it is no better "
-                       "than a constant",
-    "other": "not confirmed on the held-out classes, not significant after the correction "
-             "for multiple comparisons, or borderline (within numeric noise of a threshold)",
+    "flagged": "the features add value beyond everything the pair knows (the laws of known "
+               "mathematics its group determines the inputs of, and what it derives), beat its "
+               "null model, are confirmed on held-out twist families, hold on the largest "
+               "conductors and survive the conductor-bias checks: a candidate for new "
+               "mathematics",
+    "explained": "the features add nothing significant beyond a law of known mathematics, the "
+                 "GBM on what the pair knows, or a quasirandom null model",
+    "artefact": "adds value in cross-validation but fails a later check: the largest "
+                "conductors, conductor bias with positive evidence, or a replication that "
+                "could not be tried or was too small to tell",
+    "not predictable": "the features add nothing significant to a constant",
+    "other": "not confirmed on the held-out twist families, not significant after the "
+             "correction for multiple comparisons, or borderline (within numeric noise of a "
+             "threshold)",
 }
 
 
@@ -105,13 +138,15 @@ FINDINGS_COLUMNS: list[tuple[str, str, str]] = [
     ("best_baseline", "best baseline", "text"),
     ("baseline_score", "baseline", "score"),
     ("effect", "effect", "score"),
-    ("known_formula", "best known formula", "text"),
-    ("known_formula_score", "formula", "score"),
-    ("known_gbm_score", "GBM on known quantities", "score"),
+    ("known_formula", "best applicable law", "text"),
+    ("known_formula_score", "law", "score"),
+    ("known_gbm_score", "GBM on what it knows", "score"),
     ("added_value", "added value", "score"),
     ("added_value_low", "added low", "score"),
     ("added_value_high", "added high", "score"),
-    ("confirmation_added_value", "added (held-out classes)", "score"),
+    ("detectable_added_value", "could have detected (90% power)", "score"),
+    ("related_laws", "related laws, not read", "text"),
+    ("confirmation_added_value", "added (held-out families)", "score"),
     ("q_value", "BH q (parametric p)", "p"),
     ("q_confirmation", "BH q, held-out", "p"),
     ("p_null", "p null (normal fit)", "p"),
@@ -124,10 +159,10 @@ FINDINGS_COLUMNS: list[tuple[str, str, str]] = [
 ]
 #: The columns of the report's table of the findings that are not detailed (a subset of the
 #: above, in this order).
-REPORT_COLUMNS = ["target", "group", "metric", "score", "best_baseline", "baseline_score",
-                  "known_gbm_score", "added_value", "q_value", "verdict", "reason"]
+REPORT_COLUMNS = ["target", "group", "verdict", "metric", "score", "best_baseline",
+                  "baseline_score", "added_value", "detectable_added_value", "q_value", "reason"]
 #: Within a verdict kind, findings are sorted by this column, largest first: the information
-#: the features add beyond the known quantities.
+#: the features add beyond what the pair knows.
 FINDINGS_SORT = "added_value"
 
 

@@ -466,3 +466,39 @@ def test_ingest_on_a_real_read_only_or_full_disk(namespaces, ingest_project, kin
         f"ingest: error: cannot write data/curves.parquet: {reason} "
         "(the outputs are as they were)")
     assert {p.name: p.read_bytes() for p in (ingest_project.parent / "after").iterdir()} == before
+
+
+def test_two_trains_on_one_workspace(tmp_path, model_tables):
+    """Two ``python -m pipeline.train`` on one data/: the second is refused at once while the
+    first runs, and the first publishes one exported model per evaluated pair."""
+    from models.features import resolve_groups
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
+    params["search"].update(targets=["rank_parity", "log_sha_an"],
+                            groups={"parity": ["parity"], "bsd": ["bsd"]}, null_datasets=3,
+                            bootstrap=50, folds=3, workers=1, threads=1)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    model_tables["features"].write_parquet(tmp_path / "data" / "features.parquet")
+    model_tables["bsd"].write_parquet(tmp_path / "data" / "bsd.parquet")
+    groups = resolve_groups(model_tables["features"].columns, params["features"]["groups"])
+    (tmp_path / "data" / "feature_groups.json").write_text(json.dumps(groups))
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+
+    def train() -> subprocess.Popen:
+        return subprocess.Popen([sys.executable, "-m", "pipeline.train"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    first = train()
+    lock = tmp_path / ".locks" / "train.lock"
+    deadline = time.monotonic() + 60
+    while not (lock.exists() and lock.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    second = train()
+    _, refused = second.communicate(timeout=60)
+    assert second.returncode == 1 and "Traceback" not in refused
+    assert f"train: error: another train run (pid {first.pid}) holds .locks/train.lock" in refused
+    _, err = first.communicate(timeout=600)
+    assert first.returncode == 0, err[-2000:]
+    evaluations = pl.read_parquet(tmp_path / "data" / "evaluations.parquet")
+    models = sorted(p.name for p in (tmp_path / "data" / "gbm_models").iterdir())
+    assert len(evaluations) == len(models) == 4

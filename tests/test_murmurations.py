@@ -96,9 +96,9 @@ def findings_row(target, group, verdict, score=0.5, baselines=None):
 
 def test_known_labels_and_baseline_shares():
     findings = pl.DataFrame([
-        findings_row("rank_parity", "parity", "explained by parity"),
+        findings_row("rank_parity", "parity", "explained by parity conjecture"),
         findings_row("log_sha_an", "bsd", "flagged"),
-        findings_row("ap_97", "ap", "explained by murmurations"),
+        findings_row("ap_97", "ap", "explained by known quantities"),
         findings_row("rank", "ap", "explained by parity", 0.8,
                      {"Mestre-Nagao": 0.6, "parity": 0.4})])
     labels = known_labels(findings, 97)

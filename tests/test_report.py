@@ -80,18 +80,22 @@ def test_statement_says_what_the_verdict_means():
 
 def test_markdown_details_flagged_and_tables_the_rest():
     findings = pl.DataFrame([finding(), finding(target="log_sha_an", group="bsd",
-                                                verdict="explained by BSD identity",
+                                                verdict="explained by BSD formula",
                                                 metric="r2", task="regression",
-                                                added_value=None)])
+                                                added_value=-0.002,
+                                                detectable_added_value=0.0123)])
     images = pair_figures(findings, importances(), 3)
     assert set(images) == {"rank__ap__null.png", "rank__ap__strata.png", "rank__ap__features.png",
                            "log_sha_an__bsd__null.png", "log_sha_an__bsd__strata.png"}
     text = markdown(findings, importances(), context(), images)
     assert "## Flagged findings (1)" in text and "### 1. rank ~ ap" in text
     assert "## All other results (1)" in text and "| log_sha_an | bsd |" in text
-    # an added value not fitted (the best baseline explains the model) is a dash, said so
+    # every pair not flagged says the added value it could have detected, and so does the
+    # headline, which names only the tests that ran
     row = next(line for line in text.splitlines() if line.startswith("| log_sha_an | bsd |"))
-    assert "| — |" in row and "An added value of — was not fitted" in text
+    assert "| -0.002 | 0.012 |" in row
+    assert "**Found:** 1 flagged of 2. 0 pairs were decided by the added-value test alone" in text
+    assert "**Could have found:**" in text and "R² median 0.012" in text
     assert "`ap_2` 0.4, `ap_3` 0.3, `ap_5` 0.2" in text and "ap_7" not in text
     assert "![score by conductor stratum](figures/rank__ap__strata.png)" in text
     assert "log_sha_an__bsd__null.png" not in text        # only flagged pairs are detailed
@@ -204,7 +208,8 @@ def test_topology_section_lists_what_survives_bh():
 def test_markdown_says_when_nothing_is_flagged():
     findings = pl.DataFrame([finding(verdict="not predictable")])
     text = markdown(findings, importances(), context(), {})
-    assert "## Flagged findings (0)" in text and "No pair beats the baselines" in text
+    assert "## Flagged findings (0)" in text
+    assert "No pair is flagged (what the search could have detected: above)" in text
 
 
 def test_provenance_hashes_like_dvc(tmp_path):
@@ -255,8 +260,8 @@ def test_report_has_the_bias_and_known_phenomena_sections(pipeline_project):
     text = (repo / "reports/findings.md").read_text()
     assert "## Conductor bias: do the findings survive other samples?" in text
     assert "## Known phenomena, rediscovered" in text
-    assert re.search(r"\| rank_parity ~ parity \| explained by parity \| "
-                     r"explained by parity \| as expected \|",
+    assert re.search(r"\| rank_parity ~ parity \| explained by parity conjecture \| "
+                     r"explained by parity conjecture \| as expected \|",
                      text)
     for directory in ("bias", "murmurations"):
         present = {p.name for p in (repo / "reports" / directory).iterdir()}

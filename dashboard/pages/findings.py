@@ -80,8 +80,9 @@ config = {c: (st.column_config.NumberColumn(label, format=FORMATS[kind]) if kind
 if len(shown):
     data.show(shown.select([c for c, _, _ in present]), "findings", column_config=config)
 else:
-    st.info("No pair is flagged: nothing beats the baselines and the null models at the FDR "
-            "level and survives the later checks. The toggle shows every pair and why.")
+    st.info("No pair is flagged: no pair's features add significant value beyond what it "
+            "knows and pass the tests that follow. The toggle shows every pair, why, and the "
+            "added value it could have detected.")
 
 st.subheader("One finding")
 pairs = shown["pair"].to_list() or findings["pair"].to_list()

@@ -6,7 +6,7 @@ import streamlit as st
 from dashboard import data
 from dashboard.queries import histogram
 from reporting.figures import OKABE_ITO
-from reporting.words import verdict_kind, verdict_order
+from reporting.words import headline, verdict_kind, verdict_order
 
 st.title("Unexpected predictability in Cremona's tables")
 bsd = data.table("bsd", ["conductor", "isogeny_class", "rank"])
@@ -46,6 +46,7 @@ else:
                            "kind": [verdict_kind(v) for v, _ in verdicts],
                            "pairs": [n for _, n in verdicts]}).to_pandas().set_index("verdict"))
     findings = data.table("findings")
+    st.markdown("\n\n".join(headline(findings, data.params().search.fdr)))
     flagged = findings.filter(pl.col("verdict") == "flagged")
     if len(flagged):
         st.markdown("**Flagged findings** (each opens on the Findings page): " + " · ".join(
