@@ -79,6 +79,9 @@ class Law:
     name: str                      # a verdict "explained by <name>" names it
     reference: str
     statements: tuple[Statement, ...]
+    #: The derived quantities (column patterns) its algorithm computes: withholding the law
+    #: takes them off what a group knows (Tate's algorithm computes ∏c_p from the equation).
+    produces: tuple[str, ...] = ()
 
 
 def _formula(name: str) -> Callable[[Context], object]:
@@ -96,23 +99,26 @@ def _point_count(c: Context):
 
 LAWS: tuple[Law, ...] = (
     Law("Tate's algorithm", "Silverman, Advanced Topics IV.9; Cremona, Algorithms §3.2",
-        (Statement("log_tamagawa_product", EQUATION, _formula("Tate's algorithm")),)),
+        (Statement("log_tamagawa_product", EQUATION, _formula("Tate's algorithm")),),
+        ("log_tamagawa_product",)),
     Law("torsion subgroup", "Cremona, Algorithms §3.3 (Nagell–Lutz, division polynomials)",
-        (Statement("torsion", EQUATION, _formula("torsion subgroup")),)),
+        (Statement("torsion", EQUATION, _formula("torsion subgroup")),),
+        ("log_torsion", "torsion_noncyclic")),
     Law("root number", "Rohrlich 1993; Cremona, Algorithms §3.2",
-        (Statement("root_number", EQUATION, _formula("root number")),)),
+        (Statement("root_number", EQUATION, _formula("root number")),), ("root_number",)),
     Law("real period", "Cremona, Algorithms §3.7 (the AGM)",
-        (Statement("log_real_period", EQUATION, _formula("real period")),)),
+        (Statement("log_real_period", EQUATION, _formula("real period")),), ("log_real_period",)),
     Law("point counting", "a_p = p + 1 − #E(F_p); Cremona, Algorithms §3.5",
-        (Statement(TRACES, EQUATION, _point_count),)),
+        (Statement(TRACES, EQUATION, _point_count),), (TRACES, r"ap_norm_\d+")),
     Law("parity conjecture", "Dokchitser–Dokchitser 2010 (true if Sha is finite)",
         (Statement("rank_parity|rank", ("root_number",), lambda c: ParityBaseline(c.target)),
          Statement("root_number", ("rank",), lambda c: ParityBaseline("root_number")))),
     Law("local root numbers", "w(E) = −∏ w_p (Rohrlich 1993), w_p from Cremona's aplist",
         (Statement("root_number|rank_parity|rank", ("root_number_from_ap",),
-                   lambda c: LocalRootNumberBaseline(c.target)),)),
+                   lambda c: LocalRootNumberBaseline(c.target)),), ("root_number_from_ap",)),
     Law("torsion congruences", "#T | p + 1 − a_p at good p > 2 (Silverman VII.3.1)",
-        (Statement("torsion", ("torsion_bound",), lambda c: TorsionCongruenceBaseline()),)),
+        (Statement("torsion", ("torsion_bound",), lambda c: TorsionCongruenceBaseline()),),
+        ("torsion_bound",)),
     Law("Mestre-Nagao", "Mestre 1985; Nagao 1997; Kazalicki–Vlah 2023",
         (Statement("rank|rank_parity", (MESTRE_NAGAO,),
                    lambda c: MestreNagaoBaseline(c.reads)),
@@ -122,7 +128,8 @@ LAWS: tuple[Law, ...] = (
         (Statement("rank|rank_parity|log_special_value", ("analytic_rank_l", "log_l_value"),
                    _formula("L-series at s = 1")),
          Statement("|".join(set(BSD_TARGETS) - {"torsion", "log_tamagawa_product"}), L_SERIES,
-                   _heuristic("L-series heuristic")))),
+                   _heuristic("L-series heuristic"))),
+        ("l_series_0", "l_series_1", "analytic_rank_l", "log_l_value")),
     Law("BSD formula", "Birch–Swinnerton-Dyer; Cremona, Algorithms §3.8",
         (Statement("log_bsd_ratio|log_regulator|log_sha_an|sha_gt_1",
                    ("log_tamagawa_product", "log_torsion", "analytic_rank_l",
@@ -131,7 +138,8 @@ LAWS: tuple[Law, ...] = (
          Statement("|".join(BSD_TARGETS), BSD_QUANTITIES,
                    lambda c: BsdIdentityBaseline(c.task, c.reads)),
          Statement("|".join(set(BSD_TARGETS) - {"torsion"}), L_SERIES + LOCAL_DATA,
-                   _heuristic("BSD heuristics")))),
+                   _heuristic("BSD heuristics"))),
+        ("bsd_log_sha_rank0", "bsd_log_regulator_rank1")),
     Law("rank conventions", "R = 1 at rank 0, and the special value is L^(r)(E,1)/r! at rank r "
         "(Cremona, Algorithms §3.8)",
         (Statement("log_regulator|log_special_value|log_bsd_ratio", ("rank",),
@@ -262,6 +270,11 @@ def related(all_uses: list[Use], determined: set[str], estimates: list[Use] = ()
     applied = {u.law.name for u in applicable(all_uses, determined, estimates)}
     return list(dict.fromkeys(u.law.name for u in all_uses
                               if not set(u.reads) <= determined and u.law.name not in applied))
+
+
+def produced_by(withhold: tuple[str, ...]) -> tuple[str, ...]:
+    """The derived quantities (column patterns) the withheld laws compute."""
+    return tuple(p for law in LAWS if law.name in withhold for p in law.produces)
 
 
 def null_without(null: str, withhold: tuple[str, ...]) -> str:

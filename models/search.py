@@ -8,6 +8,7 @@ gives are named beside the verdict, never fitted.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
 from typing import Callable
@@ -21,13 +22,15 @@ from models.delaunay import ShaModel
 from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
 from models.findings import KNOWN_GBM, SearchSettings
 from models.known_quantities import known_columns
-from models.laws import Context, applicable, estimates_for, null_without, related, uses
+from models.laws import (Context, applicable, estimates_for, null_without, produced_by, related,
+                         uses)
 from models.targets import Target, sql_target, standard_targets
 from arithmetic.traces import primes_up_to
 
 
 def pair_known(members: list[str], feature_groups: dict[str, list[str]],
-               excluded: tuple[str, ...] | list[str], columns: list[str]) -> list[str]:
+               excluded: tuple[str, ...] | list[str], columns: list[str],
+               withhold: tuple[str, ...] = ()) -> list[str]:
     """The known quantities of a (target, search group) pair, in ``columns`` order: what known
     mathematics derives exactly from each member feature group beyond that member's own
     columns. Knowing an input is not knowing a law: the conductor group, the root number and
@@ -39,7 +42,8 @@ def pair_known(members: list[str], feature_groups: dict[str, list[str]],
     equation determines #T, Ω, w and every a_p even when the target is one of them, but the
     a_p without a_97 no longer give the Mestre–Nagao sums that contain a_97. So a member that
     lost columns to the target's ``excluded`` also loses the known quantities in ``excluded``,
-    and a member that lost every column knows nothing."""
+    and a member that lost every column knows nothing. What a ``withhold``-en law computes
+    (:func:`models.laws.produced_by`) is not known either."""
     found: set[str] = set()
     for member in members:
         own = feature_groups.get(member, [])
@@ -49,7 +53,9 @@ def pair_known(members: list[str], feature_groups: dict[str, list[str]],
         derived = [c for c in known_columns([member], columns) if c not in own]
         found |= set(derived if len(kept) == len(own) else
                      [c for c in derived if c not in excluded])
-    return [c for c in columns if c in found]
+    withheld = produced_by(withhold)
+    return [c for c in columns if c in found
+            and not any(re.fullmatch(p, c) for p in withheld)]
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,8 @@ class Pair:
 
 
 def pairs(targets: dict[str, Target], search_groups: dict[str, list[str]],
-          feature_groups: dict[str, list[str]], frame_columns: list[str]) -> list[Pair]:
+          feature_groups: dict[str, list[str]], frame_columns: list[str],
+          withhold: tuple[str, ...] = ()) -> list[Pair]:
     """Every pair of a target and a search group with a usable column (the others are
     skipped); ``frame_columns``: the model frame's, where the known quantities are looked up."""
     found = []
@@ -75,7 +82,7 @@ def pairs(targets: dict[str, Target], search_groups: dict[str, list[str]],
             if columns:
                 found.append(Pair(target, name, list(dict.fromkeys(columns)),
                                   pair_known(members, feature_groups, target.excluded,
-                                             frame_columns), frame_columns))
+                                             frame_columns, withhold), frame_columns))
     return found
 
 

@@ -147,7 +147,8 @@ def main() -> None:
     groups = json.loads(Path(params.paths.feature_groups).read_text())
     targets = search_targets(params.search, params.features, groups)
     found = {(p.target.name, p.group): p for p in pairs(targets, params.search.groups, groups,
-                                                          frames["Cremona"].columns)}
+                                                          frames["Cremona"].columns,
+                                                          tuple(params.search.withhold))}
     sha_model = sha_model_factory(params.nulls)
     rows = []
     with threadpool_limits(limits=params.search.threads):  # as train's workers (train.py)

@@ -174,7 +174,8 @@ def run_all(params: Params) -> list[Path]:
     groups = json.loads(Path(params.paths.feature_groups).read_text())
     targets = search_targets(params.search, params.features, groups)
     check_declared_targets(params, targets)
-    work = pairs(targets, params.search.groups, groups, frame_columns(params))
+    work = pairs(targets, params.search.groups, groups, frame_columns(params),
+                 tuple(params.search.withhold))
     if not work:      # publishing nothing would replace the last run's models by none
         raise ParamsError(f"search.targets ({', '.join(params.search.targets)}) and "
                           f"search.groups ({', '.join(params.search.groups)}) make no pair: every "
