@@ -28,7 +28,7 @@ from models.delaunay import ShaModel
 from models.features import model_frame, resolve_groups
 from models.findings import SearchSettings, decide, evaluate
 from models.gbm import GbmModel
-from models.search import baselines_for, null_for
+from models.search import baselines_for, null_for, pair_known
 from models.targets import Target
 from pipeline.features import compute_features
 from pipeline.params import load_params
@@ -67,6 +67,7 @@ def main() -> None:
                         (), ("noise",))
         group = GROUPS[run % len(GROUPS)]
         columns = groups[group]
+        known = pair_known([group], groups, target.excluded, data.columns)
         null = null_for(target, strata=params.nulls.conductor_strata, high_rank_rate=0.0,
                         primes=primes_up_to(section.primes_max),
                         bounds=section.mestre_nagao_bounds, sha_model=lambda: sha)
@@ -74,8 +75,8 @@ def main() -> None:
                           lambda cols, task: GbmModel(task, cols, seed=search.seed, threads=2,
                                                       **search.gbm.model_dump()),
                           baselines_for(target, columns, groups, search.seed, 2,
-                                        search.gbm.model_dump()),
-                          null, settings)
+                                        search.gbm.model_dump(), known, data.columns),
+                          null, settings, known)
         [decided] = decide([result], search.fdr)
         verdicts.append(decided["verdict"])
         print(f"run {run + 1}: {target.task} noise ~ {group}: {decided['verdict']} "

@@ -153,10 +153,21 @@ LAWS: tuple[Law, ...] = (
         (Statement("log_tamagawa_product|log_bsd_ratio", ("bad_primes", "additive_primes"),
                    _heuristic("Tamagawa numbers at the bad primes")),)),
     Law("Ogg's formula", "v_p(Δ_min) = v_p(N) + m_p − 1 (Ogg 1967; Lorenzini 2011)",
-        (Statement("log_tamagawa_product", LOCAL_DATA, _heuristic("Ogg's formula")),)),
+        (Statement("log_tamagawa_product", LOCAL_DATA, _heuristic("Ogg's formula")),
+         # the Szpiro ratio log|Δ_min|/log N weighs v_p(Δ) against v_p(N): what Ogg's formula
+         # turns into the components m_p, hence c_p at the split multiplicative primes
+         Statement("log_tamagawa_product|log_bsd_ratio", ("szpiro_ratio",),
+                   _heuristic("Ogg's formula (Szpiro ratio)")))),
+    Law("torsion and isogenies", "a rational point P of order ℓ gives the rational ℓ-isogeny "
+        "E → E/<P> (Silverman III.4.12; Kenku 1982 on class sizes)",
+        (Statement("torsion|log_bsd_ratio", ("class_size", "class_deg"),
+                   _heuristic("torsion and isogenies")),)),
     Law("2-descent", "r <= s_2 − dim E[2](Q), r ≡ s_2 − dim E[2](Q) mod 2 if Sha is finite "
         "(Cassels 1965; Cremona, Algorithms §3.6)",
-        (Statement("rank|rank_parity", ("two_selmer_rank",), _heuristic("2-descent")),)),
+        (Statement("rank|rank_parity", ("two_selmer_rank",), _heuristic("2-descent")),
+         # s_2 = r + dim E(Q)[2] + dim Sha[2]: the 2-Selmer rank reads Sha's 2-part too
+         Statement("log_sha_an|sha_gt_1|log_bsd_ratio", ("two_selmer_rank",),
+                   _heuristic("2-descent (Sha[2])")))),
     Law("explicit formula", "low-lying zeros against the rank (Mestre 1986; Katz–Sarnak 1999)",
         (Statement("rank|rank_parity", (r"z\d+",), _heuristic("explicit formula")),)),
     Law("Watkins' conjecture", "2^r divides the modular degree (Watkins 2002, §5.3)",

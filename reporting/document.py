@@ -104,7 +104,7 @@ def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
         ["target", f"`{row['target']}`: {context.targets[row['target']]}"],
         ["feature group", f"`{row['group']}`: {context.groups[row['group']]} "
                           f"({row['features']} features)"],
-        [f"model (LightGBM, {folds} by isogeny class)",
+        [f"model (LightGBM, {folds} by twist family)",
          f"{metric} {row['score']:.3f} {_interval(row['score_low'], row['score_high'])}"],
         ["best baseline", f"{row['best_baseline']}: {row['baseline_score']:.3f} "
                           f"{_interval(row['baseline_low'], row['baseline_high'])}"],
@@ -114,12 +114,16 @@ def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
         ["null model", f"{row['null_model']}: {len(row['null_scores'])} datasets, mean "
                        f"{row['null_mean']:.3f}, {quantile} quantile {row['null_quantile']:.3f}; "
                        f"model on the same fold {row['score_first_fold']:.3f}"],
-        ["added value over the known quantities",
-         f"GBM on the known quantities and the features {row['known_plus_features_score']:.3f} "
-         f"− GBM on the known quantities {row['known_gbm_score']:.3f} = "
+        ["what the pair knows", ", ".join(f"`{c}`" for c in json.loads(
+            row.get("known_inputs") or "[]")) or "nothing beyond its features"],
+        ["related laws, not applicable", ", ".join(json.loads(row.get("related_laws") or "[]"))
+         or "—"],
+        ["added value beyond the best baseline",
+         f"GBM on what the pair knows and the features {row['known_plus_features_score']:.3f} "
+         f"− {row['best_baseline']} {row['baseline_score']:.3f} = "
          f"{row['added_value']:+.3f} {_interval(row['added_value_low'], row['added_value_high'])}; "
          f"p {_p(row['p_added'])} (empirical {_p(row['p_added_empirical'])})"],
-        ["on the held-out classes", "not fitted (no confirmation fit ran for this pair)"
+        ["on the held-out twist families", "not fitted (no confirmation fit ran for this pair)"
          if row.get("confirmation_added_value") is None else
          f"added value {row['confirmation_added_value']:+.3f} "
          f"{_interval(row['confirmation_low'], row['confirmation_high'])} on "

@@ -99,10 +99,11 @@ def test_markdown_details_flagged_and_tables_the_rest():
     assert "`ap_2` 0.4, `ap_3` 0.3, `ap_5` 0.2" in text and "ap_7" not in text
     assert "![score by conductor stratum](figures/rank__ap__strata.png)" in text
     assert "log_sha_an__bsd__null.png" not in text        # only flagged pairs are detailed
-    # the flagged pair's card: its added value over the known quantities, with its interval,
-    # on the discovery folds and on the held-out classes
-    assert ("GBM on the known quantities and the features 0.620 − GBM on the known quantities "
-            "0.450 = +0.170 [0.140, 0.200]; p 1e-10 (empirical 0.005)") in text
+    # the flagged pair's card: its added value beyond the best baseline, with its interval,
+    # on the discovery folds and on the held-out families, and the laws it does not read
+    assert ("GBM on what the pair knows and the features 0.620 − Mestre-Nagao 0.410 = +0.170 "
+            "[0.140, 0.200]; p 1e-10 (empirical 0.005)") in text
+    assert "| related laws, not applicable | — |" in text
     assert "added value +0.160 [0.120, 0.200] on 400 curves; BH q 1e-06" in text
     unconfirmed = markdown(pl.DataFrame([finding(confirmation_added_value=None)]),
                            importances(), context(), images)
