@@ -532,8 +532,10 @@ def detectable(se: float | None, fdr: float, pairs: int) -> float | None:
     a lone true effect among nulls must reach), with the standard error ``se`` of the paired
     family bootstrap: (z_{1−fdr/m} + z_{power})·se (e.g. Cohen 1988, ch. 1; the normal
     approximation of the bootstrap distribution). The null, extrapolation and confirmation
-    tests can only raise it, so it is a lower bound of what the search could have found."""
-    if se is None or not np.isfinite(se):
+    tests can only raise it, so it is a lower bound of what the search could have found. None
+    where the bootstrap has no spread: the features are all read by what the pair knows (the
+    parity conjecture reads the root number), so they have nothing to add to detect."""
+    if se is None or not np.isfinite(se) or se <= 0:
         return None
     return float((norm.isf(fdr / pairs) + norm.ppf(POWER)) * se)
 
@@ -585,7 +587,9 @@ def _no_added_value(r: dict) -> tuple[str, str]:
     added = (f"the features add {r['added_value']:+.3f} [{r['added_value_low']:.3f}, "
              f"{r['added_value_high']:.3f}]")
     detectable_text = (f"; could have detected >= {r['detectable_added_value']:.3f}"
-                       if r.get("detectable_added_value") is not None else "")
+                       if r.get("detectable_added_value") is not None else
+                       "; what it knows reads every feature, so they cannot add anything"
+                       if r.get("added_value_se") == 0 else "")
     related_laws = json.loads(r.get("related_laws") or "[]")
     related_text = f"; related, not read here: {', '.join(related_laws)}" if related_laws else ""
     if r["best_baseline"] == "constant" or r["baseline_score"] <= 0:

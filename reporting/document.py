@@ -420,7 +420,7 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
         f"largest conductors, and survives the conductor-bias checks.", "",
         "Verdicts: " + ", ".join(f"{n} {v}" for v, n in sorted(
             counts.iter_rows(), key=lambda r: (verdict_order(r[0]), r[0]))) + ".", "",
-        *headline(findings, context.fdr), ""]
+        *[part for line in headline(findings, context.fdr) for part in (line, "")]]
     sections = [f"Flagged findings ({len(flagged)})", f"All other results ({len(others)})"]
     sections += [line.removeprefix("## ") for part in (bias, known, topology, crosscheck)
                  for line in (part or []) if line.startswith("## ")]
