@@ -32,7 +32,10 @@ def test_dvc_repro_from_scratch_then_noop_then_param_change(pipeline_project):
     # the declared target went through the same engine, into the report
     declared = findings.filter(pl.col("target") == "sha_times_period")
     assert declared["group"].to_list() == ["ap", "bsd", "parity"]
-    assert declared["known_gbm_score"].null_count() == 0
+    # from the root number it knows nothing (no law of Sha or of the period reads it): its
+    # added value is the features' over the constant
+    assert declared["known_gbm_score"].is_null().to_list() == [False, False, True]
+    assert declared["added_value"].null_count() == 0
     assert "sha_times_period" in (repo / "reports/findings.md").read_text()
     assert sorted((repo / "data/gbm_models").iterdir())[0].read_text().startswith("tree")
     verdicts = json.loads((repo / "metrics/findings.json").read_text())["verdicts"]
