@@ -33,10 +33,8 @@ import polars as pl
 from scipy.stats import linregress, norm
 
 from models.findings import ARTEFACT, NOT_REPLICATED, CrossValidated
-from models.scores import PRIMARY, ClassBootstrap, interval
+from models.scores import POWER, PRIMARY, ClassBootstrap, interval, minimum_detectable
 
-#: The power at which a replication states the effect it could detect.
-POWER = 0.9
 #: The coverage of the bootstrap intervals (:func:`models.scores.interval`) the standard error
 #: is read from.
 INTERVAL_LEVEL = 0.95
@@ -141,7 +139,7 @@ def detectable_effect(low: float, high: float, level: float, power: float = POWE
     and c = 0.95: MDE = (1.645 + 1.282) · SE = 0.747 · (high − low). The class bootstrap holds
     the fitted predictions fixed, so SE leaves out the variance of refitting: a lower bound."""
     se = (high - low) / (2 * norm.ppf((1 + INTERVAL_LEVEL) / 2))
-    return float((norm.ppf(1 - level) + norm.ppf(power)) * se)
+    return minimum_detectable(se, level, power)
 
 
 def replication_power(replication: dict, discovery: dict, level: float) -> dict:

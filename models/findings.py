@@ -63,9 +63,9 @@ from scipy.stats import norm
 from statsmodels.stats.multitest import multipletests
 
 from models.gbm import GbmModel, out_of_fold
-from models.laws import estimates_for, null_without, related, uses
+from models.laws import null_without, related_to
 from models.nulls import conductor_strata
-from models.scores import PRIMARY, ClassBootstrap, interval, point_scores
+from models.scores import PRIMARY, ClassBootstrap, interval, minimum_detectable, point_scores
 from models.splits import (class_index, extrapolation_test, first_appearance, grouped_folds,
                            twist_family_index)
 from models.targets import Target
@@ -266,9 +266,9 @@ def _gain(boot: ClassBootstrap, better: np.ndarray, worse: np.ndarray, metric: s
     difference = better_boot - worse_boot
     gain = better_point[metric] - worse_point[metric]
     low, high = interval(difference)
+    se = float(difference.std(ddof=1))
     return {"gain": gain, "low": low, "high": high, "better": better_point[metric],
-            "worse": worse_point[metric], "se": float(difference.std(ddof=1)),
-            "p": float(norm.sf(gain / max(difference.std(ddof=1), 1e-9))),
+            "worse": worse_point[metric], "se": se, "p": float(norm.sf(gain / max(se, 1e-9))),
             "p_empirical": float((1 + np.sum(difference <= 0)) / (1 + len(difference)))}
 
 
@@ -375,8 +375,8 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         "known_inputs": json.dumps(inputs),
         "known_formula": best_law, "known_formula_kind": laws.get(best_law, ""),
         "known_formula_score": law_scores.get(best_law),
-        "related_laws": json.dumps(related_to(target, columns, known, frame.columns,
-                                              settings.withhold)),
+        "related_laws": json.dumps(related_to(target, set(columns) | set(known),
+                                              frame.columns, settings.withhold)),
         "known_gbm_score": scored[KNOWN_GBM][0][metric] if KNOWN_GBM in scored else None,
         "known_plus_features_score": gain["better"], "added_value": gain["gain"],
         "added_value_low": gain["low"], "added_value_high": gain["high"],
@@ -396,7 +396,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         return result
     reference = next(b for b in baselines if b.name == best)
     make_both = lambda: make_gbm(both_inputs, target.task)  # noqa: E731
-    nulls = _null_test(frame, data, target, make, null_model, oof, settings, metric)
+    nulls = _null_test(frame, target, make, null_model, oof, settings, metric)
     result.update(
         nulls, **_confirmation_test(data, confirmation, target, columns, reference, inputs,
                                     make_gbm, families, settings, metric, cache),
@@ -409,14 +409,6 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
 def known_inputs(baselines: list) -> list[str]:
     """The inputs of the pair's GBM on what it knows (:data:`KNOWN_GBM`), or none."""
     return next((list(b.columns) for b in baselines if b.name == KNOWN_GBM), [])
-
-
-def related_to(target: Target, columns: list[str], known: list[str], frame_columns: list[str],
-               withhold: tuple[str, ...]) -> list[str]:
-    """The laws that speak about ``target`` but read more than the pair determines."""
-    return related(uses(target.name, target.sources, target.tree is not None, target.excluded,
-                        list(frame_columns), withhold), set(columns) | set(known),
-                   estimates_for(target.excluded, list(frame_columns), withhold))
 
 
 #: The statistics of the tests that a screened pair (:func:`screened`) skips: null where it was.
@@ -444,11 +436,11 @@ def screened(result: dict, fdr: float) -> bool:
     return above_level(result["p_added"], fdr)
 
 
-def _null_test(frame, data, target, make, null_model, oof, settings, metric) -> dict:
+def _null_test(frame, target, make, null_model, oof, settings, metric) -> dict:
     """The null datasets, on the first fold's split: the model refitted on each and scored on
     the first fold's test families, against the model's own first-fold score (its fold model,
     the same fit). A null dataset keeps the rows of ``frame`` (a null model redraws or moves
-    values, never rows), so its rows are those of ``data``; a permutation may move a missing
+    values, never rows), so its rows are those of ``oof.data``; a permutation may move a missing
     target onto one of them, and such a row sits that dataset out."""
     y, families, folds = oof.y, oof.families, oof.folds
     first = folds == 0
@@ -522,22 +514,19 @@ def _extrapolation_test(target, make, baselines, oof, settings, metric, cache) -
             "extrapolation_effect_high": interval(ex_difference)[1]}
 
 
-#: The power at which a null result states the added value it could have detected.
-POWER = 0.9
-
-
 def detectable(se: float | None, fdr: float, pairs: int) -> float | None:
-    """The smallest added value the added-value test detects with :data:`POWER` power: a
-    one-sided z-test at Benjamini–Hochberg's strictest threshold fdr/m over the m pairs (what
-    a lone true effect among nulls must reach), with the standard error ``se`` of the paired
-    family bootstrap: (z_{1−fdr/m} + z_{power})·se (e.g. Cohen 1988, ch. 1; the normal
-    approximation of the bootstrap distribution). The null, extrapolation and confirmation
-    tests can only raise it, so it is a lower bound of what the search could have found. None
-    where the bootstrap has no spread: the features are all read by what the pair knows (the
-    parity conjecture reads the root number), so they have nothing to add to detect."""
+    """The smallest added value the added-value test detects with
+    :data:`models.scores.POWER` power (:func:`models.scores.minimum_detectable`): a one-sided
+    z-test at Benjamini–Hochberg's strictest threshold fdr/m over the m pairs (what a lone true
+    effect among nulls must reach), with the standard error ``se`` of the paired family
+    bootstrap (the normal approximation of the bootstrap distribution). The null,
+    extrapolation and confirmation tests can only raise it, so it is a lower bound of what the
+    search could have found. None where the bootstrap has no spread: the features are all read
+    by what the pair knows (the parity conjecture reads the root number), so they have nothing
+    to add to detect."""
     if se is None or not np.isfinite(se) or se <= 0:
         return None
-    return float((norm.isf(fdr / pairs) + norm.ppf(POWER)) * se)
+    return minimum_detectable(se, fdr / pairs)
 
 
 def decide(results: list[dict], fdr: float,

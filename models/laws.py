@@ -280,6 +280,27 @@ def estimates_for(excluded, frame_columns: list[str], withhold: tuple[str, ...] 
             for u in uses(target, (), False, excluded, frame_columns, withhold)]
 
 
+def applicable_to(target, determined: set[str], frame_columns: list[str],
+                  withhold: tuple[str, ...] = ()) -> list[Use]:
+    """The uses of the laws that apply to ``target`` (a :class:`models.targets.Target`) for a
+    pair that determines ``determined``, directly or through the estimated quantities."""
+    return applicable(_uses_of(target, frame_columns, withhold), determined,
+                      estimates_for(target.excluded, frame_columns, withhold))
+
+
+def related_to(target, determined: set[str], frame_columns: list[str],
+               withhold: tuple[str, ...] = ()) -> list[str]:
+    """The laws that speak about ``target`` but read more than ``determined``, even through
+    the estimated quantities (:func:`related`)."""
+    return related(_uses_of(target, frame_columns, withhold), determined,
+                   estimates_for(target.excluded, frame_columns, withhold))
+
+
+def _uses_of(target, frame_columns: list[str], withhold: tuple[str, ...]) -> list[Use]:
+    return uses(target.name, target.sources, target.tree is not None, target.excluded,
+                list(frame_columns), withhold)
+
+
 def related(all_uses: list[Use], determined: set[str], estimates: list[Use] = ()) -> list[str]:
     """The laws that speak about the target but read what the group does not determine, even
     through the estimated quantities: named beside the verdict, never deciding it."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import norm
 
 from models.baselines import Task
 
@@ -95,6 +96,18 @@ class ClassBootstrap:
         per_class = self._statistics(np.asarray(prediction))
         point = {k: float(v) for k, v in self._scores(per_class.sum(axis=0)).items()}
         return point, self._scores(self._weights @ per_class)
+
+
+#: The power at which a result that is not significant states the effect it could detect.
+POWER = 0.9
+
+
+def minimum_detectable(se: float, alpha: float, power: float = POWER) -> float:
+    """The smallest true difference a one-sided z-test at level ``alpha`` detects with
+    probability ``power``, for a difference with standard error ``se``:
+    (z_{1−α} + z_{power})·se (Bloom 1995, "Minimum detectable effects", Evaluation Review
+    19(5):547–556; Cohen 1988, ch. 1)."""
+    return float((norm.isf(alpha) + norm.ppf(power)) * se)
 
 
 def interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:

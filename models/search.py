@@ -22,8 +22,7 @@ from models.delaunay import ShaModel
 from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
 from models.findings import KNOWN_GBM, SearchSettings
 from models.known_quantities import known_columns
-from models.laws import (Context, applicable, estimates_for, null_without, produced_by, related,
-                         uses)
+from models.laws import Context, applicable_to, null_without, produced_by
 from models.targets import Target, sql_target, standard_targets
 from arithmetic.traces import primes_up_to
 
@@ -101,14 +100,11 @@ def baselines_for(target: Target, columns: list[str], feature_groups: dict[str, 
     determined = set(columns) | set(known)
     universe = frame_columns or list(dict.fromkeys(
         [c for group in feature_groups.values() for c in group] + list(known)))
-    declared = target.tree is not None
     found: list = [ConstantBaseline(target.task)]
     reads: list[str] = []
-    for use in applicable(uses(target.name, target.sources, declared, target.excluded,
-                               universe, withhold), determined,
-                          estimates_for(target.excluded, universe, withhold)):
+    for use in applicable_to(target, determined, universe, withhold):
         reads += use.reads
-        if declared:
+        if target.tree is not None:
             continue
         if use.through:          # the law through estimates: the searched GBM on their inputs
             predictor = GbmModel(target.task, use.reads, seed, threads=threads,
@@ -123,14 +119,6 @@ def baselines_for(target: Target, columns: list[str], feature_groups: dict[str, 
     if inputs:
         found.append(GbmModel(target.task, inputs, seed, threads=threads, name=KNOWN_GBM, **gbm))
     return found
-
-
-def related_laws(target: Target, columns: list[str], known: list[str],
-                 frame_columns: list[str], withhold: tuple[str, ...] = ()) -> list[str]:
-    """The laws that speak about ``target`` but read what the pair does not determine."""
-    return related(uses(target.name, target.sources, target.tree is not None, target.excluded,
-                        frame_columns, withhold), set(columns) | set(known),
-                   estimates_for(target.excluded, frame_columns, withhold))
 
 
 def null_for(target: Target, *, strata: int, high_rank_rate: float, primes: list[int],

@@ -7,8 +7,8 @@ import pytest
 
 from models.features import KEY_COLUMNS, resolve_groups
 from models.findings import KNOWN_GBM, TARGET, with_target
-from models.laws import LAW_NAMES, LAWS, null_without
-from models.search import baselines_for, pairs, related_laws, search_targets
+from models.laws import LAW_NAMES, LAWS, null_without, related_to
+from models.search import baselines_for, pairs, search_targets
 from pipeline.params import load_params
 from tests.conftest import PROJECT
 
@@ -70,7 +70,7 @@ def test_rank_from_the_conductor_meets_only_the_constant(default_pairs):
                                            pair.known, frame.columns)]
     assert names == ["constant"]
     assert {"parity conjecture", "L-series at s = 1", "Mestre-Nagao"} <= set(
-        related_laws(pair.target, pair.columns, pair.known, frame.columns))
+        related_to(pair.target, set(pair.columns) | set(pair.known), frame.columns))
     [sha] = [p for p in searched if p.target.name == "log_sha_an" and p.group == "parity"]
     assert [b.name for b in baselines_for(sha.target, sha.columns, groups, 1, 1, {}, sha.known,
                                           frame.columns)] == ["constant"]
