@@ -285,6 +285,9 @@ def test_workers_die_with_their_killed_parent(tmp_path, mode):
         processes = descendants(stage.pid)
         workers = set(marks_of(marks, "started").values())
         assert workers <= processes and len(workers) == 2
+        # on a loaded machine a slow job may end before the other worker reaches its own:
+        # what ended before the kill is no job going on after it
+        ended = set(marks_of(marks, "done")) | {0, 1, 2, 3}
         stage.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         stage.wait(timeout=10)
@@ -300,10 +303,10 @@ def test_workers_die_with_their_killed_parent(tmp_path, mode):
             stage.kill()
             stage.wait()
     time.sleep(SLOW)
-    assert set(marks_of(marks, "done")) <= {0, 1, 2, 3}          # no slow job went on
+    assert set(marks_of(marks, "done")) <= ended                 # no slow job went on
     results = [p for p in out.iterdir() if TMP_MARKER not in p.name]
-    assert {p.name for p in results} <= {f"n{n:02d}-k.json" for n in range(4)}
-    assert all(json.loads(p.read_text())["number"] in range(4) for p in results)
+    assert {p.name for p in results} <= {f"n{n:02d}-k.json" for n in ended}
+    assert all(json.loads(p.read_text())["number"] in ended for p in results)
 
 
 # --------------------------------------------- writes the file system refuses: one line each
