@@ -166,21 +166,36 @@ class SatoTateBaseline:
     on Hasse's bound |a_p| <= 2√p and on the congruence forced by rational torsion: for good
     p > 2, E(Q)_tors injects into E(F_p) (Silverman VII.3.1), so #T divides p + 1 − a_p.
 
-    Regression predicts the conditional mean, classification the conditional mode. Rows where
-    p is bad (target = w_p = ±1 in the aplist convention) get the training mean / mode of w_p."""
+    Regression predicts the conditional mean, classification the conditional mode. With
+    ``knows_conductor`` the rows where p is bad (p | N, target = w_p = ±1 in the aplist
+    convention) get the training mean / mode of w_p; without it, the group does not give N
+    (the BSD quantities), so every row is taken good and the conductor is never read."""
     prime: int
     task: Task = "regression"
+    knows_conductor: bool = True
     name: str = "Sato-Tate"
-    words: str = ("the Sato–Tate mean of a_p given Hasse's bound and the congruence "
-                  "#T | p + 1 − a_p")
     _bad_value: float = field(default=0.0, init=False)
+
+    def __post_init__(self):
+        if not self.knows_conductor:
+            self.name = "Sato-Tate, every prime taken good"
+
+    @property
+    def words(self) -> str:
+        bad = ("; at p | N, the training mean of w_p" if self.knows_conductor else
+               "; the conductor unknown, p taken good")
+        return f"the Sato–Tate mean of a_p given Hasse's bound and #T | p + 1 − a_p{bad}"
 
     def applies_to(self, target: str) -> bool:
         return target == ap_column(self.prime)
 
+    def _bad(self, frame: pl.DataFrame) -> np.ndarray:
+        if not self.knows_conductor:
+            return np.zeros(len(frame), dtype=bool)
+        return frame["conductor"].to_numpy() % self.prime == 0
+
     def fit(self, frame: pl.DataFrame, target: str) -> "SatoTateBaseline":
-        bad = frame["conductor"].to_numpy() % self.prime == 0
-        values = frame[target].to_numpy()[bad]
+        values = frame[target].to_numpy()[self._bad(frame)]
         if len(values):
             uniques, counts = np.unique(values, return_counts=True)
             self._bad_value = (uniques[np.argmax(counts)] if self.task == "classification"
@@ -196,8 +211,7 @@ class SatoTateBaseline:
             expected[modulus] = (support[np.argmax(weights)] if self.task == "classification"
                                  else float(weights @ support))
         good_value = np.array([expected[m] for m in moduli])
-        bad = frame["conductor"].to_numpy() % self.prime == 0
-        return np.where(bad, self._bad_value, good_value)
+        return np.where(self._bad(frame), self._bad_value, good_value)
 
 
 @dataclass

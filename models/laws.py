@@ -179,8 +179,11 @@ LAWS: tuple[Law, ...] = (
         (Statement("rank|rank_parity", ("degree", "degree_v2"),
                    _heuristic("Watkins' conjecture")),)),
     Law("Sato-Tate", "Sato–Tate with Hasse's bound and #T | p + 1 − a_p (Silverman VII.3.1)",
-        (Statement(TRACES, ("log_torsion",), lambda c: SatoTateBaseline(
-            int(c.target.removeprefix("ap_")), task=c.task)),)),
+        # the conductor (exp of its log, exactly) says where p is bad and a_p is w_p = ±1
+        (Statement(TRACES, ("log_torsion", "log_conductor"), lambda c: SatoTateBaseline(
+            int(c.target.removeprefix("ap_")), task=c.task)),
+         Statement(TRACES, ("log_torsion",), lambda c: SatoTateBaseline(
+             int(c.target.removeprefix("ap_")), task=c.task, knows_conductor=False)))),
     Law("murmurations", "He–Lee–Oliver–Pozdnyakov 2022",
         (Statement(TRACES, ("root_number", "rank", "log_conductor"),
                    _heuristic("murmurations")),)),

@@ -40,10 +40,10 @@ def statement(row: dict, target: str, group: str) -> str:
                 f"({row['extrapolation_score']:.3f} against {row['extrapolation_baseline']} "
                 f"{row['extrapolation_baseline_score']:.3f}).")
     if verdict == "fails extrapolation":
-        return (f"{target} from {group} beats {baseline} in cross-validation ({_score(row)}) "
-                f"but not {row['extrapolation_baseline']} on the largest conductors "
-                f"({row['extrapolation_score']:.3f} against "
-                f"{row['extrapolation_baseline_score']:.3f}).")
+        return (f"{target} from {group} beats {baseline} in cross-validation ({_score(row)}), "
+                f"by less on the largest conductors ({row['extrapolation_score']:.3f} against "
+                f"{row['extrapolation_baseline']} {row['extrapolation_baseline_score']:.3f}: "
+                f"an added value whose interval reaches 0 and lies below the cross-validated one).")
     if verdict == "not predictable":
         return f"{target} is not predictable from {group}: {_score(row)}."
     if verdict.endswith("null model"):
@@ -101,7 +101,8 @@ VERDICT_KINDS: dict[str, str] = {
     "artefact": "adds value in cross-validation but fails a later check: the largest "
                 "conductors, conductor bias with positive evidence, or a replication that "
                 "could not be tried or was too small to tell",
-    "not predictable": "the features add nothing significant to a constant",
+    "not predictable": "neither the features nor what the pair knows predict it beyond a "
+                       "constant, as far as the run could detect",
     "other": "not confirmed on the held-out twist families, not significant after the "
              "correction for multiple comparisons, or borderline (within numeric noise of a "
              "threshold)",

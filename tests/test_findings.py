@@ -121,12 +121,15 @@ def test_pure_noise_is_not_flagged(setup):
     assert all(r["verdict"] == "not predictable" for r in decided), [r["reason"] for r in decided]
 
 
-BASE = {"extrapolation_effect_low": 0.1, "extrapolation_baseline": "constant",
+BASE = {"extrapolation_effect_low": 0.1, "extrapolation_effect_high": 0.3,
+        "extrapolation_score": 0.3, "extrapolation_baseline_score": 0.1,
+        "extrapolation_baseline": "constant",
         "best_baseline": KNOWN_GBM, "best_baseline_kind": "", "null_model": "permutation",
         "score_low": 0.2, "score_high": 0.4, "p_baseline": 0.001, "p_null": 0.001, "metric": "mcc",
-        "baseline_score": 0.1, "score": 0.3, "null_quantile": 0.0, "score_first_fold": 0.3,
+        "baseline_score": 0.1, "baseline_low": 0.05, "baseline_high": 0.15, "score": 0.3, "null_quantile": 0.0, "score_first_fold": 0.3,
         "added_value_se": 0.05, "related_laws": "[]",
         "added_value": 0.2, "added_value_low": 0.1, "added_value_high": 0.3, "p_added": 0.001,
+        "p_added_empirical": 1 / 201, "p_confirmation_empirical": 1 / 201,
         "known_gbm_score": 0.1, "known_formula": None, "known_formula_score": None,
         "confirmation_added_value": 0.2, "confirmation_low": 0.1, "confirmation_high": 0.3,
         "p_confirmation": 0.001, "null_level": 0.95}
@@ -167,8 +170,16 @@ def test_decide_applies_benjamini_hochberg():
     results = decide([{**BASE, "p_value": p} for p in (0.01, 0.02, 0.03, 0.5)], fdr=0.05)
     assert [r["q_value"] for r in results] == pytest.approx([0.04, 0.04, 0.04, 0.5])
     assert [r["verdict"] for r in results] == ["flagged"] * 3 + ["not significant after correction"]
-    failing = decide([{**BASE, "p_value": 0.001, "extrapolation_effect_low": -0.01}], 0.05)
+    # the largest conductors fail a pair with evidence: their interval reaches 0 and lies
+    # below the added value of cross-validation (0.2); shown above 0, or too wide to tell, passes
+    failing = decide([{**BASE, "p_value": 0.001, "extrapolation_effect_low": -0.05,
+                       "extrapolation_effect_high": 0.15}], 0.05)
     assert failing[0]["verdict"] == "fails extrapolation"
+    assert "below the +0.200 of cross-validation" in failing[0]["reason"]
+    for low, high in ((-0.05, 0.25), (0.02, 0.15)):
+        passing = decide([{**BASE, "p_value": 0.001, "extrapolation_effect_low": low,
+                           "extrapolation_effect_high": high}], 0.05)
+        assert passing[0]["verdict"] == "flagged"
     named = [{**BASE, "p_value": 0.001, "target": t, "group": "ap"} for t in ("rank", "torsion")]
     rejected = ("conductor-bias artefact", "holds only in the low conductor strata")
     biased = decide(named, 0.05, {("rank", "ap"): rejected,
@@ -179,16 +190,16 @@ def test_decide_applies_benjamini_hochberg():
 
 def test_candidates_are_confirmed_on_held_out_classes():
     """Benjamini-Hochberg over the candidates' confirmation p-values: 0.01, 0.02, 0.04 beside
-    0.001 give q 0.02, 0.0267, 0.04; a candidate whose held-out gain reaches 0 is not
-    confirmed, whatever its p."""
+    0.001 give q 0.02, 0.0267, 0.04; a candidate whose held-out resamples fall to 0 more
+    often than the level allows is not confirmed, whatever its parametric p."""
     results = decide([{**BASE, "p_value": 0.001, "p_confirmation": p} for p in (0.01, 0.02, 0.04)]
-                     + [{**BASE, "p_value": 0.001, "confirmation_low": -0.05}], 0.05)
+                     + [{**BASE, "p_value": 0.001, "p_confirmation_empirical": 12 / 201}], 0.05)
     assert [r["q_confirmation"] for r in results[:3]] == pytest.approx([0.02, 0.08 / 3, 0.04])
     assert [r["verdict"] for r in results] == ["flagged"] * 3 + ["not confirmed"]
 
 
 def test_the_known_quantities_explain_a_pair_without_added_value():
-    [result] = decide([{**BASE, "p_value": 0.001, "added_value_low": -0.01}], 0.05)
+    [result] = decide([{**BASE, "p_value": 0.001, "p_added_empirical": 0.2}], 0.05)
     assert result["verdict"] == "explained by known quantities"
     [law] = decide([{**BASE, "p_value": 0.3, "p_added": 0.3, "best_baseline":
                      "Tate's algorithm", "best_baseline_kind": "Tate's algorithm",
@@ -201,7 +212,7 @@ def test_the_known_quantities_explain_a_pair_without_added_value():
 
 
 def test_a_verdict_within_numeric_noise_is_borderline():
-    [result] = decide([{**BASE, "p_value": 0.001, "added_value_low": 1e-9}], 0.05)
+    [result] = decide([{**BASE, "p_value": 0.001, "p_added": 0.05 * (1 + 1e-9)}], 0.05)
     assert result["verdict"] == "borderline" and "explained by known quantities" in result["reason"]
 
 

@@ -111,6 +111,7 @@ def test_features_that_add_nothing_to_a_constant_are_not_predictable():
            "best_baseline": "constant", "best_baseline_kind": "", "baseline_score": 0.0,
            "score": 0.0, "p_value": 1.0, "added_value": 0.0, "added_value_low": -0.01,
            "added_value_high": 0.01, "added_value_se": 0.01, "p_added": 0.5,
+           "p_added_empirical": 0.5, "baseline_low": 0.0, "baseline_high": 0.0,
            "known_formula": None, "related_laws": "[]"}
     [result] = decide([row], 0.05)
     assert result["verdict"] == "not predictable", result["reason"]
@@ -205,7 +206,7 @@ def test_an_exact_local_quantity_is_explained(engine):
     [result] = decide([run(engine, target, ["weierstrass"], frame, screen=False)], SETTINGS.fdr)
     assert result["verdict"] != FLAGGED and result["verdict"].startswith("explained by"), result
     assert result["known_formula"] is None or result["known_gbm_score"] > 0.95
-    assert result["added_value_low"] <= 0 or result["p_added"] > SETTINGS.fdr
+    assert result["p_added_empirical"] > SETTINGS.fdr or result["p_added"] > SETTINGS.fdr
 
 
 def test_a_planted_signal_outside_the_known_quantities_is_flagged(engine):
