@@ -43,8 +43,8 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from scipy.stats import binomtest  # noqa: E402
 
-from models.findings import FAMILY, decide, evaluate, with_families  # noqa: E402
-from models.search import pair_tools, pairs, search_settings  # noqa: E402
+from models.findings import FAMILY, with_families  # noqa: E402
+from models.search import evaluate_alone  # noqa: E402
 from models.targets import Target  # noqa: E402
 from pipeline.frames import search_frame  # noqa: E402
 from pipeline.params import load_params  # noqa: E402
@@ -74,19 +74,15 @@ def planted(frame: pl.DataFrame, group: str, share: float, seed: int,
 
 def run(params, frame, groups, group: str, task: str, share: float, seed: int,
         gbm: dict | None = None) -> dict:
-    """One planted pair, evaluated with every test and decided on its own; ``gbm``: settings
-    that replace those of ``params.search.gbm``."""
+    """One planted pair, evaluated with every test and decided on its own
+    (:func:`models.search.evaluate_alone`); ``gbm``: settings that replace
+    ``params.search.gbm``."""
     search = params.search
     if gbm:
         search = search.model_copy(update={"gbm": search.gbm.model_copy(update=gbm)})
     target = Target("planted", task, pl.col("planted"), (), ("planted",))
-    data = planted(frame, group, share, seed, task)
-    [pair] = pairs({"planted": target}, {group: search.groups[group]}, groups, data.columns)
-    make_gbm, baselines, null = pair_tools(pair, groups, search, params.nulls,
-                                           params.features, search.workers * search.threads, None)
-    result = evaluate(data, target, group, pair.columns, make_gbm, baselines, null,
-                      search_settings(search), pair.known, screen=False)
-    return decide([result], search.fdr)[0]
+    return evaluate_alone(planted(frame, group, share, seed, task), target, group, groups,
+                          search, params.nulls, params.features, search.workers * search.threads)
 
 
 def main() -> None:

@@ -25,7 +25,8 @@ BUILT_BY = {"curves": "ingest", "bsd": "bsd", "bsd_metrics": "bsd", "features": 
             "stein_watkins": "stein_watkins", "bias": "bias", "bias_distributions": "bias",
             "bias_metrics": "bias", "bias_figures": "bias", "murmurations": "murmurations",
             "murmurations_metrics": "murmurations", "murmurations_figures": "murmurations",
-            "bsd_ratio_fits": "murmurations"}
+            "bsd_ratio_fits": "murmurations", "controls": "controls",
+            "controls_metrics": "controls"}
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)

@@ -33,7 +33,7 @@ from typing import Callable
 from models.baselines import (BsdIdentityBaseline, LocalRootNumberBaseline, MestreNagaoBaseline,
                               ParityBaseline, SatoTateBaseline, TorsionCongruenceBaseline)
 from models.gbm import GbmModel
-from models.known_quantities import FORMULAS, exact_trace
+from models.known_quantities import FORMULAS, LOCAL, exact_trace
 
 #: The a-invariants: what "from the equation" reads.
 EQUATION = ("a1", "a2", "a3", "a4", "a6")
@@ -103,9 +103,12 @@ def _point_count(c: Context):
 
 
 LAWS: tuple[Law, ...] = (
+    # the algorithm's outputs at each bad p: the Kodaira symbol, the reduction type and w_p,
+    # and c_p, with what is computed from c_p (the BSD formula's Sha at rank 0 and regulator
+    # at rank 1); the conductor it shares with Ogg's formula
     Law("Tate's algorithm", "Silverman, Advanced Topics IV.9; Cremona, Algorithms §3.2",
         (Statement("log_tamagawa_product", EQUATION, _formula("Tate's algorithm")),),
-        ("log_tamagawa_product",)),
+        ("log_tamagawa_product", *LOCAL, "bsd_log_sha_rank0", "bsd_log_regulator_rank1")),
     Law("torsion subgroup", "Cremona, Algorithms §3.3 (Nagell–Lutz, division polynomials)",
         (Statement("torsion", EQUATION, _formula("torsion subgroup")),),
         ("log_torsion", "torsion_noncyclic")),

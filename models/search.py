@@ -20,7 +20,7 @@ from models.baselines import ConstantBaseline
 from models.gbm import GbmModel
 from models.delaunay import ShaModel
 from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
-from models.findings import KNOWN_GBM, SearchSettings
+from models.findings import KNOWN_GBM, SearchSettings, decide, evaluate
 from models.known_quantities import known_columns
 from models.laws import Context, applicable_to, null_without, produced_by
 from models.targets import Target, sql_target, standard_targets
@@ -200,3 +200,21 @@ def pair_tools(pair: Pair, feature_groups: dict[str, list[str]], search, nulls, 
                     bounds=features.mestre_nagao_bounds, sha_model=sha_model,
                     withhold=withhold)
     return make_gbm, baselines, null
+
+
+def evaluate_alone(frame: pl.DataFrame, target: Target, group: str,
+                   feature_groups: dict[str, list[str]], search, nulls, features, threads: int,
+                   sha_model: Callable[[], ShaModel] | None = None) -> dict:
+    """One (target, search group) evaluated as the train stage evaluates a pair (its group's
+    known quantities, the laws not in ``search.withhold`` that apply, its null model), with
+    every test run, and decided on its own: Benjamini–Hochberg over one test is the raw level,
+    and the bias checks, which need the reference samples, are not part of it. What a positive
+    control or a planted signal needs."""
+    withhold = tuple(search.withhold)
+    [pair] = pairs({target.name: target}, {group: search.groups[group]}, feature_groups,
+                   frame.columns, withhold)
+    make_gbm, baselines, null = pair_tools(pair, feature_groups, search, nulls, features,
+                                           threads, sha_model or sha_model_factory(nulls))
+    result = evaluate(frame, target, group, pair.columns, make_gbm, baselines, null,
+                      search_settings(search), pair.known, screen=False)
+    return decide([result], search.fdr)[0]

@@ -25,8 +25,8 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from models.bias import (artefact_reason, distributions, importance_weights,
-                         not_replicated_reason, replicable, replication_power, stratum_trend,
-                         weighted_margin)
+                         not_replicated_reason, replicable, replication_power,
+                         same_size_subsample, stratum_trend, weighted_margin)
 from models.features import model_frame
 from models.findings import FLAGGED, cross_validated, decide, evaluate
 from models.search import (pair_tools, pairs, search_settings, search_targets,
@@ -59,20 +59,29 @@ REPLICATION_COLUMNS = ("effect_low", "effect_high", "effect_detectable", "added_
                        "added_value_high", "added_value_detectable")
 
 
-def replicate(finding: dict, sample: str, frame: pl.DataFrame, params: Params,
-              search: tuple) -> dict:
+def replicate(finding: dict, sample: str, frame: pl.DataFrame, cremona: pl.DataFrame,
+              params: Params, search: tuple) -> dict:
     """One replication record: the search refitted on a reference sample where it can be tried,
-    with its intervals and what it could detect (:func:`models.bias.replication_power`)."""
+    with its intervals and what it could detect (:func:`models.bias.replication_power`), held
+    against the same search on Cremona curves of the sample's size
+    (:func:`models.bias.same_size_subsample`)."""
     pair, columns, make_gbm, baselines, null = search
     tried, why = replicable(frame, pair.target.expression, columns, params.bias.minimum_curves,
                             params.bias.minimum_coverage, pair.known)
     entry = {"sample": sample, "tried": tried, "why_not": why, **dict.fromkeys(REPLICATED)}
+    cremona_at_size = finding
     if tried:
-        result = evaluate(frame, pair.target, finding["group"], columns, make_gbm, baselines,
-                          null, search_settings(params.search, params.bias.null_datasets),
-                          pair.known)
+        def searched(data: pl.DataFrame) -> dict:
+            return evaluate(data, pair.target, finding["group"], columns, make_gbm, baselines,
+                            null, search_settings(params.search, params.bias.null_datasets),
+                            pair.known)
+
+        result = searched(frame)
         entry.update({key: result[key] for key in REPLICATED})
-    return {**entry, **replication_power(entry, finding, params.search.fdr)}
+        same = searched(same_size_subsample(cremona, len(frame), params.bias.seed))
+        cremona_at_size = {**{key: same[key] for key in REPLICATED if key.startswith(
+            ("effect", "added_value"))}, "discovery_curves": same["curves"]}
+    return {**entry, **replication_power(entry, cremona_at_size, params.search.fdr)}
 
 
 def replication_columns(replications: list[dict]) -> dict:
@@ -98,7 +107,7 @@ def check_pair(finding: dict, frames: dict[str, pl.DataFrame], weights: np.ndarr
                                params.bias.bootstrap, params.bias.seed)
     trend = stratum_trend(finding["strata"], params.bias.low_strata_share)
     search = (pair, columns, make_gbm, baselines, null)
-    replications = [replicate(finding, sample, frames[sample], params, search)
+    replications = [replicate(finding, sample, frames[sample], frames["Cremona"], params, search)
                     for sample in SAMPLES]
     checked = (trend, weighted, replications, params.search.fdr, finding["effect"])
     return {"target": finding["target"], "group": finding["group"], "metric": finding["metric"],

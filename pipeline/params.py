@@ -89,6 +89,8 @@ class Paths(_Section):
     findings: Path
     findings_metrics: Path
     findings_plot: Path
+    controls: Path
+    controls_metrics: Path
     report_markdown: Path
     report_html: Path
     report_json: Path
@@ -459,6 +461,17 @@ class Report(_Section):
     workers: int = Field(ge=1, le=256, description="processes drawing the pairs' figures")
 
 
+class Control(_Section):
+    """A positive control: a pair that the law ``law`` answers exactly (pipeline/controls.py)."""
+    target: str = Field(min_length=1, description="a built-in target or a custom_targets name")
+    group: str = Field(min_length=1, description="a search.groups name")
+    law: str = Field(min_length=1, description="the law of models.laws withheld")
+
+
+class Controls(_Section):
+    pairs: list[Control] = Field(min_length=1, description="the positive controls")
+
+
 class Dashboard(_Section):
     page_size: int = Field(ge=1, le=10_000, description="rows per page of the curve browser")
     sample: int = Field(ge=100, description="curves in the seeded sample of the plots")
@@ -481,6 +494,7 @@ class Params(_Section):
     murmurations: Murmurations
     crosscheck: Crosscheck
     report: Report
+    controls: Controls
     dashboard: Dashboard
 
     @model_validator(mode="after")
@@ -503,6 +517,19 @@ class Params(_Section):
                                  f"{', '.join(map(repr, unknown))} in the curve tables (bsd and "
                                  f"invariants: {', '.join(TABLE_COLUMNS)}, z1, z2, ...; or a "
                                  "features.groups column)")
+        from models.laws import LAW_NAMES
+        for index, control in enumerate(self.controls.pairs):
+            where = f"controls.pairs[{index}]"
+            if control.group not in self.search.groups:
+                raise ValueError(f"{where}.group: {control.group!r} is not a search.groups name "
+                                 f"({', '.join(self.search.groups)})")
+            if control.law not in LAW_NAMES:
+                raise ValueError(f"{where}.law: {control.law!r} is not a law of models.laws "
+                                 f"({', '.join(LAW_NAMES)})")
+            if control.target not in TARGET_NAMES and control.target not in \
+                    self.search.custom_targets:
+                raise ValueError(f"{where}.target: {control.target!r} is neither a built-in "
+                                 f"target ({', '.join(TARGET_NAMES)}) nor a custom_targets name")
         if self.topology.ap_primes_max > self.features.primes_max:
             raise ValueError(f"topology.ap_primes_max ({self.topology.ap_primes_max}) must be "
                              f"<= features.primes_max ({self.features.primes_max})")

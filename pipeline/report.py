@@ -23,7 +23,7 @@ from pipeline.inputs import require_inputs
 from pipeline.params import PARAMS_FILE, Executor, Params, ParamsError, load_params
 from pipeline.runner import Job, run_jobs
 from pipeline.stage import run_stage
-from reporting.document import (Context, bias_section, crosscheck_section,
+from reporting.document import (Context, bias_section, controls_section, crosscheck_section,
                                 known_phenomena_section, markdown, pair_figures, to_html,
                                 topology_section)
 from reporting.figures import distribution_file
@@ -108,7 +108,7 @@ def main() -> None:
                    "invariants_metrics",
                    "bias_distributions", "bias_figures", "bias_metrics", "murmurations",
                    "murmurations_metrics", "murmurations_figures", "bsd_ratio_fits",
-                   "importances", "topology", "topology_figures", "bsd")
+                   "importances", "topology", "topology_figures", "bsd", "controls")
     paths = params.paths
     findings = pl.read_parquet(paths.findings)
     ctx = context(params, pl.read_parquet(paths.bsd, columns=["isogeny_class", "conductor"]))
@@ -132,7 +132,9 @@ def main() -> None:
                       for name in ("invariants_metrics", "murmurations_metrics")}))
     crosscheck = crosscheck_section(pl.read_parquet(paths.crosscheck),
                                     json.loads(Path(paths.crosscheck_metrics).read_text()))
-    text = markdown(findings, importances, ctx, images, topology, bias, known, crosscheck)
+    controls = controls_section(pl.read_parquet(paths.controls))
+    text = markdown(findings, importances, ctx, images, topology, bias, known, crosscheck,
+                    controls)
     embedded = {f"{ctx.figures}/{name}": png for name, png in images.items()}
     embedded |= {f"{ctx.topology_figures}/{d.name}": d.read_bytes() for d in diagrams}
     embedded |= {f"{ctx.bias_figures}/{name}": (Path(paths.bias_figures) / name).read_bytes()

@@ -390,14 +390,45 @@ def crosscheck_section(mismatches: pl.DataFrame, metrics: dict, shown: int = 20)
     return lines
 
 
+CONTROLS_HEADING = "Would this engine have found what we know?"
+
+
+def controls_section(controls: pl.DataFrame) -> list[str]:
+    """The positive controls (pipeline/controls.py): each pair with its law in force (the
+    search's verdict) and withheld (evaluated alone, every test run, no bias checks)."""
+    found = int(controls["found"].sum())
+    lines = [f"## {CONTROLS_HEADING}", "",
+             "Each pair below is answered exactly by a law of known mathematics. In the search "
+             "the law is a baseline, so the pair must be explained by it; searched again with "
+             "the law withheld (`search.withhold`: the law leaves the baselines, what its "
+             "algorithm computes leaves the known quantities, a null model built on it goes "
+             "too), the engine must find it. Each withheld run is decided on its own, every "
+             "test run, without the bias checks. "
+             f"**The engine found {found} of {len(controls)}.**", ""]
+    lines += _table(["pair", "law", "with the law (the search)", "law withheld",
+                     "added value without it [95%]"],
+                    [[f"{r['target']} ~ {r['group']}", r["law"], r["verdict_with_law"],
+                      f"**{r['verdict']}**" if r["found"] else r["verdict"],
+                      f"{r['added_value']:+.3f} "
+                      f"{_interval(r['added_value_low'], r['added_value_high'])} "
+                      f"({METRIC_WORDS.get(r['metric'], r['metric'])})"]
+                     for r in controls.iter_rows(named=True)])
+    missed = controls.filter(~pl.col("found"))
+    for r in missed.iter_rows(named=True):
+        lines += [f"Not found without {r['law']}: {r['target']} ~ {r['group']} is "
+                  f"{r['verdict']} ({r['reason']}).", ""]
+    return lines
+
+
 def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context,
              images: dict[str, bytes], topology: list[str] | None = None,
              bias: list[str] | None = None, known: list[str] | None = None,
-             crosscheck: list[str] | None = None) -> str:
+             crosscheck: list[str] | None = None, controls: list[str] | None = None) -> str:
     """The report in Markdown; ``images`` (figures by file name, in ``context.figures``) gets
     the overview figure, and the flagged pairs' figures are shown from it; ``topology`` and
     ``bias`` are the lines of :func:`topology_section` and :func:`bias_section`, ``known`` of
-    :func:`known_phenomena_section`, ``crosscheck`` of :func:`crosscheck_section`."""
+    :func:`known_phenomena_section`, ``crosscheck`` of :func:`crosscheck_section`,
+    ``controls`` of :func:`controls_section`."""
     images["overview.png"] = figures.score_overview(findings)
     coverage = context.coverage
     counts = findings["verdict"].value_counts(sort=True)
@@ -423,7 +454,8 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
             counts.iter_rows(), key=lambda r: (verdict_order(r[0]), r[0]))) + ".", "",
         *[part for line in headline(findings, context.fdr) for part in (line, "")]]
     sections = [f"Flagged findings ({len(flagged)})", f"All other results ({len(others)})"]
-    sections += [line.removeprefix("## ") for part in (bias, known, topology, crosscheck)
+    sections += [line.removeprefix("## ") for part in (controls, bias, known, topology,
+                                                        crosscheck)
                  for line in (part or []) if line.startswith("## ")]
     sections += ["Glossary", "Provenance"]
     lines += ["**Contents**: " + " · ".join(f"[{h}](#{anchor(h)})" for h in sections), ""]
@@ -447,6 +479,7 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
     lines += _table([label for _, label, _ in shown], [
         [METRIC_WORDS.get(r[c], r[c]) if c == "metric" else cell_text(r[c], kind)
          for c, _, kind in shown] for r in others.iter_rows(named=True)])
+    lines += controls or []
     lines += bias or []
     lines += known or []
     lines += topology or []

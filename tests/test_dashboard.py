@@ -94,6 +94,15 @@ def test_overview_shows_the_cross_check(in_project):
                for frame in test.dataframe)
 
 
+def test_overview_shows_the_positive_controls(in_project):
+    test = page("overview")
+    text = " ".join(m.value for m in test.markdown)
+    assert "it found 2 of 2" in text or "it found 1 of 2" in text, text
+    [frame] = [f.value for f in test.dataframe if "law withheld" in f.value.columns]
+    assert list(frame["law"]) == ["parity conjecture", "BSD formula"]
+    assert frame["law withheld"][0] == "flagged"
+
+
 def test_curve_filters_change_the_result(in_project):
     test = page("curves")
     everything = test.caption[0].value

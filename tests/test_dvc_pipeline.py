@@ -14,7 +14,8 @@ from tests.conftest import run
 def test_dvc_repro_from_scratch_then_noop_then_param_change(pipeline_project):
     repo, params, first = pipeline_project
     stages = ("ingest", "bsd", "invariants", "features", "train", "height_sample",
-              "stein_watkins", "bias", "findings", "topology", "murmurations", "report")
+              "stein_watkins", "bias", "findings", "controls", "topology", "murmurations",
+              "report")
     assert all(f"Running stage '{stage}'" in first for stage in stages)
     bsd = pl.read_parquet(repo / "data/bsd.parquet")
     curves = pl.read_parquet(repo / "data/curves.parquet")
@@ -37,6 +38,13 @@ def test_dvc_repro_from_scratch_then_noop_then_param_change(pipeline_project):
     assert declared["known_gbm_score"].is_null().to_list() == [False, False, True]
     assert declared["added_value"].null_count() == 0
     assert "sha_times_period" in (repo / "reports/findings.md").read_text()
+    # the positive controls: explained with their law, the parity conjecture found without it
+    controls = pl.read_parquet(repo / "data/controls.parquet")
+    assert controls["law"].to_list() == ["parity conjecture", "BSD formula"]
+    assert controls["verdict_with_law"][0] == "explained by parity conjecture"
+    assert controls["found"][0] and controls["verdict"][0] == "flagged"
+    assert "## Would this engine have found what we know?" in (
+        repo / "reports/findings.md").read_text()
     assert sorted((repo / "data/gbm_models").iterdir())[0].read_text().startswith("tree")
     verdicts = json.loads((repo / "metrics/findings.json").read_text())["verdicts"]
     assert sum(verdicts.values()) == 15

@@ -302,3 +302,22 @@ def test_figures_drawn_in_worker_processes_equal_the_serial_ones():
                                 # rank pairs have importances
     assert rendered_figures(rows, weights, 3, workers=2) == serial
     assert rendered_figures(rows, weights, 3, workers=1) == serial
+
+
+def test_the_controls_section_says_what_the_engine_found():
+    from reporting.document import controls_section
+    controls = pl.DataFrame([
+        {"target": "rank_parity", "group": "parity", "law": "parity conjecture",
+         "verdict_with_law": "explained by parity conjecture", "reason_with_law": "",
+         "verdict": "flagged", "reason": "adds +1.000", "found": True, "added_value": 1.0,
+         "added_value_low": 1.0, "added_value_high": 1.0, "metric": "mcc", "seconds": 2.0},
+        {"target": "log_tamagawa_product", "group": "weierstrass", "law": "Tate's algorithm",
+         "verdict_with_law": "explained by Tate's algorithm", "reason_with_law": "",
+         "verdict": "explained by known quantities", "reason": "Ogg's formula reads the rest",
+         "found": False, "added_value": -0.0, "added_value_low": -0.001,
+         "added_value_high": 0.0, "metric": "r2", "seconds": 19.0}])
+    text = "\n".join(controls_section(controls))
+    assert "## Would this engine have found what we know?" in text
+    assert "**The engine found 1 of 2.**" in text and "| **flagged** |" in text
+    assert ("Not found without Tate's algorithm: log_tamagawa_product ~ weierstrass is "
+            "explained by known quantities (Ogg's formula reads the rest).") in text

@@ -56,6 +56,21 @@ else:
         st.markdown("**No flagged finding.** The [Findings](findings) page shows every pair "
                     "and why it was not flagged.")
 
+st.subheader("Would this engine have found what we know?")
+controls = data.optional_json("controls_metrics")
+if controls is None:
+    st.info("No positive controls yet: `dvc repro controls` searches each pair of "
+            "`controls.pairs` again with its law withheld.")
+else:
+    st.markdown(f"Each pair is answered exactly by a law. With the law withheld "
+                f"(`search.withhold`) the engine must find it: **it found {controls['found']} of "
+                f"{controls['controls']}.**")
+    st.dataframe(pl.DataFrame([{"pair": pair, "law": entry["law"],
+                                "with the law": entry["with_law"],
+                                "law withheld": entry["withheld"],
+                                "added value": entry["added_value"]}
+                               for pair, entry in controls["pairs"].items()]), hide_index=True)
+
 st.subheader("Cross-check against the source")
 check = data.optional_json("crosscheck_metrics")
 if check is None:
