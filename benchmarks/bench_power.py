@@ -127,6 +127,11 @@ def main() -> None:
     for (group, task), part in signal.group_by("group", "task", maintain_order=True):
         rate = part.group_by("share").agg((pl.col("verdict") == "flagged").mean()).sort("share")
         axis.plot(rate["share"], rate["verdict"], marker="o", label=f"{task} ~ {group}")
+    noise = table.filter(pl.col("share") == 0)
+    if len(noise):
+        false = int((noise["verdict"] == "flagged").sum())
+        axis.set_title(f"pure noise flagged {false}/{len(noise)}; {len(frame):,} curves",
+                       fontsize=9)
     axis.set_xscale("log")
     axis.set_xlabel("true R² of the planted signal")
     axis.set_ylabel("share flagged")

@@ -223,16 +223,30 @@ def _power_text(r: dict, name: str) -> str:
             f"{r[f'discovery_{name}']:.2f} (replicated {_replicated_text(r, name)})")
 
 
+def unknown_features(sample: pl.DataFrame, reference: pl.DataFrame,
+                     columns: list[str]) -> list[str]:
+    """The features null on every curve of ``sample`` but not of ``reference`` (the invariants
+    stage's numbers exist for the Cremona curves only)."""
+    return [c for c in columns if c in sample.columns and sample[c].null_count() == len(sample)
+            and reference[c].null_count() < len(reference)]
+
+
 def replication_check(r: dict, level: float) -> tuple[str, str]:
     """(verdict, reason) of one replication, ("", "") if it replicates. A failed replication is
     an artefact only where an interval lies below the discovery's value (evidence at any
-    power); otherwise it could not tell, and says what it could have detected."""
+    power) and the sample knows the features the search used (``features_unknown``);
+    otherwise it could not tell, and says what it could have detected."""
     if not r["tried"]:
         return NOT_REPLICATED, f"could not be tried on the {r['sample']} sample ({r['why_not']})"
     if _replicates(r, level):
         return "", ""
     scores = (f"{r['score']:.3f} against {r['best_baseline']} {r['baseline_score']:.3f}, "
               f"p = {r['p_value']:.2g}")
+    unknown = r.get("features_unknown") or []
+    if unknown:         # the model there lacks what it used on Cremona: a failure says nothing
+        return NOT_REPLICATED, (f"{r['sample']}: not significant there ({scores}), but "
+                                f"{len(unknown)} of its features are unknown on every curve of "
+                                f"that sample ({', '.join(unknown[:5])}), so it cannot tell")
     below = [n for n in DIFFERENCES if _below(r, n)]
     if below:
         return ARTEFACT, (f"does not replicate on the {r['sample']} sample ({scores}): its "

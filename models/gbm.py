@@ -25,6 +25,9 @@ from models.splits import validation_rows
 
 #: Significant digits of every input value a model sees (:meth:`GbmModel._matrix`).
 SIGNIFICANT_DIGITS = 10
+#: The largest share of the fitted rows a leaf may be required to hold
+#: (:meth:`GbmModel.leaf_minimum`).
+LEAF_SHARE_MAX = 0.05
 
 
 @dataclass
@@ -65,7 +68,13 @@ class GbmModel:
         return frame.select(pl.col(c).cast(pl.Float64).round_sig_figs(SIGNIFICANT_DIGITS)
                             for c in self.columns).to_numpy()
 
-    def _estimator(self):
+    def leaf_minimum(self, rows: int) -> int:
+        """``min_child_samples``, at most a :data:`LEAF_SHARE_MAX` share of the ``rows`` fitted:
+        leaves of 400 curves regularise a search on 45,000 weak-signal rows, and would leave a
+        run on a few hundred curves no split at all."""
+        return max(1, min(self.min_child_samples, int(rows * LEAF_SHARE_MAX)))
+
+    def _estimator(self, rows: int):
         classify = self.task == "classification"
         if self.client is None:
             kind = lightgbm.LGBMClassifier if classify else lightgbm.LGBMRegressor
@@ -74,7 +83,7 @@ class GbmModel:
             kind = lightgbm.DaskLGBMClassifier if classify else lightgbm.DaskLGBMRegressor
             extra = {"client": self.client}
         return kind(n_estimators=self.n_estimators, learning_rate=self.learning_rate,
-                    num_leaves=self.num_leaves, min_child_samples=self.min_child_samples,
+                    num_leaves=self.num_leaves, min_child_samples=self.leaf_minimum(rows),
                     random_state=self.seed, deterministic=True, force_row_wise=True,
                     verbose=-1, **extra)
 
@@ -104,7 +113,7 @@ class GbmModel:
             # orders (1..16) as class indices: wrong losses, and from labels beyond the class
             # count, rounds that changed from run to run.
             self.classes_, y = np.unique(y, return_inverse=True)
-        self._model = self._estimator()
+        self._model = self._estimator(len(y))
         if self.client is not None:
             if self.early_stopping_rounds:
                 raise ValueError("lightgbm.dask has no early stopping: give a fixed number of "

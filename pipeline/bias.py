@@ -15,6 +15,7 @@ replicated``.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -22,19 +23,20 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
-from tqdm import tqdm
 
 from models.bias import (artefact_reason, distributions, importance_weights,
                          not_replicated_reason, replicable, replication_power,
-                         same_size_subsample, stratum_trend, weighted_margin)
+                         same_size_subsample, stratum_trend, unknown_features, weighted_margin)
 from models.features import model_frame
 from models.findings import FLAGGED, cross_validated, decide, evaluate
 from models.search import (pair_tools, pairs, search_settings, search_targets,
                            sha_model_factory)
 from pipeline.atomic import write_directory, write_json, write_parquet
+from pipeline.code_digest import code_digest, source_digest
 from pipeline.frames import search_frame
 from pipeline.inputs import require_inputs
 from pipeline.params import ParamsError, Params, load_params
+from pipeline.runner import Job, run_jobs
 from pipeline.stage import run_stage
 from reporting.figures import distribution_file, sample_distribution
 
@@ -68,7 +70,8 @@ def replicate(finding: dict, sample: str, frame: pl.DataFrame, cremona: pl.DataF
     pair, columns, make_gbm, baselines, null = search
     tried, why = replicable(frame, pair.target.expression, columns, params.bias.minimum_curves,
                             params.bias.minimum_coverage, pair.known)
-    entry = {"sample": sample, "tried": tried, "why_not": why, **dict.fromkeys(REPLICATED)}
+    entry = {"sample": sample, "tried": tried, "why_not": why, **dict.fromkeys(REPLICATED),
+             "features_unknown": unknown_features(frame, cremona, columns) if tried else []}
     cremona_at_size = finding
     if tried:
         def searched(data: pl.DataFrame) -> dict:
@@ -142,6 +145,45 @@ def figures(table: pl.DataFrame) -> dict[str, bytes]:
             for q in table["quantity"].unique(maintain_order=True).to_list()}
 
 
+_state: dict = {}
+
+
+def start_worker(params: Params) -> None:
+    """Load the three samples, the weights and the pairs once per worker process, with the
+    thread pools of train's workers (pipeline/train.py)."""
+    threadpool_limits(limits=params.search.threads)
+    frames = load_samples(params)
+    weights, _ = importance_weights(frames["Cremona"], frames["height-ordered"],
+                                    params.bias.discriminant_bins, params.bias.bad_primes_cap)
+    groups = json.loads(Path(params.paths.feature_groups).read_text())
+    targets = search_targets(params.search, params.features, groups)
+    found = {(p.target.name, p.group): p for p in pairs(targets, params.search.groups, groups,
+                                                          frames["Cremona"].columns,
+                                                          tuple(params.search.withhold))}
+    _state.update(params=params, frames=frames, weights=weights, groups=groups, found=found,
+                  sha_model=sha_model_factory(params.nulls))
+
+
+def check_job(finding: dict) -> dict:
+    """:func:`check_pair` of one finding, in a worker started by :func:`start_worker`."""
+    tools = {"pair": _state["found"][(finding["target"], finding["group"])],
+             "groups": _state["groups"], "sha_model": _state["sha_model"]}
+    return check_pair(finding, _state["frames"], _state["weights"], _state["params"], tools)
+
+
+def checks_key(params: Params) -> str:
+    """What every pair's checks depend on: the evaluations, the samples, the params the stage
+    reads and its code."""
+    paths = params.paths
+    data = source_digest(paths.evaluations, paths.features, paths.bsd, paths.height_sample,
+                         paths.height_sample_features, paths.stein_watkins,
+                         paths.stein_watkins_features)
+    settings = "".join(getattr(params, name).model_dump_json()
+                       for name in ("bias", "search", "nulls", "features"))
+    return hashlib.sha256((data + settings + code_digest("pipeline.bias")).encode()
+                          ).hexdigest()[:16]
+
+
 def main() -> None:
     params = load_params()
     require_inputs("bias", params.paths, "evaluations", "features", "feature_groups", "bsd",
@@ -151,20 +193,15 @@ def main() -> None:
     would_flag = [r for r in decide(evaluations.to_dicts(), params.search.fdr)
                   if r["verdict"] == FLAGGED]
     frames = load_samples(params)
-    weights, covered = importance_weights(frames["Cremona"], frames["height-ordered"],
-                                          params.bias.discriminant_bins, params.bias.bad_primes_cap)
-    groups = json.loads(Path(params.paths.feature_groups).read_text())
-    targets = search_targets(params.search, params.features, groups)
-    found = {(p.target.name, p.group): p for p in pairs(targets, params.search.groups, groups,
-                                                          frames["Cremona"].columns,
-                                                          tuple(params.search.withhold))}
-    sha_model = sha_model_factory(params.nulls)
-    rows = []
-    with threadpool_limits(limits=params.search.threads):  # as train's workers (train.py)
-        for finding in tqdm(would_flag, desc="bias", unit="pair", file=sys.stderr):
-            key = (finding["target"], finding["group"])
-            tools = {"pair": found[key], "groups": groups, "sha_model": sha_model}
-            rows.append(check_pair(finding, frames, weights, params, tools))
+    _, covered = importance_weights(frames["Cremona"], frames["height-ordered"],
+                                    params.bias.discriminant_bins, params.bias.bad_primes_cap)
+    key = checks_key(params)
+    # one job per pair, in search.workers processes; a killed run resumes with the pairs left
+    done = run_jobs([Job(f"{f['target']}~{f['group']}", key, f, cost=f["curves"])
+                     for f in would_flag], params.paths.bias_chunks, check_job,
+                    workers=params.search.workers, initializer=start_worker, initargs=(params,),
+                    save=write_json, suffix=".json", desc="bias", unit="pair")
+    rows = [json.loads(path.read_text()) for path in done]
     table = pl.DataFrame(rows, schema=table_schema())
     shares = distributions(frames)
     write_parquet(table, params.paths.bias)

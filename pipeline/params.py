@@ -107,6 +107,7 @@ class Paths(_Section):
     stein_watkins_features: Path
     stein_watkins_chunks: Path
     bias: Path
+    bias_chunks: Path
     bias_distributions: Path
     bias_metrics: Path
     bias_figures: Path

@@ -10,7 +10,8 @@ import pytest
 from models.baselines import ConstantBaseline
 from models.bias import (artefact_reason, detectable_effect, distributions, importance_weights,
                          not_replicated_reason, replicable, replication_power,
-                         same_size_subsample, stratum_trend, weighted_margin)
+                         same_size_subsample, stratum_trend, unknown_features,
+                         weighted_margin)
 from models.findings import SearchSettings, cross_validated, evaluate
 from models.gbm import GbmModel
 from models.nulls import permute_classes
@@ -255,3 +256,17 @@ def test_a_small_replication_is_held_against_cremona_at_its_own_size():
     whole = frame.group_by("isogeny_class").len()
     assert counts.join(whole, on="isogeny_class")["len"].equals(
         counts.join(whole, on="isogeny_class")["len_right"])
+
+
+def test_a_failure_where_the_sample_lacks_the_features_cannot_tell():
+    """The invariants stage's numbers exist for the Cremona curves only: a replication whose
+    model saw them null on every curve fails without evidence, whatever its interval."""
+    frame = pl.DataFrame({"degree": [None, None], "szpiro_ratio": [1.0, 2.0]},
+                         schema={"degree": pl.Float64, "szpiro_ratio": pl.Float64})
+    cremona = pl.DataFrame({"degree": [1.0, None], "szpiro_ratio": [1.0, 2.0]})
+    assert unknown_features(frame, cremona, ["degree", "szpiro_ratio"]) == ["degree"]
+    r = {**record(low=-0.3, high=0.1), "features_unknown": ["degree"]}
+    checked = (FLAT, WEIGHTED, [r], 0.05, 0.14)
+    assert artefact_reason(*checked) == ""
+    assert "1 of its features are unknown on every curve of that sample (degree)" in \
+        not_replicated_reason(*checked)

@@ -302,8 +302,8 @@ def test_a_damaged_input_fails_fast_naming_the_file(fault_results, stage, name, 
 
 
 def test_every_stage_and_input_has_cases():
-    assert set(STAGES) == {"bsd", "invariants", "features", "train", "bias", "findings", "topology",
-                           "murmurations", "crosscheck", "report"}
+    assert set(STAGES) == {"bsd", "invariants", "features", "train", "bias", "findings",
+                           "controls", "topology", "murmurations", "crosscheck", "report"}
     for stage in STAGES:
         assert stage_inputs(stage), stage
         for name in stage_inputs(stage):

@@ -71,3 +71,15 @@ def test_class_labels_are_encoded_for_early_stopping_too(model_tables):
     assert set(predicted) <= set(orders) and np.array_equal(
         predicted, orders[fitted["index"].predict(frame)])
     assert np.mean(predicted == frame["torsion"].to_numpy()) > 0.5
+
+
+def test_the_leaf_minimum_shrinks_with_a_small_run():
+    """400 curves a leaf on the default run's 45,000 training rows; a twentieth of the rows on
+    a run of a few hundred curves, which could otherwise not split at all."""
+    model = GbmModel("regression", ["x"], seed=1, min_child_samples=400)
+    assert model.leaf_minimum(45_000) == 400 and model.leaf_minimum(600) == 30
+    assert model.leaf_minimum(10) == 1
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(600, 1))
+    fitted = model.fit_matrix(x, (x[:, 0] > 0).astype(float) + 0.1 * rng.normal(size=600))
+    assert np.corrcoef(fitted.predict_matrix(x), x[:, 0] > 0)[0, 1] > 0.9
