@@ -448,7 +448,7 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
         f"its features add value beyond the laws of known mathematics its group determines the "
         f"inputs of and beyond its null model at false-discovery rate {context.fdr} "
         f"(Benjamini–Hochberg over the whole search), is confirmed on held-out twist "
-        f"families, is not shown smaller on the largest conductors, and survives the "
+        f"families, is not shown to fail on the largest conductors, and survives the "
         f"conductor-bias checks.", "",
         "Verdicts: " + ", ".join(f"{n} {v}" for v, n in sorted(
             counts.iter_rows(), key=lambda r: (verdict_order(r[0]), r[0]))) + ".", "",
