@@ -52,9 +52,10 @@ classes, too few to confirm a weak effect by themselves; the held-out confirmati
 do that.
 
 Verdicts (:func:`decide`; the names are the constants below): ``flagged`` (every test passed,
-confirmed on the held-out classes, not smaller on the largest conductors, survives the bias
-checks),
-``explained by <law | null model>`` (the features add nothing significant beyond the law),
+confirmed on the held-out classes, not shown to fail on the largest conductors, survives the
+bias checks),
+``explained by <law | null model>`` (the features add nothing significant beyond the law, or
+the null datasets reach the model's score),
 ``explained by known quantities`` (nor beyond the GBM on what the pair knows), ``not
 predictable`` (nor beyond a constant), ``not significant after
 correction``, ``fails extrapolation``, ``not confirmed``, ``conductor-bias artefact``, ``not
@@ -623,9 +624,17 @@ def _verdict(r: dict, fdr: float, slack: float) -> tuple[str, str]:
     if not (significant(r["p_added"]) and significant(r["p_added_empirical"])):
         return _no_added_value(r)
     if not significant(r["p_null"]):
-        return explained_by(f"{r['null_model']} null model"), (
-            f"null datasets reach {r['null_quantile']:.3f} ({r['null_level']:.0%} quantile) "
-            f"against {r['score_first_fold']:.3f}")
+        # the null explains the score only where its datasets reach it; a score above them
+        # that a handful of null datasets cannot make significant is a lack of power
+        if r["null_quantile"] >= r["score_first_fold"] + noise:
+            return explained_by(f"{r['null_model']} null model"), (
+                f"null datasets reach {r['null_quantile']:.3f} ({r['null_level']:.0%} "
+                f"quantile) against {r['score_first_fold']:.3f}")
+        return NOT_SIGNIFICANT, (
+            f"the model ({r['score_first_fold']:.3f} on the first fold) is above the "
+            f"{r['null_model']} null datasets ({r['null_level']:.0%} quantile "
+            f"{r['null_quantile']:.3f}) but not significantly: p_null = {r['p_null']:.2g} "
+            "(normal fit to the null scores)")
     if not significant(r["q_value"]):
         return NOT_SIGNIFICANT, (f"q = {r['q_value']:.2g} above {fdr} over the whole search "
                                  "(Benjamini-Hochberg over the parametric p-values)")
