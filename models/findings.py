@@ -624,9 +624,10 @@ def _verdict(r: dict, fdr: float, slack: float) -> tuple[str, str]:
     if not (significant(r["p_added"]) and significant(r["p_added_empirical"])):
         return _no_added_value(r)
     if not significant(r["p_null"]):
-        # the null explains the score only where its datasets reach it; a score above them
-        # that a handful of null datasets cannot make significant is a lack of power
-        if r["null_quantile"] >= r["score_first_fold"] + noise:
+        # the null explains the score only where its datasets reach it (equal counts: a model
+        # that scores what its nulls score); a score above them that a handful of null
+        # datasets cannot make significant is a lack of power
+        if r["null_quantile"] >= r["score_first_fold"] - NUMERIC_NOISE:
             return explained_by(f"{r['null_model']} null model"), (
                 f"null datasets reach {r['null_quantile']:.3f} ({r['null_level']:.0%} "
                 f"quantile) against {r['score_first_fold']:.3f}")

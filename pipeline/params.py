@@ -350,6 +350,10 @@ class Search(_Section):
         if unknown:
             raise ValueError(f"targets: {unknown} are neither built-in targets "
                              f"({', '.join(TARGET_NAMES)}) nor custom_targets")
+        for name in self.custom_targets:
+            if name not in self.targets:
+                raise ValueError(f"custom_targets.{name}: declared but not searched; name it in "
+                                 "search.targets (or remove it)")
         return self
 
 
@@ -509,7 +513,14 @@ class Params(_Section):
             raise ValueError(f"search.held_out_prime: {prime} must be a prime <= "
                              f"features.primes_max ({self.features.primes_max})")
         from models.expression import columns, parse
+        groups = self.features.groups
         for name, spec in self.search.custom_targets.items():
+            typos = [e for e in spec.excluded if e not in groups and not any(
+                re.fullmatch(p, e) for patterns in groups.values() for p in patterns)]
+            if typos:
+                raise ValueError(f"search.custom_targets.{name}.excluded: "
+                                 f"{', '.join(map(repr, typos))} is neither a feature group "
+                                 f"({', '.join(groups)}) nor a column of one (features.groups)")
             unknown = [c for c in columns(parse(spec.expression))
                        if c not in TABLE_COLUMNS and not re.fullmatch(ZERO_COLUMNS, c) and not any(
                            re.fullmatch(p, c) for ps in self.features.groups.values() for p in ps)]

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import polars as pl
 from markdown_it import MarkdownIt
 
+from arithmetic.crosscheck import EXACT, REAL
 from reporting import figures
+from reporting.provenance import revision_words
 from reporting.words import (FEATURE_WORDS, FINDINGS_COLUMNS, FINDINGS_SORT, METRIC_WORDS,
                              REPORT_COLUMNS, VERDICT_KINDS, cell_text, headline, statement,
                              verdict_kind, verdict_order)
@@ -278,10 +280,13 @@ def bias_section(checks: pl.DataFrame, shares: pl.DataFrame, plots: dict[str, st
         part = shares.filter(pl.col("quantity") == quantity)
         samples = part["sample"].unique(maintain_order=True).to_list()
         values = part["value"].unique(maintain_order=True).to_list()
-        share = {(r["sample"], r["value"]): r["share"] for r in part.iter_rows(named=True)}
-        lines += [f"**{quantity}** (share of curves)", ""]
+        share = {(r["sample"], r["value"]): (r["share"], r["curves"])
+                 for r in part.iter_rows(named=True)}
+        # three significant digits and the count: one rank-3 curve in 64,687 is not 0.000
+        lines += [f"**{quantity}** (share of curves, and their number)", ""]
         lines += _table([quantity, *samples], [
-            [v, *[f"{share.get((s, v), 0):.3f}" for s in samples]] for v in values])
+            [v, *[f"{share[s, v][0]:.3g} ({share[s, v][1]:,})" if (s, v) in share else "0"
+                  for s in samples]] for v in values])
         if quantity in plots:
             lines += _figure(f"{context.bias_figures}/{plots[quantity]}", f"{quantity} by sample",
                              f"share of curves with each value of {quantity}, one bar per "
@@ -368,14 +373,30 @@ SOURCE_WORDS = {
 }
 
 
+def crosscheck_coverage(metrics: dict) -> str:
+    """Which quantities were compared, under which rule, and which the source does not publish
+    (the embedded tables give generators, not Cremona's allbsd: the rank only)."""
+    compared = list(metrics["compared"])
+    exact = [q for q in compared if q in EXACT or q == "a_p"]
+    real = [q for q in compared if q in REAL]
+    missing = [q for q in [*EXACT, *REAL] if q not in compared]
+    text = "Compared: " + (", ".join(exact) + " (must be equal)" if exact else "nothing exact")
+    if real:
+        text += f"; {', '.join(real)} (within {metrics['relative_tolerance']:g} relative)"
+    if missing:
+        text += (f". Not published by this source, so not compared: {', '.join(missing)}; "
+                 "`ingest.source: cremona` (Cremona's allbsd files) or `lmfdb` compares them")
+    return text + "."
+
+
 def crosscheck_section(mismatches: pl.DataFrame, metrics: dict, shown: int = 20) -> list[str]:
     """Our PARI quantities against the source's: counts compared and mismatched by quantity,
     and the first ``shown`` mismatches."""
     lines = ["## Cross-check against the source", "",
-             f"Source: {SOURCE_WORDS.get(metrics['source'], metrics['source'])}. Exact "
-             f"quantities must be equal, real ones within {metrics['relative_tolerance']:g} "
-             f"relative. {metrics['published_curves']:,} curves published, "
-             f"{metrics['curves']:,} computed: **{metrics['mismatches']:,} mismatches**.", ""]
+             f"Source: {SOURCE_WORDS.get(metrics['source'], metrics['source'])}. "
+             f"{metrics['published_curves']:,} curves published, {metrics['curves']:,} "
+             f"computed: **{metrics['mismatches']:,} mismatches**. "
+             + crosscheck_coverage(metrics), ""]
     by_quantity = metrics["mismatches_by_quantity"]
     lines += _table(["quantity", "compared", "mismatches"], [
         [q, f"{n:,}", by_quantity.get(q, 0)] for q, n in metrics["compared"].items()]
@@ -471,14 +492,21 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
         lines += _detail(number, row, importances, context, images)
     lines += [f"## All other results ({len(others)})", "",
               "By kind of verdict, then by the added value of the features beyond the best of "
-              "what the pair knows (largest first), beside the added value the pair could have "
-              "detected at 90% power.", ""]
+              "what the pair knows (largest first): first each question in words with its "
+              "verdict and the reason, then the same pairs' statistics, beside the added value "
+              "each could have detected at 90% power.", ""]
+    lines += _table(["#", "question", "verdict", "why"], [
+        [number, f"{context.targets[r['target']]} from {context.groups[r['group']]} "
+                 f"(`{r['target']} ~ {r['group']}`)", r["verdict"], r["reason"]]
+        for number, r in enumerate(others.iter_rows(named=True), 1)])
     shown = [(c, label, kind) for c, label, kind in FINDINGS_COLUMNS
              if c in REPORT_COLUMNS and c in others.columns]
     shown.sort(key=lambda column: REPORT_COLUMNS.index(column[0]))
-    lines += _table([label for _, label, _ in shown], [
-        [METRIC_WORDS.get(r[c], r[c]) if c == "metric" else cell_text(r[c], kind)
-         for c, _, kind in shown] for r in others.iter_rows(named=True)])
+    lines += ["The statistics of the same pairs, in the same order:", ""]
+    lines += _table(["#", *[label for _, label, _ in shown]], [
+        [number, *[METRIC_WORDS.get(r[c], r[c]) if c == "metric" else cell_text(r[c], kind)
+                   for c, _, kind in shown]]
+        for number, r in enumerate(others.iter_rows(named=True), 1)])
     lines += controls or []
     lines += bias or []
     lines += known or []
@@ -488,7 +516,7 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
     p = context.provenance
     lines += ["## Provenance", ""]
     lines += _table(["", ""], [
-        ["date", p["date"]], ["git revision", f"`{p['git_revision']}`"],
+        ["date", p["date"]], ["git revision", revision_words(p["git_revision"])],
         ["params.yaml sha256", f"`{p['params_sha256']}`"],
         *[[f"md5 of `{name}`", f"`{md5}`"] for name, md5 in p["data_md5"].items()],
         *[[name, version] for name, version in p["packages"].items()]])

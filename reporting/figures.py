@@ -11,7 +11,7 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from reporting.words import METRIC_WORDS, VERDICT_KINDS, verdict_kind, verdict_order  # noqa: E402
+from reporting.words import METRIC_WORDS, verdict_kind  # noqa: E402
 
 #: The Okabe–Ito palette (Okabe & Ito 2008, "Color Universal Design"), distinguishable under
 #: the common colour-vision deficiencies: data series take these colours in this order.
@@ -19,28 +19,22 @@ OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "
              "#000000"]
 #: Null models and reference lines: lighter than any data series.
 NULL_COLOUR = "#B0B0B0"
-#: Each verdict kind's colours (Okabe–Ito hues; a kind's verdicts take them in sorted order):
-#: flagged warm and dark, explained the blues and green, artefacts orange and purple,
-#: not predictable grey (a non-result, drawn like a null).
-KIND_COLOURS = {"flagged": ["#D55E00"], "explained": ["#0072B2", "#56B4E9", "#009E73", "#004D7A",
-                                                      "#7FD1B9"],
-                "artefact": ["#E69F00", "#CC79A7", "#8A4F7D"], "not predictable": ["#999999"],
-                "other": ["#000000", "#F0E442", "#666666"]}
+#: One colour per verdict kind (distinct Okabe–Ito hues), shared by the report and the
+#: dashboard: flagged vermillion, explained blue, artefacts orange, not predictable grey (a
+#: non-result, drawn like a null), other reddish purple. The verdict itself is in the tooltip
+#: and the tables; ten "explained by ..." verdicts would need ten colours no reader can tell
+#: apart.
+KIND_COLOURS = {"flagged": "#D55E00", "explained": "#0072B2", "artefact": "#E69F00",
+                "not predictable": "#999999", "other": "#CC79A7"}
 #: Each verdict kind's marker (matplotlib and Vega-Lite names), so kinds differ by shape too.
 KIND_MARKERS = {"flagged": ("*", "diamond"), "explained": ("o", "circle"),
                 "artefact": ("^", "triangle-up"), "not predictable": ("x", "cross"),
                 "other": ("s", "square")}
 
 
-def verdict_colours(verdicts) -> dict[str, str]:
-    """A colour for each verdict: its kind's colours, in sorted order within the kind; a
-    kind with more verdicts than colours repeats them (distinct kinds never share one)."""
-    colours, seen = {}, {kind: 0 for kind in VERDICT_KINDS}
-    for verdict in sorted(set(verdicts), key=lambda v: (verdict_order(v), v)):
-        kind = verdict_kind(verdict)
-        colours[verdict] = KIND_COLOURS[kind][seen[kind] % len(KIND_COLOURS[kind])]
-        seen[kind] += 1
-    return colours
+def kind_colour(verdict: str) -> str:
+    """The colour of a verdict: its kind's (:data:`KIND_COLOURS`)."""
+    return KIND_COLOURS[verdict_kind(verdict)]
 
 
 def _png(figure) -> bytes:
@@ -97,17 +91,18 @@ def top_features(importances: pl.DataFrame, count: int) -> bytes:
 
 
 def score_overview(findings: pl.DataFrame) -> bytes:
-    """Every pair: model score against best-baseline score, coloured by verdict."""
-    colours = verdict_colours(findings["verdict"].to_list())
+    """Every pair: model score against best-baseline score, coloured and shaped by the kind
+    of its verdict (:data:`KIND_COLOURS`, :data:`KIND_MARKERS`)."""
+    kinds = findings["verdict"].map_elements(verdict_kind, return_dtype=pl.String)
+    findings = findings.with_columns(kind=kinds)
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=False)
     for axis, metric in zip(axes, ("mcc", "r2")):
         rows = findings.filter(pl.col("metric") == metric)
-        for verdict in colours:
-            part = rows.filter(pl.col("verdict") == verdict)
+        for kind in KIND_COLOURS:
+            part = rows.filter(pl.col("kind") == kind)
             if len(part):
-                axis.scatter(part["baseline_score"], part["score"], s=22, label=verdict,
-                             color=colours[verdict],
-                             marker=KIND_MARKERS[verdict_kind(verdict)][0])
+                axis.scatter(part["baseline_score"], part["score"], s=22, label=kind,
+                             color=KIND_COLOURS[kind], marker=KIND_MARKERS[kind][0])
         axis.plot([-0.1, 1], [-0.1, 1], color=NULL_COLOUR, linewidth=0.8)
         axis.set_xlabel(f"best baseline {METRIC_WORDS[metric]}")
         axis.set_ylabel(f"model {METRIC_WORDS[metric]}")
@@ -115,8 +110,8 @@ def score_overview(findings: pl.DataFrame) -> bytes:
                        fontsize=9)
     handles = {label: handle for axis in axes
                for handle, label in zip(*axis.get_legend_handles_labels())}
-    handles = {v: handles[v] for v in colours if v in handles}
-    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=3, fontsize=7,
+    handles = {k: handles[k] for k in KIND_COLOURS if k in handles}
+    figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=5, fontsize=7,
                   frameon=False, bbox_to_anchor=(0.5, -0.2))
     return _png(figure)
 

@@ -21,6 +21,18 @@ def file_md5(path: Path) -> str:
     return digest.hexdigest()
 
 
+#: Beside the commit when the run's tracked files differ from it.
+UNCOMMITTED = "+changes"
+#: What that mark means, printed beside the revision.
+UNCOMMITTED_WORDS = ("+changes: tracked files (code or params.yaml) differed from this commit "
+                     "when the report was built, so the commit alone does not reproduce it")
+
+
+def revision_words(revision: str) -> str:
+    """The revision, with the meaning of :data:`UNCOMMITTED` when it carries the mark."""
+    return f"{revision} ({UNCOMMITTED_WORDS})" if revision.endswith(UNCOMMITTED) else revision
+
+
 def git_revision(directory: Path = Path(".")) -> str:
     """HEAD's commit, with ``+changes`` when tracked files differ from it; 'unknown' outside git."""
     try:
@@ -31,7 +43,7 @@ def git_revision(directory: Path = Path(".")) -> str:
                                check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
-    return head + (" +changes" if dirty else "")
+    return head + (f" {UNCOMMITTED}" if dirty else "")
 
 
 def _pari_version() -> str:

@@ -164,8 +164,8 @@ FINDINGS_COLUMNS: list[tuple[str, str, str]] = [
 ]
 #: The columns of the report's table of the findings that are not detailed (a subset of the
 #: above, in this order).
-REPORT_COLUMNS = ["target", "group", "verdict", "metric", "score", "best_baseline",
-                  "baseline_score", "added_value", "detectable_added_value", "q_value", "reason"]
+REPORT_COLUMNS = ["target", "group", "metric", "score", "best_baseline", "baseline_score",
+                  "added_value", "detectable_added_value", "q_value"]
 #: Within a verdict kind, findings are sorted by this column, largest first: the information
 #: the features add beyond what the pair knows.
 FINDINGS_SORT = "added_value"

@@ -83,7 +83,7 @@ def palette_pixels(png: bytes) -> int:
     from PIL import Image
 
     from reporting.figures import KIND_COLOURS, NULL_COLOUR, OKABE_ITO
-    colours = {c for c in [*OKABE_ITO, NULL_COLOUR, *sum(KIND_COLOURS.values(), [])]}
+    colours = {*OKABE_ITO, NULL_COLOUR, *KIND_COLOURS.values()}
     pixels = 255 - np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(float)
     found = np.zeros(pixels.shape[:2], dtype=bool)
     for colour in colours:

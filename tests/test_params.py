@@ -174,6 +174,7 @@ def test_a_declared_target_reads_as_the_readme_writes_it(tmp_path):
                 "      excluded: [bsd]\n"
                 "      null: sato_tate\n")
     text = PROJECT_PARAMS.read_text().replace("  custom_targets: {}", declared.rstrip("\n"), 1)
+    text = text.replace("held_out_ap]", "held_out_ap, q]", 1)
     assert "      null: sato_tate" in text
     path = tmp_path / "params.yaml"
     path.write_text(text)
@@ -202,3 +203,23 @@ def test_a_declared_target_is_checked_on_the_curves(model_tables, expression, me
     target = sql_target("q", "regression", expression, [], "permutation", "")
     with pytest.raises(TargetError, match=message):
         check_target_values(target, model_tables["frame"])
+
+
+@pytest.mark.parametrize("excluded, targets, message", [
+    (["log_sha_ann"], ["rank", "q"],
+     r"search\.custom_targets\.q\.excluded: 'log_sha_ann' is neither a feature group"),
+    (["bsd", "ap_61"], ["rank"],
+     r"search\.custom_targets\.q: declared but not searched; name it in search\.targets"),
+])
+def test_a_declared_target_is_checked_whole(excluded, targets, message):
+    """A misspelt excluded name would leave the target's own column among the features; a
+    declared target no search names would silently not run."""
+    raw = yaml.safe_load(PROJECT_PARAMS.read_text())
+    raw["search"]["custom_targets"] = {"q": {"task": "regression", "expression": "ln(sha_an)",
+                                             "excluded": excluded}}
+    raw["search"]["targets"] = targets
+    with pytest.raises(ParamsError, match=message):
+        validate_params(raw, "params.yaml")
+    raw["search"]["custom_targets"]["q"]["excluded"] = ["bsd", "ap_61"]
+    raw["search"]["targets"] = ["rank", "q"]
+    validate_params(raw, "params.yaml")

@@ -89,10 +89,13 @@ def test_markdown_details_flagged_and_tables_the_rest():
                            "log_sha_an__bsd__null.png", "log_sha_an__bsd__strata.png"}
     text = markdown(findings, importances(), context(), images)
     assert "## Flagged findings (1)" in text and "### 1. rank ~ ap" in text
-    assert "## All other results (1)" in text and "| log_sha_an | bsd |" in text
+    assert "## All other results (1)" in text and "| 1 | log_sha_an | bsd |" in text
+    # the question in words leads, with the verdict and the reason
+    question = next(line for line in text.splitlines() if "(`log_sha_an ~ bsd`)" in line)
+    assert question.startswith("| 1 | ") and "| explained by BSD formula |" in question
     # every pair not flagged says the added value it could have detected, and so does the
     # headline, which names only the tests that ran
-    row = next(line for line in text.splitlines() if line.startswith("| log_sha_an | bsd |"))
+    row = next(line for line in text.splitlines() if line.startswith("| 1 | log_sha_an | bsd |"))
     assert "| -0.002 | 0.012 |" in row
     assert "**Found:** 1 flagged of 2. 0 pairs were decided by the added-value test alone" in text
     assert "**Could have found:**" in text and "R² median 0.012" in text
@@ -140,21 +143,21 @@ def test_report_has_contents_captions_and_a_glossary():
     assert "**Mestre-Nagao**: one Mestre–Nagao sum, thresholded" in detail
 
 
-def test_verdict_colours_follow_the_kinds():
-    from reporting.figures import KIND_COLOURS, verdict_colours
-    from reporting.words import verdict_kind
+def test_one_colour_per_verdict_kind():
+    """Ten "explained by ..." verdicts share one colour, that of their kind; the five kinds
+    have five distinct colours and markers, one definition for the report and the dashboard."""
+    from reporting.figures import KIND_COLOURS, KIND_MARKERS, kind_colour
+    from reporting.words import VERDICT_KINDS, verdict_kind
 
     verdicts = ["flagged", "explained by parity", "explained by the BSD formula",
                 "explained by minimalist_rank null model", "conductor-bias artefact",
                 "fails extrapolation", "not predictable", "borderline"]
-    colours = verdict_colours(verdicts)
     assert [verdict_kind(v) for v in verdicts] == [
         "flagged", "explained", "explained", "explained", "artefact", "artefact",
         "not predictable", "other"]
-    assert len(set(colours.values())) == len(verdicts)            # every verdict its own colour
-    for verdict, colour in colours.items():
-        assert colour in KIND_COLOURS[verdict_kind(verdict)]      # from its kind's family
-    assert list(colours)[0] == "flagged"
+    assert list(KIND_COLOURS) == list(KIND_MARKERS) == list(VERDICT_KINDS)
+    assert len(set(KIND_COLOURS.values())) == len(set(m for m, _ in KIND_MARKERS.values())) == 5
+    assert {kind_colour(v) for v in verdicts[1:4]} == {KIND_COLOURS["explained"]}
 
 
 def test_topology_summary_names_the_largest_departure():
@@ -321,3 +324,22 @@ def test_the_controls_section_says_what_the_engine_found():
     assert "**The engine found 1 of 2.**" in text and "| **flagged** |" in text
     assert ("Not found without Tate's algorithm: log_tamagawa_product ~ weierstrass is "
             "explained by known quantities (Ogg's formula reads the rest).") in text
+
+
+def test_the_cross_check_says_what_it_compared():
+    """The embedded tables publish generators, not allbsd: the rank alone is compared, and the
+    text says so instead of a tolerance for real quantities that were never compared."""
+    from reporting.document import crosscheck_coverage
+    rank_only = {"compared": {"rank": 64687}, "relative_tolerance": 1e-10}
+    text = crosscheck_coverage(rank_only)
+    assert text.startswith("Compared: rank (must be equal). Not published by this source")
+    assert "real_period" in text and "1e-10" not in text
+    allbsd = {"compared": {q: 5 for q in ("rank", "torsion", "real_period", "a_p")},
+              "relative_tolerance": 1e-10}
+    assert "real_period (within 1e-10 relative)" in crosscheck_coverage(allbsd)
+
+
+def test_uncommitted_changes_are_explained_in_the_provenance():
+    from reporting.provenance import revision_words
+    assert revision_words("abc123") == "abc123"
+    assert "differed from this commit" in revision_words("abc123 +changes")

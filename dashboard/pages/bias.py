@@ -56,9 +56,10 @@ shares = data.table("bias_distributions")
 quantity = st.selectbox("Quantity", shares["quantity"].unique(maintain_order=True).to_list())
 part = shares.filter(pl.col("quantity") == quantity)
 chart = alt.Chart(part).mark_bar().encode(
-    x=alt.X("value:N", title=quantity, sort=part["value"].unique(maintain_order=True).to_list()),
+    x=alt.X("value:N", title=quantity, sort=part["value"].unique(maintain_order=True).to_list(),
+            axis=alt.Axis(labelAngle=0)),
     xOffset="sample:N", y=alt.Y("share:Q", title="share of curves"),
     color=alt.Color("sample:N", scale=alt.Scale(range=OKABE_ITO)),
-    tooltip=["sample", "value", "curves", "share"])
+    tooltip=["sample", "value", "curves", alt.Tooltip("share:Q", format=".3~g")])
 st.altair_chart(chart, width="stretch")
 data.show(part, "bias_distributions")

@@ -50,7 +50,8 @@ st.subheader("A BSD quantity by rank")
 quantity = st.selectbox("Quantity", QUANTITIES, index=0)
 logged = sample.with_columns(value=pl.col(quantity).cast(pl.Float64).log())
 st.altair_chart(alt.Chart(logged).mark_boxplot().encode(
-    x=alt.X("rank:N", sort=RANKS), y=alt.Y("value:Q", title=f"ln {quantity}"), color=RANK),
+    x=alt.X("rank:N", sort=RANKS, axis=alt.Axis(labelAngle=0)),
+    y=alt.Y("value:Q", title=f"ln {quantity}"), color=RANK),
     width="stretch")
 st.altair_chart(alt.Chart(logged).mark_circle(size=10, opacity=0.5).encode(
     x=alt.X("log_conductor:Q", title="ln N", scale=alt.Scale(zero=False)),

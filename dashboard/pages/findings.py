@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.queries import driving_curves
-from reporting.figures import KIND_MARKERS, verdict_colours
+from reporting.figures import KIND_COLOURS, KIND_MARKERS
 from reporting.words import (FINDINGS_COLUMNS, FINDINGS_SORT, METRIC_WORDS, verdict_kind,
                              verdict_order)
 
@@ -21,7 +21,6 @@ findings = findings.with_columns(
     pair=pl.col("target") + " ~ " + pl.col("group"),
 ).sort(pl.col("verdict").map_elements(verdict_order, return_dtype=pl.Int64),
        pl.col(FINDINGS_SORT), descending=[False, True], nulls_last=True)
-colours = verdict_colours(findings["verdict"].to_list())
 counts = findings.group_by("verdict").len()
 st.caption(f"{len(findings)} (target, feature group) pairs searched: " + ", ".join(
     f"{n} {v}" for v, n in sorted(counts.iter_rows(),
@@ -29,8 +28,8 @@ st.caption(f"{len(findings)} (target, feature group) pairs searched: " + ", ".jo
 
 st.subheader("Each model against its best baseline")
 st.caption("One point per pair; above the diagonal the model beats the best heuristic baseline "
-           "on the same folds. Colour: verdict (Okabe–Ito palette, one family of colours per "
-           "kind); shape: kind of verdict. Hover for the pair.")
+           "on the same folds. Colour and shape: the kind of verdict (one Okabe–Ito hue each, "
+           "as in the report). Hover for the pair and its verdict.")
 for metric, title in (("mcc", "classification targets"), ("r2", "regression targets")):
     part = findings.filter(pl.col("metric") == metric).select(
         "pair", "verdict", "kind", "score", "baseline_score", "best_baseline", "q_value")
@@ -43,8 +42,9 @@ for metric, title in (("mcc", "classification targets"), ("r2", "regression targ
     points = alt.Chart(part).mark_point(filled=True, size=90, opacity=0.9).encode(
         x=alt.X("baseline_score:Q", title=f"best baseline {words}"),
         y=alt.Y("score:Q", title=f"model {words}"),
-        color=alt.Color("verdict:N", scale=alt.Scale(domain=list(colours),
-                                                      range=list(colours.values())),
+        color=alt.Color("kind:N", title="kind of verdict",
+                        scale=alt.Scale(domain=list(KIND_COLOURS),
+                                        range=list(KIND_COLOURS.values())),
                         legend=alt.Legend(orient="right", labelLimit=0)),
         shape=alt.Shape("kind:N", scale=alt.Scale(
             domain=list(KIND_MARKERS), range=[m[1] for m in KIND_MARKERS.values()]),
@@ -61,11 +61,11 @@ st.subheader("The table")
 show_all = st.toggle("Show every pair with its verdict (not only flagged findings)",
                      value=not (findings["verdict"] == "flagged").any())
 if show_all:
-    verdicts = list(colours)
+    verdicts = findings["verdict"].unique(maintain_order=True).to_list()
     chosen = st.multiselect("Verdicts", verdicts, default=verdicts)
     shown = findings.filter(pl.col("verdict").is_in(chosen))
-    st.caption("An empty added value was not fitted: the best baseline already explains the "
-               "model, whatever the features add to the known quantities.")
+    st.caption("Empty null, confirmation and extrapolation cells were not fitted: the pair's "
+               "added value was not significant, and those tests could not change its verdict.")
 else:
     shown = findings.filter(pl.col("verdict") == "flagged")
     st.caption(f"{len(shown)} flagged of {len(findings)} pairs; the toggle shows the others, "

@@ -6,6 +6,8 @@ import streamlit as st
 from dashboard import data
 from dashboard.queries import histogram
 from reporting.figures import OKABE_ITO
+from reporting.document import crosscheck_coverage
+from reporting.provenance import revision_words
 from reporting.words import headline, verdict_kind, verdict_order
 
 st.title("Unexpected predictability in Cremona's tables")
@@ -78,8 +80,8 @@ if check is None:
             "source's.")
 else:
     st.markdown(f"Source **{check['source']}**: {check['published_curves']:,} curves published, "
-                f"{check['curves']:,} computed, **{check['mismatches']:,} mismatches** (real "
-                f"quantities within {check['relative_tolerance']:g} relative).")
+                f"{check['curves']:,} computed, **{check['mismatches']:,} mismatches**. "
+                + crosscheck_coverage(check))
     by_quantity = check["mismatches_by_quantity"]
     st.dataframe(pl.DataFrame({"quantity": list(check["compared"]),
                                "compared": list(check["compared"].values()),
@@ -94,7 +96,8 @@ if report is None:
     st.info("The report has not been built: `dvc repro report` writes its provenance block.")
 else:
     provenance = report["provenance"]
-    rows = [("date", provenance["date"]), ("git revision", provenance["git_revision"]),
+    rows = [("date", provenance["date"]),
+            ("git revision", revision_words(provenance["git_revision"])),
             ("params.yaml sha256", provenance["params_sha256"]),
             *[(f"md5 of {k}", v) for k, v in provenance["data_md5"].items()],
             *provenance["packages"].items()]

@@ -51,8 +51,8 @@ tested = findings.filter(~pl.col("screened"))
 rows = tested.filter(pl.col("null_model").is_in(chosen))
 screened = len(findings) - len(tested)
 if screened:
-    st.caption(f"{screened} pairs are not shown: the cheap tests decided them (their p-value "
-               "already exceeds the FDR level), so their null datasets were not fitted.")
+    st.caption(f"{screened} pairs are not shown: their added value was not significant, "
+               "which decides their verdict, so their null datasets were not fitted.")
 if not len(rows):
     st.stop()
 nulls = rows.select(pair=pl.col("target") + " ~ " + pl.col("group"), metric="metric",
