@@ -9,7 +9,9 @@ model built on it goes too), with every test run, and decided on its own
 (:func:`models.search.evaluate_alone`). A control the engine does not find with its law
 withheld is a blind spot of the engine, and the report says so. The verdict with the law in
 force is the search's (``paths.findings``), or, for a pair the search did not run, one more
-evaluation. Outputs: ``paths.controls`` (one row per control) and ``paths.controls_metrics``.
+evaluation. A control's ``group`` is a feature group (``features.groups``), searched alone,
+so that the search's groups may change without touching the controls. Outputs:
+``paths.controls`` (one row per control) and ``paths.controls_metrics``.
 """
 from __future__ import annotations
 
@@ -62,13 +64,16 @@ def main() -> None:
                                  params.features, groups)
         target = targets[next(iter(targets))]
         ran = findings.filter(target=target.name, group=control.group)
-        in_force = (ran.row(0, named=True) if len(ran) else evaluate_alone(
-            frame, target, control.group, groups, params.search, params.nulls, params.features,
-            threads, sha_model))
+        # the feature group alone, whatever the search's groups are
+        alone = params.search.model_copy(update={"groups": {control.group: [control.group]}})
+        in_force = (ran.row(0, named=True) if len(ran) and params.search.groups.get(
+            control.group) == [control.group] else evaluate_alone(
+            frame, target, control.group, groups, alone, params.nulls, params.features, threads,
+            sha_model))
         started = time.perf_counter()
         withheld = evaluate_alone(
             frame, target, control.group, groups,
-            params.search.model_copy(update={"withhold": [*params.search.withhold, control.law]}),
+            alone.model_copy(update={"withhold": [*alone.withhold, control.law]}),
             params.nulls, params.features, threads, sha_model)
         rows.append(control_row(control, in_force, withheld, time.perf_counter() - started))
         print(f"controls: {target.name} ~ {control.group} without {control.law}: "

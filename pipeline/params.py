@@ -469,7 +469,7 @@ class Report(_Section):
 class Control(_Section):
     """A positive control: a pair that the law ``law`` answers exactly (pipeline/controls.py)."""
     target: str = Field(min_length=1, description="a built-in target or a custom_targets name")
-    group: str = Field(min_length=1, description="a search.groups name")
+    group: str = Field(min_length=1, description="a features.groups name, searched alone")
     law: str = Field(min_length=1, description="the law of models.laws withheld")
 
 
@@ -532,9 +532,9 @@ class Params(_Section):
         from models.laws import LAW_NAMES
         for index, control in enumerate(self.controls.pairs):
             where = f"controls.pairs[{index}]"
-            if control.group not in self.search.groups:
-                raise ValueError(f"{where}.group: {control.group!r} is not a search.groups name "
-                                 f"({', '.join(self.search.groups)})")
+            if control.group not in self.features.groups:
+                raise ValueError(f"{where}.group: {control.group!r} is not a features.groups "
+                                 f"name ({', '.join(self.features.groups)})")
             if control.law not in LAW_NAMES:
                 raise ValueError(f"{where}.law: {control.law!r} is not a law of models.laws "
                                  f"({', '.join(LAW_NAMES)})")

@@ -99,8 +99,7 @@ def small_params() -> dict:
                                 "description": "log of Sha times the real period"}},
                             null_datasets=3, bootstrap=50, folds=3,
                             groups={"ap": ["ap"], "bsd": ["bsd"], "parity": ["parity"]})
-    params["controls"]["pairs"] = [c for c in params["controls"]["pairs"]
-                                   if c["group"] in params["search"]["groups"]]
+    params["controls"]["pairs"] = params["controls"]["pairs"][:2]   # the equation's is slow
     params["topology"].update(landmarks=60, null_clouds=5, permutations=5, minimum_curves=30,
                               conductor_windows=[[1, 300]])
     params["height_sample"].update(curves=400, chunk_size=100)

@@ -232,7 +232,10 @@ def chart_rows(test: AppTest) -> list[list[dict]]:
             for chart in test.get("vega_lite_chart")]
 
 
-def test_findings_chart_has_one_point_per_pair_coloured_by_verdict(in_project):
+def test_findings_chart_has_one_point_per_pair_coloured_by_verdict_kind(in_project):
+    """One point per pair; colour and shape by the kind of verdict, one distinct colour per
+    kind (the report's, reporting.figures.KIND_COLOURS); the verdict itself in the tooltip."""
+    from reporting.figures import KIND_COLOURS
     import json as json_module
     findings = pl.read_parquet(in_project / "data/findings.parquet")
     test = page("findings")
@@ -242,8 +245,10 @@ def test_findings_chart_has_one_point_per_pair_coloured_by_verdict(in_project):
         f"{t} ~ {g}" for t, g in findings.select("target", "group").iter_rows())
     for chart in charts:
         layer = json_module.loads(chart.proto.spec)["layer"][1]["encoding"]
-        assert layer["color"]["field"] == "verdict"
+        assert layer["color"]["field"] == "kind"
         scale = layer["color"]["scale"]
+        assert scale["domain"] == list(KIND_COLOURS)
+        assert scale["range"] == list(KIND_COLOURS.values())
         assert len(set(scale["range"])) == len(scale["domain"])       # distinct colours
         assert {t["field"] for t in layer["tooltip"]} >= {"pair", "verdict", "score"}
 def with_one_flagged(repo, tmp_path):

@@ -35,7 +35,7 @@ INGEST_OUTPUTS = ["data/curves.parquet", "data/published.parquet", "data/publish
 def test_every_stage_runs_through_run_stage():
     dvc = yaml.safe_load((PROJECT / "dvc.yaml").read_text())["stages"]
     assert all(dvc[stage]["cmd"] == f"python -m pipeline.{stage}" for stage in STAGES)
-    assert len(STAGES) == 13
+    assert len(STAGES) == 14
     for stage in STAGES:
         block = (PROJECT / "pipeline" / f"{stage}.py").read_text().split(
             'if __name__ == "__main__":', 1)[1]
