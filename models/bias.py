@@ -127,6 +127,12 @@ def replicable(frame: pl.DataFrame, target_expression: pl.Expr, columns: list[st
     return True, ""
 
 
+def _standard_error(low: float, high: float) -> float:
+    """A bootstrap standard deviation read from its percentile interval [low, high] of
+    coverage :data:`INTERVAL_LEVEL` (exact for a normal bootstrap distribution)."""
+    return (high - low) / (2 * norm.ppf((1 + INTERVAL_LEVEL) / 2))
+
+
 def detectable_effect(low: float, high: float, level: float, power: float = POWER) -> float:
     r"""Minimum detectable effect of a replicated difference: the smallest true difference that
     a one-sided test at level α = ``level`` (the search's FDR level) detects with probability
@@ -139,8 +145,7 @@ def detectable_effect(low: float, high: float, level: float, power: float = POWE
     distribution; the width is robust where a few resamples stray). With α = 0.05, power 0.9
     and c = 0.95: MDE = (1.645 + 1.282) · SE = 0.747 · (high − low). The class bootstrap holds
     the fitted predictions fixed, so SE leaves out the variance of refitting: a lower bound."""
-    se = (high - low) / (2 * norm.ppf((1 + INTERVAL_LEVEL) / 2))
-    return minimum_detectable(se, level, power)
+    return minimum_detectable(_standard_error(low, high), level, power)
 
 
 def same_size_subsample(frame: pl.DataFrame, curves: int, seed: int) -> pl.DataFrame:
@@ -163,13 +168,14 @@ def replication_power(replication: dict, discovery: dict, level: float) -> dict:
     not fitted) and the same difference on the Cremona sample (``discovery``: with its
     interval and ``curves`` when it was measured on Cremona curves of the replication's size,
     :func:`same_size_subsample`)."""
-    fields = {"level": level, "power": POWER, "discovery_curves": discovery.get("discovery_curves")}
+    curves = discovery.get("discovery_curves")
+    fields = {"level": level, "power": POWER, "discovery_curves": curves}
     for name in DIFFERENCES:
         low, high = replication.get(f"{name}_low"), replication.get(f"{name}_high")
         fields[f"{name}_detectable"] = (None if low is None or high is None
                                         else detectable_effect(low, high, level))
         fields[f"discovery_{name}"] = discovery.get(name)
-        at_size = fields["discovery_curves"] is not None
+        at_size = curves is not None
         for suffix in ("_low", "_high"):
             fields[f"discovery_{name}{suffix}"] = (discovery.get(f"{name}{suffix}") if at_size
                                                    else None)
@@ -180,12 +186,6 @@ def _replicates(r: dict, level: float) -> bool:
     # no added value where the sample's best baseline already explains the model
     return (r["p_value"] <= level and r["score"] > r["baseline_score"]
             and r["added_value_low"] > 0)
-
-
-def _standard_error(low: float, high: float) -> float:
-    """A bootstrap standard deviation read from its percentile interval of coverage
-    :data:`INTERVAL_LEVEL` (as in :func:`detectable_effect`)."""
-    return (high - low) / (2 * norm.ppf((1 + INTERVAL_LEVEL) / 2))
 
 
 def _below(r: dict, name: str) -> bool:

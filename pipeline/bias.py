@@ -148,13 +148,11 @@ def figures(table: pl.DataFrame) -> dict[str, bytes]:
 _state: dict = {}
 
 
-def start_worker(params: Params) -> None:
-    """Load the three samples, the weights and the pairs once per worker process, with the
-    thread pools of train's workers (pipeline/train.py)."""
+def start_worker(params: Params, weights: np.ndarray) -> None:
+    """Load the three samples and the pairs once per worker process, with the thread pools of
+    train's workers (pipeline/train.py); ``weights``: the importance weights main computed."""
     threadpool_limits(limits=params.search.threads)
     frames = load_samples(params)
-    weights, _ = importance_weights(frames["Cremona"], frames["height-ordered"],
-                                    params.bias.discriminant_bins, params.bias.bad_primes_cap)
     groups = json.loads(Path(params.paths.feature_groups).read_text())
     targets = search_targets(params.search, params.features, groups)
     found = {(p.target.name, p.group): p for p in pairs(targets, params.search.groups, groups,
@@ -193,13 +191,14 @@ def main() -> None:
     would_flag = [r for r in decide(evaluations.to_dicts(), params.search.fdr)
                   if r["verdict"] == FLAGGED]
     frames = load_samples(params)
-    _, covered = importance_weights(frames["Cremona"], frames["height-ordered"],
-                                    params.bias.discriminant_bins, params.bias.bad_primes_cap)
+    weights, covered = importance_weights(frames["Cremona"], frames["height-ordered"],
+                                          params.bias.discriminant_bins,
+                                          params.bias.bad_primes_cap)
     key = checks_key(params)
     # one job per pair, in search.workers processes; a killed run resumes with the pairs left
     done = run_jobs([Job(f"{f['target']}~{f['group']}", key, f, cost=f["curves"])
                      for f in would_flag], params.paths.bias_chunks, check_job,
-                    workers=params.search.workers, initializer=start_worker, initargs=(params,),
+                    workers=params.search.workers, initializer=start_worker, initargs=(params, weights),
                     save=write_json, suffix=".json", desc="bias", unit="pair")
     rows = [json.loads(path.read_text()) for path in done]
     table = pl.DataFrame(rows, schema=table_schema())

@@ -60,9 +60,8 @@ def main() -> None:
     sha_model = sha_model_factory(params.nulls)
     rows = []
     for control in params.controls.pairs:
-        targets = search_targets(params.search.model_copy(update={"targets": [control.target]}),
-                                 params.features, groups)
-        target = targets[next(iter(targets))]
+        [target] = search_targets(params.search.model_copy(update={"targets": [control.target]}),
+                                  params.features, groups).values()
         ran = findings.filter(target=target.name, group=control.group)
         # the feature group alone, whatever the search's groups are
         alone = params.search.model_copy(update={"groups": {control.group: [control.group]}})

@@ -514,16 +514,19 @@ class Params(_Section):
                              f"features.primes_max ({self.features.primes_max})")
         from models.expression import columns, parse
         groups = self.features.groups
+
+        def feature_column(name: str) -> bool:
+            return any(re.fullmatch(p, name) for patterns in groups.values() for p in patterns)
+
         for name, spec in self.search.custom_targets.items():
-            typos = [e for e in spec.excluded if e not in groups and not any(
-                re.fullmatch(p, e) for patterns in groups.values() for p in patterns)]
+            typos = [e for e in spec.excluded if e not in groups and not feature_column(e)]
             if typos:
                 raise ValueError(f"search.custom_targets.{name}.excluded: "
                                  f"{', '.join(map(repr, typos))} is neither a feature group "
                                  f"({', '.join(groups)}) nor a column of one (features.groups)")
             unknown = [c for c in columns(parse(spec.expression))
-                       if c not in TABLE_COLUMNS and not re.fullmatch(ZERO_COLUMNS, c) and not any(
-                           re.fullmatch(p, c) for ps in self.features.groups.values() for p in ps)]
+                       if c not in TABLE_COLUMNS and not re.fullmatch(ZERO_COLUMNS, c)
+                       and not feature_column(c)]
             if unknown:
                 raise ValueError(f"search.custom_targets.{name}.expression: no column "
                                  f"{', '.join(map(repr, unknown))} in the curve tables (bsd and "
