@@ -198,8 +198,9 @@ def main() -> None:
     # one job per pair, in search.workers processes; a killed run resumes with the pairs left
     done = run_jobs([Job(f"{f['target']}~{f['group']}", key, f, cost=f["curves"])
                      for f in would_flag], params.paths.bias_chunks, check_job,
-                    workers=params.search.workers, initializer=start_worker, initargs=(params, weights),
-                    save=write_json, suffix=".json", desc="bias", unit="pair")
+                    workers=params.search.workers, initializer=start_worker,
+                    initargs=(params, weights), save=write_json, suffix=".json", desc="bias",
+                    unit="pair")
     rows = [json.loads(path.read_text()) for path in done]
     table = pl.DataFrame(rows, schema=table_schema())
     shares = distributions(frames)
