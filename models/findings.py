@@ -24,6 +24,9 @@ For one (target, group):
    confirmation families (fitted on every discovery curve). A group that derives nothing
    beyond its own columns (the conductor, the root number) meets the constant and the laws
    its columns feed, and can be flagged like any other.
+   A law that computes the target on every discovery curve (Tate's algorithm computes ∏c_p
+   from the equation; :func:`computes_exactly`) leaves nothing to add: no GBM on what the pair
+   knows is fitted against it, and p_added is 1.
    **Screen:** a pair whose p_added lies above the FDR level is decided here
    (:func:`screened`): the null datasets (4), the confirmation and the extrapolation test
    cannot change its verdict and are not run (their statistics are null; its p-value is the
@@ -132,7 +135,8 @@ P_METHODS = {
                   "(parametric); empirical: share of resamples <= 0, floor 1/{b1}",
     "p_added": "normal fit to {b} paired family-bootstrap differences (what the pair knows + "
                "features) - (best baseline: its best law, the GBM on what it knows, or the "
-               "constant) (parametric); empirical: share <= 0, floor 1/{b1}",
+               "constant) (parametric); empirical: share <= 0, floor 1/{b1}; 1 where a law "
+               "computes the target exactly (nothing can add to it, nothing was fitted)",
     "p_confirmation": "the same on the held-out confirmation classes (parametric); empirical: "
                       "share of resamples <= 0, floor 1/{b1}",
     "p_value": "max(p_null, p_added) (intersection-union test); for a screened pair p_added, "
@@ -171,6 +175,7 @@ class CrossValidated:
     model: np.ndarray
     baselines: dict[str, np.ndarray]
     rounds: int                 # median number of boosting rounds early stopping kept per fold
+    exact: str | None = None    # a law's predictor that computes the target on every row
 
 
 def with_target(frame: pl.DataFrame, target: Target) -> pl.DataFrame:
@@ -254,13 +259,40 @@ def cross_validated(frame: pl.DataFrame, target: Target, columns: list[str],
         return fold_models[-1]
 
     model = out_of_fold(make_fold_model, data, TARGET, folds, families)
-    predictions = {b.name: model if is_the_model(b, fold_models[0]) else
-                   _shared(cache, ("oof", *baseline_key(b)),
-                           lambda b=b: out_of_fold(lambda: b, data, TARGET, folds, families))
-                   for b in baselines}
+    y = data[TARGET].to_numpy()
+
+    def predicted(b) -> np.ndarray:
+        if is_the_model(b, fold_models[0]):
+            return model
+        return _shared(cache, ("oof", *baseline_key(b)),
+                       lambda: out_of_fold(lambda: b, data, TARGET, folds, families))
+
+    # the laws' own predictors (closed forms, small fitted heuristics) before any GBM: when
+    # one computes the target, no GBM can score above it
+    closed = {b.name: predicted(b) for b in baselines if not isinstance(b, GbmModel)}
+    exact = next((b.name for b in baselines if getattr(b, "law", "") and b.name in closed
+                  and computes_exactly(closed[b.name], y)), None)
+    predictions = {b.name: closed[b.name] if b.name in closed else predicted(b)
+                   for b in baselines if b.name in closed or exact is None
+                   or is_the_model(b, fold_models[0])}
     rounds = int(np.median([m.rounds_ for m in fold_models]))
-    return CrossValidated(data, data[TARGET].to_numpy(), classes, families, folds, model,
-                          predictions, rounds)
+    return CrossValidated(data, y, classes, families, folds, model, predictions, rounds, exact)
+
+
+#: The largest difference (absolute, and relative to the target) between a law's prediction
+#: and a real target that still counts as computing it: the laws' floating-point arithmetic
+#: (logarithms of the BSD quantities) differs from the target's by about 1e-15.
+EXACT_TOLERANCE = 1e-9
+
+
+def computes_exactly(prediction: np.ndarray, y: np.ndarray) -> bool:
+    """True when ``prediction`` is the target ``y`` on every row (to :data:`EXACT_TOLERANCE`
+    for a real target). No prediction then scores above it on any resample of the rows, so a
+    GBM fitted against it can add at most that tolerance, far below :data:`NUMERIC_NOISE`."""
+    if prediction.dtype.kind in "fc" or y.dtype.kind in "fc":
+        return bool(np.allclose(prediction.astype(float), y.astype(float),
+                                rtol=EXACT_TOLERANCE, atol=EXACT_TOLERANCE))
+    return bool(np.array_equal(prediction, y))
 
 
 def _scored(boot: ClassBootstrap, prediction: np.ndarray, metric: str):
@@ -341,7 +373,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     model_prediction, predictions = oof.model, oof.baselines
     model_point, model_boot = _scored(cv, model_prediction, metric)
     scored = {name: _scored(cv, prediction, metric) for name, prediction in predictions.items()}
-    best = max(scored, key=lambda name: scored[name][0][metric])
+    best = oof.exact or max(scored, key=lambda name: scored[name][0][metric])
     best_point, best_boot = scored[best]
     strata = stratum_scores(target.task, metric, data["conductor"].to_numpy(), y,
                             model_prediction, predictions[best], settings.strata)
@@ -350,7 +382,9 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     # applicable laws read) with the features, against the best of what it knows
     inputs = known_inputs(baselines)
     both_inputs = known_and_features(inputs, columns, data.columns)
-    if not inputs:                                        # the GBM on the features: the model
+    if oof.exact:                                     # nothing is fitted against the target
+        both = None
+    elif not inputs:                                      # the GBM on the features: the model
         both = model_prediction
     elif set(columns) <= set(inputs):
         both = predictions[KNOWN_GBM]
@@ -358,7 +392,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         both = _shared(cache, ("oof", "known + features", tuple(both_inputs)),
                        lambda: out_of_fold(lambda: make_gbm(both_inputs, target.task), data,
                                            TARGET, folds, families))
-    gain = _gain(cv, both, predictions[best], metric)
+    gain = NOTHING_TO_ADD if oof.exact else _gain(cv, both, predictions[best], metric)
     laws = {b.name: getattr(b, "law", "") for b in baselines}
     law_scores = {name: scored[name][0][metric] for name in scored if laws.get(name)}
     best_law = max(law_scores, key=law_scores.get) if law_scores else None
@@ -387,6 +421,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         "known_formula_score": law_scores.get(best_law),
         "related_laws": json.dumps(related_to(target, set(columns) | set(known),
                                               frame.columns, settings.withhold)),
+        "exact_law": oof.exact,
         "known_gbm_score": scored[KNOWN_GBM][0][metric] if KNOWN_GBM in scored else None,
         "known_plus_features_score": gain["better"], "added_value": gain["gain"],
         "added_value_low": gain["low"], "added_value_high": gain["high"],
@@ -414,6 +449,13 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         **effect(nulls["null_quantile"]),
         p_value=max(nulls["p_null"], gain["p"]))
     return result
+
+
+#: The added-value test of a pair whose target a law computes exactly (:func:`computes_exactly`):
+#: no prediction can score above it, so the GBM on what the pair knows is not fitted, the added
+#: value is at most 0, and p_added is 1.
+NOTHING_TO_ADD = {"gain": 0.0, "low": 0.0, "high": 0.0, "better": None, "se": 0.0, "p": 1.0,
+                  "p_empirical": 1.0}
 
 
 def known_inputs(baselines: list) -> list[str]:
@@ -592,6 +634,10 @@ def _no_added_value(r: dict) -> tuple[str, str]:
                        if r.get("added_value_se") == 0 else "")
     related_laws = json.loads(r.get("related_laws") or "[]")
     related_text = f"; related, not read here: {', '.join(related_laws)}" if related_laws else ""
+    if r.get("exact_law"):
+        return explained_by(r["best_baseline_kind"]), (
+            f"{r['exact_law']} computes the target on every curve, so no feature can add to it "
+            f"(nothing was fitted against it){related_text}")
     # a law or the known quantities explain only what they demonstrably predict: with an
     # interval reaching 0 there is nothing explained, and nothing found
     if r["best_baseline"] == "constant" or r["baseline_low"] <= 0:

@@ -25,6 +25,7 @@ from arithmetic.traces import primes_up_to
 from models.clouds import Cloud, clouds, null_clouds
 from models.features import model_frame
 from models.topology import cloud_test, diagrams, group_difference, landmarks, standardized
+from models.topology_verdicts import AGAINST_NULLS, FINDING, GROUP_DIFFERENCE, verdicts
 from pipeline.atomic import write_directory, write_json, write_parquet
 from pipeline.code_digest import code_digest, source_digest
 from pipeline.inputs import require_inputs
@@ -73,7 +74,7 @@ def test_cloud(frame: pl.DataFrame, cloud: Cloud, params: Params, seed) -> pl.Da
     nulls = null_clouds(frame, cloud, primes, [b for b in params.features.mestre_nagao_bounds])
     result = cloud_test(cloud.points(frame), nulls, section.null_clouds, section.landmarks,
                         tuple(section.homology_dimensions), rng)
-    return _labelled(result, cloud, "against null clouds")
+    return _labelled(result, cloud, AGAINST_NULLS)
 
 
 #: Left out when rank groups are compared: the regulator is 1 exactly at rank 0, so its log
@@ -96,7 +97,7 @@ def test_difference(frame: pl.DataFrame, first: Cloud, second: Cloud, params: Pa
     joined = Cloud(first.family, f"{first.group} vs {second.group}", first.window,
                    first.columns, np.r_[first.rows, second.rows])
     return _labelled(result.with_columns(null_model=pl.lit("permuted labels")), joined,
-                     "group difference")
+                     GROUP_DIFFERENCE)
 
 
 def jobs(frame: pl.DataFrame, params: Params) -> list[tuple[str, Cloud, Cloud | None]]:
@@ -161,20 +162,25 @@ def main() -> None:
     tests = pl.concat([pl.read_parquet(f) for f in files])
     tests = tests.with_columns(q_value=pl.Series(multipletests(tests["p_value"].to_numpy(),
                                                                method="fdr_bh")[1]))
-    tests = tests.select("family", "group", "window_low", "window_high", "curves", "kind",
-                         "null_model", "statistic", "observed", "null_mean", "null_low",
-                         "null_high", "p_value", "p_empirical", "q_value")
+    tests = verdicts(tests.select("family", "group", "window_low", "window_high", "curves",
+                                  "kind", "null_model", "statistic", "observed", "null_mean",
+                                  "null_low", "null_high", "p_value", "p_empirical", "q_value"),
+                     section.fdr, {AGAINST_NULLS: section.null_clouds,
+                                   GROUP_DIFFERENCE: section.permutations})
     write_directory(draw_diagrams(frame, work, params), paths.topology_figures)
     write_parquet(tests, paths.topology)
     significant = tests.filter(pl.col("q_value") <= section.fdr)
     write_json({"clouds": sum(other is None for _, _, other in work), "tests": len(tests),
                 "significant": len(significant),
                 "significant_by_kind": dict(
-                    significant.group_by("kind").len().sort("kind").iter_rows())},
+                    significant.group_by("kind").len().sort("kind").iter_rows()),
+                "verdicts": dict(tests.group_by("verdict").len().sort("verdict").iter_rows())},
                paths.topology_metrics)
     shutil.rmtree(directory)
     print(f"topology: {len(tests)} tests on {len(work)} clouds and differences, "
-          f"{len(significant)} with q <= {section.fdr} -> {paths.topology}", file=sys.stderr)
+          f"{len(significant)} with q <= {section.fdr}, "
+          f"{int((tests['verdict'] == FINDING).sum())} not explained by a listed law -> "
+          f"{paths.topology}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import polars as pl
 from markdown_it import MarkdownIt
 
 from arithmetic.crosscheck import EXACT, REAL
+from models.topology_verdicts import FINDING
 from reporting import figures
 from reporting.provenance import revision_words
 from reporting.words import (FEATURE_WORDS, FINDINGS_COLUMNS, FINDINGS_SORT, METRIC_WORDS,
@@ -179,13 +180,31 @@ def topology_summary(tests: pl.DataFrame, fdr: float) -> pl.DataFrame:
         "family", "null_model", maintain_order=True).first()
     counts = scored.group_by("family", "null_model").agg(
         tests=pl.len(), significant=(pl.col("q_value") <= fdr).sum())
+    verdicts = {}
+    if "verdict" in tests.columns:     # the verdicts of the group's tests, most frequent first
+        verdicts = {"verdicts": "verdicts"}
+        counts = counts.join(scored.group_by("family", "null_model", "verdict").len().sort(
+            "len", "verdict", descending=[True, False]).group_by(
+            "family", "null_model", maintain_order=True).agg(verdicts=pl.concat_str(
+                "verdict", pl.lit(" "), "len").str.join("; ")), on=["family", "null_model"])
     return counts.join(top, on=["family", "null_model"]).sort("family", "null_model").select(
         cloud="family", against="null_model", tests="tests",
-        **{f"q ≤ {fdr}": "significant"},
+        **{f"q ≤ {fdr}": "significant"}, **verdicts,
         furthest=pl.col("group") + ": " + pl.col("statistic"),
         observed=pl.col("observed").round(4),
         null_band=pl.format("{} – {}", pl.col("null_low").round(4), pl.col("null_high").round(4)),
         band_widths_outside=pl.col("departure").round(2))
+
+
+def topology_findings(tests: pl.DataFrame) -> list[str]:
+    """Each test with the verdict ``finding`` (a departure no listed law explains), in words."""
+    lines = []
+    for r in tests.filter(pl.col("verdict") == FINDING).sort("q_value").iter_rows(named=True):
+        lines += [f"- **The {r['family']} cloud of {r['group']}** ({r['curves']:,} curves, "
+                  f"conductors {r['window_low']}–{r['window_high'] - 1}): its {r['statistic']} "
+                  f"is {r['observed']:.4g}, where {r['null_model']} give "
+                  f"{r['null_low']:.4g} – {r['null_high']:.4g} (5–95%). {r['reason']}."]
+    return lines + [""] if lines else []
 
 
 def topology_section(tests: pl.DataFrame, diagrams: list[str], context: Context) -> list[str]:
@@ -206,15 +225,32 @@ def topology_section(tests: pl.DataFrame, diagrams: list[str], context: Context)
                   "ones the covariance, the Sato–Tate ones the traces' law; permuted labels "
                   "compare rank 0 with rank 1.", ""]
         lines += _table(list(summary.columns), [list(r) for r in summary.iter_rows()])
+    if "verdict" in tests.columns:
+        counts = tests.group_by("verdict").len().sort("len", "verdict",
+                                                      descending=[True, False])
+        findings = topology_findings(tests)
+        lines += ["**Verdicts.** A test below the level is explained where the null lacks "
+                  "something the mathematics forces on every such cloud (the BSD formula's "
+                  "identity, Hasse's bound, the torsion congruences, the rank's bias of the "
+                  "a_p, the discriminant identity; `models.topology_verdicts.DEPARTURES`), and a "
+                  "finding otherwise: "
+                  + "; ".join(f"{v} {n}" for v, n in counts.iter_rows()) + ". "
+                  + ("The findings, which no listed law explains:" if findings else
+                     "No test departs from a null in a way the listed laws leave unexplained. "
+                     "A finding against these nulls would need a null that keeps the law."), ""]
+        lines += findings
     if len(significant):
         lines += ["<details><summary>Every test with q ≤ " f"{fdr} ({len(significant)})"
                   "</summary>", ""]
+        verdict = "verdict" in tests.columns
         lines += _table(["cloud", "conductors", "against", "statistic", "observed",
-                         "null 5–95%", "p (empirical)", "q"], [
+                         "null 5–95%", "p: empirical (normal fit)", "q"]
+                        + (["verdict"] if verdict else []), [
             [f"{r['family']}: {r['group']}", f"{r['window_low']}–{r['window_high']}",
              r["null_model"], r["statistic"], f"{r['observed']:.3g}",
              f"{r['null_low']:.3g} – {r['null_high']:.3g}",
-             f"{_p(r['p_value'])} ({r['p_empirical']:.2g})", _p(r["q_value"])]
+             f"{r['p_empirical']:.2g} ({_p(r['p_value'])})", _p(r["q_value"])]
+            + ([r["verdict"]] if verdict else [])
             for r in significant.iter_rows(named=True)])
         lines += ["</details>", ""]
     if diagrams:

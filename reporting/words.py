@@ -75,14 +75,19 @@ def headline(findings: pl.DataFrame, fdr: float) -> list[str]:
         parts.append(f"{METRIC_WORDS.get(metric[0], metric[0])} median {values.median():.3f} "
                      f"(from {values.min():.3f} to {values.max():.3f}, {len(rows)} pairs)")
     closed = int(findings["detectable_added_value"].is_null().sum())
+    exact = (int(findings["exact_law"].is_not_null().sum())
+             if "exact_law" in findings.columns else 0)
     if parts:
         lines.append("**Could have found:** an added value at least this large, beyond what "
                      "each pair knows, would have passed the added-value test with 90% power "
                      f"at Benjamini–Hochberg's strictest threshold ({fdr}/{len(findings)}): "
                      + "; ".join(parts) + ". The later tests can only raise these figures."
-                     + (f" In {closed} pairs what the pair knows reads every feature (a law "
-                        "such as the parity conjecture reads the root number), so the features "
-                        "had nothing to add." if closed else ""))
+                     + (f" In {exact} pairs a law computes the target (Tate's algorithm "
+                        "from the equation computes the Tamagawa product)" if exact else "")
+                     + (f"{' and in' if exact else ' In'} {closed - exact} pairs what the pair "
+                        "knows reads every feature (the parity conjecture reads the root "
+                        "number)" if closed > exact else "")
+                     + (", so the features had nothing to add." if closed else ""))
     return lines
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.findings import KNOWN_GBM, SearchSettings, decide, evaluate, is_the_model
+from models.findings import (KNOWN_GBM, SearchSettings, computes_exactly, decide, evaluate,
+                             is_the_model)
 from models.gbm import GbmModel
 from models.search import baselines_for, null_for, pair_known
 from models.targets import Target, standard_targets
@@ -85,6 +86,31 @@ def test_known_heuristics_are_labelled(setup):
                                      "explained by known quantities")
     assert results[2]["baseline_scores"]["L-series heuristic"] > 0.9
     assert results[0]["baseline_score"] > 0.999 and results[1]["baseline_score"] == 1.0
+
+
+def test_a_law_that_computes_the_target_leaves_nothing_to_fit(setup):
+    """Tate's algorithm computes the Tamagawa product from the equation: no prediction scores
+    above it on any resample, so the GBMs on what the pair knows are not fitted and the pair is
+    explained by the law, with p_added 1. Without the law the known quantities are fitted."""
+    targets = standard_targets(97, setup[2].mestre_nagao_bounds)
+    exact, without = decide([run(setup, targets["log_tamagawa_product"], "weierstrass"),
+                             run(setup, targets["log_tamagawa_product"], "weierstrass",
+                                 withhold=("Tate's algorithm",))], SETTINGS.fdr)
+    assert exact["exact_law"] == exact["best_baseline"] == "Tate's algorithm"
+    assert exact["baseline_score"] == pytest.approx(1.0, abs=1e-12)
+    assert KNOWN_GBM not in exact["baseline_scores"] and exact["known_plus_features_score"] is None
+    assert exact["p_added"] == exact["p_added_empirical"] == 1.0 and exact["screened"]
+    assert exact["verdict"] == "explained by Tate's algorithm"
+    assert "computes the target on every curve" in exact["reason"]
+    assert without["exact_law"] is None and KNOWN_GBM in without["baseline_scores"]
+
+
+def test_exactness_allows_rounding_only():
+    y = np.array([0.0, np.log(2.0), np.log(12.0)])
+    assert computes_exactly(y + 1e-13, y) and not computes_exactly(y + 1e-6, y)
+    labels = np.array([1, 2, 5])
+    assert computes_exactly(labels.copy(), labels)
+    assert not computes_exactly(np.array([1, 2, 4]), labels)
 
 
 def test_laws_that_read_more_than_the_group_are_only_named(setup):

@@ -209,6 +209,25 @@ def test_topology_section_lists_what_survives_bh():
     assert "![persistence diagram](topology/ap__rank_0__1-10000.png)" in lines
 
 
+def test_topology_section_gives_verdicts_and_writes_up_findings():
+    from models.topology_verdicts import AGAINST_NULLS, GROUP_DIFFERENCE, verdicts
+    tests = pl.DataFrame({"family": ["ap", "weierstrass"], "group": ["rank 0", "rank 0 vs rank 1"],
+                          "kind": [AGAINST_NULLS, GROUP_DIFFERENCE], "curves": [700, 9000],
+                          "window_low": [1, 1], "window_high": [10000, 10000],
+                          "null_model": ["gaussian", "permuted labels"],
+                          "statistic": ["longest_h1", "entropy_h0"], "observed": [2.0, 1.5],
+                          "null_low": [0.1, 0.9], "null_high": [0.3, 1.1],
+                          "p_value": [1e-20, 1e-9], "p_empirical": [0.025, 0.025],
+                          "q_value": [2e-20, 2e-9]})
+    tests = verdicts(tests, 0.05, {AGAINST_NULLS: 39, GROUP_DIFFERENCE: 39})
+    lines = "\n".join(topology_section(tests, [], context()))
+    assert "explained by Sato-Tate 1; finding 1" in lines
+    assert "| ap | gaussian | 1 | 1 | explained by Sato-Tate 1 |" in lines
+    assert ("- **The weierstrass cloud of rank 0 vs rank 1** (9,000 curves, conductors 1–9999): "
+            "its entropy_h0 is 1.5, where permuted labels give 0.9 – 1.1") in lines
+    assert "| 0.025 (< 1e-16) | < 1e-16 | explained by Sato-Tate |" in lines
+
+
 def test_markdown_says_when_nothing_is_flagged():
     findings = pl.DataFrame([finding(verdict="not predictable")])
     text = markdown(findings, importances(), context(), {})

@@ -111,3 +111,32 @@ def test_group_difference_by_permuted_labels():
 @pytest.mark.parametrize("observed, expected", [(10.0, 1 / 5), (0.0, 1.0)])
 def test_empirical_p(observed, expected):
     assert empirical_p(observed, np.array([-1.0, 0.0, 0.5, 1.0])) == pytest.approx(expected)
+
+
+def test_every_topological_test_gets_a_verdict_and_its_reason():
+    from models.laws import LAWS
+    from models.topology_verdicts import (AGAINST_NULLS, DEPARTURES, GROUP_DIFFERENCE, FINDING,
+                                          NOT_SIGNIFICANT, verdicts)
+    assert {d.law for d in DEPARTURES} - {"construction"} <= {law.name for law in LAWS}
+    rows = [("bsd", "rank 0", AGAINST_NULLS, "shuffled columns", 1e-30, 0.025, 1e-29),
+            ("bsd", "rank 1", AGAINST_NULLS, "gaussian", 0.3, 0.4, 0.5),
+            ("ap", "root number -1", AGAINST_NULLS, "sato_tate", 1e-6, 0.025, 1e-5),
+            ("ap", "rank 2", AGAINST_NULLS, "sato_tate", 1e-6, 0.05, 1e-5),
+            ("weierstrass", "rank 0", AGAINST_NULLS, "gaussian", 1e-6, 0.025, 1e-5),
+            ("weierstrass", "rank 0 vs rank 1", GROUP_DIFFERENCE, "permuted labels", 1e-4,
+             0.05, 1e-3)]
+    tests = pl.DataFrame(rows, orient="row", schema=["family", "group", "kind", "null_model",
+                                                     "p_value", "p_empirical", "q_value"])
+    tests = tests.with_columns(observed=pl.lit(2.0), null_low=pl.lit(0.5), null_high=pl.lit(1.0),
+                               curves=pl.lit(500), window_low=pl.lit(1),
+                               window_high=pl.lit(10000), statistic=pl.lit("entropy_h1"))
+    judged = verdicts(tests, 0.05, {AGAINST_NULLS: 39, GROUP_DIFFERENCE: 19})
+    assert judged["verdict"].to_list() == [
+        "explained by BSD formula", NOT_SIGNIFICANT, "explained by murmurations",
+        "explained by Mestre-Nagao", "explained by construction", FINDING]
+    reasons = judged["reason"].to_list()
+    # the empirical p leads, at its floor where it is there; the normal fit follows it
+    assert "empirical p 0.025 (its floor 1/40); normal fit to the nulls p = 1e-30" in reasons[0]
+    assert "empirical p 0.05 (its floor 1/20)" in reasons[5]
+    assert "above 0.05" in reasons[1] and "1728Δ = c4³ − c6²" in reasons[4]
+    assert reasons[5].startswith("observed 2 outside the null 5–95% band 0.5 – 1")
