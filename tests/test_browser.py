@@ -87,13 +87,47 @@ def palette_pixels(png: bytes) -> int:
     pixels = 255 - np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(float)
     found = np.zeros(pixels.shape[:2], dtype=bool)
     for colour in colours:
-        rgb = 255 - np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
-        if rgb.max() - rgb.min() < 16:            # greys: text is anti-aliased through them
-            continue
-        share = pixels @ rgb / (rgb @ rgb)
-        residual = np.abs(pixels - share[..., None] * rgb).max(axis=2)
-        found |= (residual <= 8) & (share >= 0.25)
+        found |= hue_mask(pixels, colour, 0.25)
     return int(found.sum())
+
+
+def _rgb(colour: str):
+    import numpy as np
+
+    return 255 - np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)], dtype=float)
+
+
+def is_grey(colour: str) -> bool:
+    """Text is anti-aliased through greys, so their pixels prove nothing."""
+    rgb = _rgb(colour)
+    return rgb.max() - rgb.min() < 16
+
+
+def hue_mask(pixels, colour: str, least: float):
+    """Pixels (255 − RGB) of ``colour`` drawn over white at an opacity of at least ``least``
+    (none for a grey)."""
+    import numpy as np
+
+    rgb = _rgb(colour)
+    if is_grey(colour):
+        return np.zeros(pixels.shape[:2], dtype=bool)
+    share = pixels @ rgb / (rgb @ rgb)
+    residual = np.abs(pixels - share[..., None] * rgb).max(axis=2)
+    return (residual <= 8) & (share >= least)
+
+
+def kind_pixels(png: bytes) -> dict[str, int]:
+    """Per verdict kind drawn in a hue (reporting.figures.KIND_COLOURS; not the grey of
+    ``not predictable``), its opaque pixels."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from reporting.figures import KIND_COLOURS
+    pixels = 255 - np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(float)
+    return {kind: int(hue_mask(pixels, colour, 0.9).sum())
+            for kind, colour in KIND_COLOURS.items() if not is_grey(colour)}
 
 
 QUIET = """() => {
@@ -150,6 +184,31 @@ def test_every_page_renders_in_chromium(served):
                     empty.append(index)
             if errors or len(text.strip()) < 40 or empty:
                 problems.append((name, errors, f"empty charts {empty}", text[:200]))
+        # the score chart's legend: every kind of verdict in its own hue (not predictable is
+        # the grey cross), and the hues distinct
+        from reporting.figures import KIND_COLOURS
+        assert len(set(KIND_COLOURS.values())) == len(KIND_COLOURS)
+        view.goto(f"{served}/findings")
+        settle(view, "Findings")
+        chart = view.locator("[data-testid='stVegaLiteChart']").first
+        chart.scroll_into_view_if_needed()
+        view.wait_for_timeout(300)
+        hues = kind_pixels(chart.screenshot())
+        if min(hues.values()) < 15:
+            problems.append(("findings", f"legend hues missing: {hues}"))
+        # the known phenomena's conjecture table keeps its result column in view
+        view.goto(f"{served}/known")
+        settle(view, "Known phenomena")
+        result = view.get_by_role("columnheader", name="result").first
+        box = result.bounding_box()
+        if box is None or box["x"] + box["width"] > 1400:
+            problems.append(("known", f"the result column lies outside the page: {box}"))
+        # a link to a curve opens on it, above the folded search
+        view.goto(f"{served}/curves?curve=37a1")
+        settle(view, "37a1 (LMFDB 37.a1)")
+        heading = view.get_by_role("heading", name="37a1 (LMFDB 37.a1)").first.bounding_box()
+        if heading is None or heading["y"] > 1000:
+            problems.append(("curves?curve=37a1", f"the curve starts below the fold: {heading}"))
         # a click on the second row of the curve browser opens that curve (11a2: sorted by N)
         view.goto(f"{served}/curves")
         settle(view, "Curve browser")

@@ -351,8 +351,10 @@ def test_known_phenomena_page_window_and_range(in_project):
     tables = [frame.value for frame in test.dataframe]
     [labels] = [t for t in tables if "pair" in t.columns]
     assert "rank_parity ~ parity" in labels["pair"].tolist()
-    [checks] = [t for t in tables if "statement" in t.columns]
-    assert "Watkins' conjecture" in checks["phenomenon"].tolist()
+    # the conjectures: an HTML table, its result column first beside the long statements
+    [checks] = [t.value for t in test.table if "statement" in t.value.columns]
+    assert "Watkins' conjecture" in checks.index.tolist()
+    assert checks.columns[0] == "result" and checks["result"].str.len().min() > 0
     test.radio[1].set_value("p").run()
     test.slider[0].set_value((100.0, 300.0)).run()
     assert not test.exception and test.slider[0].value == (100.0, 300.0)

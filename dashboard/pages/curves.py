@@ -37,34 +37,36 @@ def _search(stamp: float, where: CurveFilter, sort: str, descending: bool, page:
 
 
 bounds = _bounds(stamp)
-with st.form("search"):
-    left, right = st.columns(2)
-    prefix = left.text_input("Label starts with", key="prefix",
-                             placeholder="e.g. 389a or 5077a1")
-    conductor = right.slider("Conductor", bounds["low"], bounds["high"],
-                             (bounds["low"], bounds["high"]))
-    ranks = left.multiselect("Rank", bounds["ranks"])
-    torsion = right.multiselect("Torsion order", bounds["torsion"])
-    top = max(int(bounds["sha"]), 2)
-    sha = left.slider("Analytic Sha", 1, top, (1, top))
-    sort = right.selectbox("Sort by", BROWSER_COLUMNS, index=BROWSER_COLUMNS.index("conductor"))
-    descending = right.toggle("Descending", value=False)
-    st.form_submit_button("Search")
+# a link to one curve (?curve=) opens on that curve: the search stays above it, folded
+with st.expander("Search the table", expanded="curve" not in st.query_params):
+    with st.form("search"):
+        left, right = st.columns(2)
+        prefix = left.text_input("Label starts with", key="prefix",
+                                 placeholder="e.g. 389a or 5077a1")
+        conductor = right.slider("Conductor", bounds["low"], bounds["high"],
+                                 (bounds["low"], bounds["high"]))
+        ranks = left.multiselect("Rank", bounds["ranks"])
+        torsion = right.multiselect("Torsion order", bounds["torsion"])
+        top = max(int(bounds["sha"]), 2)
+        sha = left.slider("Analytic Sha", 1, top, (1, top))
+        sort = right.selectbox("Sort by", BROWSER_COLUMNS, index=BROWSER_COLUMNS.index("conductor"))
+        descending = right.toggle("Descending", value=False)
+        st.form_submit_button("Search")
 
-where = CurveFilter(prefix, conductor, ranks, torsion, sha)
-total = _search(stamp, where, sort, descending, 0, 0)[1]
-pages = max((total + settings.page_size - 1) // settings.page_size, 1)
-page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1) - 1
-rows, total = _search(stamp, where, sort, descending, page, settings.page_size)
-st.caption(f"{total:,} curves match" + ("" if not total else "; click a row to open the curve"))
-picked = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode="single-row",
-                      key="results")
-chosen_rows = picked.selection.rows if picked is not None else []
-if chosen_rows and chosen_rows[0] < len(rows):
-    clicked = rows["label"][chosen_rows[0]]
-    if st.session_state.get("clicked") != clicked:   # a new click overrides the typed label
-        st.session_state["clicked"] = clicked
-        st.session_state["curve"] = clicked
+    where = CurveFilter(prefix, conductor, ranks, torsion, sha)
+    total = _search(stamp, where, sort, descending, 0, 0)[1]
+    pages = max((total + settings.page_size - 1) // settings.page_size, 1)
+    page = st.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, value=1) - 1
+    rows, total = _search(stamp, where, sort, descending, page, settings.page_size)
+    st.caption(f"{total:,} curves match" + ("" if not total else "; click a row to open the curve"))
+    picked = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode="single-row",
+                          key="results")
+    chosen_rows = picked.selection.rows if picked is not None else []
+    if chosen_rows and chosen_rows[0] < len(rows):
+        clicked = rows["label"][chosen_rows[0]]
+        if st.session_state.get("clicked") != clicked:   # a new click overrides the typed label
+            st.session_state["clicked"] = clicked
+            st.session_state["curve"] = clicked
 
 st.header("One curve")
 if "curve" in st.query_params and st.session_state.get("linked") != st.query_params["curve"]:

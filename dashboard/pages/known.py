@@ -65,7 +65,9 @@ st.caption("Watkins' and Szpiro's conjectures on the invariants stage's curves, 
            "its null models.")
 checks = {name: found for name in ("invariants_metrics", "murmurations_metrics")
           if (found := data.optional_json(name)) is not None}
-data.show(known_checks(checks), "known_checks")
+# an HTML table wraps its text, so the result stays in view beside the long statements
+st.table(known_checks(checks).select("phenomenon", "result", "as_expected", "statement",
+                                     "reference").to_pandas().set_index("phenomenon"))
 st.header("Labels of the known phenomena")
 data.show(known_labels(findings, data.params().search.held_out_prime), "known_labels")
 
