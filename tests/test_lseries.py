@@ -5,10 +5,18 @@ import numpy as np
 import polars as pl
 import pytest
 
-from arithmetic.lseries import central_sums, dirichlet_coefficients
+from arithmetic.elldata import read_curves
+from arithmetic.lseries import (central_sums, class_central_values, dirichlet_coefficients,
+                                terms_needed)
+from arithmetic.pari import precision_bits
+from arithmetic.traces import small_integers
 
 #: The newform of 11a: q − 2q² − q³ + 2q⁴ + q⁵ + 2q⁶ − 2q⁷ − 2q⁹ − 2q¹⁰ + q¹¹ − 2q¹² + 4q¹³
 ELEVEN_A = [0, 1, -2, -1, 2, 1, 2, -2, 0, -2, -2, 1, -2, 4]
+
+#: Conductor and a-invariants of curves of rank 0, 1, 2, 3 (Cremona's tables)
+SMALL_CURVES = {"11a1": (11, [0, -1, 1, -10, -20]), "37a1": (37, [0, 0, 1, -1, 0]),
+                "389a1": (389, [0, 1, 1, -2, 0]), "5077a1": (5077, [0, 0, 1, -7, 6])}
 
 
 def aplist(frame: pl.DataFrame) -> dict[int, np.ndarray]:
@@ -39,3 +47,28 @@ def test_central_values_match_pari(model_tables):
 def test_missing_traces_are_named():
     with pytest.raises(ValueError, match=r"p = \[5, 7\]"):
         dirichlet_coefficients({2: np.array([0]), 3: np.array([0])}, np.array([11]), 10)
+
+
+def reference_sums(pari, an: list[int], conductor: int) -> tuple[float, float]:
+    """The two sums term by term in PARI's reals at 38 digits (``exp``, ``eint1``)."""
+    bits = precision_bits(38)
+    step = 2 * pari.Pi(precision=bits) / pari.sqrt(conductor, precision=bits)
+    value = derivative = 0
+    for n, a in enumerate(an, start=1):
+        if a:
+            value += pari.exp(-step * n) * a / n
+            derivative += pari.eint1(step * n) * a / n
+    return 2 * float(value), 2 * float(derivative)
+
+
+def test_class_sums_match_the_term_by_term_reference(pari):
+    near = read_curves(490_000, 490_010).row(0, named=True)      # 490006a1: 3,854 terms
+    curves = {**SMALL_CURVES,
+              near["label"]: (near["conductor"], [int(a) for a in near["ainvs"]])}
+    for label, (conductor, ainvs) in curves.items():
+        an = small_integers(pari, pari.ellan(pari.ellinit(ainvs), terms_needed(conductor, 1e-15)))
+        expected = reference_sums(pari, an, conductor)
+        batched = central_sums(np.array([[0, *an]] * 2, dtype=float), np.array([conductor] * 2))
+        # rank >= 2: both sums vanish, their rounding is absolute
+        for sums in (class_central_values(an, conductor), *np.array(batched).T):
+            assert tuple(sums) == pytest.approx(expected, rel=1e-12, abs=1e-14), label
