@@ -1,13 +1,15 @@
 """L(E,1) and L'(E,1) from the traces (arithmetic/lseries.py) against PARI's values."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 import pytest
 
 from arithmetic.elldata import read_curves
 from arithmetic.lseries import (central_sums, class_central_values, dirichlet_coefficients,
-                                terms_needed)
+                                multiplicative_steps, terms_needed, truncated_central_values)
 from arithmetic.pari import precision_bits
 from arithmetic.traces import small_integers
 
@@ -72,3 +74,35 @@ def test_class_sums_match_the_term_by_term_reference(pari):
         # rank >= 2: both sums vanish, their rounding is absolute
         for sums in (class_central_values(an, conductor), *np.array(batched).T):
             assert tuple(sums) == pytest.approx(expected, rel=1e-12, abs=1e-14), label
+
+
+def test_multiplicative_steps_cover_every_composite_once():
+    """Each n <= 2310 = 2·3·5·7·11 that is not a prime power is one step n = q·m, q the exact
+    power of n's least prime, m coprime to q; m is a prime power or an n of an earlier step."""
+    seen = {1} | {q ** k for q in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47)
+                  for k in range(1, 12) if q ** k <= 2310}
+    steps = multiplicative_steps(2310)
+    assert len(steps) == 4                                    # ω(n) = 2, 3, 4, 5
+    for n, q, m in steps:
+        for a, b, c in zip(n.tolist(), q.tolist(), m.tolist()):
+            least = next(d for d in range(2, a + 1) if a % d == 0)
+            assert b * c == a and b % least == 0 and c % least and math.gcd(b, c) == 1
+            assert c in seen or (c > 47 and all(c % d for d in range(2, math.isqrt(c) + 1)))
+        seen.update(n.tolist())
+    expected = [n for n in range(2, 2311)
+                if len({d for d in range(2, n + 1) if n % d == 0
+                        and all(d % e for e in range(2, math.isqrt(d) + 1))}) >= 2]
+    assert sorted(np.concatenate([n for n, _, _ in steps]).tolist()) == expected
+
+
+def test_truncated_sums_are_the_class_sums_to_the_bit(pari):
+    """Row by row from one table of a_n, each row cut to its own length, the sums are those of
+    class_central_values on that row's list, bit for bit."""
+    an = {label: small_integers(pari, pari.ellan(pari.ellinit(ainvs), 400))
+          for label, (_, ainvs) in SMALL_CURVES.items()}
+    conductor = np.array([n for n, _ in SMALL_CURVES.values()])
+    terms = np.array([terms_needed(int(n), 1e-15) for n in conductor])
+    coefficients = np.array([[0, *a] for a in an.values()], dtype=float)
+    got = truncated_central_values(coefficients, conductor, terms)
+    for row, (a, n, count) in enumerate(zip(an.values(), conductor, terms)):
+        assert tuple(got[row]) == class_central_values(a[:count], int(n))
