@@ -181,19 +181,45 @@ def class_values(classes: list[ClassData], primes: list[int], l_series_tolerance
     return {name: np.asarray(value) for name, value in values.items()}
 
 
+def tables_pay_off(classes: int, terms: int) -> bool:
+    """True when the point-count tables to ``terms`` terms (:func:`class_aplists`) cost less
+    than ``ellan`` for ``classes`` classes. Measured on one core of this machine class
+    (benchmarks/bench_lseries.py): the tables about 0.35 s at 3,856 terms and 7.2 s at 20,000
+    (cost ∝ terms^1.84), ``ellan`` about 2.7 ms and 25 ms a class (∝ terms^1.35); so the
+    tables win above about 130 classes at 3,856 terms and 290 at 20,000."""
+    scale = max(terms, 1) / 3856
+    return classes * 2.7e-3 * scale ** 1.35 > 0.35 * scale ** 1.84
+
+
 def class_arithmetic(pari: cypari2.Pari, curves: pl.DataFrame, primes: list[int],
                      l_series_tolerance: float, l_series_terms_max: int) -> pl.DataFrame:
     """Per curve (rows of ``data/curves.parquet``, whole classes, each contiguous): its class's
     :data:`CLASS_COLUMNS` and ``ap_<p>`` for every p in ``primes`` (aplist convention), and its
     own Kodaira symbol counts (:data:`arithmetic.local_data.LOCAL_DATA_SCHEMA`), which vary
-    within the class.
+    within the class. The central L-series sums take :func:`arithmetic.lseries.terms_needed`
+    terms for ``l_series_tolerance``, at most ``l_series_terms_max`` (beyond, a partial sum:
+    ``l_series_terms`` says how many).
 
-    The class's PARI work is done once, on its first curve (:func:`class_pari_data`); the a_p at
-    the good primes p >= 5 are point counts, each prime's tables once for all the classes
-    (:func:`class_aplists`). The central L-series sums take
-    :func:`arithmetic.lseries.terms_needed` terms for ``l_series_tolerance``, at most
-    ``l_series_terms_max`` (beyond, a partial sum: ``l_series_terms`` says how many).
+    By point counts (:func:`class_arithmetic_by_point_counts`), or for a few classes at large
+    conductors, where the tables would cost more (:func:`tables_pay_off`), by PARI's ``ellan``
+    (:func:`class_arithmetic_by_ellan`): the same values either way.
     """
+    from arithmetic.lseries import terms_needed
+
+    largest = min(terms_needed(int(curves["conductor"].max()), l_series_tolerance),
+                  l_series_terms_max) if len(curves) else 1
+    way = (class_arithmetic_by_point_counts
+           if tables_pay_off(curves["isogeny_class"].n_unique(), largest)
+           else class_arithmetic_by_ellan)
+    return way(pari, curves, primes, l_series_tolerance, l_series_terms_max)
+
+
+def class_arithmetic_by_point_counts(pari: cypari2.Pari, curves: pl.DataFrame,
+                                     primes: list[int], l_series_tolerance: float,
+                                     l_series_terms_max: int) -> pl.DataFrame:
+    """:func:`class_arithmetic` with the a_p at the good primes p >= 5 from point counts, each
+    prime's tables once for all the classes (:func:`class_aplists`), and the a_n of the sums
+    from them; the class's PARI work done once, on its first curve (:func:`class_pari_data`)."""
     classes, class_of_curve, kodaira, current = [], [], [], None
     for iso, conductor, ainvs in curves.select("isogeny_class", "conductor", "ainvs").iter_rows():
         curve = pari.ellinit([int(a) for a in ainvs])
@@ -217,9 +243,9 @@ def class_arithmetic_by_ellan(pari: cypari2.Pari, curves: pl.DataFrame, primes: 
                               l_series_tolerance: float, l_series_terms_max: int
                               ) -> pl.DataFrame:
     """:func:`class_arithmetic` with every class's a_n from PARI's ``ellan`` (each class's
-    Dirichlet coefficients straight from PARI, about 2.7 ms a class at N ≈ 490,000): the
-    reference that the tests and ``benchmarks/bench_lseries.py`` check it against, column by
-    column."""
+    Dirichlet coefficients straight from PARI, about 2.7 ms a class at N ≈ 490,000): cheaper
+    than the point counts for a few classes at large conductors, and the reference that the
+    tests and ``benchmarks/bench_lseries.py`` check those against, column by column."""
     from arithmetic.lseries import class_central_values, terms_needed
 
     rows, current, values, bad = [], None, None, []

@@ -7,7 +7,8 @@ import pytest
 
 from arithmetic.elldata import read_curves
 from arithmetic.traces import (aplist, ap_column, class_arithmetic, class_arithmetic_by_ellan,
-                               conductor_factorization, primes_up_to, small_integers)
+                               class_arithmetic_by_point_counts, conductor_factorization,
+                               primes_up_to, small_integers, tables_pay_off)
 from pipeline.params import load_params
 from tests.conftest import PROJECT
 
@@ -110,10 +111,19 @@ def test_class_arithmetic_equals_the_ellan_reference(pari, bounds):
     1000 (beyond the sums' 95 terms at N < 300); and the empty table."""
     curves = read_curves(*bounds)
     for primes in (primes_up_to(100), primes_up_to(1000)):
-        table = class_arithmetic(pari, curves, primes, *L_SERIES)
+        table = class_arithmetic_by_point_counts(pari, curves, primes, *L_SERIES)
         assert table.equals(class_arithmetic_by_ellan(pari, curves, primes, *L_SERIES))
         assert table.schema == class_arithmetic_by_ellan(pari, curves.head(5), primes,
                                                          *L_SERIES).schema
     none = curves.head(0)
+    assert class_arithmetic_by_point_counts(pari, none, [2, 3], *L_SERIES).equals(
+        class_arithmetic_by_ellan(pari, none, [2, 3], *L_SERIES))
     assert class_arithmetic(pari, none, [2, 3], *L_SERIES).equals(
         class_arithmetic_by_ellan(pari, none, [2, 3], *L_SERIES))
+
+
+def test_the_tables_are_used_where_they_pay_off():
+    """The measured costs' crossing: about 130 classes at 3,856 terms, 290 at 20,000."""
+    assert tables_pay_off(200, 3856) and not tables_pay_off(100, 3856)
+    assert tables_pay_off(350, 20_000) and not tables_pay_off(250, 20_000)
+    assert tables_pay_off(3_000, 600)
