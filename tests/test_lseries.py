@@ -1,14 +1,24 @@
 """L(E,1) and L'(E,1) from the traces (arithmetic/lseries.py) against PARI's values."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 import pytest
 
-from arithmetic.lseries import central_sums, dirichlet_coefficients
+from arithmetic.elldata import read_curves
+from arithmetic.lseries import (central_sums, class_central_values, dirichlet_coefficients,
+                                multiplicative_steps, terms_needed, truncated_central_values)
+from arithmetic.pari import precision_bits
+from arithmetic.traces import small_integers
 
 #: The newform of 11a: q − 2q² − q³ + 2q⁴ + q⁵ + 2q⁶ − 2q⁷ − 2q⁹ − 2q¹⁰ + q¹¹ − 2q¹² + 4q¹³
 ELEVEN_A = [0, 1, -2, -1, 2, 1, 2, -2, 0, -2, -2, 1, -2, 4]
+
+#: Conductor and a-invariants of curves of rank 0, 1, 2, 3 (Cremona's tables)
+SMALL_CURVES = {"11a1": (11, [0, -1, 1, -10, -20]), "37a1": (37, [0, 0, 1, -1, 0]),
+                "389a1": (389, [0, 1, 1, -2, 0]), "5077a1": (5077, [0, 0, 1, -7, 6])}
 
 
 def aplist(frame: pl.DataFrame) -> dict[int, np.ndarray]:
@@ -39,3 +49,60 @@ def test_central_values_match_pari(model_tables):
 def test_missing_traces_are_named():
     with pytest.raises(ValueError, match=r"p = \[5, 7\]"):
         dirichlet_coefficients({2: np.array([0]), 3: np.array([0])}, np.array([11]), 10)
+
+
+def reference_sums(pari, an: list[int], conductor: int) -> tuple[float, float]:
+    """The two sums term by term in PARI's reals at 38 digits (``exp``, ``eint1``)."""
+    bits = precision_bits(38)
+    step = 2 * pari.Pi(precision=bits) / pari.sqrt(conductor, precision=bits)
+    value = derivative = 0
+    for n, a in enumerate(an, start=1):
+        if a:
+            value += pari.exp(-step * n) * a / n
+            derivative += pari.eint1(step * n) * a / n
+    return 2 * float(value), 2 * float(derivative)
+
+
+def test_class_sums_match_the_term_by_term_reference(pari):
+    near = read_curves(490_000, 490_010).row(0, named=True)      # 490006a1: 3,854 terms
+    curves = {**SMALL_CURVES,
+              near["label"]: (near["conductor"], [int(a) for a in near["ainvs"]])}
+    for label, (conductor, ainvs) in curves.items():
+        an = small_integers(pari, pari.ellan(pari.ellinit(ainvs), terms_needed(conductor, 1e-15)))
+        expected = reference_sums(pari, an, conductor)
+        batched = central_sums(np.array([[0, *an]] * 2, dtype=float), np.array([conductor] * 2))
+        # rank >= 2: both sums vanish, their rounding is absolute
+        for sums in (class_central_values(an, conductor), *np.array(batched).T):
+            assert tuple(sums) == pytest.approx(expected, rel=1e-12, abs=1e-14), label
+
+
+def test_multiplicative_steps_cover_every_composite_once():
+    """Each n <= 2310 = 2·3·5·7·11 that is not a prime power is one step n = q·m, q the exact
+    power of n's least prime, m coprime to q; m is a prime power or an n of an earlier step."""
+    seen = {1} | {q ** k for q in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47)
+                  for k in range(1, 12) if q ** k <= 2310}
+    steps = multiplicative_steps(2310)
+    assert len(steps) == 4                                    # ω(n) = 2, 3, 4, 5
+    for n, q, m in steps:
+        for a, b, c in zip(n.tolist(), q.tolist(), m.tolist()):
+            least = next(d for d in range(2, a + 1) if a % d == 0)
+            assert b * c == a and b % least == 0 and c % least and math.gcd(b, c) == 1
+            assert c in seen or (c > 47 and all(c % d for d in range(2, math.isqrt(c) + 1)))
+        seen.update(n.tolist())
+    expected = [n for n in range(2, 2311)
+                if len({d for d in range(2, n + 1) if n % d == 0
+                        and all(d % e for e in range(2, math.isqrt(d) + 1))}) >= 2]
+    assert sorted(np.concatenate([n for n, _, _ in steps]).tolist()) == expected
+
+
+def test_truncated_sums_are_the_class_sums_to_the_bit(pari):
+    """Row by row from one table of a_n, each row cut to its own length, the sums are those of
+    class_central_values on that row's list, bit for bit."""
+    an = {label: small_integers(pari, pari.ellan(pari.ellinit(ainvs), 400))
+          for label, (_, ainvs) in SMALL_CURVES.items()}
+    conductor = np.array([n for n, _ in SMALL_CURVES.values()])
+    terms = np.array([terms_needed(int(n), 1e-15) for n in conductor])
+    coefficients = np.array([[0, *a] for a in an.values()], dtype=float)
+    got = truncated_central_values(coefficients, conductor, terms)
+    for row, (a, n, count) in enumerate(zip(an.values(), conductor, terms)):
+        assert tuple(got[row]) == class_central_values(a[:count], int(n))
