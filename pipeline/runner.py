@@ -55,6 +55,8 @@ as the job's mark of completion.
 from __future__ import annotations
 
 import ctypes
+import functools
+import importlib
 import multiprocessing
 import os
 import signal
@@ -333,6 +335,21 @@ def _stop_children() -> None:
         _stop(_children.popitem()[1])
 
 
+def importable(function):
+    """``function`` as its module's own attribute when it was defined in ``__main__``: a stage
+    runs as ``python -m pipeline.<stage>``, and a dask worker's child process, started by spawn,
+    finds a function by module and name, which in its own ``__main__`` it would not. A
+    ``functools.partial`` keeps its arguments around the function it resolves."""
+    if isinstance(function, functools.partial):
+        return functools.partial(importable(function.func), *function.args,
+                                 **function.keywords)
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if getattr(function, "__module__", None) != "__main__" or spec is None:
+        return function
+    return getattr(importlib.import_module(spec.name), function.__qualname__)
+
+
 def _run_on_dask(pending: list[Job], task, initializer, initargs, workers: int,
                  address: str | None, finished, desc: str) -> None:
     """The jobs as dask.distributed tasks (most costly first, as listed); each result is
@@ -344,6 +361,7 @@ def _run_on_dask(pending: list[Job], task, initializer, initargs, workers: int,
     from dask.distributed import as_completed
 
     settings = {"distributed.worker.daemon": False, "distributed.scheduler.allowed-failures": 0}
+    task, initializer = importable(task), initializer and importable(initializer)
     with dask.config.set(settings), dask_client(address, workers, threads=1) as client:
         futures = {client.submit(_dask_task, task, initializer, initargs, job.name, job.item,
                                  pure=False, priority=-index): job

@@ -57,3 +57,24 @@ def test_a_failed_dask_run_resumes_with_the_chunks_it_wrote(tmp_path):
     paths = run_chunks(frame, chunks, tmp_path, partial(lengths, fail_on=None), workers=2,
                        initializer=no_setup, executor=DASK)
     assert pl.read_parquet(paths).equals(lengths(frame, None))
+
+
+def test_a_stage_run_as_a_module_runs_on_dask(pipeline_project, tmp_path):
+    """``python -m pipeline.features`` with ``executor.kind: dask``: its chunk function is
+    defined in ``__main__``, which the dask workers' spawned children do not share; the
+    table equals the local executor's."""
+    import shutil
+
+    import yaml
+
+    from tests.conftest import run
+    repo = pipeline_project[0]
+    copy = tmp_path / "copy"
+    shutil.copytree(repo, copy, ignore=shutil.ignore_patterns(".dvc", ".git", "reports"))
+    params = yaml.safe_load((copy / "params.yaml").read_text())
+    params["executor"]["kind"] = "dask"
+    (copy / "params.yaml").write_text(yaml.safe_dump(params))
+    (copy / "data/features.parquet").unlink()
+    run(["python", "-m", "pipeline.features"], copy)
+    assert pl.read_parquet(copy / "data/features.parquet").equals(
+        pl.read_parquet(repo / "data/features.parquet"))
