@@ -34,7 +34,6 @@ from scipy.special import exp1
 from arithmetic.traces import primes_up_to
 
 
-
 @functools.lru_cache(maxsize=4)
 def multiplicative_steps(n_max: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]:
     """The n ≤ n_max that are not prime powers, as (n, q, n/q) with q the exact power of n's
@@ -93,7 +92,7 @@ def dirichlet_coefficients(aplist: dict[int, np.ndarray], conductor: np.ndarray,
 @functools.lru_cache(maxsize=16)
 def central_weights(conductor: int, terms: int) -> np.ndarray:
     """The (terms, 2) array of 2 exp(−2πn/√N)/n and 2 E₁(2πn/√N)/n, row n − 1 for n = 1..terms:
-    the sums of :func:`central_sums` are a_1..a_terms times it. Read-only (it is cached: the
+    the sums of :func:`class_central_values` are a_1..a_terms times it. Read-only (it is cached: the
     classes of a conductor come one after another in the curve tables)."""
     n = np.arange(1, terms + 1)
     x = 2 * np.pi * n / math.sqrt(conductor)
@@ -102,43 +101,35 @@ def central_weights(conductor: int, terms: int) -> np.ndarray:
     return weights
 
 
-def central_sums(coefficients: np.ndarray, conductor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(2 Σ (a_n/n) exp(−2πn/√N), 2 Σ (a_n/n) E₁(2πn/√N)): L(E,1) when w = +1, L'(E,1)
-    when w = −1, up to the truncation of the a_n; one matrix product per conductor."""
-    conductor = np.asarray(conductor, dtype=np.int64)
-    sums = np.empty((len(conductor), 2))
-    terms = coefficients.shape[1] - 1
-    for level in np.unique(conductor):
-        rows = conductor == level
-        sums[rows] = coefficients[rows, 1:] @ central_weights(int(level), terms)
-    return sums[:, 0], sums[:, 1]
-
-
 def terms_needed(conductor: int, tolerance: float) -> int:
     """The least n_max whose first omitted factor exp(−2π(n_max+1)/√N) is below ``tolerance``
     (E₁(x) < exp(−x) for x >= 1 bounds the derivative's terms alike): n_max = ⌈√N·log(1/tol)/2π⌉."""
     return max(1, math.ceil(math.sqrt(conductor) * math.log(1 / tolerance) / (2 * math.pi)))
 
 
-def class_central_values(an: list[int], conductor: int) -> tuple[float, float]:
+def sum_terms(conductor: int, tolerance: float, terms_max: int) -> int:
+    """The terms the sums take: :func:`terms_needed`, at most ``terms_max`` (beyond, a partial
+    sum)."""
+    return min(terms_needed(conductor, tolerance), terms_max)
+
+
+def class_central_values(an, conductor: int) -> tuple[float, float]:
     """(2 Σ (a_n/n) exp(−2πn/√N), 2 Σ (a_n/n) E₁(2πn/√N)) from a_1..a_{n_max} (PARI's
-    ``ellan``, exact Dirichlet coefficients at every n): L(E,1) when w = +1 and L'(E,1) when
-    w = −1, accurate when n_max >= :func:`terms_needed`."""
-    # int64 first: numpy reads a list of Python ints faster than straight into floats
-    value, derivative = np.array(an, dtype=np.int64) @ central_weights(conductor, len(an))
+    ``ellan``, or a row of :func:`dirichlet_coefficients`: exact Dirichlet coefficients at
+    every n): L(E,1) when w = +1 and L'(E,1) when w = −1, accurate when n_max >=
+    :func:`terms_needed`."""
+    # a list of Python ints is read as int64, faster than straight into floats
+    value, derivative = np.asarray(an) @ central_weights(conductor, len(an))
     return float(value), float(derivative)
 
 
 def truncated_central_values(coefficients: np.ndarray, conductor: np.ndarray,
                              terms: np.ndarray) -> np.ndarray:
     """The (curves, 2) array of :func:`class_central_values` of each row of ``coefficients``
-    (:func:`dirichlet_coefficients`, column n holding a_n) cut to a_1..a_{terms[i]}.
-
-    Row by row, each one product of the row's a_n with its conductor's weights: the operations of
-    :func:`class_central_values`, so the same values to the last bit (one product of many rows
-    at once sums in another order and differs by about 1e-16, relative); about 5 µs a row."""
-    conductor = np.asarray(conductor, dtype=np.int64)
-    values = np.empty((len(conductor), 2))
-    for row, (level, count) in enumerate(zip(conductor.tolist(), np.asarray(terms).tolist())):
-        values[row] = coefficients[row, 1:count + 1] @ central_weights(level, count)
-    return values
+    (:func:`dirichlet_coefficients`, column n holding a_n) cut to a_1..a_{terms[i]}: row by
+    row, so the same values to the last bit (one product of many rows at once sums in another
+    order and differs by about 1e-16, relative); about 5 µs a row."""
+    return np.array([class_central_values(coefficients[row, 1:count + 1], level)
+                     for row, (level, count) in enumerate(zip(np.asarray(conductor).tolist(),
+                                                              np.asarray(terms).tolist()))],
+                    dtype=float).reshape(-1, 2)

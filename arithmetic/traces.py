@@ -74,6 +74,8 @@ CONDUCTOR_COLUMNS = {"bad_primes": pl.Int16, "additive_primes": pl.Int16,
 CLASS_COLUMNS = {**CONDUCTOR_COLUMNS, "split_primes": pl.Int16, "nonsplit_primes": pl.Int16,
                  "local_root_number_minus": pl.Int16, "l_series_0": pl.Float64,
                  "l_series_1": pl.Float64, "l_series_terms": pl.Int32}
+#: The columns of :meth:`ClassData.reduction_counts`.
+REDUCTION_COLUMNS = list(CLASS_COLUMNS)[:6]
 
 
 #: Primes whose good a_p PARI computes (``ellap``): the short model y² = x³ + ax + b of the
@@ -101,6 +103,13 @@ class ClassData:
     c4: int
     c6: int
     small_traces: dict[int, int]
+
+    def reduction_counts(self) -> list[int]:
+        """The first six of :data:`CLASS_COLUMNS`: the bad primes, the additive ones, the
+        largest, the split and non-split multiplicative ones, those with w_p = −1."""
+        return [len(self.bad_primes), sum(e >= 2 for e in self.exponents),
+                max(self.bad_primes, default=1), self.multiplicative_traces.count(1),
+                self.multiplicative_traces.count(-1), self.root_numbers.count(-1)]
 
 
 def class_pari_data(pari: cypari2.Pari, curve, conductor: int) -> ClassData:
@@ -160,25 +169,20 @@ def class_values(classes: list[ClassData], primes: list[int], l_series_tolerance
     """Column -> one value per class: :data:`CLASS_COLUMNS` and ``ap_<p>`` for p in ``primes``,
     the a_p and the sums (see :func:`class_arithmetic`) for all the classes at once."""
     # imported here: arithmetic.lseries imports this module's primes_up_to
-    from arithmetic.lseries import terms_needed
+    from arithmetic.lseries import sum_terms
 
     conductors = np.array([c.conductor for c in classes], dtype=np.int64)
-    terms = np.array([min(terms_needed(int(n), l_series_tolerance), l_series_terms_max)
+    terms = np.array([sum_terms(int(n), l_series_tolerance, l_series_terms_max)
                       for n in conductors], dtype=np.int64)
     every_prime = primes_up_to(max(int(terms.max(initial=1)), max(primes, default=1)))
     aplists = class_aplists(classes, every_prime)
     sums = class_central_sums(aplists, every_prime, conductors, terms)
     column = {p: j for j, p in enumerate(every_prime)}
-    values = {
-        "bad_primes": [len(c.bad_primes) for c in classes],
-        "additive_primes": [sum(e >= 2 for e in c.exponents) for c in classes],
-        "largest_prime": [max(c.bad_primes, default=1) for c in classes],
-        "split_primes": [c.multiplicative_traces.count(1) for c in classes],
-        "nonsplit_primes": [c.multiplicative_traces.count(-1) for c in classes],
-        "local_root_number_minus": [c.root_numbers.count(-1) for c in classes],
-        "l_series_0": sums[:, 0], "l_series_1": sums[:, 1], "l_series_terms": terms,
-        **{ap_column(p): aplists[:, column[p]] for p in primes}}
-    return {name: np.asarray(value) for name, value in values.items()}
+    counts = np.array([c.reduction_counts() for c in classes], dtype=np.int64).reshape(
+        len(classes), len(REDUCTION_COLUMNS))
+    return {**{name: counts[:, j] for j, name in enumerate(REDUCTION_COLUMNS)},
+            "l_series_0": sums[:, 0], "l_series_1": sums[:, 1], "l_series_terms": terms,
+            **{ap_column(p): aplists[:, column[p]] for p in primes}}
 
 
 def tables_pay_off(classes: int, terms: int) -> bool:
@@ -204,10 +208,10 @@ def class_arithmetic(pari: cypari2.Pari, curves: pl.DataFrame, primes: list[int]
     conductors, where the tables would cost more (:func:`tables_pay_off`), by PARI's ``ellan``
     (:func:`class_arithmetic_by_ellan`): the same values either way.
     """
-    from arithmetic.lseries import terms_needed
+    from arithmetic.lseries import sum_terms
 
-    largest = min(terms_needed(int(curves["conductor"].max()), l_series_tolerance),
-                  l_series_terms_max) if len(curves) else 1
+    largest = (sum_terms(int(curves["conductor"].max()), l_series_tolerance, l_series_terms_max)
+               if len(curves) else 1)
     way = (class_arithmetic_by_point_counts
            if tables_pay_off(curves["isogeny_class"].n_unique(), largest)
            else class_arithmetic_by_ellan)
@@ -246,23 +250,21 @@ def class_arithmetic_by_ellan(pari: cypari2.Pari, curves: pl.DataFrame, primes: 
     Dirichlet coefficients straight from PARI, about 2.7 ms a class at N ≈ 490,000): cheaper
     than the point counts for a few classes at large conductors, and the reference that the
     tests and ``benchmarks/bench_lseries.py`` check those against, column by column."""
-    from arithmetic.lseries import class_central_values, terms_needed
+    from arithmetic.lseries import class_central_values, sum_terms
 
-    rows, current, values, bad = [], None, None, []
+    rows, current, values, data = [], None, None, None
     for iso, conductor, ainvs in curves.select("isogeny_class", "conductor", "ainvs").iter_rows():
         curve = pari.ellinit([int(a) for a in ainvs])
         if iso != current:
             current = iso
-            bad, exponents = conductor_factorization(pari, conductor)
-            terms = min(terms_needed(conductor, l_series_tolerance), l_series_terms_max)
+            data = class_pari_data(pari, curve, conductor)
+            terms = sum_terms(conductor, l_series_tolerance, l_series_terms_max)
             an = pari.ellan(curve, max(terms, primes[-1] if primes else 1))
-            multiplicative = [int(pari.ellap(curve, p)) for p, e in zip(bad, exponents) if e == 1]
-            local_minus = sum(int(pari.ellrootno(curve, p)) == -1 for p in bad)
-            values = [len(bad), sum(e >= 2 for e in exponents), max(bad, default=1),
-                      multiplicative.count(1), multiplicative.count(-1), local_minus,
+            values = [*data.reduction_counts(),
                       *class_central_values(small_integers(pari, an)[:terms], conductor), terms,
                       *aplist(pari, curve, conductor, primes, an)]
-        rows.append([*values, *kodaira_counts(local_reduction(pari, curve, bad)).values()])
+        rows.append([*values, *kodaira_counts(local_reduction(pari, curve,
+                                                              data.bad_primes)).values()])
     schema = {**CLASS_COLUMNS, **{ap_column(p): pl.Int16 for p in primes}, **LOCAL_DATA_SCHEMA}
     computed = pl.DataFrame(rows, schema=schema, orient="row")
     return pl.concat([curves.select("label"), computed], how="horizontal")

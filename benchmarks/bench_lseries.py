@@ -68,7 +68,7 @@ def class_coefficients(pari, curves: pl.DataFrame, tolerance: float, terms_max: 
     first = curves.unique("isogeny_class", keep="first", maintain_order=True)
     conductors, coefficients, seconds = [], [], 0.0
     for conductor, ainvs in first.select("conductor", "ainvs").iter_rows():
-        terms = min(lseries.terms_needed(conductor, tolerance), terms_max)
+        terms = lseries.sum_terms(conductor, tolerance, terms_max)
         curve = pari.ellinit([int(a) for a in ainvs])
         start = time.perf_counter()
         an = pari.ellan(curve, terms)

@@ -190,4 +190,3 @@ def cloud_test(points: np.ndarray, nulls: dict[str, NullCloud], replicates: int,
         null = describe([draw(rng) for _ in range(replicates)], size, dimensions, rng)
         tested.append(against_nulls(real, null).with_columns(null_model=pl.lit(name)))
     return pl.concat(tested)
-

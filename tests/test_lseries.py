@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from arithmetic.elldata import read_curves
-from arithmetic.lseries import (central_sums, class_central_values, dirichlet_coefficients,
-                                multiplicative_steps, terms_needed, truncated_central_values)
+from arithmetic.lseries import (class_central_values, dirichlet_coefficients, multiplicative_steps,
+                                terms_needed, truncated_central_values)
 from arithmetic.pari import precision_bits
 from arithmetic.traces import small_integers
 
@@ -35,8 +35,9 @@ def test_coefficients_of_11a(model_tables):
 def test_central_values_match_pari(model_tables):
     frame = model_tables["frame"]
     conductor = frame["conductor"].to_numpy()
-    value, derivative = central_sums(dirichlet_coefficients(aplist(frame), conductor, 97),
-                                     conductor)
+    value, derivative = truncated_central_values(
+        dirichlet_coefficients(aplist(frame), conductor, 97), conductor,
+        np.full(len(conductor), 97)).T
     labels = frame["label"].to_list()
     assert value[labels.index("11a1")] == pytest.approx(0.253841860855911, rel=1e-12)
     assert derivative[labels.index("37a1")] == pytest.approx(0.305999773834052, rel=1e-12)
@@ -70,9 +71,10 @@ def test_class_sums_match_the_term_by_term_reference(pari):
     for label, (conductor, ainvs) in curves.items():
         an = small_integers(pari, pari.ellan(pari.ellinit(ainvs), terms_needed(conductor, 1e-15)))
         expected = reference_sums(pari, an, conductor)
-        batched = central_sums(np.array([[0, *an]] * 2, dtype=float), np.array([conductor] * 2))
+        batched = truncated_central_values(np.array([[0, *an]] * 2, dtype=float),
+                                           np.array([conductor] * 2), np.array([len(an)] * 2))
         # rank >= 2: both sums vanish, their rounding is absolute
-        for sums in (class_central_values(an, conductor), *np.array(batched).T):
+        for sums in (class_central_values(an, conductor), *batched):
             assert tuple(sums) == pytest.approx(expected, rel=1e-12, abs=1e-14), label
 
 
