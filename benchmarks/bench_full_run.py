@@ -25,7 +25,7 @@ import psutil
 
 #: The stages in an order compatible with dvc.yaml's DAG (`dvc dag`).
 STAGES = ["ingest", "bsd", "invariants", "features", "crosscheck", "murmurations", "topology",
-          "train", "height_sample", "stein_watkins", "bias", "findings", "report"]
+          "train", "height_sample", "stein_watkins", "bias", "findings", "controls", "report"]
 
 
 def tree_rss(process: psutil.Process) -> int:
