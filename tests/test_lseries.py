@@ -8,8 +8,9 @@ import polars as pl
 import pytest
 
 from arithmetic.elldata import read_curves
-from arithmetic.lseries import (class_central_values, dirichlet_coefficients, multiplicative_steps,
-                                terms_needed, truncated_central_values)
+from arithmetic.lseries import (central_weights, class_central_values, dirichlet_coefficients,
+                                multiplicative_steps, terms_needed, truncated_central_values,
+                                vanishing_within_rounding)
 from arithmetic.pari import precision_bits
 from arithmetic.traces import small_integers
 
@@ -108,3 +109,22 @@ def test_truncated_sums_are_the_class_sums_to_the_bit(pari):
     got = truncated_central_values(coefficients, conductor, terms)
     for row, (a, n, count) in enumerate(zip(an.values(), conductor, terms)):
         assert tuple(got[row]) == class_central_values(a[:count], int(n))
+
+
+def test_vanishing_sums_are_exactly_zero_in_any_order(pari):
+    """L(389a1, 1) = 0 (rank 2) and L'(5077a1, 1) = 0 (rank 3): their sums are rounding noise,
+    set to 0 whatever the order of the terms; the sums that do not vanish keep every bit."""
+    for label, vanishing in (("389a1", 0), ("5077a1", 1)):
+        conductor, ainvs = SMALL_CURVES[label]
+        an = small_integers(pari, pari.ellan(pari.ellinit(ainvs), terms_needed(conductor, 1e-15)))
+        sums = class_central_values(an, conductor)
+        assert sums[vanishing] == 0.0, label
+        assert abs(sums[1 - vanishing]) > 0.1, label
+        weights = central_weights(conductor, len(an))
+        for order in (np.arange(len(an))[::-1], np.random.default_rng(0).permutation(len(an))):
+            noise = np.asarray(an)[order] @ weights[order]
+            assert vanishing_within_rounding(noise, np.abs(an)[order] @ weights[order],
+                                             len(an))[vanishing], label
+    an = small_integers(pari, pari.ellan(pari.ellinit(SMALL_CURVES["11a1"][1]), 40))
+    expected = np.asarray(an) @ central_weights(11, 40)
+    assert class_central_values(an, 11) == (expected[0], expected[1])
