@@ -21,7 +21,8 @@ import re
 import polars as pl
 
 from arithmetic.elldata import ainvs_series
-from arithmetic.traces import ap_column, primes_up_to
+from arithmetic.primes import primes_up_to
+from arithmetic.traces import ap_column
 
 #: The primes of an aplist line, in order.
 APLIST_PRIMES = primes_up_to(100)

@@ -31,7 +31,7 @@ import math
 import numpy as np
 from scipy.special import exp1
 
-from arithmetic.traces import primes_up_to
+from arithmetic.primes import primes_up_to
 
 
 @functools.lru_cache(maxsize=4)

@@ -40,6 +40,7 @@ integers) modulo p are exact: integer limbs of 31 bits, each reduced in int64 (:
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -130,11 +131,32 @@ def residues(signs: np.ndarray, digits: np.ndarray, p: int) -> np.ndarray:
     return signs * remainder % p
 
 
+def prime_tables(p: int) -> tuple[np.ndarray, ...]:
+    """(χ, inverses, A, B, C) at the prime p ≥ 5 (:func:`legendre_symbols`, :func:`inverses`,
+    :func:`family_tables`): they depend on p alone, so a process keeps those of the primes up to
+    :data:`KEPT_PRIME_MAX` for its next calls (read-only arrays)."""
+    return (_kept_prime_tables if p <= KEPT_PRIME_MAX else _prime_tables)(p)
+
+
+def _prime_tables(p: int) -> tuple[np.ndarray, ...]:
+    chi, inverse = legendre_symbols(p), inverses(p)
+    tables = (chi, inverse, *family_tables(p, chi, inverse))
+    for table in tables:
+        table.flags.writeable = False
+    return tables
+
+
+#: Primes whose tables a process keeps (:func:`prime_tables`): every chunk of curves with
+#: N < 500,000 needs the primes below 3,900 (the sums' terms), whose five int64 tables take
+#: 40 bytes a residue, about 39 MB in all; below 5,000, 64 MB.
+KEPT_PRIME_MAX = 5_000
+_kept_prime_tables = functools.lru_cache(maxsize=None)(_prime_tables)
+
+
 def traces_at_prime(p: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """−Σ_x χ(x³ + ax + b) at the prime p ≥ 5 for each pair (a, b) of residues mod p, from the
     three tables of :func:`family_tables` (the module's docstring)."""
-    chi, inverse = legendre_symbols(p), inverses(p)
-    twisted, j_zero, j_1728 = family_tables(p, chi, inverse)
+    chi, inverse, twisted, j_zero, j_1728 = prime_tables(p)
     t = a * a % p * a % p * (inverse[b] * inverse[b] % p) % p
     twist = chi[b * inverse[a] % p]
     return np.where(a == 0, j_zero[b], np.where(b == 0, j_1728[a], twist * twisted[t]))

@@ -16,7 +16,6 @@ w_p = −a_p; for additive reduction a_p = 0 and w_p = ±1 carries the informati
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,22 +23,13 @@ import numpy as np
 import polars as pl
 
 from arithmetic.local_data import LOCAL_DATA_SCHEMA, kodaira_counts, local_reduction
+from arithmetic.lseries import (class_central_values, dirichlet_coefficients, sum_terms,
+                               truncated_central_values)
 from arithmetic.point_counts import traces_by_point_counts
+from arithmetic.primes import primes_up_to
 
 if TYPE_CHECKING:    # importing cypari2 needs the main thread; ap_column must not
     import cypari2
-
-
-def primes_up_to(bound: int) -> list[int]:
-    """The primes p <= bound (sieve of Eratosthenes)."""
-    if bound < 2:
-        return []
-    sieve = np.ones(bound + 1, dtype=bool)
-    sieve[:2] = False
-    for n in range(2, math.isqrt(bound) + 1):
-        if sieve[n]:
-            sieve[n * n::n] = False
-    return [int(p) for p in np.flatnonzero(sieve)]
 
 
 def aplist(pari: cypari2.Pari, curve, conductor: int, primes: list[int],
@@ -150,8 +140,6 @@ def class_central_sums(aplists: np.ndarray, primes: list[int], conductors: np.nd
     of each class to its ``terms`` terms, from its aplist entries at ``primes`` (every prime up
     to max(terms) at least): the a_n by :func:`arithmetic.lseries.dirichlet_coefficients`, for
     blocks of classes whose a_n fill at most :data:`COEFFICIENTS_PER_BLOCK` doubles."""
-    from arithmetic.lseries import dirichlet_coefficients, truncated_central_values
-
     n_max = int(terms.max(initial=1))
     needed = [j for j, p in enumerate(primes) if p <= n_max]
     rows = max(1, COEFFICIENTS_PER_BLOCK // (n_max + 1))
@@ -168,9 +156,6 @@ def class_values(classes: list[ClassData], primes: list[int], l_series_tolerance
                  l_series_terms_max: int) -> dict[str, np.ndarray]:
     """Column -> one value per class: :data:`CLASS_COLUMNS` and ``ap_<p>`` for p in ``primes``,
     the a_p and the sums (see :func:`class_arithmetic`) for all the classes at once."""
-    # imported here: arithmetic.lseries imports this module's primes_up_to
-    from arithmetic.lseries import sum_terms
-
     conductors = np.array([c.conductor for c in classes], dtype=np.int64)
     terms = np.array([sum_terms(int(n), l_series_tolerance, l_series_terms_max)
                       for n in conductors], dtype=np.int64)
@@ -190,9 +175,18 @@ def tables_pay_off(classes: int, terms: int) -> bool:
     than ``ellan`` for ``classes`` classes. Measured on one core of this machine class
     (benchmarks/bench_lseries.py): the tables about 0.35 s at 3,856 terms and 7.2 s at 20,000
     (cost ∝ terms^1.84), ``ellan`` about 2.7 ms and 25 ms a class (∝ terms^1.35); so the
-    tables win above about 130 classes at 3,856 terms and 290 at 20,000."""
+    tables win above about 130 classes at 3,856 terms and 290 at 20,000. That is the cost of a
+    process's first call: later calls reuse the tables of the primes below 5,000
+    (:func:`arithmetic.point_counts.prime_tables`), so for them this errs towards ``ellan``."""
     scale = max(terms, 1) / 3856
     return classes * 2.7e-3 * scale ** 1.35 > 0.35 * scale ** 1.84
+
+
+def curve_rows(curves: pl.DataFrame) -> zip:
+    """(isogeny class, conductor, a-invariants as ints) of each curve: the columns read whole
+    (``iter_rows`` converts each decimal a-invariant by itself, about 4 times slower)."""
+    return zip(curves["isogeny_class"].to_list(), curves["conductor"].to_list(),
+               [[int(a) for a in ainvs] for ainvs in curves["ainvs"].to_list()])
 
 
 def class_arithmetic(pari: cypari2.Pari, curves: pl.DataFrame, primes: list[int],
@@ -208,8 +202,6 @@ def class_arithmetic(pari: cypari2.Pari, curves: pl.DataFrame, primes: list[int]
     conductors, where the tables would cost more (:func:`tables_pay_off`), by PARI's ``ellan``
     (:func:`class_arithmetic_by_ellan`): the same values either way.
     """
-    from arithmetic.lseries import sum_terms
-
     largest = (sum_terms(int(curves["conductor"].max()), l_series_tolerance, l_series_terms_max)
                if len(curves) else 1)
     way = (class_arithmetic_by_point_counts
@@ -225,8 +217,8 @@ def class_arithmetic_by_point_counts(pari: cypari2.Pari, curves: pl.DataFrame,
     prime's tables once for all the classes (:func:`class_aplists`), and the a_n of the sums
     from them; the class's PARI work done once, on its first curve (:func:`class_pari_data`)."""
     classes, class_of_curve, kodaira, current = [], [], [], None
-    for iso, conductor, ainvs in curves.select("isogeny_class", "conductor", "ainvs").iter_rows():
-        curve = pari.ellinit([int(a) for a in ainvs])
+    for iso, conductor, ainvs in curve_rows(curves):
+        curve = pari.ellinit(ainvs)
         if iso != current:
             current = iso
             classes.append(class_pari_data(pari, curve, conductor))
@@ -250,11 +242,9 @@ def class_arithmetic_by_ellan(pari: cypari2.Pari, curves: pl.DataFrame, primes: 
     Dirichlet coefficients straight from PARI, about 2.7 ms a class at N ≈ 490,000): cheaper
     than the point counts for a few classes at large conductors, and the reference that the
     tests and ``benchmarks/bench_lseries.py`` check those against, column by column."""
-    from arithmetic.lseries import class_central_values, sum_terms
-
     rows, current, values, data = [], None, None, None
-    for iso, conductor, ainvs in curves.select("isogeny_class", "conductor", "ainvs").iter_rows():
-        curve = pari.ellinit([int(a) for a in ainvs])
+    for iso, conductor, ainvs in curve_rows(curves):
+        curve = pari.ellinit(ainvs)
         if iso != current:
             current = iso
             data = class_pari_data(pari, curve, conductor)

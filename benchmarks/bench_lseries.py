@@ -38,8 +38,8 @@ import arithmetic.lseries as lseries
 from arithmetic.bsd import class_l_data
 from arithmetic.elldata import read_curves
 from arithmetic.pari import start_pari
-from arithmetic.traces import (class_arithmetic, class_arithmetic_by_ellan, primes_up_to,
-                               small_integers)
+from arithmetic.primes import primes_up_to
+from arithmetic.traces import class_arithmetic, class_arithmetic_by_ellan, small_integers
 from pipeline.features import REALPRECISION
 from pipeline.params import load_params
 

@@ -17,7 +17,7 @@ import time
 import numpy as np
 import polars as pl
 
-from arithmetic.traces import primes_up_to
+from arithmetic.primes import primes_up_to
 from models.clouds import clouds, gaussian
 from models.features import model_frame
 from models.topology import describe

@@ -27,6 +27,7 @@ import polars as pl
 
 from arithmetic.traces import ap_column
 from models.known_quantities import with_derived
+from models.splits import conductor_strata
 
 #: Columns that identify a curve; they are never features.
 KEY_COLUMNS = ["label", "isogeny_class", "number", "conductor"]
@@ -108,7 +109,6 @@ def topology_features(frame: pl.DataFrame, windows: int, primes: list[int], size
     H1 (:func:`models.topology.betti_vectors`, ``size`` landmarks, ``bins`` values), and every
     curve carries its window's: ``topo_<cloud>_h<q>_<bin>``. They say what shape the curves
     around a curve's conductor have, nothing about the curve itself."""
-    from models.nulls import conductor_strata
     from models.topology import betti_vectors
 
     # equal-count bins of tied conductors can come out empty: number the occupied ones 0..k-1

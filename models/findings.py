@@ -77,10 +77,9 @@ from statsmodels.stats.multitest import multipletests
 
 from models.gbm import GbmModel, out_of_fold
 from models.laws import null_without, related_to
-from models.nulls import conductor_strata
 from models.scores import PRIMARY, ClassBootstrap, interval, minimum_detectable, point_scores
-from models.splits import (class_index, extrapolation_test, first_appearance, grouped_folds,
-                           twist_family_index)
+from models.splits import (class_index, conductor_strata, extrapolation_test, first_appearance,
+                           grouped_folds, twist_family_index)
 from models.targets import Target
 
 TARGET = "__target__"

@@ -30,8 +30,8 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from models.nulls import conductor_strata
 from models.sato_tate import sample_traces
+from models.splits import conductor_strata
 
 Z95 = 1.959963984540054
 

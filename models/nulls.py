@@ -16,6 +16,7 @@ from arithmetic.traces import ap_column
 from models.delaunay import ShaModel
 from models.features import trace_features
 from models.sato_tate import sample_traces, torsion_modulus
+from models.splits import conductor_strata
 
 
 def _same_schema(null: pl.DataFrame, real: pl.DataFrame) -> pl.DataFrame:
@@ -29,12 +30,6 @@ def class_starts(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if runs["value"].n_unique() != len(runs):
         raise ValueError("isogeny classes are not contiguous in the frame")
     return np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes
-
-
-def conductor_strata(conductor: np.ndarray, strata: int) -> np.ndarray:
-    """Stratum 0..strata−1 of each curve: equal-count bins of the conductor."""
-    edges = np.quantile(conductor, np.linspace(0, 1, strata + 1)[1:-1])
-    return np.searchsorted(edges, conductor, side="right")
 
 
 def permute_classes(frame: pl.DataFrame, columns: list[str], strata: int,
@@ -151,6 +146,5 @@ def gaussian_cloud(frame: pl.DataFrame, columns: list[str],
         [pl.Series(c, sample[:, i]) for i, c in enumerate(columns)]), frame)
 
 
-__all__ = ["class_starts", "conductor_strata", "delaunay_sha", "gaussian_cloud", "normal_draw",
-           "normal_model",
+__all__ = ["class_starts", "delaunay_sha", "gaussian_cloud", "normal_draw", "normal_model",
            "minimalist_ranks", "permute_classes", "sato_tate_traces", "shuffled_columns"]

@@ -24,7 +24,7 @@ from models.findings import KNOWN_GBM, SearchSettings, decide, evaluate
 from models.known_quantities import known_columns
 from models.laws import Context, applicable_to, null_without, produced_by
 from models.targets import Target, sql_target, standard_targets
-from arithmetic.traces import primes_up_to
+from arithmetic.primes import primes_up_to
 
 
 def pair_known(members: list[str], feature_groups: dict[str, list[str]],

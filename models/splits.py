@@ -88,6 +88,13 @@ def grouped_folds(groups: np.ndarray, folds: int, seed: int) -> np.ndarray:
     return fold_of_group[groups]
 
 
+def conductor_strata(conductor: np.ndarray, strata: int) -> np.ndarray:
+    """Stratum 0..strata−1 of each curve: equal-count bins of the conductor (the null
+    datasets' permutation strata, the topology and murmuration windows)."""
+    edges = np.quantile(conductor, np.linspace(0, 1, strata + 1)[1:-1])
+    return np.searchsorted(edges, conductor, side="right")
+
+
 def extrapolation_test(conductor: np.ndarray, families: np.ndarray,
                        test_share: float) -> np.ndarray:
     """True for the rows of the families whose *smallest* conductor lies above the cut, the

@@ -21,7 +21,8 @@ import polars as pl
 from arithmetic.local_data import LOCAL_DATA_SCHEMA
 from arithmetic.pari import process_pari, start_process_pari
 from arithmetic.schemas import INVARIANT_NUMBERS, ZERO_COLUMNS
-from arithmetic.traces import class_arithmetic, primes_up_to
+from arithmetic.primes import primes_up_to
+from arithmetic.traces import class_arithmetic
 from arithmetic.weierstrass import WEIERSTRASS_COLUMNS, weierstrass_features
 from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_features,
                              resolve_groups, topology_features, torsion_bound, trace_features)

@@ -29,7 +29,8 @@ import numpy as np
 import polars as pl
 
 from arithmetic.pari import process_pari, start_process_pari
-from arithmetic.traces import primes_up_to, small_integers
+from arithmetic.primes import primes_up_to
+from arithmetic.traces import small_integers
 from models.murmurations import (SPLITS, beta_fits, conductor_windows, curve_means,
                                  sato_tate_traces, small_ratio_means, split_groups, split_shift,
                                  trace_averages)

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 from statsmodels.stats.multitest import multipletests
 
-from arithmetic.traces import primes_up_to
+from arithmetic.primes import primes_up_to
 from models.clouds import Cloud, clouds, null_clouds
 from models.features import model_frame
 from models.topology import cloud_test, diagrams, group_difference, landmarks, standardized

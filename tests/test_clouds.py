@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from arithmetic.traces import primes_up_to
+from arithmetic.primes import primes_up_to
 from models.clouds import BSD_COLUMNS, clouds, null_clouds
 
 PRIMES = primes_up_to(50)

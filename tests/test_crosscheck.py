@@ -9,7 +9,8 @@ from arithmetic.bsd import bsd_table
 from arithmetic.crosscheck import ap_long, compare_ap, compare_bsd, published_frame
 from arithmetic.ecdata import APLIST_PRIMES, read_allbsd, read_aplist
 from arithmetic.elldata import read_curves
-from arithmetic.traces import class_arithmetic, primes_up_to
+from arithmetic.primes import primes_up_to
+from arithmetic.traces import class_arithmetic
 from pipeline.params import load_params
 from tests.conftest import PROJECT
 

@@ -14,7 +14,7 @@ from models.gbm import GbmModel
 from models.search import baselines_for, null_for, pair_known
 from models.targets import Target, standard_targets
 from models.delaunay import ShaModel
-from arithmetic.traces import primes_up_to
+from arithmetic.primes import primes_up_to
 
 SETTINGS = SearchSettings(folds=4, extrapolation_share=0.2, bootstrap=200, null_datasets=5,
                           null_quantile=0.95, fdr=0.05, seed=3)

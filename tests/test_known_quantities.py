@@ -20,7 +20,7 @@ from models.known_quantities import (DERIVATIVE_VANISHES, KNOWN_FROM_GROUP, form
                                      known_columns)
 from models.search import baselines_for, null_for, pair_known
 from models.targets import Target
-from arithmetic.traces import primes_up_to
+from arithmetic.primes import primes_up_to
 
 SETTINGS = SearchSettings(folds=4, extrapolation_share=0.2, bootstrap=200, null_datasets=5,
                           null_quantile=0.95, fdr=0.05, seed=3)

@@ -10,7 +10,7 @@ from scipy import stats
 
 from arithmetic.elldata import read_curves
 from arithmetic.pari import start_pari, start_process_pari
-from arithmetic.traces import primes_up_to
+from arithmetic.primes import primes_up_to
 from models.known import KNOWN_CHECKS, baseline_shares, known_checks, known_labels
 from models.murmurations import (SPLITS, beta_fits, curve_means, sato_tate_traces,
                                  small_ratio_means, split_groups, split_shift, trace_averages)

@@ -7,10 +7,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from arithmetic.traces import ap_column, primes_up_to
+from arithmetic.primes import primes_up_to
+from arithmetic.traces import ap_column
 from models.delaunay import ShaModel, trivial_probability
-from models.nulls import (class_starts, conductor_strata, delaunay_sha, gaussian_cloud,
-                          minimalist_ranks, permute_classes, sato_tate_traces, shuffled_columns)
+from models.nulls import (class_starts, delaunay_sha, gaussian_cloud, minimalist_ranks,
+                          permute_classes, sato_tate_traces, shuffled_columns)
+from models.splits import conductor_strata
 
 
 @pytest.fixture

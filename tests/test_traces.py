@@ -6,9 +6,10 @@ import math
 import pytest
 
 from arithmetic.elldata import read_curves
+from arithmetic.primes import primes_up_to
 from arithmetic.traces import (aplist, ap_column, class_arithmetic, class_arithmetic_by_ellan,
                                class_arithmetic_by_point_counts, conductor_factorization,
-                               primes_up_to, small_integers, tables_pay_off)
+                               small_integers, tables_pay_off)
 from pipeline.params import load_params
 from tests.conftest import PROJECT
 
