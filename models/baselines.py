@@ -19,11 +19,6 @@ from typing import Literal, Protocol
 
 import numpy as np
 import polars as pl
-from sklearn.dummy import DummyClassifier, DummyRegressor
-from sklearn.linear_model import LinearRegression, LogisticRegression
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from sklearn.tree import DecisionTreeClassifier
 
 from arithmetic.traces import ap_column
 from models.sato_tate import hasse_bound, torsion_modulus, trace_distribution
@@ -58,6 +53,10 @@ class ConstantBaseline:
         return True
 
     def fit(self, frame: pl.DataFrame, target: str) -> "ConstantBaseline":
+        # scikit-learn (about 1 s to import, scipy.stats with it) is imported where a baseline
+        # is fitted: the params schema and every stage read the law records without it
+        from sklearn.dummy import DummyClassifier, DummyRegressor
+
         self._model = (DummyClassifier(strategy="most_frequent") if self.task == "classification"
                        else DummyRegressor(strategy="mean"))
         self._model.fit(np.zeros((len(frame), 1)), frame[target].to_numpy())
@@ -87,6 +86,10 @@ class BsdIdentityBaseline:
         return bool(self.columns) and target not in self.columns
 
     def fit(self, frame: pl.DataFrame, target: str) -> "BsdIdentityBaseline":
+        from sklearn.linear_model import LinearRegression, LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
         model = (LogisticRegression(max_iter=1000) if self.task == "classification"
                  else LinearRegression())
         self._model = make_pipeline(StandardScaler(), model)
@@ -143,6 +146,8 @@ class MestreNagaoBaseline:
         return target in {"rank", "rank_parity"} and self.task == "classification"
 
     def fit(self, frame: pl.DataFrame, target: str) -> "MestreNagaoBaseline":
+        from sklearn.tree import DecisionTreeClassifier
+
         y = frame[target].to_numpy()
         best = None
         for column in self.columns:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import lightgbm
 import numpy as np
 import polars as pl
 
@@ -75,6 +74,10 @@ class GbmModel:
         return max(1, min(self.min_child_samples, int(rows * LEAF_SHARE_MAX)))
 
     def _estimator(self, rows: int):
+        # LightGBM (0.4 s to import) is imported where a model is built: the params schema,
+        # the reports and the stages without models read this module's settings alone
+        import lightgbm
+
         classify = self.task == "classification"
         if self.client is None:
             kind = lightgbm.LGBMClassifier if classify else lightgbm.LGBMRegressor
@@ -106,6 +109,8 @@ class GbmModel:
     def fit_matrix(self, x: np.ndarray, y: np.ndarray,
                    classes: np.ndarray | None = None) -> "GbmModel":
         """:meth:`fit` on the rows of this model's input matrix ``x`` (:meth:`_matrix`)."""
+        import lightgbm
+
         self.classes_ = None
         if self.task == "classification":
             # Labels as 0..k-1 before LightGBM sees them: lightgbm 4.7's LGBMClassifier encodes
