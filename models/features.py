@@ -120,10 +120,20 @@ def topology_features(frame: pl.DataFrame, windows: int, primes: list[int], size
                          ("weierstrass", ["slog_c4", "slog_c6"])):
         points = frame.select(names).to_numpy().astype(np.float64)
         vectors = betti_vectors([points[window == w] for w in range(window.max() + 1)], size,
-                                (0, 1), bins, rng)
-        for j in range(vectors.shape[1]):
-            columns[f"topo_{cloud}_h{j // bins}_{j % bins}"] = vectors[window, j]
+                                TOPOLOGY_DIMENSIONS, bins, rng)
+        columns.update(zip(topology_columns(bins, cloud), vectors[window].T))
     return pl.DataFrame(columns)
+
+
+#: The homology dimensions of :func:`topology_features` (H0, H1).
+TOPOLOGY_DIMENSIONS = (0, 1)
+
+
+def topology_columns(bins: int, *clouds: str) -> list[str]:
+    """The columns of :func:`topology_features` for ``clouds`` (default: both), in its order:
+    ``topo_<cloud>_h<q>_<bin>``."""
+    return [f"topo_{cloud}_h{q}_{b}" for cloud in clouds or ("ap", "weierstrass")
+            for q in TOPOLOGY_DIMENSIONS for b in range(bins)]
 
 
 def ap_matrix(frame: pl.DataFrame, primes: list[int]) -> np.ndarray:

@@ -10,12 +10,15 @@ Every column belongs to a group of ``features.groups``.
 """
 from __future__ import annotations
 
+import importlib
 import re
 import shutil
 import sys
+import threading
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from arithmetic.local_data import LOCAL_DATA_SCHEMA
@@ -25,7 +28,8 @@ from arithmetic.primes import primes_up_to
 from arithmetic.traces import class_arithmetic
 from arithmetic.weierstrass import WEIERSTRASS_COLUMNS, weierstrass_features
 from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_features,
-                             resolve_groups, topology_features, torsion_bound, trace_features)
+                             resolve_groups, topology_columns, topology_features, torsion_bound,
+                             trace_features)
 from pipeline.atomic import write_json, write_parquet
 from pipeline.chunks import plan_chunks, run_chunks
 from pipeline.code_digest import code_digest
@@ -63,12 +67,17 @@ def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
             f"terms_max={section.l_series_terms_max};" + code_digest("pipeline.features"))
     inputs = curves.select(*KEY_COLUMNS, "ainvs")
     chunks = plan_chunks(inputs, "isogeny_class", section.chunk_size, salt)
+    # giotto-tda takes about 1.7 s to import (scikit-learn, scipy.stats); the assembly needs it
+    # after the chunks, so it is imported while the workers compute them
+    topology = threading.Thread(target=importlib.import_module, args=("models.topology",))
+    topology.start()
     paths = run_chunks(inputs, chunks, chunk_dir, partial(features_chunk, primes=primes,
                                           l_series_tolerance=section.l_series_tolerance,
                                           l_series_terms_max=section.l_series_terms_max),
                        workers=section.workers, initializer=start_process_pari,
                        initargs=(REALPRECISION, section.pari_stack_mb), desc="features",
                        executor=executor)
+    topology.join()
     computed = pl.read_parquet(paths)
     if not computed["label"].equals(curves["label"]):
         raise ValueError(f"chunks in {chunk_dir} do not hold the input curves in order; "
@@ -77,17 +86,19 @@ def compute_features(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
 
 
 def assemble(curves: pl.DataFrame, bsd: pl.DataFrame, computed: pl.DataFrame,
-             section: Features) -> pl.DataFrame:
-    """The feature table from the chunks' PARI part ``computed`` (same rows as ``curves``)."""
+             section: Features, shape: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The feature table from the chunks' PARI part ``computed`` (same rows as ``curves``);
+    ``shape``: the topology columns, if not computed here (:func:`topology_features`)."""
     primes = primes_up_to(section.primes_max)
     with_bad = computed.with_columns(curves["conductor"], bsd["semistable"])
     ap, conductor = ap_matrix(computed, primes), curves["conductor"].to_numpy()
     traces = trace_features(ap, conductor, primes, section.mestre_nagao_bounds)
-    shape = topology_features(
-        pl.concat([curves.select("conductor"), computed.select(WEIERSTRASS_COLUMNS), traces],
-                  how="horizontal"), section.topology_windows,
-        [p for p in primes if p <= section.topology_primes_max], section.topology_landmarks,
-        section.topology_bins, section.topology_seed)
+    if shape is None:
+        shape = topology_features(
+            pl.concat([curves.select("conductor"), computed.select(WEIERSTRASS_COLUMNS), traces],
+                      how="horizontal"), section.topology_windows,
+            [p for p in primes if p <= section.topology_primes_max], section.topology_landmarks,
+            section.topology_bins, section.topology_seed)
     return pl.concat([curves.select(KEY_COLUMNS), conductor_features(with_bad),
                       computed.select(WEIERSTRASS_COLUMNS), traces, shape,
                       computed.select(LOCAL_DATA_COLUMNS),
@@ -126,7 +137,10 @@ def planned_columns(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
     head = curves.head(count).select(*KEY_COLUMNS, "ainvs")
     computed = features_chunk(head, primes_up_to(section.primes_max),
                               section.l_series_tolerance, section.l_series_terms_max)
-    return [*assemble(curves.head(count), bsd.head(count), computed, section).columns,
+    # the topology's columns by name: their Betti curves would import giotto-tda here
+    shape = pl.DataFrame({name: np.zeros(count)
+                          for name in topology_columns(section.topology_bins)})
+    return [*assemble(curves.head(count), bsd.head(count), computed, section, shape).columns,
             *invariant_columns]
 
 
