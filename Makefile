@@ -23,14 +23,14 @@ $(STAMP): requirements.lock pyproject.toml
 # params.yaml's size and YAML aliases are checked first: DVC expands every alias while it loads
 # the file, so an alias bomb would exhaust memory inside `dvc repro` before any stage runs.
 run: install
-	$(BIN)/python -m pipeline.yaml_guard params.yaml
+	$(BIN)/python -m machinery.yaml_guard params.yaml
 	PATH="$(abspath $(BIN)):$$PATH" dvc repro
 
 # The full range (3,064,705 curves): 1 h 52 min on 2 cores, peak 5.7 GiB (benchmarks/RESULTS.md).
 # The preset's values land in params.yaml: `git checkout params.yaml` returns to the default run.
 run-full: install
-	$(BIN)/python -m pipeline.yaml_guard params.yaml presets/full.yaml
-	$(BIN)/python -m pipeline.preset presets/full.yaml
+	$(BIN)/python -m machinery.yaml_guard params.yaml presets/full.yaml
+	$(BIN)/python -m machinery.preset presets/full.yaml
 	PATH="$(abspath $(BIN)):$$PATH" dvc repro
 
 # pytest exits 5 when it collected no test: that is a broken test run, reported as such.

@@ -22,7 +22,8 @@ _process_pari: list[cypari2.Pari] = []
 
 def start_process_pari(realprecision: int, stack_mb: int) -> None:
     """Start this process's PARI handle (:func:`start_pari`): the initializer of the worker
-    processes of the stages' PARI jobs (:mod:`pipeline.runner`); :func:`process_pari` returns it."""
+    processes of the stages' PARI jobs (:mod:`machinery.runner`); :func:`process_pari` returns
+    it."""
     _process_pari[:] = [start_pari(realprecision, stack_mb)]
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from models.search import evaluate_alone, search_targets, sha_model_factory
 from pipeline.frames import search_frame
-from pipeline.params import load_params
+from machinery.params import load_params
 
 
 def control(params, frame, groups, target: str, group: str, withhold: tuple[str, ...]) -> dict:

@@ -37,7 +37,7 @@ from pathlib import Path
 import polars as pl
 
 from dashboard.queries import BROWSER_COLUMNS, CurveFilter, search_curves
-from pipeline.params import load_params
+from machinery.params import load_params
 
 QUERIES = {
     "no filter, by conductor": (CurveFilter(), "conductor", False),

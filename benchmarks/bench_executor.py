@@ -11,9 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from arithmetic.elldata import read_curves
+from sources.elldata import read_curves
 from pipeline.bsd import compute_bsd
-from pipeline.params import Executor, load_params
+from machinery.params import Executor, load_params
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from models.findings import TARGET, with_target
 from models.gbm import GbmModel
 from models.search import pairs, search_targets
 from models.splits import sample_classes
-from pipeline.params import load_params
+from machinery.params import load_params
 
 
 def main() -> None:

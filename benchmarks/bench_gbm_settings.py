@@ -23,7 +23,7 @@ import polars as pl
 from benchmarks.bench_power import SIGNALS, run
 from models.findings import with_families
 from pipeline.frames import search_frame
-from pipeline.params import load_params
+from machinery.params import load_params
 
 #: Candidate settings; the first is replaced by params.yaml's own.
 CANDIDATES = {

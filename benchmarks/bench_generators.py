@@ -15,10 +15,10 @@ from pathlib import Path
 
 import polars as pl
 
-from arithmetic.elldata import read_curves
+from sources.elldata import read_curves
 from arithmetic.pari import start_pari
 from pipeline.ingest import with_generators
-from pipeline.params import load_params
+from machinery.params import load_params
 
 
 def regulators(curves: pl.DataFrame) -> list[float]:

@@ -19,9 +19,9 @@ import polars as pl
 
 from arithmetic.bsd import bsd_table, class_l_data
 from arithmetic.curves import checked_curve
-from arithmetic.elldata import read_curves
+from sources.elldata import read_curves
 from arithmetic.pari import precision_bits, start_pari
-from pipeline.params import Bsd, load_params
+from machinery.params import Bsd, load_params
 
 BOUNDS = (10_000, 50_000, 100_000, 500_000)
 

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.code_digest import PROJECT
-from pipeline.params import load_params, parse_yaml
+from machinery.code_digest import PROJECT
+from machinery.params import load_params, parse_yaml
 
 #: The question step 3 adds: log(Sha · Ω), which the BSD quantities give exactly.
 DEFAULT_TARGET = ("sha_times_period: {task: regression, expression: 'ln(sha_an) + ln(real_period)',"

@@ -1,4 +1,4 @@
-"""What ``ingest.source: lmfdb_db`` costs: a pull (``pipeline.lmfdb_db.pull_database``: window
+"""What ``ingest.source: lmfdb_db`` costs: a pull (``sources.lmfdb_db.pull_database``: window
 queries, cache, lock, conversion to the curve tables) from a local PostgreSQL server on
 127.0.0.1 holding the LMFDB's tables, against the bare queries (psycopg only) and against the
 same pull served from the cache; then an estimate for the LMFDB's whole ``ec_curvedata``
@@ -27,9 +27,9 @@ from pathlib import Path
 
 import psycopg
 
-from pipeline.fetch import FetchSettings
-from pipeline.lmfdb_db import COLUMNS, DatabaseFetcher, _window_query, pull_database, windows
-from pipeline.params import load_params
+from sources.fetch import FetchSettings
+from sources.lmfdb_db import COLUMNS, DatabaseFetcher, _window_query, pull_database, windows
+from machinery.params import load_params
 from tests.postgres_server import TABLES, create_lmfdb, fixture_rows, postgres_server
 
 #: ec_curvedata rows of the LMFDB (about), and Cremona's share of them (N < 500,000).

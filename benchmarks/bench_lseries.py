@@ -4,7 +4,7 @@ against the implementations before it, side by side on the same curves in one ru
     taskset -c 1 python -m benchmarks.bench_lseries --conductor-min 490000 --conductor-max 492017
 
 The curves of the conductor range come from the embedded Cremona tables
-(:func:`arithmetic.elldata.read_curves`). Timed, each ``--repeats`` times, interleaved, best taken:
+(:func:`sources.elldata.read_curves`). Timed, each ``--repeats`` times, interleaved, best taken:
 
 - the central L-series sums alone, on every class's a_n from PARI's ``ellan`` to
   :func:`arithmetic.lseries.terms_needed` terms at the ``features`` params' tolerance:
@@ -36,12 +36,12 @@ from scipy.special import exp1
 
 import arithmetic.lseries as lseries
 from arithmetic.bsd import class_l_data
-from arithmetic.elldata import read_curves
+from sources.elldata import read_curves
 from arithmetic.pari import start_pari
 from arithmetic.primes import primes_up_to
 from arithmetic.traces import class_arithmetic, class_arithmetic_by_ellan, small_integers
 from pipeline.features import REALPRECISION
-from pipeline.params import load_params
+from machinery.params import load_params
 
 #: Below this |value| the agreement is measured absolutely.
 NEAR_ZERO = 1e-3

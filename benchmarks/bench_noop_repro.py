@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-from pipeline.code_digest import PROJECT
+from machinery.code_digest import PROJECT
 
 #: ``dvc repro`` in a fresh interpreter; ``{hide}`` makes ``import _ruamel_yaml`` fail.
 RUN = ("import sys\n{hide}from dvc.cli import main\n"

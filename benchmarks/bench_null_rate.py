@@ -28,7 +28,7 @@ from models.search import evaluate_alone
 from models.splits import class_index
 from models.targets import Target
 from pipeline.frames import search_frame
-from pipeline.params import load_params
+from machinery.params import load_params
 
 GROUPS = ["ap", "weierstrass", "mestre_nagao", "conductor"]
 

@@ -16,8 +16,8 @@ import polars as pl
 import arithmetic.reference
 from arithmetic.pari import start_pari
 from arithmetic.reference import draw_height_sample, minimal_curves, reference_table
-from arithmetic.stein_watkins import data_files, read_classes, sample_classes
-from pipeline.params import load_params
+from sources.stein_watkins import data_files, read_classes, sample_classes
+from machinery.params import load_params
 from pipeline.reference import table_settings
 
 

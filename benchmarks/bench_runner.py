@@ -1,5 +1,5 @@
-"""The bsd stage's chunks through the old chunk runner (``pipeline/chunks.py`` at ``--old``, its
-multiprocessing.Pool and dask loops) and through :mod:`pipeline.runner`, side by side in one
+"""The bsd stage's chunks through the old chunk runner (``machinery/chunks.py`` at ``--old``, its
+multiprocessing.Pool and dask loops) and through :mod:`machinery.runner`, side by side in one
 run, alternating, on the same chunks, task and initializer (so only the runner differs): local
 1 and 2 workers, and dask (a LocalCluster of 2 workers). Median of ``--repeats`` each; ratios
 old / new (above 1: the new runner is faster); every table checked equal.
@@ -21,18 +21,18 @@ from pathlib import Path
 
 import polars as pl
 
-from arithmetic.elldata import read_curves
+from sources.elldata import read_curves
 from arithmetic.pari import precision_bits, start_process_pari
-from pipeline import chunks
+from machinery import chunks
 from pipeline.bsd import bsd_chunk, chunk_salt
-from pipeline.code_digest import PROJECT
-from pipeline.params import Executor, load_params
+from machinery.code_digest import PROJECT
+from machinery.params import Executor, load_params
 
 
 def old_runner(revision: str, scratch: Path):
-    """``pipeline/chunks.py`` of ``revision`` as the module ``old_chunks`` (importable by the
+    """``machinery/chunks.py`` of ``revision`` as the module ``old_chunks`` (importable by the
     worker processes: spawned children get this sys.path, dask's through PYTHONPATH)."""
-    source = subprocess.run(["git", "show", f"{revision}:pipeline/chunks.py"], cwd=PROJECT,
+    source = subprocess.run(["git", "show", f"{revision}:machinery/chunks.py"], cwd=PROJECT,
                             check=True, capture_output=True, text=True).stdout
     (scratch / "old_chunks.py").write_text(source)
     sys.path.insert(0, str(scratch))

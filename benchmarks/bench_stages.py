@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from benchmarks.bench_train import commit, remove_worktree, scratch_worktree
-from pipeline.code_digest import PROJECT
+from machinery.code_digest import PROJECT
 
 
 def stage_outputs(tree: Path, stage: str) -> list[Path]:

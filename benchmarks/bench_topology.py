@@ -21,7 +21,7 @@ from arithmetic.primes import primes_up_to
 from models.clouds import clouds, gaussian
 from models.features import model_frame
 from models.topology import describe
-from pipeline.params import load_params
+from machinery.params import load_params
 
 
 def main() -> None:

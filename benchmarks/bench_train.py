@@ -24,8 +24,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipeline.code_digest import PROJECT
-from pipeline.params import load_params
+from machinery.code_digest import PROJECT
+from machinery.params import load_params
 
 #: Columns whose values must agree between revisions, within ``--tolerance``.
 SCORES = ["score", "baseline_score", "known_gbm_score", "known_plus_features_score",

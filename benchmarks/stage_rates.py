@@ -3,9 +3,9 @@
     python -m benchmarks.stage_rates full_run.log --stage bsd --chunk-size 2000 \\
         --curves data/curves.parquet
 
-A chunked stage (:func:`pipeline.chunks.run_chunks`) prints a progress line each time a chunk
+A chunked stage (:func:`machinery.chunks.run_chunks`) prints a progress line each time a chunk
 finishes: the curves done, the seconds elapsed, and the chunk's index. Its chunks are whole
-isogeny classes cut from the curve table in conductor order (:func:`pipeline.chunks.plan_chunks`
+isogeny classes cut from the curve table in conductor order (:func:`machinery.chunks.plan_chunks`
 with the stage's ``chunk_size``), so the index says which conductors the chunk held. Each line's
 new curves and seconds since the line before are credited to the conductor band of its chunk;
 a band's rate is its curves over its seconds, with the stage's workers all busy (the wall
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipeline.chunks import plan_chunks
+from machinery.chunks import plan_chunks
 
 #: Upper ends of the conductor bands of the table.
 BANDS = (10_000, 100_000, 200_000, 300_000, 400_000, 500_000)

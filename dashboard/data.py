@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 import streamlit as st
 
-from pipeline.params import PARAMS_FILE, ParamsError, Params, load_params
+from machinery.params import PARAMS_FILE, ParamsError, Params, load_params
 
 #: The stage that writes each output path of params.yaml (for the "missing" message).
 BUILT_BY = {"curves": "ingest", "bsd": "bsd", "bsd_metrics": "bsd", "features": "features",

@@ -7,7 +7,7 @@ from typing import Callable
 
 import polars as pl
 
-from pipeline.fetch import shown
+from sources.fetch import shown
 
 #: Columns of the curve browser's table, from the bsd output.
 BROWSER_COLUMNS = ["label", "isogeny_class", "conductor", "rank", "torsion", "tamagawa_product",
@@ -181,7 +181,7 @@ def resolve_label(text: str, curves: "pl.DataFrame | CurveIndex",
 
 def shown_label(text: str) -> str:
     """Typed or linked text as a message quotes it: a short escaped excerpt
-    (:func:`pipeline.fetch.shown`) in a Markdown code span, so that nothing of it renders as
+    (:func:`sources.fetch.shown`) in a Markdown code span, so that nothing of it renders as
     a link, emphasis or formula; its backticks are escaped too, since they would end the span."""
     return "`" + shown(text.strip()).replace("`", "\\x60") + "`"
 

@@ -31,13 +31,13 @@ from models.features import model_frame
 from models.findings import FLAGGED, cross_validated, decide, evaluate
 from models.search import (pair_tools, pairs, search_settings, search_targets,
                            sha_model_factory)
-from pipeline.atomic import write_directory, write_json, write_parquet
-from pipeline.code_digest import code_digest, source_digest
+from machinery.atomic import write_directory, write_json, write_parquet
+from machinery.code_digest import code_digest, source_digest
 from pipeline.frames import search_frame
-from pipeline.inputs import require_inputs
-from pipeline.params import ParamsError, Params, load_params
-from pipeline.runner import Job, run_jobs
-from pipeline.stage import run_stage
+from machinery.inputs import require_inputs
+from machinery.params import ParamsError, Params, load_params
+from machinery.runner import Job, run_jobs
+from machinery.stage import run_stage
 from reporting.figures import distribution_file, sample_distribution
 
 SAMPLES = {"height-ordered": ("height_sample_features", "height_sample"),

@@ -1,7 +1,7 @@
 """DVC stage ``bsd``: the BSD quantities of every curve in ``paths.curves`` -> ``paths.bsd``.
 
 PARI work runs in ``bsd.workers`` processes over chunks of whole isogeny classes
-(:mod:`pipeline.chunks`): a killed run resumes where it stopped. Every ``sha_an`` is checked to be
+(:mod:`machinery.chunks`): a killed run resumes where it stopped. Every ``sha_an`` is checked to be
 a perfect square (the stage fails naming the first curve that is not), and the final table is
 checked to hold every input curve exactly once, in input order, before it is written atomically.
 """
@@ -17,12 +17,12 @@ import polars as pl
 from arithmetic.bsd import BsdError, bsd_table
 from arithmetic.curves import CurveError
 from arithmetic.pari import precision_bits, process_pari, start_process_pari
-from pipeline.atomic import write_json, write_parquet
-from pipeline.chunks import chunk_table, plan_chunks, run_chunks
-from pipeline.code_digest import code_digest
-from pipeline.inputs import require_inputs
-from pipeline.params import Bsd, Executor, ParamsError, load_params
-from pipeline.stage import run_stage
+from machinery.atomic import write_json, write_parquet
+from machinery.chunks import chunk_table, plan_chunks, run_chunks
+from machinery.code_digest import code_digest
+from machinery.inputs import require_inputs
+from machinery.params import Bsd, Executor, ParamsError, load_params
+from machinery.stage import run_stage
 
 def bsd_chunk(rows: pl.DataFrame, sha_tolerance: float, precision: int,
               lfunction_precision: int) -> pl.DataFrame:

@@ -24,11 +24,11 @@ import polars as pl
 
 from models.findings import FLAGGED
 from models.search import evaluate_alone, search_targets, sha_model_factory
-from pipeline.atomic import publish_together, write_json, write_parquet
+from machinery.atomic import publish_together, write_json, write_parquet
 from pipeline.frames import search_frame
-from pipeline.inputs import require_inputs
-from pipeline.params import ParamsError, load_params
-from pipeline.stage import run_stage
+from machinery.inputs import require_inputs
+from machinery.params import ParamsError, load_params
+from machinery.stage import run_stage
 
 
 def control_row(control, law_in_force: dict, withheld: dict, seconds: float) -> dict:

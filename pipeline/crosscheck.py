@@ -11,10 +11,10 @@ import sys
 import polars as pl
 
 from arithmetic.crosscheck import MISMATCH_SCHEMA, PUBLISHED_SCHEMA, compare_ap, compare_bsd
-from pipeline.atomic import write_json, write_parquet
-from pipeline.inputs import require_inputs
-from pipeline.params import ParamsError, load_params
-from pipeline.stage import run_stage
+from machinery.atomic import write_json, write_parquet
+from machinery.inputs import require_inputs
+from machinery.params import ParamsError, load_params
+from machinery.stage import run_stage
 
 
 def crosscheck(bsd: pl.DataFrame, features: pl.LazyFrame, published: pl.DataFrame,

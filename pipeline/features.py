@@ -2,7 +2,7 @@
 
 The PARI work (a_p, w_p and the conductor's factorization, once per isogeny class) and the exact
 integer work on the Weierstrass coefficients run in ``features.workers`` processes over chunks of
-whole classes, resumably (:mod:`pipeline.chunks`). The rest is vectorized: normalized traces and
+whole classes, resumably (:mod:`machinery.chunks`). The rest is vectorized: normalized traces and
 Mestre–Nagao sums (:func:`models.features.trace_features`), conductor features, the logs of
 the BSD quantities from ``paths.bsd``, and the numbers of the invariants stage's table
 ``paths.invariants`` (modular degree, isogeny class, Szpiro ratio, low zeros, 2-Selmer rank).
@@ -30,12 +30,12 @@ from arithmetic.weierstrass import WEIERSTRASS_COLUMNS, weierstrass_features
 from models.features import (KEY_COLUMNS, ap_matrix, bsd_features, conductor_features,
                              resolve_groups, topology_columns, topology_features, torsion_bound,
                              trace_features)
-from pipeline.atomic import write_json, write_parquet
-from pipeline.chunks import plan_chunks, run_chunks
-from pipeline.code_digest import code_digest
-from pipeline.inputs import require_inputs
-from pipeline.params import Executor, Features, ParamsError, load_params
-from pipeline.stage import run_stage
+from machinery.atomic import write_json, write_parquet
+from machinery.chunks import plan_chunks, run_chunks
+from machinery.code_digest import code_digest
+from machinery.inputs import require_inputs
+from machinery.params import Executor, Features, ParamsError, load_params
+from machinery.stage import run_stage
 
 #: The exact local data beside the Kodaira counts: reduction types and local root numbers.
 LOCAL_DATA_COLUMNS = ["split_primes", "nonsplit_primes", "local_root_number_minus",

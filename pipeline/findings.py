@@ -9,10 +9,10 @@ from collections import Counter
 import polars as pl
 
 from models.findings import ARTEFACT, FLAGGED, NOT_REPLICATED, decide
-from pipeline.atomic import write_csv, write_json, write_parquet
-from pipeline.inputs import require_inputs
-from pipeline.params import ParamsError, load_params
-from pipeline.stage import run_stage
+from machinery.atomic import write_csv, write_json, write_parquet
+from machinery.inputs import require_inputs
+from machinery.params import ParamsError, load_params
+from machinery.stage import run_stage
 
 
 def _rounded(value: float | None) -> float | None:

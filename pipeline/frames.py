@@ -12,7 +12,7 @@ import polars as pl
 
 from models.features import model_frame
 from models.splits import sample_classes
-from pipeline.params import Params
+from machinery.params import Params
 
 
 def search_frame(params: Params) -> pl.DataFrame:

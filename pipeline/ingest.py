@@ -7,18 +7,18 @@ Sources (``ingest.source``):
   against the wheel's RECORD), with Mordell–Weil generators; they publish nothing else, so the
   published table holds the rank (the number of generators) only.
 - ``cremona``: Cremona's ecdata files ``allcurves``, ``allbsd``, ``aplist``
-  (:mod:`pipeline.cremona`).
+  (:mod:`sources.cremona`).
 - ``lmfdb``: the LMFDB API tables ``ec_curvedata``, ``ec_mwbsd``, ``ec_classdata``
-  (:mod:`pipeline.lmfdb`); the curve table keeps the LMFDB labels beside Cremona's.
+  (:mod:`sources.lmfdb`); the curve table keeps the LMFDB labels beside Cremona's.
 - ``lmfdb_db``: the same three tables read from a PostgreSQL database, by default the LMFDB's
-  public read-only mirror (:mod:`pipeline.lmfdb_db`); the same curve table as ``lmfdb``.
+  public read-only mirror (:mod:`sources.lmfdb_db`); the same curve table as ``lmfdb``.
 
-Downloads are cached and locked (:mod:`pipeline.fetch`; the lock file is committed and is a
+Downloads are cached and locked (:mod:`sources.fetch`; the lock file is committed and is a
 dependency of this stage). The online sources publish no generators, so PARI finds them
 (:mod:`arithmetic.generators`) in resumable chunks; every curve is checked as for the embedded
 tables (non-singular, global minimal model, conductor equal to ``ellglobalred``'s).
 
-The three tables and the lock file are published together (:func:`pipeline.atomic.
+The three tables and the lock file are published together (:func:`machinery.atomic.
 publish_together`), once everything succeeded: a failure or a kill leaves the old set, or the
 new one, never new tables beside an old lock or the reverse.
 """
@@ -34,21 +34,21 @@ from tqdm import tqdm
 
 from arithmetic.crosscheck import PUBLISHED_AP_SCHEMA, published_frame
 from arithmetic.curves import CurveError, checked_curve
-from arithmetic.ecdata import EcdataError
-from arithmetic.elldata import (CURVE_SCHEMA, ElldataError, curves_frame, files_for_range,
+from sources.ecdata import EcdataError
+from sources.elldata import (CURVE_SCHEMA, ElldataError, curves_frame, files_for_range,
                                 read_table, table_files)
 from arithmetic.generators import mordell_weil_basis
 from arithmetic.pari import process_pari, start_pari, start_process_pari
-from pipeline.atomic import publish_together, write_parquet
-from pipeline.chunks import plan_chunks, run_chunks
-from pipeline.code_digest import code_digest
-from pipeline.cremona import pull_cremona
-from pipeline.fetch import Fetcher, FetchError, FetchSettings
-from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, ApiFetcher, LmfdbError,
+from machinery.atomic import publish_together, write_parquet
+from machinery.chunks import plan_chunks, run_chunks
+from machinery.code_digest import code_digest
+from sources.cremona import pull_cremona
+from sources.fetch import Fetcher, FetchError, FetchSettings
+from sources.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, ApiFetcher, LmfdbError,
                             curve_table, published_ap, published_table, pull, pull_labels)
-from pipeline.lmfdb_db import DatabaseFetcher, pull_database
-from pipeline.params import Executor, Ingest, Params, ParamsError, load_params
-from pipeline.stage import run_stage
+from sources.lmfdb_db import DatabaseFetcher, pull_database
+from machinery.params import Executor, Ingest, Params, ParamsError, load_params
+from machinery.stage import run_stage
 
 
 def embedded_curves(section: Ingest) -> pl.DataFrame:

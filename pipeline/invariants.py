@@ -3,7 +3,7 @@
 
 One row per curve, in the order of ``paths.curves``, keyed by ``label`` (so it joins the bsd and
 features tables on ``label``, or side by side). PARI work runs in ``invariants.workers``
-processes over chunks of whole isogeny classes (:mod:`pipeline.chunks`): a killed run resumes
+processes over chunks of whole isogeny classes (:mod:`machinery.chunks`): a killed run resumes
 where it stopped. The costly quantities stop at their params' conductor bounds (null beyond):
 ``degree_conductor_max`` (the modular degree, optimal curves only), ``zeros_conductor_max``
 and ``selmer_conductor_max``; raise them (up to ``ingest.conductor_max``) to cover more.
@@ -26,11 +26,11 @@ import arithmetic.pari
 from arithmetic.invariants import (InvariantsError, invariants_table, single_threaded,
                                    watkins_divisibility, zero_columns)
 from arithmetic.pari import process_pari, start_process_pari
-from pipeline.atomic import write_json, write_parquet
-from pipeline.chunks import chunk_table, plan_chunks, run_chunks, source_digest
-from pipeline.inputs import require_inputs
-from pipeline.params import Executor, Invariants, ParamsError, load_params
-from pipeline.stage import run_stage
+from machinery.atomic import write_json, write_parquet
+from machinery.chunks import chunk_table, plan_chunks, run_chunks, source_digest
+from machinery.inputs import require_inputs
+from machinery.params import Executor, Invariants, ParamsError, load_params
+from machinery.stage import run_stage
 
 #: The invariants are exact (or, for the zeros, computed at their own precision): PARI's least.
 REALPRECISION = 19

@@ -34,12 +34,12 @@ from arithmetic.traces import small_integers
 from models.murmurations import (SPLITS, beta_fits, conductor_windows, curve_means,
                                  sato_tate_traces, small_ratio_means, split_groups, split_shift,
                                  trace_averages)
-from pipeline.atomic import write_directory, write_json, write_parquet
-from pipeline.chunks import plan_chunks, run_chunks
-from pipeline.code_digest import code_digest
-from pipeline.inputs import require_inputs
-from pipeline.params import ParamsError, load_params
-from pipeline.stage import run_stage
+from machinery.atomic import write_directory, write_json, write_parquet
+from machinery.chunks import plan_chunks, run_chunks
+from machinery.code_digest import code_digest
+from machinery.inputs import require_inputs
+from machinery.params import ParamsError, load_params
+from machinery.stage import run_stage
 from reporting.figures import beta_fit_figure, murmuration, murmuration_splits
 
 #: a_p are exact: PARI's least precision.

@@ -1,5 +1,5 @@
 """What the two reference-sample stages share: the PARI work on their curves, in resumable
-chunks of whole isogeny classes (:mod:`pipeline.chunks`) — the BSD quantities
+chunks of whole isogeny classes (:mod:`machinery.chunks`) — the BSD quantities
 (:func:`arithmetic.reference.reference_table`) and the invariants of the invariants stage that a
 sample can have (:func:`arithmetic.reference.sample_invariants`, under the bounds of the params
 section ``invariants``) — then the features stage's own features and invariant columns
@@ -18,10 +18,10 @@ import polars as pl
 
 from arithmetic.pari import precision_bits, process_pari, start_process_pari
 from arithmetic.reference import CURVE_COLUMNS, reference_table, sample_invariants
-from pipeline.chunks import plan_chunks, run_chunks, source_digest
-from pipeline.code_digest import code_digest
+from machinery.chunks import plan_chunks, run_chunks, source_digest
+from machinery.code_digest import code_digest
 from pipeline.features import feature_table, invariant_features
-from pipeline.params import Executor, Features, Invariants
+from machinery.params import Executor, Features, Invariants
 
 
 def sample_table(pari: cypari2.Pari, curves: pl.DataFrame, invariants: dict,

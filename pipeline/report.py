@@ -17,12 +17,12 @@ import polars as pl
 from models.known import baseline_shares, known_checks, known_labels
 from models.search import search_targets
 from models.targets import Target
-from pipeline.atomic import (publish_together, write_csv, write_directory, write_json,
+from machinery.atomic import (publish_together, write_csv, write_directory, write_json,
                              write_text)
-from pipeline.inputs import require_inputs
-from pipeline.params import PARAMS_FILE, Executor, Params, ParamsError, load_params
-from pipeline.runner import Job, run_jobs
-from pipeline.stage import run_stage
+from machinery.inputs import require_inputs
+from machinery.params import PARAMS_FILE, Executor, Params, ParamsError, load_params
+from machinery.runner import Job, run_jobs
+from machinery.stage import run_stage
 from reporting.document import (Context, bias_section, controls_section, crosscheck_section,
                                 known_phenomena_section, markdown, pair_figures, to_html,
                                 topology_section)

@@ -1,5 +1,5 @@
 """DVC stage ``stein_watkins``: a seeded sample of isogeny classes of the Stein–Watkins
-database (:mod:`arithmetic.stein_watkins`), PARI's arithmetic of their curves — checked against
+database (:mod:`sources.stein_watkins`), PARI's arithmetic of their curves — checked against
 the file's rank, torsion and discriminant — their invariants under the bounds of the params
 section ``invariants`` (:func:`arithmetic.reference.sample_invariants`), and their model
 features.
@@ -13,12 +13,12 @@ import sys
 
 from arithmetic.bsd import BsdError
 from arithmetic.reference import regulator_summary
-from arithmetic.stein_watkins import (SteinWatkinsError, check_against_pari, data_files,
+from sources.stein_watkins import (SteinWatkinsError, check_against_pari, data_files,
                                       read_classes, sample_classes)
 from pipeline import reference
-from pipeline.atomic import write_parquet
-from pipeline.params import ParamsError, load_params
-from pipeline.stage import run_stage
+from machinery.atomic import write_parquet
+from machinery.params import ParamsError, load_params
+from machinery.stage import run_stage
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ their null clouds, and rank 0 against rank 1 by permuted labels (:mod:`models.to
 Outputs: ``paths.topology`` (one row per cloud, statistic and null model, or per group
 difference; empirical p-values and Benjamini–Hochberg q over the whole stage),
 ``paths.topology_metrics`` (DVC metrics) and ``paths.topology_figures`` (the real clouds'
-persistence diagrams). Each cloud is a job of :func:`pipeline.runner.run_jobs`: its result is
+persistence diagrams). Each cloud is a job of :func:`machinery.runner.run_jobs`: its result is
 written to ``paths.topology_chunks`` as it finishes, keyed by data, params and code, so a
 killed run resumes cloud by cloud; clouds run in ``topology.workers`` processes, each seeded by
 its place in the list (results do not depend on the number of workers).
@@ -26,12 +26,12 @@ from models.clouds import Cloud, clouds, null_clouds
 from models.features import model_frame
 from models.topology import cloud_test, diagrams, group_difference, landmarks, standardized
 from models.topology_verdicts import AGAINST_NULLS, FINDING, GROUP_DIFFERENCE, verdicts
-from pipeline.atomic import write_directory, write_json, write_parquet
-from pipeline.code_digest import code_digest, source_digest
-from pipeline.inputs import require_inputs
-from pipeline.params import Params, ParamsError, load_params
-from pipeline.runner import Job, run_jobs
-from pipeline.stage import run_stage
+from machinery.atomic import write_directory, write_json, write_parquet
+from machinery.code_digest import code_digest, source_digest
+from machinery.inputs import require_inputs
+from machinery.params import Params, ParamsError, load_params
+from machinery.runner import Job, run_jobs
+from machinery.stage import run_stage
 from reporting.figures import persistence_diagram
 
 

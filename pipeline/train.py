@@ -33,15 +33,15 @@ from models.findings import TARGET, evaluate, with_target
 from models.gbm import GbmModel
 from models.search import (Pair, pair_tools, pairs, search_settings, search_targets,
                            sha_model_factory)
-from pipeline.atomic import (cache_writes, publish_together, write_bytes, write_json,
+from machinery.atomic import (cache_writes, publish_together, write_bytes, write_json,
                              write_parquet, write_text)
-from pipeline.code_digest import code_digest, source_digest
-from pipeline.cluster import dask_client
+from machinery.code_digest import code_digest, source_digest
+from machinery.cluster import dask_client
 from pipeline.frames import frame_columns, search_frame
-from pipeline.inputs import require_inputs
-from pipeline.params import ParamsError, Params, check_cores, load_params
-from pipeline.runner import Job, run_jobs
-from pipeline.stage import run_stage
+from machinery.inputs import require_inputs
+from machinery.params import ParamsError, Params, check_cores, load_params
+from machinery.runner import Job, run_jobs
+from machinery.stage import run_stage
 
 #: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
 SHAP_SAMPLE = 2000

@@ -14,8 +14,9 @@ import polars as pl
 import pytest
 import yaml
 
-from arithmetic.elldata import CREMONA_LABEL, read_curves
 from arithmetic.pari import start_pari
+from machinery.code_digest import CODE_FOLDERS
+from sources.elldata import CREMONA_LABEL, read_curves
 
 PROJECT = Path(__file__).resolve().parents[1]
 #: Samples of Cremona's and the LMFDB's formats, beside the project (never copied into it).
@@ -59,7 +60,7 @@ def model_tables(tmp_path_factory, pari) -> dict[str, pl.DataFrame]:
     from arithmetic.invariants import invariants_table
     from models.features import model_frame
     from pipeline.features import feature_table, invariant_features
-    from pipeline.params import load_params
+    from machinery.params import load_params
 
     curves = read_curves(1, 1000)
     bsd = bsd_table(pari, curves, 1e-6, 128, 64)
@@ -74,8 +75,7 @@ def model_tables(tmp_path_factory, pari) -> dict[str, pl.DataFrame]:
 #: What a scratch copy of the project needs to run `dvc repro` and the dashboard.
 PROJECT_FILES = ["dvc.yaml", "params.yaml", "requirements.lock", "sources.lock.json", ".dvcignore",
                  ".gitignore",
-                 ".dvc/config", ".dvc/.gitignore", "pipeline", "arithmetic", "models",
-                 "reporting", "dashboard"]
+                 ".dvc/config", ".dvc/.gitignore", *CODE_FOLDERS]
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess:

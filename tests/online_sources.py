@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from arithmetic.ecdata import APLIST_PRIMES, read_allbsd, read_aplist
+from sources.ecdata import APLIST_PRIMES, read_allbsd, read_aplist
 from arithmetic.traces import ap_column
 from tests.conftest import SHARED_FIXTURES
 

@@ -6,14 +6,14 @@ import polars as pl
 import pytest
 from sklearn.metrics import balanced_accuracy_score, matthews_corrcoef, r2_score
 
-from arithmetic.elldata import read_curves
+from sources.elldata import read_curves
 from models.baselines import (BsdIdentityBaseline, ConstantBaseline, LocalRootNumberBaseline,
                               MestreNagaoBaseline, ParityBaseline, SatoTateBaseline,
                               TorsionCongruenceBaseline)
 from models.search import baselines_for
 from models.targets import standard_targets
 from pipeline.bsd import compute_bsd
-from pipeline.params import load_params
+from machinery.params import load_params
 from tests.conftest import PROJECT
 
 OTHER_BSD_LOGS = ["log_torsion", "log_tamagawa_product", "log_real_period", "log_regulator",

@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 
 from arithmetic.bsd import BsdError, bsd_table, nearest_square_root
-from arithmetic.ecdata import read_allbsd
-from arithmetic.elldata import read_curves
+from sources.ecdata import read_allbsd
+from sources.elldata import read_curves
 from arithmetic.pari import precision_bits
 from tests.conftest import classes_of
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipeline.chunks import plan_chunks, run_chunks, source_digest
+from machinery.chunks import plan_chunks, run_chunks, source_digest
 
 
 def table(groups: list[int]) -> pl.DataFrame:

@@ -54,7 +54,7 @@ def test_pages_import_no_pari_in_their_thread(tmp_path):
             "        try: importlib.import_module(name)\n"
             "        except ModuleNotFoundError: pass    # a name imported from a module\n"
             "        except BaseException: traceback.print_exc(); print('failed')\n"
-            "    from pipeline.params import load_params\n"
+            "    from machinery.params import load_params\n"
             f"    try: load_params({str(params)!r})\n"
             "    except BaseException: traceback.print_exc(); print('failed')\n"
             "thread = threading.Thread(target=run); thread.start(); thread.join()\n"
@@ -375,7 +375,7 @@ def test_lmfdb_labels_match_the_lmfdb_sample(pari):
     lmfdb/ec_curvedata.page0.json and page1: lmfdb_label beside Clabel)."""
     import json
 
-    from arithmetic.elldata import read_curves
+    from sources.elldata import read_curves
     from dashboard.queries import lmfdb_labels
     from tests.conftest import SHARED_FIXTURES
 
@@ -394,7 +394,7 @@ def test_lmfdb_labels_match_the_lmfdb_sample(pari):
 
 
 def test_resolve_label_in_both_forms(pari):
-    from arithmetic.elldata import read_curves
+    from sources.elldata import read_curves
     from dashboard.queries import lmfdb_labels, resolve_label
     curves = read_curves(11, 12)
     labels_of = lambda same: lmfdb_labels(pari, same)              # noqa: E731

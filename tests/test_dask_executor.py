@@ -7,11 +7,11 @@ from functools import partial
 import polars as pl
 import pytest
 
-from arithmetic.elldata import read_curves
+from sources.elldata import read_curves
 from pipeline.bsd import compute_bsd
-from pipeline.chunks import plan_chunks, run_chunks
+from machinery.chunks import plan_chunks, run_chunks
 from pipeline.features import compute_features
-from pipeline.params import Executor, load_params
+from machinery.params import Executor, load_params
 from tests.conftest import PROJECT
 
 DASK = Executor(kind="dask", address=None)

@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from models.gbm import GbmModel
-from pipeline.cluster import dask_client
-from pipeline.params import load_params
+from machinery.cluster import dask_client
+from machinery.params import load_params
 from tests.conftest import PROJECT
 
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from models.known import known_labels
-from pipeline.params import load_params
+from machinery.params import load_params
 from tests.conftest import PROJECT
 
 pytestmark = pytest.mark.slow

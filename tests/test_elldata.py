@@ -8,7 +8,7 @@ import shutil
 import polars as pl
 import pytest
 
-from arithmetic.elldata import (CONDUCTOR_BOUND, CURVE_SCHEMA, ElldataError, TableFile,
+from sources.elldata import (CONDUCTOR_BOUND, CURVE_SCHEMA, ElldataError, TableFile,
                                 files_for_range, parse_gp_vector, read_curves, read_table,
                                 table_files)
 

@@ -4,7 +4,7 @@ with a message naming the file, and leaves its outputs' bytes as they were.
 The valid inputs are built once per session: the curve, BSD and feature tables by the stages'
 own functions on conductors below 100; the reference samples are those tables under their
 names; the tables of later stages (evaluations, findings, ...) are one-row tables of their
-:data:`pipeline.inputs.SPECS` columns. Each case is a scratch project (params.yaml, the inputs
+:data:`machinery.inputs.SPECS` columns. Each case is a scratch project (params.yaml, the inputs
 at their params paths, and sentinel bytes at every output the stage declares in dvc.yaml);
 the cases of a stage run through tests/fault_runner.py, which imports the stage once and runs
 ``python -m pipeline.<stage>`` in a fork per case. One case per stage also runs as a plain
@@ -34,7 +34,7 @@ import polars as pl
 import pytest
 import yaml
 
-from pipeline.inputs import SAME_CURVES, SPECS, Directory, Json, Table
+from machinery.inputs import SAME_CURVES, SPECS, Directory, Json, Table
 from tests.conftest import PROJECT, small_params
 
 TIMEOUT = 30
@@ -91,11 +91,11 @@ def example_table(spec: Table, rows: int = 2) -> pl.DataFrame:
 def template(tmp_path_factory, pari) -> Path:
     """A scratch project holding a valid version of every input in SPECS."""
     from arithmetic.bsd import bsd_table
-    from arithmetic.elldata import read_curves
+    from sources.elldata import read_curves
     from arithmetic.invariants import invariants_table
     from models.features import resolve_groups
     from pipeline.features import feature_table, invariant_features
-    from pipeline.params import validate_params
+    from machinery.params import validate_params
     from tests.conftest import TEST_INVARIANT_BOUNDS
 
     root = tmp_path_factory.mktemp("faults") / "template"
@@ -312,8 +312,8 @@ def test_every_stage_and_input_has_cases():
 
 def test_the_valid_inputs_pass(template, tmp_path):
     """The checks refuse the damaged inputs, not the valid ones: each stage's inputs pass."""
-    from pipeline.inputs import check_inputs
-    from pipeline.params import validate_params
+    from machinery.inputs import check_inputs
+    from machinery.params import validate_params
     os.chdir(template)
     try:
         paths = validate_params(PARAMS, "small params").paths
@@ -386,7 +386,7 @@ def test_pari_never_evaluates_a_coordinate(pari, tmp_path):
 ], ids=["ainvs-floats", "ainvs-text", "ainvs-decimal-scale-2", "gens-flat", "gens-integers"])
 def test_a_list_column_of_the_wrong_inner_dtype_is_refused(template, tmp_path, column, values,
                                                           dtype, expected):
-    from pipeline.inputs import InputError, check_table
+    from machinery.inputs import InputError, check_table
     curves = pl.read_parquet(template / PATHS["curves"])
     path = tmp_path / "curves.parquet"
     curves.with_columns(pl.Series(column, [values] * len(curves), dtype=dtype)).write_parquet(path)
@@ -400,7 +400,7 @@ def test_a_list_column_of_the_wrong_inner_dtype_is_refused(template, tmp_path, c
                                    pl.List(pl.Int128), pl.List(pl.Int32)])
 def test_the_a_invariants_may_be_any_exact_integer_dtype(template, tmp_path, dtype):
     """The curve table stores Decimal(38, 0) and the reference samples Int64: both are exact."""
-    from pipeline.inputs import check_table
+    from machinery.inputs import check_table
     for name in ("curves", "bsd", "stein_watkins"):
         path = tmp_path / f"{name}.parquet"
         (pl.read_parquet(template / PATHS[name]).with_columns(pl.col("ainvs").cast(dtype))
@@ -436,7 +436,7 @@ def scratch_stage(root: Path, stage: str, params: dict) -> dict:
 def stein_watkins_copy(tmp_path_factory) -> dict:
     """a.000 as installed, up to the first class beyond the test range, as a bzip2 file; and
     the line number of the first curve inside the range."""
-    from arithmetic.stein_watkins import data_files
+    from sources.stein_watkins import data_files
     section = PARAMS["stein_watkins"]
     lines, first = [], None
     with bz2.open(data_files()["a.000"].path, "rt", encoding="ascii") as stream:
@@ -494,7 +494,7 @@ STEIN_WATKINS_FAULTS = {      # fault -> the message after file:line
 def test_the_stein_watkins_copy_reads(stein_watkins_copy):
     """The damage is what the cases below refuse: the undamaged copy reads, with curves in
     the range from the line the bad records are put on."""
-    from arithmetic.stein_watkins import read_classes
+    from sources.stein_watkins import read_classes
     section = PARAMS["stein_watkins"]
     table = read_classes(stein_watkins_copy["path"], section["conductor_min"],
                          section["conductor_max"])
@@ -506,7 +506,7 @@ def test_the_stein_watkins_copy_reads(stein_watkins_copy):
 @pytest.mark.parametrize("fault", sorted(STEIN_WATKINS_FAULTS))
 def test_a_damaged_stein_watkins_file_is_named_by_line(stein_watkins_copy, tmp_path, monkeypatch,
                                                        fault):
-    from arithmetic import stein_watkins
+    from sources import stein_watkins
     damaged = tmp_path / "package" / "a.000.bz2"
     damaged.parent.mkdir()
     damage_stein_watkins(stein_watkins_copy["path"], damaged, fault, stein_watkins_copy["first"])
@@ -528,7 +528,7 @@ def test_a_damaged_stein_watkins_file_is_named_by_line(stein_watkins_copy, tmp_p
 @pytest.fixture(scope="module")
 def elldata_table():
     """The installed ell0 (conductors below 1000) and the sha256 its wheel's RECORD gives."""
-    from arithmetic.elldata import table_files
+    from sources.elldata import table_files
     return table_files()[0]
 
 
@@ -565,7 +565,7 @@ ELLDATA_FAULTS = ["garbage", "truncated", "wrong_field_count", "non_integer_coef
 def test_a_damaged_elldata_table_is_named(elldata_table, tmp_path, monkeypatch, fault, verify):
     """With ``ingest.verify_checksums`` the RECORD's sha256 refuses any change to the file as a
     whole; without it the reader names the file, the line and column, and the record."""
-    from arithmetic import elldata
+    from sources import elldata
     text = elldata_table.path.read_text()
     damaged = tmp_path / "package" / "ell0"
     damaged.parent.mkdir()
@@ -587,7 +587,7 @@ def test_a_damaged_elldata_table_is_named(elldata_table, tmp_path, monkeypatch, 
 
 def test_the_elldata_copy_reads(elldata_table, tmp_path):
     """The undamaged copy reads, so what the cases above refuse is the damage."""
-    from arithmetic.elldata import TableFile, read_table
+    from sources.elldata import TableFile, read_table
     copy = tmp_path / "ell0"
     shutil.copy(elldata_table.path, copy)
     records = read_table(TableFile(copy, elldata_table.sha256), 1, 1000)

@@ -1,4 +1,4 @@
-"""Atomic outputs: no code writes a file except through pipeline/atomic.py, and a directory
+"""Atomic outputs: no code writes a file except through machinery/atomic.py, and a directory
 output killed part-way through its publication is the old set or the new set, never a mix."""
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.atomic import PENDING, publish_together, recover, write_directory
+from machinery.code_digest import CODE_FOLDERS
+from machinery.atomic import PENDING, publish_together, recover, write_directory
 from tests.conftest import PROJECT
 
 #: Where the project's code lives (tests and benchmarks write scratch files freely).
-CODE = ["pipeline", "arithmetic", "models", "reporting", "dashboard"]
+CODE = list(CODE_FOLDERS)
 #: Calls that write a file, a directory entry or a rename, other than into a memory buffer.
 WRITES = re.compile(
     r"\.write_text\(|\.write_bytes\(|\bopen\([^)]*['\"][wax]b?\+?['\"]|\.to_csv\(|"
@@ -26,9 +27,9 @@ WRITES = re.compile(
     r"\bnp\.save\w*\(|\bjson\.dump\(|\bpickle\.dump|\bshutil\.(copy\w*|move)\(|"
     r"\bos\.(rename|replace)\(|\.save_model\(|\.rename\((?![{])")
 #: Writes that bypass atomic.py in code other developers are rewriting onto it; each entry
-#: must still be there (remove it once the file uses pipeline/atomic.py).
+#: must still be there (remove it once the file uses machinery/atomic.py).
 PENDING_REWRITE = {
-    ("pipeline/preset.py", "tmp.write_text(text)"),
+    ("machinery/preset.py", "tmp.write_text(text)"),
 }
 
 
@@ -37,7 +38,7 @@ def bypassing_writes() -> set[tuple[str, str]]:
     for folder in CODE:
         for path in sorted((PROJECT / folder).rglob("*.py")):
             name = str(path.relative_to(PROJECT))
-            if name == "pipeline/atomic.py":
+            if name == "machinery/atomic.py":
                 continue
             for line in path.read_text().splitlines():
                 code = line.split("#", 1)[0]
@@ -50,9 +51,10 @@ def test_every_write_goes_through_atomic_py():
     found = bypassing_writes()
     unexpected = {w for w in found
                   if not any(w[0] == f and p in w[1] for f, p in PENDING_REWRITE)}
-    assert not unexpected, f"writes that bypass pipeline/atomic.py: {sorted(unexpected)}"
+    assert not unexpected, f"writes that bypass machinery/atomic.py: {sorted(unexpected)}"
     stale = {(f, p) for f, p in PENDING_REWRITE if not any(w[0] == f and p in w[1] for w in found)}
-    assert not stale, f"these now use pipeline/atomic.py; remove them from PENDING_REWRITE: {stale}"
+    assert not stale, (f"these now use machinery/atomic.py; remove them from PENDING_REWRITE: "
+                       f"{stale}")
 
 
 def test_the_grep_sees_a_bypassing_write():
@@ -77,7 +79,7 @@ DIRECTORY_OUTPUTS = sorted(n for n, p in PATHS.items() if Path(p).suffix == ""
 PUBLISHER = r"""
 import os, sys, time
 sys.path.insert(0, sys.argv[1])
-import pipeline.atomic as atomic
+import machinery.atomic as atomic
 target, moment, mode = sys.argv[2], sys.argv[3], sys.argv[4]
 if moment == "swap":
     atomic._exchange = lambda first, second: False        # the two-rename fallback
@@ -153,7 +155,7 @@ def test_a_group_killed_between_its_swaps_is_completed(tmp_path):
     first, second = tmp_path / "figures", tmp_path / "table.json"
     write_directory(OLD, first)
     second.write_text("old")
-    import pipeline.atomic as atomic
+    import machinery.atomic as atomic
     real_swap = atomic._swap_in
     calls = []
 

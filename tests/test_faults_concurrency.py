@@ -19,10 +19,10 @@ import polars as pl
 import pytest
 import yaml
 
-from pipeline.atomic import (OLD_MARKER, PENDING, REFUSED, TMP_MARKER, WriteError, recover,
+from machinery.atomic import (OLD_MARKER, PENDING, REFUSED, TMP_MARKER, WriteError, recover,
                              staging_owner_alive, write_bytes, write_directory)
-from pipeline.runner import clear_stale
-from pipeline.stage import outputs_state, run_stage
+from machinery.runner import clear_stale
+from machinery.stage import outputs_state, run_stage
 from tests.conftest import PROJECT
 
 #: Seconds within which every worker must be gone once its parent was killed.
@@ -48,7 +48,7 @@ def test_every_stage_runs_through_run_stage():
 SLEEPER = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from pipeline.stage import run_stage
+from machinery.stage import run_stage
 
 def main():
     print("running", flush=True)
@@ -222,9 +222,9 @@ STAGE_LIKE = """
 import sys
 sys.path.insert(0, sys.argv[1])
 from pathlib import Path
-from pipeline.atomic import write_json
-from pipeline.params import Executor
-from pipeline.runner import Job, run_jobs
+from machinery.atomic import write_json
+from machinery.params import Executor
+from machinery.runner import Job, run_jobs
 from tests.test_faults_concurrency import SLOW, clear_death_signal, nap
 marks, out, mode = sys.argv[2], sys.argv[3], sys.argv[4]
 jobs = [Job(f"n{n:02d}", "k", (n, marks, 0.1 if n < 4 else SLOW)) for n in range(12)]

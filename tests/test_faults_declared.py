@@ -23,7 +23,7 @@ from threadpoolctl import threadpool_limits
 
 from models.expression import ExpressionError, canonical, parse
 from models.targets import TargetError, check_target_values, sql_target
-from pipeline.params import ParamsError, load_params, validate_params
+from machinery.params import ParamsError, load_params, validate_params
 from tests.conftest import PROJECT, local_server
 
 
@@ -104,7 +104,7 @@ def test_a_fifo_in_an_expression_never_opens(tmp_path):
     raw = _params_with(tmp_path, f"rank + (SELECT * FROM read_csv('{fifo}'))")
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     code = ("import time; import models.targets\n"
-            "from pipeline.params import load_params, ParamsError\n"
+            "from machinery.params import load_params, ParamsError\n"
             "started = time.perf_counter()\n"
             "try:\n    load_params('params.yaml')\nexcept ParamsError as err:\n"
             "    print(round(time.perf_counter() - started, 3), err)\n")
@@ -130,7 +130,7 @@ def test_a_ten_thousand_term_sum_is_refused_in_a_second(tmp_path):
     expression = " + ".join(["rank"] * 10_000)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(_params_with(tmp_path, expression)))
     code = ("import time; import models.targets\n"      # its libraries' import is not the check
-            "from pipeline.params import load_params, ParamsError\n"
+            "from machinery.params import load_params, ParamsError\n"
             "started = time.perf_counter()\n"
             "try:\n    load_params('params.yaml')\nexcept ParamsError as err:\n"
             "    print(round(time.perf_counter() - started, 3), err)\n")

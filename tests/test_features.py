@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from models.features import (KEY_COLUMNS, model_frame, resolve_groups, trace_features)
-from pipeline.params import load_params
+from machinery.params import load_params
 from tests.conftest import PROJECT
 
 

@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from pipeline.atomic import TMP_MARKER
-from pipeline.fetch import Fetcher, FetchError, FetchSettings, digest
+from machinery.atomic import TMP_MARKER
+from sources.fetch import Fetcher, FetchError, FetchSettings, digest
 from tests.conftest import SHARED_FIXTURES, local_server
 
 FAST = FetchSettings(timeout=0.5, retries=2, backoff=0.01, backoff_max=0.05, rate=1000)

@@ -5,7 +5,7 @@ import polars as pl
 import yaml
 
 from pipeline.frames import search_frame
-from pipeline.params import load_params
+from machinery.params import load_params
 from tests.conftest import PROJECT
 
 

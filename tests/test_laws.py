@@ -9,7 +9,7 @@ from models.features import KEY_COLUMNS, resolve_groups
 from models.findings import KNOWN_GBM, TARGET, with_target
 from models.laws import LAW_NAMES, LAWS, null_without, related_to
 from models.search import baselines_for, pairs, search_targets
-from pipeline.params import load_params
+from machinery.params import load_params
 from tests.conftest import PROJECT
 
 #: Raw columns some predictors read under another name than the feature that determines them.
@@ -94,7 +94,7 @@ def test_every_law_has_a_reference_and_a_unique_name():
 
 
 def test_withhold_names_a_law():
-    from pipeline.params import ParamsError, validate_params
+    from machinery.params import ParamsError, validate_params
     import yaml
     raw = yaml.safe_load((PROJECT / "params.yaml").read_text())
     raw["search"]["withhold"] = ["parity conjecture", "parity conjectur"]

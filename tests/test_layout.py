@@ -3,39 +3,8 @@ functions too: a circle hidden by a function-level import still means that neith
 be read, tested or moved without the other."""
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
+from machinery.code_digest import CODE_FOLDERS, file_imports
 from tests.conftest import PROJECT
-
-#: The folders of the project's modules (tests and benchmarks import them; nothing imports those).
-FOLDERS = ("arithmetic", "models", "pipeline", "reporting", "dashboard")
-
-
-def module_path(name: str) -> str | None:
-    """The project file of a dotted module name, or None for a module that is not ours."""
-    path = Path(*name.split("."))
-    if path.parts[0] in FOLDERS:
-        for candidate in (path.with_suffix(".py"), path / "__init__.py"):
-            if (PROJECT / candidate).is_file():
-                return candidate.as_posix()
-    return None
-
-
-def imports(relative: str) -> set[str]:
-    """The project files that one file imports anywhere in its body (packages' empty
-    ``__init__`` left out)."""
-    found = set()
-    for node in ast.walk(ast.parse((PROJECT / relative).read_text())):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-        else:
-            continue
-        found.update(path for path in map(module_path, names)
-                     if path and not path.endswith("__init__.py") and path != relative)
-    return found
 
 
 def circles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -67,10 +36,10 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_no_import_circle_function_level_imports_included():
-    files = sorted(p.relative_to(PROJECT).as_posix() for folder in FOLDERS
+    files = sorted(p.relative_to(PROJECT).as_posix() for folder in CODE_FOLDERS
                    for p in (PROJECT / folder).rglob("*.py"))
     assert len(files) > 50
-    graph = {relative: imports(relative) for relative in files}
+    graph = {relative: file_imports(relative, PROJECT, CODE_FOLDERS) for relative in files}
     assert graph["arithmetic/traces.py"] >= {"arithmetic/lseries.py", "arithmetic/primes.py"}
     assert circles(graph) == []
 

@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, unquote, urlparse
 import polars as pl
 import pytest
 
-from arithmetic.elldata import read_curves
-from pipeline.fetch import Fetcher, FetchSettings
-from pipeline.lmfdb import (CURVE_FIELDS, LmfdbError, curve_table, published_table, pull,
+from sources.elldata import read_curves
+from sources.fetch import Fetcher, FetchSettings
+from sources.lmfdb import (CURVE_FIELDS, LmfdbError, curve_table, published_table, pull,
                             pull_window, window_url)
 from tests.conftest import SHARED_FIXTURES, local_server
 

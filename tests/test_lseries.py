@@ -7,7 +7,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from arithmetic.elldata import read_curves
+from sources.elldata import read_curves
 from arithmetic.lseries import (central_weights, class_central_values, dirichlet_coefficients,
                                 multiplicative_steps, terms_needed, truncated_central_values,
                                 vanishing_within_rounding)

@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from arithmetic.elldata import read_curves
+from sources.elldata import read_curves
 from arithmetic.pari import start_pari, start_process_pari
 from arithmetic.primes import primes_up_to
 from models.known import KNOWN_CHECKS, baseline_shares, known_checks, known_labels

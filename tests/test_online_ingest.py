@@ -18,12 +18,12 @@ import pytest
 import yaml
 
 import pipeline.ingest
-from arithmetic.ecdata import EcdataError
-from arithmetic.elldata import CURVE_SCHEMA, read_curves
-from pipeline.atomic import TMP_MARKER
-from pipeline.fetch import FetchError
+from sources.ecdata import EcdataError
+from sources.elldata import CURVE_SCHEMA, read_curves
+from machinery.atomic import TMP_MARKER
+from sources.fetch import FetchError
 from pipeline.ingest import ingest
-from pipeline.params import Params
+from machinery.params import Params
 from tests.conftest import PROJECT, SHARED_FIXTURES, local_server
 from tests.online_sources import LmfdbApi, ecdata_mirror
 

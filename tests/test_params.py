@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.params import ParamsError, load_params, parse_yaml, validate_params
+from machinery.params import ParamsError, load_params, parse_yaml, validate_params
 
 PROJECT_PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
@@ -75,7 +75,7 @@ def test_missing_and_malformed_files(tmp_path):
 
 
 def test_workers_times_threads_must_fit_the_cores():
-    from pipeline.params import check_cores
+    from machinery.params import check_cores
     cores = len(os.sched_getaffinity(0))
     check_cores(cores, 1, "search")
     check_cores(1, cores, "search")

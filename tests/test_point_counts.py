@@ -5,7 +5,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from arithmetic.elldata import read_curves
+from sources.elldata import read_curves
 from arithmetic.lseries import dirichlet_coefficients
 from arithmetic.point_counts import (cyclic_correlations, family_tables, inverses,
                                      legendre_symbols, limbs, residues, traces_by_point_counts)

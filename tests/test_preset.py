@@ -5,8 +5,8 @@ import shutil
 
 import pytest
 
-from pipeline.params import ParamsError, load_params
-from pipeline.preset import apply_preset
+from machinery.params import ParamsError, load_params
+from machinery.preset import apply_preset
 from tests.conftest import PROJECT
 
 

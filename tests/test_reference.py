@@ -15,7 +15,7 @@ from arithmetic.reference import (REGULATOR_MISSING, curve_generators, gens_poin
                                   draw_height_sample, height_box, is_reduced_pair,
                                   minimal_curves, reference_table, regulator_summary,
                                   sample_invariants)
-from arithmetic.stein_watkins import (SteinWatkinsError, check_against_pari, data_files,
+from sources.stein_watkins import (SteinWatkinsError, check_against_pari, data_files,
                                       read_classes, sample_classes)
 from tests.conftest import classes_of
 

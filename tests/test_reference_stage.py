@@ -9,7 +9,7 @@ from arithmetic.reference import draw_height_sample
 from arithmetic.schemas import INVARIANT_NUMBERS
 from pipeline import reference
 from pipeline.height_sample import height_chunk
-from pipeline.params import HeightSample, Invariants
+from machinery.params import HeightSample, Invariants
 
 SECTION = HeightSample(height=10**5, curves=40, seed=1, analytic_conductor_max=10**8,
                        workers=1, chunk_size=10, realprecision=38, lfunction_bits=64,
@@ -49,8 +49,8 @@ def test_the_generator_search_bound_reaches_the_chunks(tmp_path):
     its conductor its regulator stays null, with the reason; above, the Heegner point gives it."""
     import polars as pl
 
-    from arithmetic.stein_watkins import data_files, read_classes
-    from pipeline.params import SteinWatkins
+    from sources.stein_watkins import data_files, read_classes
+    from machinery.params import SteinWatkins
 
     table = read_classes(data_files()["a.000"].path, 35475, 35476).filter(
         pl.col("isogeny_class") == "sw35475.11")
@@ -103,13 +103,13 @@ def test_the_sample_features_carry_the_known_quantities_of_every_group(tmp_path,
     so a pair of the groups whose known quantities include them (weierstrass, arithmetic,
     invariants) can be replicated there; the sample's features without them are refused."""
     from arithmetic.bsd import bsd_table
-    from arithmetic.elldata import read_curves
+    from sources.elldata import read_curves
     from arithmetic.invariants import invariants_table
     from models.bias import replicable
     from models.features import model_frame, resolve_groups
     from models.search import pair_known
     from pipeline.features import feature_table, invariant_features
-    from pipeline.params import load_params
+    from machinery.params import load_params
     from tests.conftest import PROJECT, TEST_INVARIANT_BOUNDS
 
     params = load_params(PROJECT / "params.yaml")

@@ -1,4 +1,4 @@
-"""The stages' job runner (:mod:`pipeline.runner`): resumable, on local processes or dask, and
+"""The stages' job runner (:mod:`machinery.runner`): resumable, on local processes or dask, and
 failing fast with the cause (an initializer or a job that raises, a worker that dies), never
 respawning a worker."""
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipeline.atomic import write_json
-from pipeline.params import Executor
-from pipeline.runner import Job, WorkerDied, run_jobs
+from machinery.atomic import write_json
+from machinery.params import Executor
+from machinery.runner import Job, WorkerDied, run_jobs
 
 DASK = Executor(kind="dask", address=None)
 LOCAL = Executor(kind="local", address=None)

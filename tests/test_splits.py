@@ -5,7 +5,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from arithmetic.elldata import read_curves
+from sources.elldata import read_curves
 from models.splits import (class_index, extrapolation_test, grouped_folds, j_invariant,
                            sample_classes, twist_family_index, validation_rows)
 

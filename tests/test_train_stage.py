@@ -8,7 +8,7 @@ import polars as pl
 import yaml
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from pipeline.params import load_params
+from machinery.params import load_params
 from tests.conftest import PROJECT
 
 

@@ -1,4 +1,4 @@
-"""pipeline.yaml_guard: a YAML alias bomb or an oversized file is refused from PyYAML's event
+"""machinery.yaml_guard: a YAML alias bomb or an oversized file is refused from PyYAML's event
 stream, before anything composes it (DVC expands aliases while it loads params.yaml)."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import tracemalloc
 import pytest
 import yaml
 
-from pipeline.yaml_guard import (MAX_ALIASES, MAX_BYTES, MAX_NODES, YamlBudgetError,
+from machinery.yaml_guard import (MAX_ALIASES, MAX_BYTES, MAX_NODES, YamlBudgetError,
                                  check_yaml_budget, check_yaml_file, main)
 from tests.conftest import PROJECT
 
@@ -49,7 +49,7 @@ def test_a_nine_level_bomb_is_refused_at_once_in_little_memory():
 
 
 def test_the_command_refuses_a_bomb_under_a_memory_ceiling(tmp_path):
-    """``python -m pipeline.yaml_guard`` as make runs it, with 512 MiB of address space (DVC
+    """``python -m machinery.yaml_guard`` as make runs it, with 512 MiB of address space (DVC
     took 6 GB on this file): exit 1 and ``<file>: error: line N: ...``, within seconds."""
     bombed = tmp_path / "params.yaml"
     bombed.write_text(bomb())
@@ -57,7 +57,7 @@ def test_the_command_refuses_a_bomb_under_a_memory_ceiling(tmp_path):
     def ceiling():
         resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
 
-    out = subprocess.run([sys.executable, "-m", "pipeline.yaml_guard", str(bombed)],
+    out = subprocess.run([sys.executable, "-m", "machinery.yaml_guard", str(bombed)],
                          cwd=PROJECT, capture_output=True, text=True, timeout=30,
                          preexec_fn=ceiling)
     assert out.returncode == 1, out.stderr
@@ -127,7 +127,7 @@ def test_malformed_yaml_is_yaml_s_own_error_naming_the_file(tmp_path, capsys):
 
 
 def test_a_refusal_is_a_yaml_error():
-    """Callers that report a YAMLError (pipeline.preset) report a refusal as one."""
+    """Callers that report a YAMLError (machinery.preset) report a refusal as one."""
     assert issubclass(YamlBudgetError, yaml.YAMLError)
 
 
@@ -137,6 +137,6 @@ def test_make_run_and_run_full_check_params_before_dvc():
         recipe = re.search(rf"^{re.escape(target)}:.*\n((?:\t.*\n)+)", makefile, re.M)[1]
         commands = [line.strip() for line in recipe.splitlines()]
         guard = next(i for i, c in enumerate(commands)
-                     if c.startswith("$(BIN)/python -m pipeline.yaml_guard params.yaml"))
+                     if c.startswith("$(BIN)/python -m machinery.yaml_guard params.yaml"))
         assert guard < next(i for i, c in enumerate(commands) if c.endswith("dvc repro"))
-        assert all("pipeline.preset" not in c for c in commands[:guard])
+        assert all("machinery.preset" not in c for c in commands[:guard])

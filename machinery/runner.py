@@ -2,9 +2,9 @@
 
 A *job* (:class:`Job`) is a picklable ``item`` with a stable ``name`` and a ``key`` (a digest of
 what shapes its result: its input data, the params and the code, e.g. with
-:func:`pipeline.code_digest.code_digest`). :func:`run_jobs` computes ``task(item)`` for every
+:func:`machinery.code_digest.code_digest`). :func:`run_jobs` computes ``task(item)`` for every
 job whose result file ``<directory>/<name>-<key><suffix>`` does not exist yet, and writes each
-result atomically (``save(result, path)``, :mod:`pipeline.atomic`), in this process, as soon as
+result atomically (``save(result, path)``, :mod:`machinery.atomic`), in this process, as soon as
 it arrives. So a rerun after a kill redoes only the missing jobs, never reuses a result computed
 from other data, params or code (files of other keys, and partial writes, are removed first),
 and a result is either a complete file or absent. Jobs run
@@ -33,12 +33,12 @@ A worker process never outlives its parent by more than a moment: the kernel sen
 when the parent ends (Linux's parent-death signal), and a watchdog thread in it ends it once
 its parent is gone. So a stage killed with SIGKILL leaves no worker computing or writing.
 Partial writes are removed only once their writer is gone
-(:func:`pipeline.atomic.staging_owner_alive`), never while another live process fills one.
+(:func:`machinery.atomic.staging_owner_alive`), never while another live process fills one.
 
 Example (the job's task and initializer must be module-level functions)::
 
-    from pipeline.code_digest import code_digest, source_digest
-    from pipeline.runner import Job, run_jobs
+    from machinery.code_digest import code_digest, source_digest
+    from machinery.runner import Job, run_jobs
 
     key = hashlib.sha256((source_digest(data) + section.model_dump_json()
                           + code_digest("pipeline.mystage")).encode()).hexdigest()[:16]
@@ -71,9 +71,9 @@ from typing import Any, Callable, Iterable
 
 from tqdm import tqdm
 
-from pipeline.atomic import TMP_MARKER, cache_writes, staging_owner_alive, write_parquet
-from pipeline.cluster import dask_client
-from pipeline.params import Executor
+from machinery.atomic import TMP_MARKER, cache_writes, staging_owner_alive, write_parquet
+from machinery.cluster import dask_client
+from machinery.params import Executor
 
 
 class WorkerDied(RuntimeError):
@@ -135,7 +135,7 @@ def run_jobs(jobs: list[Job], directory: Path, task: Callable[[Any], Any], *, wo
                      key=lambda job: job.cost, reverse=True)
     total = sum(job.weight for job in jobs)
     done = total - sum(job.weight for job in pending)
-    # the job results are a cache, not the stage's outputs (pipeline.atomic.replaced)
+    # the job results are a cache, not the stage's outputs (machinery.atomic.replaced)
     with cache_writes(), tqdm(total=total, initial=done, unit=unit, desc=desc, file=sys.stderr,
                               smoothing=smoothing) as progress:
         def finished(job: Job, result: Any) -> None:

@@ -5,7 +5,7 @@ or through other project modules (``import a.b``, ``from a.b import c`` with ``c
 a name; read from the source by :mod:`ast`, nothing is executed). dvc.yaml must declare that
 closure as each stage's deps (``tests/test_dvc_deps.py``), and a stage's resume keys hash it
 (:func:`code_digest`), so a result is never reused after any code that computed it changed.
-``pipeline/params.py`` is left out of every closure: it validates params.yaml, whose values each
+``machinery/params.py`` is left out of every closure: it validates params.yaml, whose values each
 stage tracks itself (dvc.yaml's ``params:``, and the params in each resume key), and a new
 section must not invalidate every result.
 """
@@ -15,12 +15,14 @@ import ast
 import hashlib
 from pathlib import Path
 
-#: The project's root directory (the parent of the ``pipeline`` package).
+#: The project's root directory (the parent of the ``machinery`` package).
 PROJECT = Path(__file__).resolve().parents[1]
-#: The packages whose modules are project code.
-PACKAGES = ("pipeline", "arithmetic", "models", "reporting")
+#: The packages whose modules a stage can run (see docs/layout.md for what may import what).
+PACKAGES = ("sources", "arithmetic", "models", "machinery", "pipeline", "reporting")
+#: Every package of the project's own code: the stages' packages and the dashboard.
+CODE_FOLDERS = PACKAGES + ("dashboard",)
 #: Project files that are no stage's code (see the module docstring).
-NOT_A_DEPENDENCY = frozenset({"pipeline/params.py"})
+NOT_A_DEPENDENCY = frozenset({"machinery/params.py"})
 
 
 def source_digest(*paths: Path | str) -> str:
@@ -34,9 +36,11 @@ def source_digest(*paths: Path | str) -> str:
     return digest.hexdigest()
 
 
-def module_file(name: str, root: Path = PROJECT) -> str | None:
-    """The project file (relative to ``root``, POSIX) of a dotted module name, if it is ours."""
-    if not name.startswith(tuple(f"{package}." for package in PACKAGES)):
+def module_file(name: str, root: Path = PROJECT,
+                packages: tuple[str, ...] = PACKAGES) -> str | None:
+    """The file (relative to ``root``, POSIX) of a dotted module name, if it is one of
+    ``packages``."""
+    if not name.startswith(tuple(f"{package}." for package in packages)):
         return None
     path = Path(*name.split("."))
     for candidate in (path.with_suffix(".py"), path / "__init__.py"):
@@ -45,8 +49,10 @@ def module_file(name: str, root: Path = PROJECT) -> str | None:
     return None
 
 
-def _imports(relative: str, root: Path) -> set[str]:
-    """Project files imported by one file (package ``__init__`` files left out: ours are empty)."""
+def file_imports(relative: str, root: Path = PROJECT,
+                 packages: tuple[str, ...] = PACKAGES) -> set[str]:
+    """The files of ``packages`` that one file imports anywhere in its body, function-level
+    imports included (package ``__init__`` files left out: ours are empty)."""
     found = set()
     for node in ast.walk(ast.parse((root / relative).read_text(), filename=relative)):
         names = []
@@ -54,8 +60,8 @@ def _imports(relative: str, root: Path) -> set[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        found.update(f for f in (module_file(n, root) for n in names)
-                     if f and not f.endswith("__init__.py"))
+        found.update(f for f in (module_file(n, root, packages) for n in names)
+                     if f and not f.endswith("__init__.py") and f != relative)
     return found
 
 
@@ -71,7 +77,7 @@ def imported_files(module: str, root: Path = PROJECT) -> set[str]:
         current = pending.pop()
         if current not in seen and current not in NOT_A_DEPENDENCY:
             seen.add(current)
-            pending.extend(_imports(current, root))
+            pending.extend(file_imports(current, root))
     return seen
 
 

@@ -1,9 +1,9 @@
 """Pulling Cremona's ecdata files (github.com/JohnCremona/ecdata) for a conductor range.
 
 The files are split by conductor into ranges of 10,000: ``<base>/<kind>/<kind>.00000-09999``,
-``.10000-19999``, ... Each is fetched through :class:`pipeline.fetch.Fetcher` (cached by URL,
+``.10000-19999``, ... Each is fetched through :class:`sources.fetch.Fetcher` (cached by URL,
 so an interrupted pull resumes file by file; checked against the lock file; retried) and read by
-:mod:`arithmetic.ecdata`, whose errors name the URL and line. ``allcurves`` gives the curve
+:mod:`sources.ecdata`, whose errors name the URL and line. ``allcurves`` gives the curve
 table (with a ``record`` column, ``URL:line``, for the curve checks' errors), ``allbsd`` the
 published BSD quantities, ``aplist`` the published a_p; ``allbsd`` must describe exactly the
 curves of ``allcurves`` (same labels, a-invariants, rank and torsion).
@@ -15,9 +15,9 @@ import polars as pl
 from functools import partial
 
 from arithmetic.crosscheck import ap_long, published_frame
-from arithmetic.ecdata import (APLIST_PRIMES, EcdataError, cremona_order, read_allbsd,
+from sources.ecdata import (APLIST_PRIMES, EcdataError, cremona_order, read_allbsd,
                                read_allcurves, read_aplist)
-from pipeline.fetch import Fetcher
+from sources.fetch import Fetcher
 
 #: Conductors per ecdata file.
 FILE_RANGE = 10_000

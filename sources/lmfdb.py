@@ -7,7 +7,7 @@ column, so they are pulled by batches of labels (``lmfdb_label=py{'$in': [...]}`
 The API returns pages of at most 100 records in an envelope (``data``, ``start``, ``offset``,
 ``next``: the URL of the next page; an empty ``data`` ends the listing) and refuses offsets
 beyond 10,000, so a pull is split into conductor windows (``conductor=py{'$gte': a, '$lt': b}``)
-and a window the server refuses is halved. Pages go through :class:`pipeline.fetch.Fetcher`
+and a window the server refuses is halved. Pages go through :class:`sources.fetch.Fetcher`
 (cached by URL, so an interrupted pull resumes page by page; lock-checked; retried). Only the
 requested ``_fields`` are kept. Records are not trusted: every field must be of its kind
 (:data:`FIELD_KINDS`: a label of the LMFDB's or Cremona's form, an integer within the column it
@@ -33,9 +33,9 @@ import polars as pl
 import requests
 
 from arithmetic.crosscheck import PUBLISHED_AP_SCHEMA, published_frame
-from arithmetic.ecdata import APLIST_PRIMES, cremona_order
-from arithmetic.elldata import ainvs_series
-from pipeline.fetch import Fetcher, excerpt, shown
+from sources.ecdata import APLIST_PRIMES, cremona_order
+from sources.elldata import ainvs_series
+from sources.fetch import Fetcher, excerpt, shown
 
 #: ``ec_curvedata`` fields: the curve table's, then the published BSD quantities'.
 CURVE_FIELDS = ["lmfdb_label", "Clabel", "lmfdb_iso", "Ciso", "conductor", "ainvs", "rank",

@@ -8,9 +8,9 @@
   so a lock file left behind blocks nothing.
 - **Errors as one line.** An exception of the stage's own error types exits with
   ``<stage>: error: <message>``. So does a write the file system refused (disk full, read-only,
-  permission denied, quota: :data:`pipeline.atomic.REFUSED`): ``<stage>: error: cannot write
+  permission denied, quota: :data:`machinery.atomic.REFUSED`): ``<stage>: error: cannot write
   <file>: <reason> (the outputs are as they were)``, or naming the outputs the stage had
-  already replaced (each output is whole, the old or the new: :mod:`pipeline.atomic`).
+  already replaced (each output is whole, the old or the new: :mod:`machinery.atomic`).
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Callable, Iterator
 
-from pipeline.atomic import REFUSED, WriteError, output_name, replaced
+from machinery.atomic import REFUSED, WriteError, output_name, replaced
 
 #: The folder of the stage locks, in the working directory (the workspace).
 LOCKS = Path(".locks")

@@ -1,6 +1,6 @@
 """Refuse a YAML file that would exhaust memory once composed, before anything composes it.
 
-    python -m pipeline.yaml_guard params.yaml [presets/full.yaml ...]
+    python -m machinery.yaml_guard params.yaml [presets/full.yaml ...]
 
 A "billion laughs" file (``a: &a [x, x, ...]``, ``b: &b [*a, *a, ...]``, nine levels deep) is
 a few hundred bytes, but every reader that expands its aliases builds 9**9 nodes. DVC does so
@@ -122,7 +122,7 @@ def check_yaml_file(path: Path | str) -> None:
 def main(argv: list[str] | None = None) -> int:
     paths = sys.argv[1:] if argv is None else argv
     if not paths:
-        print("usage: python -m pipeline.yaml_guard FILE.yaml [FILE.yaml ...]", file=sys.stderr)
+        print("usage: python -m machinery.yaml_guard FILE.yaml [FILE.yaml ...]", file=sys.stderr)
         return 2
     failed = False
     for path in paths:

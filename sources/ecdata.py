@@ -20,7 +20,7 @@ import re
 
 import polars as pl
 
-from arithmetic.elldata import ainvs_series
+from sources.elldata import ainvs_series
 from arithmetic.primes import primes_up_to
 from arithmetic.traces import ap_column
 

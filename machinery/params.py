@@ -18,8 +18,8 @@ from typing import Annotated, Literal
 
 import yaml
 from arithmetic.schemas import BSD_SCHEMA, INVARIANT_NUMBERS, KEY_COLUMNS as BSD_KEYS, ZERO_COLUMNS
-from arithmetic.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
-from pipeline.yaml_guard import YamlBudgetError, check_yaml_budget
+from sources.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
+from machinery.yaml_guard import YamlBudgetError, check_yaml_budget
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
                       ValidationError, model_validator)
 
@@ -56,7 +56,7 @@ def _postgres_uri(value: str) -> str:
     shows it without its password."""
     # imported when a params file is validated, not with this module: the schema itself
     # needs neither psycopg nor the LMFDB code
-    from pipeline.lmfdb_db import unreadable
+    from sources.lmfdb_db import unreadable
     problem = unreadable(value)
     if problem:
         raise ValueError(problem)
@@ -129,7 +129,7 @@ class Paths(_Section):
 
 
 class Executor(_Section):
-    """Where the chunked PARI work runs (:func:`pipeline.chunks.run_chunks`)."""
+    """Where the chunked PARI work runs (:func:`machinery.chunks.run_chunks`)."""
     kind: Literal["local", "dask"] = Field(
         description="local: worker processes here; dask: dask.distributed tasks")
     address: str | None = Field(
@@ -137,7 +137,7 @@ class Executor(_Section):
 
 
 class Fetch(_Section):
-    """Downloads of the online sources (:mod:`pipeline.fetch`)."""
+    """Downloads of the online sources (:mod:`sources.fetch`)."""
     timeout: float = Field(gt=0, description="seconds per request")
     retries: int = Field(ge=0, le=20, description="further attempts after a retryable failure")
     backoff: float = Field(ge=0, description="seconds before the first retry, doubled each time")

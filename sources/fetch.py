@@ -41,7 +41,7 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
-from pipeline.atomic import write_bytes, write_json
+from machinery.atomic import write_bytes, write_json
 
 RETRYABLE = {429, 500, 502, 503, 504}
 T = TypeVar("T")
@@ -203,7 +203,7 @@ class Fetcher:
     def save_lock(self, path: Path | str | None = None) -> None:
         """Write the lock file (only when an entry changed): once the whole pull succeeded.
         ``path``: where to write it instead, a staging path of
-        :func:`pipeline.atomic.publish_together` that publishes it with the stage's outputs."""
+        :func:`machinery.atomic.publish_together` that publishes it with the stage's outputs."""
         if self.lock != self._saved:
             write_json(dict(sorted(self.lock.items())), path or self.lock_path)
             self._saved = dict(self.lock)

@@ -3,18 +3,18 @@ PostgreSQL database: the LMFDB's public read-only mirror (``devmirror.lmfdb.xyz`
 LMFDB asks scripts to read its data), or any copy of its tables.
 
 Rows are read by conductor window (``lo <= conductor < hi``), with only the columns the pipeline
-uses (:data:`pipeline.lmfdb.CURVE_FIELDS`, ``MWBSD_FIELDS``, ``CLASS_FIELDS``: the API path's,
-so both paths feed the same conversion, :func:`pipeline.lmfdb.curve_table` and friends).
+uses (:data:`sources.lmfdb.CURVE_FIELDS`, ``MWBSD_FIELDS``, ``CLASS_FIELDS``: the API path's,
+so both paths feed the same conversion, :func:`sources.lmfdb.curve_table` and friends).
 ``ec_mwbsd`` and ``ec_classdata`` have no conductor column (J. E. Cremona's upload schema of
 the LMFDB's elliptic-curve tables, ``scripts/files.py`` of ecdata), so their rows of a window
 are those joined to the window's ``ec_curvedata`` rows by ``lmfdb_label`` / ``lmfdb_iso``.
 
-Each (table, window) is one cached download of :class:`pipeline.fetch.Fetcher`: the rows as
+Each (table, window) is one cached download of :class:`sources.fetch.Fetcher`: the rows as
 canonical JSON (numeric values as their exact decimal text), keyed by the database URI without
 its password, the table, the columns and the window. So a killed pull resumes with the windows
 it has, every window's sha256 goes to the lock file, and a window whose rows changed upstream is
 an error naming it. A window's rows are checked before the window is cached or locked: a null in
-a required column, a value of the wrong kind (the API path's :data:`pipeline.lmfdb.FIELD_KINDS`),
+a required column, a value of the wrong kind (the API path's :data:`sources.lmfdb.FIELD_KINDS`),
 or (``ec_mwbsd``, ``ec_classdata``) a curve or class of the window without exactly one row is
 an error naming the window, the row's label and the column; a missing table or column is one
 before anything is read. A window's rows are refused beyond ``ingest.fetch.max_mb`` (their
@@ -44,13 +44,13 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.string import TextLoader
 from tqdm import tqdm
 
-from pipeline.fetch import Fetcher, FetchSettings, shown
-from pipeline.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, FIELD_KINDS, MWBSD_FIELDS, LmfdbError,
+from sources.fetch import Fetcher, FetchSettings, shown
+from sources.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, FIELD_KINDS, MWBSD_FIELDS, LmfdbError,
                             checked_record, curve_table, published_ap, published_table)
 
 #: The columns read from each table; the first is the table's key (the label a row is named by).
 COLUMNS = {"ec_curvedata": CURVE_FIELDS, "ec_mwbsd": MWBSD_FIELDS, "ec_classdata": CLASS_FIELDS}
-#: Columns that may be null, as on the API path (:data:`pipeline.lmfdb.FIELD_KINDS`): Cremona's
+#: Columns that may be null, as on the API path (:data:`sources.lmfdb.FIELD_KINDS`): Cremona's
 #: labels, which curves beyond his tables (N >= 500,000) lack, and the BSD quantities the LMFDB
 #: does not publish for every curve (the crosscheck compares what is published).
 NULLABLE = {field for field, (_, _, nullable) in FIELD_KINDS.items() if nullable}
@@ -304,7 +304,7 @@ class DatabaseFetcher(Fetcher):
 
 def checked_row(record: dict, table: str, window: str) -> dict:
     """One row of ``table`` read in ``window``: no required column null (nor an element of an
-    array), every column of its kind (:func:`pipeline.lmfdb.checked_record`), or an error
+    array), every column of its kind (:func:`sources.lmfdb.checked_record`), or an error
     naming the window, the row's label and the column; with its ``record`` (window and label)
     for the errors of later checks."""
     key = COLUMNS[table][0]

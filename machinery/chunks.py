@@ -1,9 +1,9 @@
 """Resumable, parallel work over a table in chunks of whole groups (e.g. isogeny classes).
 
-Each chunk is a job of :func:`pipeline.runner.run_jobs` (local processes or dask, resumable,
+Each chunk is a job of :func:`machinery.runner.run_jobs` (local processes or dask, resumable,
 fail-fast): its result is written atomically to ``<directory>/<index>-<key>.parquet`` as soon
 as it is done. The key hashes the chunk's input rows and a *salt* (the parameters and code that
-shape the result, e.g. :func:`pipeline.code_digest.code_digest` of the stage), so a rerun after
+shape the result, e.g. :func:`machinery.code_digest.code_digest` of the stage), so a rerun after
 a kill redoes only the missing chunks, and never reuses a chunk computed from other input,
 parameters or code. Nothing is duplicated: a chunk is either a complete file or absent.
 """
@@ -17,9 +17,9 @@ from typing import Callable
 
 import polars as pl
 
-from pipeline.code_digest import source_digest
-from pipeline.params import Executor
-from pipeline.runner import Job, clear_stale, run_jobs
+from machinery.code_digest import source_digest
+from machinery.params import Executor
+from machinery.runner import Job, clear_stale, run_jobs
 
 __all__ = ["Chunk", "chunk_table", "clear_stale", "plan_chunks", "run_chunks", "source_digest"]
 

@@ -1,6 +1,6 @@
 """Write a params preset (a partial params file, e.g. ``presets/full.yaml``) into params.yaml.
 
-    python -m pipeline.preset presets/full.yaml
+    python -m machinery.preset presets/full.yaml
 
 Only the lines of the preset's settings change, each keeping its comment, so `git diff
 params.yaml` shows exactly what the preset set. A preset sets one-line values (numbers,
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from pipeline.atomic import atomic_path
-from pipeline.params import PARAMS_FILE, ParamsError, parse_yaml, validate_params
+from machinery.atomic import atomic_path
+from machinery.params import PARAMS_FILE, ParamsError, parse_yaml, validate_params
 
 #: ``  key: value   # comment``: indentation, key, value, spacing and comment.
 SETTING = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w]*):"
@@ -96,7 +96,7 @@ def apply_preset(preset: Path, target: Path = PARAMS_FILE) -> list[str]:
 
 def main() -> None:
     if len(sys.argv) != 2:
-        sys.exit("usage: python -m pipeline.preset PRESET.yaml")
+        sys.exit("usage: python -m machinery.preset PRESET.yaml")
     changed = apply_preset(Path(sys.argv[1]))
     print(f"{PARAMS_FILE}: {', '.join(changed) or 'nothing'} set from {sys.argv[1]}")
 
