@@ -47,11 +47,11 @@ import polars as pl
 
 from arithmetic.bsd import CM_DISCRIMINANT, BsdError, class_l_data, nearest_square_root
 from arithmetic.curves import CurveError
-from sources.elldata import CURVE_SCHEMA
 from arithmetic.generators import RANDOM_SEED, mordell_weil_basis
 from arithmetic.invariants import (InvariantsError, invariants_schema, low_zeros, reduced_model,
                                    selmer_rank, szpiro_ratio, two_selmer_rank,
                                    zero_columns)
+from arithmetic.schemas import CURVE_SCHEMA
 
 #: Columns of a reference sample's curve table (as in ``data/curves.parquet``, without gens).
 CURVE_COLUMNS = ["label", "isogeny_class", "number", "conductor", "ainvs"]

@@ -1,10 +1,26 @@
-"""The columns of the BSD and invariants tables, apart from the PARI code that fills them, so
+"""The columns of the curve, BSD and invariants tables, apart from the code that fills them, so
 that params validation and the dashboard know them without loading PARI (cysignals installs
-signal handlers on import, which only the main thread may do: Streamlit runs pages in others).
+signal handlers on import, which only the main thread may do: Streamlit runs pages in others)
+or a source's reader: every source writes the same curve table.
 """
 from __future__ import annotations
 
 import polars as pl
+
+#: The embedded Cremona tables (passagemath-pari-elldata) cover the conductors below this.
+ELLDATA_CONDUCTOR_BOUND = 500_000
+
+#: Schema of ``data/curves.parquet``, which every source writes. a-invariants reach 85 bits
+#: below conductor 500,000, so they are exact decimals (38 digits), readable by polars, pyarrow
+#: and pandas alike.
+CURVE_SCHEMA = {
+    "label": pl.String,
+    "isogeny_class": pl.String,
+    "number": pl.Int16,
+    "conductor": pl.Int64,
+    "ainvs": pl.List(pl.Decimal(38, 0)),
+    "gens": pl.List(pl.List(pl.String)),
+}
 
 #: Columns of the curve table that the BSD table repeats, then the columns it adds.
 KEY_COLUMNS = ["label", "isogeny_class", "number", "conductor", "ainvs"]

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import polars as pl
 
-from sources.elldata import read_curves
 from arithmetic.pari import precision_bits, start_pari
-from pipeline.bsd import compute_bsd
 from machinery.params import Bsd, load_params
+from pipeline.bsd import compute_bsd
+from sources.elldata import read_curves
 
 
 def bare_loop(pari, curves: pl.DataFrame, section: Bsd, same_columns: bool = True) -> float:

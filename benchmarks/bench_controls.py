@@ -17,9 +17,9 @@ import json
 import time
 from pathlib import Path
 
+from machinery.params import load_params
 from models.search import evaluate_alone, search_targets, sha_model_factory
 from pipeline.frames import search_frame
-from machinery.params import load_params
 
 
 def control(params, frame, groups, target: str, group: str, withhold: tuple[str, ...]) -> dict:

@@ -11,9 +11,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sources.elldata import read_curves
-from pipeline.bsd import compute_bsd
 from machinery.params import Executor, load_params
+from pipeline.bsd import compute_bsd
+from sources.elldata import read_curves
 
 
 def main() -> None:

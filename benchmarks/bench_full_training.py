@@ -21,12 +21,12 @@ from pathlib import Path
 
 import polars as pl
 
+from machinery.params import load_params
 from models.features import model_frame
 from models.findings import TARGET, with_target
 from models.gbm import GbmModel
 from models.search import pairs, search_targets
 from models.splits import sample_classes
-from machinery.params import load_params
 
 
 def main() -> None:

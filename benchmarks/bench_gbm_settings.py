@@ -21,9 +21,9 @@ from pathlib import Path
 import polars as pl
 
 from benchmarks.bench_power import SIGNALS, run
+from machinery.params import load_params
 from models.findings import with_families
 from pipeline.frames import search_frame
-from machinery.params import load_params
 
 #: Candidate settings; the first is replaced by params.yaml's own.
 CANDIDATES = {

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import polars as pl
 
-from sources.elldata import read_curves
 from arithmetic.pari import start_pari
-from pipeline.ingest import with_generators
 from machinery.params import load_params
+from pipeline.ingest import with_generators
+from sources.elldata import read_curves
 
 
 def regulators(curves: pl.DataFrame) -> list[float]:

@@ -19,9 +19,9 @@ import polars as pl
 
 from arithmetic.bsd import bsd_table, class_l_data
 from arithmetic.curves import checked_curve
-from sources.elldata import read_curves
 from arithmetic.pari import precision_bits, start_pari
 from machinery.params import Bsd, load_params
+from sources.elldata import read_curves
 
 BOUNDS = (10_000, 50_000, 100_000, 500_000)
 

@@ -23,11 +23,11 @@ import time
 import numpy as np
 import polars as pl
 
-from sources.elldata import read_curves
 from arithmetic.invariants import (isogeny_matrix, low_zeros, modular_degree, optimal_number,
                                    single_threaded, szpiro_ratio, two_selmer_rank)
 from arithmetic.pari import start_pari
 from machinery.params import load_params
+from sources.elldata import read_curves
 
 
 def _time(call) -> float:

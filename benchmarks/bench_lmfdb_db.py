@@ -23,13 +23,14 @@ import re
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
+from machinery.params import load_params
 from sources.fetch import FetchSettings
 from sources.lmfdb_db import COLUMNS, DatabaseFetcher, _window_query, pull_database, windows
-from machinery.params import load_params
 from tests.postgres_server import TABLES, create_lmfdb, fixture_rows, postgres_server
 
 #: ec_curvedata rows of the LMFDB (about), and Cremona's share of them (N < 500,000).
@@ -87,7 +88,21 @@ def cold_pull(uri: str, low: int, high: int, window: int, work: Path) -> tuple[f
     return seconds, len(table)
 
 
-def main() -> None:
+@dataclass(frozen=True)
+class Measured:
+    """What the pulls from the local server measured (seconds, rows, bytes)."""
+    loaded: float                  # loading the server
+    bare: float                    # the bare window queries
+    bare_rows: int
+    timings: dict[str, float]      # pull_database: "cold", then "cached"
+    cached_bytes: int              # the cache the cold pull wrote
+    sparse: float                  # the sparse windows' cold pull
+    sparse_curves: int
+    lock_entry: float              # bytes a lock entry (of the sparse pull's lock file)
+
+
+def arguments() -> argparse.Namespace:
+    """The command line; the window defaults to params.yaml's ``ingest.lmfdb_db_window``."""
     default_window = load_params().ingest.lmfdb_db_window
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--copies", type=int, default=200)
@@ -97,29 +112,35 @@ def main() -> None:
                         help="copies pulled by the sparse windows")
     parser.add_argument("--link-mbit", type=float, nargs="+", default=[10.0, 100.0])
     parser.add_argument("--rtt-ms", type=float, default=100.0, help="round trip to the mirror")
-    args = parser.parse_args()
-    rows = copies(args.copies)
-    curves = len(rows["ec_curvedata"])
-    high = 1 + args.copies * SHIFT
-    # the whole table's windows, and the curves a window beyond Cremona's range holds
-    walk = windows(1, LMFDB_BOUND, args.window)
+    return parser.parse_args()
+
+
+def whole_table_windows(window: int) -> tuple[int, int, float]:
+    """The windows of ``window`` conductors a pull of the whole table walks, below and beyond
+    Cremona's range, and the curves a window beyond it holds (on average)."""
+    walk = windows(1, LMFDB_BOUND, window)
     dense = sum(low < CREMONA_BOUND for low, _ in walk)
     beyond = len(walk) - dense
-    per_beyond = (LMFDB_CURVES - CREMONA_CURVES) / beyond
-    sparse_width = max(1, round(per_beyond / (curves / (high - 1))))
-    sparse_high = 1 + args.sparse_copies * SHIFT
+    return dense, beyond, (LMFDB_CURVES - CREMONA_CURVES) / beyond
+
+
+def measure(rows: dict[str, list[dict]], high: int, window: int, sparse_high: int,
+            sparse_width: int) -> Measured:
+    """Load ``rows`` into a local server and time the bare queries, the cold and the cached
+    pull of conductors below ``high``, and the cold pull of the sparse windows."""
+    curves = len(rows["ec_curvedata"])
     with postgres_server() as server:
         start = time.perf_counter()
         uri = create_lmfdb(server, "bench", rows=rows)
         loaded = time.perf_counter() - start
-        bare, bare_rows = bare_queries(uri, 1, high, args.window)
+        bare, bare_rows = bare_queries(uri, 1, high, window)
         work = Path(tempfile.mkdtemp())
         try:
-            timings = {"cold": cold_pull(uri, 1, high, args.window, work / "dense")[0]}
+            timings = {"cold": cold_pull(uri, 1, high, window, work / "dense")[0]}
             fetcher = DatabaseFetcher(work / "dense" / "downloads", work / "dense" / "lock.json",
                                       FetchSettings(rate=1e6), uri)
             start = time.perf_counter()
-            assert len(pull_database(fetcher, 1, high, args.window)[0]) == curves
+            assert len(pull_database(fetcher, 1, high, window)[0]) == curves
             timings["cached"] = time.perf_counter() - start
             cached_bytes = sum(p.stat().st_size for p in (work / "dense" / "downloads").iterdir())
             sparse, sparse_curves = cold_pull(uri, 1, sparse_high, sparse_width, work / "sparse")
@@ -127,35 +148,54 @@ def main() -> None:
             lock_entry = sparse_lock.stat().st_size / len(json.loads(sparse_lock.read_text()))
         finally:
             shutil.rmtree(work, ignore_errors=True)
-    spans = len(windows(1, high, args.window))
-    sparse_spans = len(windows(1, sparse_high, sparse_width))
-    print(f"{curves:,} curves ({bare_rows:,} rows of the 3 tables), {spans} windows of "
-          f"{args.window:,} conductors; loading the server took {loaded:.1f} s")
+    return Measured(loaded, bare, bare_rows, timings, cached_bytes, sparse, sparse_curves,
+                    lock_entry)
+
+
+def print_local(measured: Measured, curves: int, spans: int, window: int) -> None:
+    """The local pulls' table: seconds, rate and ratio to the bare queries."""
+    print(f"{curves:,} curves ({measured.bare_rows:,} rows of the 3 tables), {spans} windows "
+          f"of {window:,} conductors; loading the server took {measured.loaded:.1f} s")
     print("| pull | seconds | curves/s | ratio to bare queries |")
     print("| --- | ---: | ---: | ---: |")
+    bare = measured.bare
     print(f"| bare queries (psycopg, rows dropped) | {bare:.2f} | {curves / bare:,.0f} | 1.00 |")
-    for run, seconds in timings.items():
+    for run, seconds in measured.timings.items():
         print(f"| pull_database, {run} | {seconds:.2f} | {curves / seconds:,.0f} | "
               f"{seconds / bare:.2f} |")
-    per_window = sparse / sparse_spans
-    print(f"\nsparse: {sparse_curves:,} curves in {sparse_spans} windows of {sparse_width} "
-          f"conductors ({sparse_curves / sparse_spans:.1f} curves a window, against "
-          f"{per_beyond:.1f} a window beyond N = {CREMONA_BOUND:,}), cold: {sparse:.2f} s, "
-          f"{per_window * 1000:.1f} ms a window; {lock_entry:.0f} bytes a lock entry")
-    per_curve = cached_bytes / curves
-    local_dense = CREMONA_CURVES * timings["cold"] / curves
+
+
+def print_sparse(measured: Measured, sparse_spans: int, sparse_width: int,
+                 per_beyond: float) -> None:
+    """The sparse pull: its windows against those beyond Cremona's range, cost, lock entry."""
+    print(f"\nsparse: {measured.sparse_curves:,} curves in {sparse_spans} windows of "
+          f"{sparse_width} conductors ({measured.sparse_curves / sparse_spans:.1f} curves a "
+          f"window, against {per_beyond:.1f} a window beyond N = {CREMONA_BOUND:,}), cold: "
+          f"{measured.sparse:.2f} s, {measured.sparse / sparse_spans * 1000:.1f} ms a window; "
+          f"{measured.lock_entry:.0f} bytes a lock entry")
+
+
+def print_whole_table(measured: Measured, args: argparse.Namespace, curves: int,
+                      walk: tuple[int, int], per_window: float) -> None:
+    """The estimate for the whole ec_curvedata: payload, queries, local work and the time
+    through each link. ``walk``: its windows below and beyond Cremona's range;
+    ``per_window``: seconds of local work a sparse window."""
+    dense, beyond = walk
+    per_curve = measured.cached_bytes / curves
+    local_dense = CREMONA_CURVES * measured.timings["cold"] / curves
     local_sparse = beyond * per_window
     local = local_dense + local_sparse
     queries = (dense + beyond) * len(COLUMNS)
     trips = queries * args.rtt_ms / 1000
-    print(f"payload: {cached_bytes / 2**20:.1f} MiB cached for {curves:,} curves = "
+    print(f"payload: {measured.cached_bytes / 2**20:.1f} MiB cached for {curves:,} curves = "
           f"{per_curve:.0f} bytes a curve (all three tables, the needed columns)")
     print(f"whole ec_curvedata ({LMFDB_CURVES:,} curves, 1 <= N < {LMFDB_BOUND:,}): "
           f"{dense:,} + {beyond:,} windows of {args.window:,} conductors, {queries:,} queries "
           f"({args.rtt_ms:g} ms round trip: {trips / 60:.0f} min); "
           f"{LMFDB_CURVES * per_curve / 2**30:.2f} GiB; local work {local_dense / 60:.1f} min "
           f"(Cremona's range, cold rate) + {local_sparse / 60:.1f} min (beyond, sparse "
-          f"windows); lock file {queries * lock_entry / 2**20:.0f} MiB ({queries:,} entries)")
+          f"windows); lock file {queries * measured.lock_entry / 2**20:.0f} MiB "
+          f"({queries:,} entries)")
     print("| link | transfer | + local work | + round trips | total |")
     print("| --- | ---: | ---: | ---: | ---: |")
     for mbit in args.link_mbit:
@@ -163,6 +203,22 @@ def main() -> None:
         total = transfer + local + trips
         print(f"| {mbit:g} Mbit/s | {transfer / 60:.1f} min | {local / 60:.1f} min | "
               f"{trips / 60:.0f} min | {total / 60:.0f} min |")
+
+
+def main() -> None:
+    args = arguments()
+    rows = copies(args.copies)
+    curves = len(rows["ec_curvedata"])
+    high = 1 + args.copies * SHIFT
+    # the sparse windows hold as many fixture curves as a window beyond Cremona's range holds
+    dense, beyond, per_beyond = whole_table_windows(args.window)
+    sparse_width = max(1, round(per_beyond / (curves / (high - 1))))
+    sparse_high = 1 + args.sparse_copies * SHIFT
+    measured = measure(rows, high, args.window, sparse_high, sparse_width)
+    print_local(measured, curves, len(windows(1, high, args.window)), args.window)
+    sparse_spans = len(windows(1, sparse_high, sparse_width))
+    print_sparse(measured, sparse_spans, sparse_width, per_beyond)
+    print_whole_table(measured, args, curves, (dense, beyond), measured.sparse / sparse_spans)
 
 
 if __name__ == "__main__":

@@ -36,12 +36,12 @@ from scipy.special import exp1
 
 import arithmetic.lseries as lseries
 from arithmetic.bsd import class_l_data
-from sources.elldata import read_curves
 from arithmetic.pari import start_pari
 from arithmetic.primes import primes_up_to
 from arithmetic.traces import class_arithmetic, class_arithmetic_by_ellan, small_integers
-from pipeline.features import REALPRECISION
 from machinery.params import load_params
+from pipeline.feature_table import REALPRECISION
+from sources.elldata import read_curves
 
 #: Below this |value| the agreement is measured absolutely.
 NEAR_ZERO = 1e-3

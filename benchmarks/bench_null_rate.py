@@ -23,12 +23,12 @@ import numpy as np
 import polars as pl
 from scipy.stats import binomtest
 
+from machinery.params import load_params
 from models.findings import with_families
 from models.search import evaluate_alone
 from models.splits import class_index
 from models.targets import Target
 from pipeline.frames import search_frame
-from machinery.params import load_params
 
 GROUPS = ["ap", "weierstrass", "mestre_nagao", "conductor"]
 

@@ -43,11 +43,11 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from scipy.stats import binomtest  # noqa: E402
 
+from machinery.params import load_params  # noqa: E402
 from models.findings import FAMILY, with_families  # noqa: E402
 from models.search import evaluate_alone  # noqa: E402
 from models.targets import Target  # noqa: E402
 from pipeline.frames import search_frame  # noqa: E402
-from machinery.params import load_params  # noqa: E402
 
 SIGNALS = {
     "ap": pl.col("ap_norm_61") * pl.col("ap_norm_67"),

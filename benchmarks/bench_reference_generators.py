@@ -16,9 +16,9 @@ import polars as pl
 import arithmetic.reference
 from arithmetic.pari import start_pari
 from arithmetic.reference import draw_height_sample, minimal_curves, reference_table
-from sources.stein_watkins import data_files, read_classes, sample_classes
 from machinery.params import load_params
 from pipeline.reference import table_settings
+from sources.stein_watkins import data_files, read_classes, sample_classes
 
 
 def timed_generators(spent: list[tuple[float, str, int, int | None]]):

@@ -21,12 +21,12 @@ from pathlib import Path
 
 import polars as pl
 
-from sources.elldata import read_curves
 from arithmetic.pari import precision_bits, start_process_pari
 from machinery import chunks
-from pipeline.bsd import bsd_chunk, chunk_salt
 from machinery.code_digest import PROJECT
 from machinery.params import Executor, load_params
+from pipeline.bsd import bsd_chunk, chunk_salt
+from sources.elldata import read_curves
 
 
 def old_runner(revision: str, scratch: Path):

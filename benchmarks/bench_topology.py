@@ -18,10 +18,10 @@ import numpy as np
 import polars as pl
 
 from arithmetic.primes import primes_up_to
+from machinery.params import load_params
 from models.clouds import clouds, gaussian
 from models.features import model_frame
 from models.topology import describe
-from machinery.params import load_params
 
 
 def main() -> None:

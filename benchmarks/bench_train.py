@@ -7,7 +7,7 @@ pair is computed), and runs ``python -m pipeline.train``; its wall time, the pai
 invocation, so the ratios compare runs on the same machine minutes apart; a revision already
 measured (its files in ``--out``) is not rerun unless ``--again``. Then every later revision is
 compared with the first: wall-time ratio, per-pair-sum ratio, the largest score differences and
-the verdicts (:func:`models.findings.decide` at ``search.fdr``, without the bias checks).
+the verdicts (:func:`models.verdicts.decide` at ``search.fdr``, without the bias checks).
 
     python -m benchmarks.bench_train --rev c5f9c76 --rev HEAD
 """
@@ -80,7 +80,7 @@ def run_revision(rev: str, out: Path) -> dict:
 
 
 def verdicts(evaluations: pl.DataFrame, fdr: float) -> dict[tuple[str, str], str]:
-    from models.findings import decide
+    from models.verdicts import decide
     return {(r["target"], r["group"]): r["verdict"] for r in decide(evaluations.to_dicts(), fdr)}
 
 

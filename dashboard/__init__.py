@@ -1,0 +1,1 @@
+"""The Streamlit dashboard: it reads the outputs and never writes one."""

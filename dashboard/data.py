@@ -1,32 +1,42 @@
 """What the dashboard reads: pipeline outputs only, located through params.yaml, cached.
 
 Run from the project root (``make dashboard``). A missing output stops the page with a message
-naming the ``dvc repro`` target that builds it. Nothing here computes more than a filter, a
-sort, a histogram or a seeded sample of an output table.
+naming the ``dvc repro`` target that builds it: the stage that declares it in dvc.yaml. Nothing
+here computes more than a filter, a sort, a histogram or a seeded sample of an output table.
 """
 from __future__ import annotations
 
 import json
 import os
+import re
 from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
 import streamlit as st
+import yaml
 
 from machinery.params import PARAMS_FILE, ParamsError, Params, load_params
 
-#: The stage that writes each output path of params.yaml (for the "missing" message).
-BUILT_BY = {"curves": "ingest", "bsd": "bsd", "bsd_metrics": "bsd", "features": "features",
-            "feature_groups": "features", "evaluations": "train", "importances": "train",
-            "findings": "findings", "findings_metrics": "findings", "report_json": "report",
-            "report_html": "report", "report_figures": "report", "topology": "topology",
-            "topology_figures": "topology", "height_sample": "height_sample",
-            "stein_watkins": "stein_watkins", "bias": "bias", "bias_distributions": "bias",
-            "bias_metrics": "bias", "bias_figures": "bias", "murmurations": "murmurations",
-            "murmurations_metrics": "murmurations", "murmurations_figures": "murmurations",
-            "bsd_ratio_fits": "murmurations", "controls": "controls",
-            "controls_metrics": "controls"}
+#: The pipeline's stages and what each writes, beside this code (the dashboard's own directory
+#: may hold params.yaml alone).
+DVC_FILE = Path(__file__).resolve().parent.parent / "dvc.yaml"
+_PATHS_ENTRY = re.compile(r"\$\{paths\.(\w+)\}")
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _built_by(location: str, stamp: float) -> dict[str, str]:
+    """The stage that writes each output ``paths.<name>`` (for the "missing" message), read
+    from dvc.yaml's ``outs``, ``metrics`` and ``plots`` (``${paths.<name>}``, alone or as the
+    key of its options), so that a stage moved or added there needs no change here."""
+    built_by = {}
+    for stage, spec in yaml.safe_load(Path(location).read_text())["stages"].items():
+        for out in (*spec.get("outs", []), *spec.get("metrics", []), *spec.get("plots", [])):
+            # an output with options (cache, persist, a plot's axes) is {path: options}
+            for key in out if isinstance(out, dict) else [out]:
+                if entry := _PATHS_ENTRY.fullmatch(key):
+                    built_by[entry[1]] = stage
+    return built_by
 
 
 @st.cache_resource(show_spinner=False, max_entries=2)
@@ -51,7 +61,8 @@ def path(name: str) -> Path:
     location = Path(getattr(params().paths, name))
     if not location.exists():
         st.warning(f"`{location}` has not been built yet. Build it with "
-                   f"`dvc repro {BUILT_BY.get(name, '')}` (or `make run` for everything).")
+                   f"`dvc repro {_built_by(str(DVC_FILE), _stamp(DVC_FILE)).get(name, '')}` "
+                   "(or `make run` for everything).")
         st.stop()
     return location
 
@@ -71,6 +82,12 @@ def table(name: str, columns: list[str] | None = None) -> pl.DataFrame:
     """A parquet output (whole, or some columns), re-read when the file changes."""
     location = path(name)
     return _read(str(location), _stamp(location), tuple(columns) if columns else None)
+
+
+def optional_table(name: str) -> pl.DataFrame | None:
+    """A parquet output, or None when it has not been built (pages that can do without it)."""
+    location = Path(getattr(params().paths, name))
+    return _read(str(location), _stamp(location), None) if location.exists() else None
 
 
 def scan(name: str) -> pl.LazyFrame:

@@ -7,6 +7,8 @@ from typing import Callable
 
 import polars as pl
 
+from arithmetic.bsd_ratio import log_bsd_ratio
+from arithmetic.local_data import kodaira_symbol
 from sources.fetch import shown
 
 #: Columns of the curve browser's table, from the bsd output.
@@ -81,11 +83,10 @@ def histogram(values: pl.Series, bins: int) -> pl.DataFrame:
 
 
 def bsd_ratio(bsd: pl.LazyFrame) -> pl.LazyFrame:
-    """log of the BSD ratio L^(r)(E,1)/(r! Ω R) = Sha·∏c_p/#T², with rank and conductor."""
+    """The log BSD ratio (:func:`arithmetic.bsd_ratio.log_bsd_ratio`), with rank and
+    conductor."""
     return bsd.select(
-        "label", "conductor", "rank",
-        log_bsd_ratio=(pl.col("special_value")
-                       / (pl.col("real_period") * pl.col("regulator"))).log(),
+        "label", "conductor", "rank", log_bsd_ratio=log_bsd_ratio(),
         log_conductor=pl.col("conductor").cast(pl.Float64).log())
 
 
@@ -190,16 +191,6 @@ def lmfdb_url(lmfdb_label: str) -> str:
     """The curve's page on the LMFDB."""
     match = LMFDB_FORM.fullmatch(lmfdb_label)
     return LMFDB_CURVE_URL.format(**match.groupdict())
-
-
-def kodaira_symbol(code: int) -> str:
-    """PARI's Kodaira code (elllocalred) as the symbol: 1 -> I0, 4 + n -> I_n, 2 -> II,
-    3 -> III, 4 -> IV, −1 -> I0*, −4 − n -> I_n*, −2 -> II*, −3 -> III*, −4 -> IV*
-    (PARI/GP manual, ``elllocalred``; Silverman, *Advanced Topics*, IV.9, Table 4.1)."""
-    named = {1: "I0", 2: "II", 3: "III", 4: "IV", -1: "I0*", -2: "II*", -3: "III*", -4: "IV*"}
-    if code in named:
-        return named[code]
-    return f"I{code - 4}" if code > 4 else f"I{-code - 4}*"
 
 
 def local_data(pari, ainvs: list[int]) -> pl.DataFrame:

@@ -17,9 +17,10 @@ from pathlib import Path
 
 #: The project's root directory (the parent of the ``machinery`` package).
 PROJECT = Path(__file__).resolve().parents[1]
-#: The packages whose modules a stage can run (see docs/layout.md for what may import what).
-PACKAGES = ("sources", "arithmetic", "models", "machinery", "pipeline", "reporting")
-#: Every package of the project's own code: the stages' packages and the dashboard.
+#: The packages whose modules a stage can run, in the order of their layers: a module imports
+#: only from its own package and those before it (docs/layout.md; tests/test_layout.py).
+PACKAGES = ("arithmetic", "machinery", "sources", "models", "reporting", "pipeline")
+#: Every package of the project's own code: the stages' packages, then the dashboard.
 CODE_FOLDERS = PACKAGES + ("dashboard",)
 #: Project files that are no stage's code (see the module docstring).
 NOT_A_DEPENDENCY = frozenset({"machinery/params.py"})

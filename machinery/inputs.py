@@ -61,6 +61,7 @@ KINDS: dict[str, tuple[Callable[[pl.DataType], bool], str]] = {
     "boolean": (lambda t: t == pl.Boolean, "booleans"),
     "integer_list": (_integer_list, "lists of integers (an integer or Decimal(p, 0) inner dtype)"),
     # generators: a list of points, each point its coordinates as exact text "p" or "p/q"
+    "text_list": (lambda t: t == pl.List(pl.String), "lists of text (List(String))"),
     "text_list_list": (lambda t: t == pl.List(pl.List(pl.String)),
                        "lists of lists of text (List(List(String)))"),
     "any": (lambda t: True, "any type"),
@@ -140,6 +141,10 @@ SPECS: dict[str, Table | Json | Directory] = {
                          "two_selmer_rank": "integer"}, key=("label",),
                         nullable=("degree", "degree_v2", "two_selmer_rank")),
     "invariants_metrics": Json(dict),
+    "pairs": Table({"target": "string", "group": "string", "task": "string",
+                    "description": "string", "definition": "string", "null": "string",
+                    "columns": "text_list", "known": "text_list", "laws": "text_list"},
+                   key=("target", "group")),
     "evaluations": Table({"target": "string", "group": "string", "task": "string",
                           "metric": "string", "score": "number", "best_baseline": "string",
                           "baseline_score": "number", "p_value": "number"},

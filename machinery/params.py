@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from arithmetic.schemas import BSD_SCHEMA, INVARIANT_NUMBERS, KEY_COLUMNS as BSD_KEYS, ZERO_COLUMNS
-from sources.elldata import CONDUCTOR_BOUND as ELLDATA_CONDUCTOR_BOUND
+from arithmetic.feature_groups import FEATURE_GROUPS, feature_column
+from arithmetic.schemas import (BSD_SCHEMA, ELLDATA_CONDUCTOR_BOUND, INVARIANT_NUMBERS,
+                                KEY_COLUMNS as BSD_KEYS, ZERO_COLUMNS)
+from machinery.expression import columns, declared_sources, parse, parse_declared
 from machinery.yaml_guard import YamlBudgetError, check_yaml_budget
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field,
                       ValidationError, model_validator)
@@ -54,9 +56,9 @@ def _postgres_uri(value: str) -> str:
     """``value`` if libpq can read it as a connection URI or key=value string, so a malformed
     one stops at load naming its field rather than when the ingest stage connects; the error
     shows it without its password."""
-    # imported when a params file is validated, not with this module: the schema itself
-    # needs neither psycopg nor the LMFDB code
-    from sources.lmfdb_db import unreadable
+    # imported when a URI is validated, not with this module: the rest of the schema does not
+    # need psycopg
+    from machinery.postgres_uri import unreadable
     problem = unreadable(value)
     if problem:
         raise ValueError(problem)
@@ -82,6 +84,7 @@ class Paths(_Section):
     features: Path
     features_chunks: Path
     feature_groups: Path
+    pairs: Path
     evaluations: Path
     train_cache: Path
     gbm_models: Path
@@ -224,7 +227,6 @@ class Features(_Section):
     l_series_tolerance: float = Field(gt=0, lt=1e-3, description=(
         "central L-series sums: terms until exp(-2 pi n / sqrt N) is below this"))
     l_series_terms_max: int = Field(ge=100, description="and at most this many terms")
-    groups: dict[str, list[str]] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _bounds_and_patterns(self) -> "Features":
@@ -238,15 +240,6 @@ class Features(_Section):
         if self.topology_primes_max > self.primes_max:
             raise ValueError(f"topology_primes_max ({self.topology_primes_max}) must be <= "
                              f"primes_max ({self.primes_max})")
-        for group, patterns in self.groups.items():
-            if not patterns:
-                raise ValueError(f"groups.{group}: empty")
-            for pattern in patterns:
-                try:
-                    re.compile(pattern)
-                except re.error as err:
-                    raise ValueError(f"groups.{group}: {pattern!r} is not a regular "
-                                     f"expression: {err}") from None
         return self
 
 
@@ -284,11 +277,21 @@ TARGET_NAMES = ("rank", "rank_parity", "torsion", "sha_gt_1", "log_sha_an",
                 "log_tamagawa_product", "log_real_period", "log_regulator", "log_special_value",
                 "root_number", "log_bsd_ratio", "held_out_ap")
 
+#: The names of the laws of :mod:`models.laws`, in its order: what ``search.withhold`` and
+#: ``controls.pairs[].law`` may name, here so that the schema checks them without loading the
+#: models (models.laws refuses to load when its laws' names differ from these).
+LAW_NAMES = ("Tate's algorithm", "torsion subgroup", "root number", "real period",
+             "point counting", "parity conjecture", "local root numbers", "torsion congruences",
+             "Mestre-Nagao", "L-series at s = 1", "BSD formula", "rank conventions",
+             "Euler-product heuristic", "Tamagawa numbers at the bad primes", "Ogg's formula",
+             "torsion and isogenies", "2-descent", "explicit formula", "Watkins' conjecture",
+             "Sato-Tate", "murmurations")
+
 
 class CustomTarget(_Section):
     """A question declared in params.yaml (:func:`models.targets.sql_target`)."""
     task: Literal["classification", "regression"]
-    expression: str = Field(min_length=1, description="an expression of models.expression's "
+    expression: str = Field(min_length=1, description="an expression of machinery.expression's "
                             "closed language over the curve tables' columns")
     excluded: list[str] = Field(default=[], description="features (or groups) that contain it")
     null: Literal["permutation", "minimalist_rank", "delaunay_sha", "sato_tate"] = "permutation"
@@ -327,15 +330,12 @@ class Search(_Section):
 
     @model_validator(mode="after")
     def _targets(self) -> "Search":
-        from models.targets import sql_target
-
         for name, members in self.groups.items():
             if not members:
                 raise ValueError(f"groups.{name}: names no feature group (a search group "
                                  "without features would publish no pair)")
         if _duplicates(self.targets):
             raise ValueError(f"targets: {_duplicates(self.targets)} given more than once")
-        from models.laws import LAW_NAMES
         unknown_laws = [law for law in self.withhold if law not in LAW_NAMES]
         if unknown_laws:
             raise ValueError(f"withhold: {unknown_laws} are not laws of models.laws "
@@ -343,8 +343,9 @@ class Search(_Section):
         for name, spec in self.custom_targets.items():
             if name in TARGET_NAMES or re.fullmatch(r"ap_\d+", name):
                 raise ValueError(f"custom_targets.{name}: the name of a built-in target")
-            sql_target(name, spec.task, spec.expression, spec.excluded, spec.null,
-                       spec.description)
+            # the checks of models.targets.sql_target that need no data: it parses, and it
+            # reads a column
+            declared_sources(name, spec.expression, parse_declared(name, spec.expression))
         unknown = [t for t in self.targets
                    if t not in TARGET_NAMES and t not in self.custom_targets]
         if unknown:
@@ -469,7 +470,8 @@ class Report(_Section):
 class Control(_Section):
     """A positive control: a pair that the law ``law`` answers exactly (pipeline/controls.py)."""
     target: str = Field(min_length=1, description="a built-in target or a custom_targets name")
-    group: str = Field(min_length=1, description="a features.groups name, searched alone")
+    group: str = Field(min_length=1,
+                       description="a feature group (arithmetic/feature_groups.py), searched alone")
     law: str = Field(min_length=1, description="the law of models.laws withheld")
 
 
@@ -505,25 +507,20 @@ class Params(_Section):
     @model_validator(mode="after")
     def _search_uses_known_groups(self) -> "Params":
         for name, members in self.search.groups.items():
-            unknown = [g for g in members if g not in self.features.groups]
+            unknown = [g for g in members if g not in FEATURE_GROUPS]
             if unknown:
-                raise ValueError(f"search.groups.{name}: {unknown} are not features.groups")
+                raise ValueError(f"search.groups.{name}: {unknown} are not feature groups "
+                                 f"({', '.join(FEATURE_GROUPS)}: arithmetic/feature_groups.py)")
         prime = self.search.held_out_prime
         if prime > self.features.primes_max or any(prime % d == 0 for d in range(2, prime)):
             raise ValueError(f"search.held_out_prime: {prime} must be a prime <= "
                              f"features.primes_max ({self.features.primes_max})")
-        from models.expression import columns, parse
-        groups = self.features.groups
-
-        def feature_column(name: str) -> bool:
-            return any(re.fullmatch(p, name) for patterns in groups.values() for p in patterns)
-
         for name, spec in self.search.custom_targets.items():
-            typos = [e for e in spec.excluded if e not in groups and not feature_column(e)]
+            typos = [e for e in spec.excluded if e not in FEATURE_GROUPS and not feature_column(e)]
             if typos:
                 raise ValueError(f"search.custom_targets.{name}.excluded: "
                                  f"{', '.join(map(repr, typos))} is neither a feature group "
-                                 f"({', '.join(groups)}) nor a column of one (features.groups)")
+                                 f"({', '.join(FEATURE_GROUPS)}) nor a column of one")
             unknown = [c for c in columns(parse(spec.expression))
                        if c not in TABLE_COLUMNS and not re.fullmatch(ZERO_COLUMNS, c)
                        and not feature_column(c)]
@@ -531,13 +528,12 @@ class Params(_Section):
                 raise ValueError(f"search.custom_targets.{name}.expression: no column "
                                  f"{', '.join(map(repr, unknown))} in the curve tables (bsd and "
                                  f"invariants: {', '.join(TABLE_COLUMNS)}, z1, z2, ...; or a "
-                                 "features.groups column)")
-        from models.laws import LAW_NAMES
+                                 "feature group's column)")
         for index, control in enumerate(self.controls.pairs):
             where = f"controls.pairs[{index}]"
-            if control.group not in self.features.groups:
-                raise ValueError(f"{where}.group: {control.group!r} is not a features.groups "
-                                 f"name ({', '.join(self.features.groups)})")
+            if control.group not in FEATURE_GROUPS:
+                raise ValueError(f"{where}.group: {control.group!r} is not a feature group "
+                                 f"({', '.join(FEATURE_GROUPS)})")
             if control.law not in LAW_NAMES:
                 raise ValueError(f"{where}.law: {control.law!r} is not a law of models.laws "
                                  f"({', '.join(LAW_NAMES)})")

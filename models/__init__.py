@@ -1,1 +1,1 @@
-"""Model families, heuristic baselines and null models (issues 4, 5 and 7)."""
+"""The engine: features, targets, laws, baselines, null models, pairs, statistics, verdicts."""

@@ -9,8 +9,9 @@ Each baseline is a predictor with the interface of the real models (:class:`Pred
 ``fit(frame, target)`` on a training frame (features joined with the BSD table), then
 ``predict(frame)`` returns one value per row, a class label for a classification target or a
 number for a regression target. So a model's score always sits beside the score of the best
-applicable baseline on the same split. ``applies_to(target)`` says whether a baseline can
-predict a target at all (the parity baseline says nothing about the regulator).
+applicable baseline on the same split. Which baselines a pair gets is declared once, by the
+laws they implement (:mod:`models.laws`: the targets a law speaks about and the columns it
+reads), not by the baselines.
 """
 from __future__ import annotations
 
@@ -20,7 +21,6 @@ from typing import Literal, Protocol
 import numpy as np
 import polars as pl
 
-from arithmetic.traces import ap_column
 from models.sato_tate import hasse_bound, torsion_modulus, trace_distribution
 
 Task = Literal["classification", "regression"]
@@ -33,7 +33,6 @@ class Predictor(Protocol):
     name: str
     task: Task
 
-    def applies_to(self, target: str) -> bool: ...
     def fit(self, frame: pl.DataFrame, target: str) -> "Predictor": ...
     def predict(self, frame: pl.DataFrame) -> np.ndarray: ...
 
@@ -49,8 +48,6 @@ class ConstantBaseline:
     name: str = "constant"
     words: str = "the training mean (the most frequent class)"
 
-    def applies_to(self, target: str) -> bool:
-        return True
 
     def fit(self, frame: pl.DataFrame, target: str) -> "ConstantBaseline":
         # scikit-learn (about 1 s to import, scipy.stats with it) is imported where a baseline
@@ -82,8 +79,6 @@ class BsdIdentityBaseline:
     def words(self) -> str:
         return "a linear model on the logs of " + ", ".join(self.columns)
 
-    def applies_to(self, target: str) -> bool:
-        return bool(self.columns) and target not in self.columns
 
     def fit(self, frame: pl.DataFrame, target: str) -> "BsdIdentityBaseline":
         from sklearn.linear_model import LinearRegression, LogisticRegression
@@ -119,8 +114,6 @@ class ParityBaseline:
             raise ValueError(f"the parity baseline predicts {sorted(PARITY_TARGETS)}, "
                              f"not {self.predicts!r}")
 
-    def applies_to(self, target: str) -> bool:
-        return target == self.predicts
 
     def fit(self, frame: pl.DataFrame, target: str) -> "ParityBaseline":
         return self
@@ -142,8 +135,6 @@ class MestreNagaoBaseline:
     name: str = "Mestre-Nagao"
     words: str = "thresholds on the best single Mestre–Nagao sum"
 
-    def applies_to(self, target: str) -> bool:
-        return target in {"rank", "rank_parity"} and self.task == "classification"
 
     def fit(self, frame: pl.DataFrame, target: str) -> "MestreNagaoBaseline":
         from sklearn.tree import DecisionTreeClassifier
@@ -191,8 +182,6 @@ class SatoTateBaseline:
                "; the conductor unknown, p taken good")
         return f"the Sato–Tate mean of a_p given Hasse's bound and #T | p + 1 − a_p{bad}"
 
-    def applies_to(self, target: str) -> bool:
-        return target == ap_column(self.prime)
 
     def _bad(self, frame: pl.DataFrame) -> np.ndarray:
         if not self.knows_conductor:
@@ -232,8 +221,6 @@ class LocalRootNumberBaseline:
     name: str = "local root numbers"
     words: str = "w(E) = −∏ w_p over the bad primes the a_p columns list"
 
-    def applies_to(self, target: str) -> bool:
-        return target == self.predicts and target in PARITY_TARGETS
 
     def fit(self, frame: pl.DataFrame, target: str) -> "LocalRootNumberBaseline":
         return self
@@ -254,8 +241,6 @@ class TorsionCongruenceBaseline:
     name: str = "torsion congruences"
     words: str = "the most frequent #T given gcd(p + 1 − a_p) over good p >= 3"
 
-    def applies_to(self, target: str) -> bool:
-        return target == "torsion"
 
     def _gcd(self, frame: pl.DataFrame) -> np.ndarray:
         return frame["torsion_bound"].to_numpy()

@@ -33,8 +33,9 @@ import numpy as np
 import polars as pl
 from scipy.stats import linregress, norm
 
-from models.findings import ARTEFACT, NOT_REPLICATED, CrossValidated
+from models.findings import CrossValidated
 from models.scores import POWER, PRIMARY, ClassBootstrap, interval, minimum_detectable
+from models.verdicts import ARTEFACT, NOT_REPLICATED
 
 #: The coverage of the bootstrap intervals (:func:`models.scores.interval`) the standard error
 #: is read from.
@@ -289,8 +290,8 @@ def weighted_check(weighted: dict, effect: float) -> tuple[str, str]:
 
 def bias_checks(trend: dict, weighted: dict, replications: list[dict], level: float,
                 effect: float) -> list[tuple[str, str]]:
-    """The (verdict, reason) of every check that fails: :data:`models.findings.ARTEFACT` with
-    positive evidence, :data:`models.findings.NOT_REPLICATED` without. ``effect``: the
+    """The (verdict, reason) of every check that fails: :data:`models.verdicts.ARTEFACT` with
+    positive evidence, :data:`models.verdicts.NOT_REPLICATED` without. ``effect``: the
     discovery's effect on the Cremona sample (model − max(best baseline, null quantile))."""
     checks = [trend_check(trend, level), weighted_check(weighted, effect),
               *(replication_check(r, level) for r in replications)]

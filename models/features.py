@@ -1,6 +1,6 @@
 """Features of a curve for the models, as polars frames, and the named feature groups.
 
-Groups (``features.groups`` in params.yaml) name sets of columns by full-match regular
+Feature groups (:mod:`arithmetic.feature_groups`) name sets of columns by full-match regular
 expressions, so later stages can ask "predict target T from group G".
 
 The a_p features follow Cremona's aplist convention (:mod:`arithmetic.traces`): ``ap_<p>`` is
@@ -25,6 +25,7 @@ import re
 import numpy as np
 import polars as pl
 
+from arithmetic.feature_groups import FEATURE_GROUPS
 from arithmetic.traces import ap_column
 from models.known_quantities import with_derived
 from models.splits import conductor_strata
@@ -160,11 +161,16 @@ def bsd_features(bsd: pl.DataFrame) -> pl.DataFrame:
                         for name in LOGGED_BSD])
 
 
-def resolve_groups(columns: list[str], groups: dict[str, list[str]]) -> dict[str, list[str]]:
-    """The feature columns of each group: those fully matching one of its patterns.
+def resolve_groups(columns: list[str], groups: dict[str, tuple[str, ...]] | None = None
+                   ) -> dict[str, list[str]]:
+    """The feature columns of each group (``groups``: name -> full-match patterns; by default
+    those of :data:`arithmetic.feature_groups.FEATURE_GROUPS`): those fully matching one of its
+    patterns.
 
     Raises ValueError for a pattern that matches no column, or a feature column in no group.
     """
+    if groups is None:
+        groups = {name: group.columns for name, group in FEATURE_GROUPS.items()}
     features = [c for c in columns if c not in KEY_COLUMNS]
     resolved, claimed = {}, set()
     for group, patterns in groups.items():
@@ -172,13 +178,13 @@ def resolve_groups(columns: list[str], groups: dict[str, list[str]]) -> dict[str
         for pattern in patterns:
             matched = [c for c in features if re.fullmatch(pattern, c)]
             if not matched:
-                raise ValueError(f"features.groups.{group}: pattern {pattern!r} matches no column")
+                raise ValueError(f"feature group {group}: pattern {pattern!r} matches no column")
             members += [c for c in matched if c not in members]
         resolved[group] = members
         claimed.update(members)
     unclaimed = [c for c in features if c not in claimed]
     if unclaimed:
-        raise ValueError(f"features.groups: columns in no group: {unclaimed}")
+        raise ValueError(f"feature columns in no feature group: {unclaimed}")
     return resolved
 
 

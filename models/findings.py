@@ -41,7 +41,7 @@ For one (target, group):
    both), corrected across the whole search by Benjamini–Hochberg; the candidates'
    confirmation p-values are corrected again among themselves. Every p-value's method is
    stored beside it (:data:`P_METHODS`). A pair that is not flagged states the added value it
-   could have detected (:func:`detectable`).
+   could have detected (:func:`models.verdicts.detectable`).
 6. Effect size = model − max(best baseline, null ``null_quantile``), with its interval.
 7. Scores by conductor stratum (equal-count bins, out-of-fold predictions): the model and the
    best baseline per stratum, for the report and the bias checks.
@@ -54,15 +54,7 @@ interval still holds the cross-validated value: those families are a fifth of th
 classes, too few to confirm a weak effect by themselves; the held-out confirmation families
 do that.
 
-Verdicts (:func:`decide`; the names are the constants below): ``flagged`` (every test passed,
-confirmed on the held-out classes, not shown to fail on the largest conductors, survives the
-bias checks),
-``explained by <law | null model>`` (the features add nothing significant beyond the law, or
-the null datasets reach the model's score),
-``explained by known quantities`` (nor beyond the GBM on what the pair knows), ``not
-predictable`` (nor beyond a constant), ``not significant after
-correction``, ``fails extrapolation``, ``not confirmed``, ``conductor-bias artefact``, ``not
-replicated`` (:mod:`models.bias`), ``borderline`` (numeric noise would flip it).
+The verdicts and the rules that give them are in :mod:`models.verdicts`.
 """
 from __future__ import annotations
 
@@ -73,14 +65,15 @@ from typing import Callable
 import numpy as np
 import polars as pl
 from scipy.stats import norm
-from statsmodels.stats.multitest import multipletests
 
 from models.gbm import GbmModel, out_of_fold
 from models.laws import null_without, related_to
-from models.scores import PRIMARY, ClassBootstrap, interval, minimum_detectable, point_scores
+from models.pair_result import PairResult
+from models.scores import PRIMARY, ClassBootstrap, interval, point_scores
 from models.splits import (class_index, conductor_strata, extrapolation_test, first_appearance,
                            grouped_folds, twist_family_index)
 from models.targets import Target
+from models.verdicts import NUMERIC_NOISE
 
 TARGET = "__target__"
 #: Each row's twist family (:func:`with_families`), the unit of every split.
@@ -104,27 +97,6 @@ class SearchSettings:
     withhold: tuple[str, ...] = ()          # laws left out of this run (models.laws)
 
 
-#: The verdicts. "explained by <reason>" takes the name of a law (:data:`models.laws.LAWS`)
-#: or of a null model.
-FLAGGED = "flagged"
-NOT_PREDICTABLE = "not predictable"
-NOT_CONFIRMED = "not confirmed"
-NOT_SIGNIFICANT = "not significant after correction"
-FAILS_EXTRAPOLATION = "fails extrapolation"
-BORDERLINE = "borderline"
-ARTEFACT = "conductor-bias artefact"
-NOT_REPLICATED = "not replicated"
-EXPLAINED_BY_KNOWN = "explained by known quantities"
-
-
-def explained_by(reason: str) -> str:
-    return f"explained by {reason}"
-
-
-#: A decision whose quantity lies within this of its threshold (relative for p- and q-values,
-#: absolute for score differences) is ``borderline``: numeric noise (another machine's floating
-#: point, a 1e-12 change in a feature) must not flip it.
-NUMERIC_NOISE = 1e-6
 
 #: How each p-value is computed, printed beside it.
 P_METHODS = {
@@ -343,58 +315,83 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
              baselines: list,
              null_model: Callable[[pl.DataFrame, np.random.Generator], pl.DataFrame],
              settings: SearchSettings, known: list[str] = (), cache: dict | None = None,
-             screen: bool = True) -> dict:
-    """All statistics of one (target, group); the verdict is set by :func:`decide` later.
+             screen: bool = True) -> PairResult:
+    """All statistics of one (target, group); the verdict is set by
+    :func:`models.verdicts.decide` later, over the rows of the evaluations table.
 
     ``known``: the pair's known quantities. Everything but the confirmation runs on the
     discovery classes; a ``settings.confirmation_share`` of the twist families is held out of
-    every fit and only scores the added value of the features over the known quantities. ``cache``:
-    shared by the evaluations of one target on one frame (:func:`cross_validated`).
+    every fit and only scores the added value of the features over the known quantities.
+    ``cache``: shared by the evaluations of one target on one frame (:func:`cross_validated`).
     ``screen``: stop after the cheap tests when they decide the verdict (:func:`screened`);
     False runs every test."""
     known = list(known)
-    # the families of the whole frame, before any row is dropped: a family whose curves
-    # lack the target in between stays one family
+    frame, confirmation = split_confirmation(frame, target, settings, cache)
+    oof = cross_validated(frame, target, columns, make_gbm, baselines, settings, cache)
+    metric = PRIMARY[target.task]
+    # the resamples depend on the target's rows alone: one draw serves all its groups
+    cv = _shared(cache, ("bootstrap",),
+                 lambda: ClassBootstrap(target.task, oof.y, oof.families, settings.bootstrap,
+                                        settings.seed))
+    scores = _scores(cv, oof, target.task, metric, baselines, settings.strata)
+    inputs = known_inputs(baselines)
+    both_inputs = known_and_features(inputs, columns, oof.data.columns)
+    gain = _added_value(cv, oof, metric, columns, inputs, both_inputs, make_gbm, target,
+                        scores["best_baseline"], cache)
+    result = PairResult(**{
+        "target": target.name, "group": group, "task": target.task, "metric": metric,
+        "features": len(columns), "curves": len(oof.data), "gbm_rounds": oof.rounds,
+        **scores.pop("head"),
+        **_laws_read(target, baselines, scores, known, inputs, columns, frame.columns,
+                     settings.withhold, oof.exact),
+        **_gain_columns(gain, scores["known_gbm_score"]),
+        "null_model": null_without(target.null, settings.withhold), "null_scores": [],
+        "null_level": settings.null_quantile,
+        **scores["effect"](-np.inf),
+        "p_baseline": scores["versus_best"]["p"],
+        "p_baseline_empirical": scores["versus_best"]["p_empirical"],
+        "p_value": gain["p"], "p_methods": json.dumps(p_methods(settings)),
+        "strata": scores["strata"],
+        "screened": screen and screened(gain["p"], settings.fdr),
+    })
+    if result.screened:
+        return result
+    reference = next(b for b in baselines if b.name == scores["best_baseline"])
+    make_both = lambda: make_gbm(both_inputs, target.task)  # noqa: E731
+    nulls = _null_test(frame, target, lambda: make_gbm(columns, target.task), null_model, oof,
+                       settings, metric)
+    return result.with_statistics(
+        **nulls, **_confirmation_test(oof.data, confirmation, target, columns, reference,
+                                      inputs, make_gbm, oof.families, settings, metric, cache),
+        **_extrapolation_test(target, make_both, baselines, oof, settings, metric, cache),
+        **scores["effect"](nulls["null_quantile"]),
+        p_value=max(nulls["p_null"], gain["p"]))
+
+
+def split_confirmation(frame: pl.DataFrame, target: Target, settings: SearchSettings,
+                       cache: dict | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(the discovery frame, the held-out confirmation rows with the target). The twist
+    families are those of the whole frame, before any row is dropped: a family whose curves
+    lack the target in between stays one family."""
     frame = _shared(cache, ("twist families",), lambda: with_families(frame))
     all_rows = with_target(frame, target)
     held_out = confirmation_families(all_rows, settings.confirmation_share, settings.seed)
     confirmation = all_rows.filter(pl.Series(held_out))
-    frame = frame.filter(pl.col(FAMILY).is_in(confirmation[FAMILY].unique().implode()).not_())
-    oof = cross_validated(frame, target, columns, make_gbm, baselines, settings, cache)
-    data, y, families, folds = oof.data, oof.y, oof.families, oof.folds
-    metric = PRIMARY[target.task]
-    # the resamples depend on the target's rows alone: one draw serves all its groups
-    cv = _shared(cache, ("bootstrap",),
-                 lambda: ClassBootstrap(target.task, y, families, settings.bootstrap,
-                                        settings.seed))
-    make = lambda: make_gbm(columns, target.task)  # noqa: E731
+    discovery = frame.filter(
+        pl.col(FAMILY).is_in(confirmation[FAMILY].unique().implode()).not_())
+    return discovery, confirmation
 
-    model_prediction, predictions = oof.model, oof.baselines
-    model_point, model_boot = _scored(cv, model_prediction, metric)
-    scored = {name: _scored(cv, prediction, metric) for name, prediction in predictions.items()}
+
+def _scores(cv: ClassBootstrap, oof: CrossValidated, task: str, metric: str, baselines: list,
+            strata: int) -> dict:
+    """The model's and every baseline's out-of-fold scores with their intervals, the best
+    baseline (the exact law, if one computes the target), the scores by conductor stratum,
+    the model against the best baseline, and the effect size as a function of the null's
+    floor."""
+    model_point, model_boot = _scored(cv, oof.model, metric)
+    scored = {name: _scored(cv, prediction, metric) for name, prediction in oof.baselines.items()}
     best = oof.exact or max(scored, key=lambda name: scored[name][0][metric])
     best_point, best_boot = scored[best]
-    strata = stratum_scores(target.task, metric, data["conductor"].to_numpy(), y,
-                            model_prediction, predictions[best], settings.strata)
-    versus_best = _gain(cv, model_prediction, predictions[best], metric)
-    # the added value decides: everything the pair knows (its known quantities and what its
-    # applicable laws read) with the features, against the best of what it knows
-    inputs = known_inputs(baselines)
-    both_inputs = known_and_features(inputs, columns, data.columns)
-    if oof.exact:                                     # nothing is fitted against the target
-        both = None
-    elif not inputs:                                      # the GBM on the features: the model
-        both = model_prediction
-    elif set(columns) <= set(inputs):
-        both = predictions[KNOWN_GBM]
-    else:
-        both = _shared(cache, ("oof", "known + features", tuple(both_inputs)),
-                       lambda: out_of_fold(lambda: make_gbm(both_inputs, target.task), data,
-                                           TARGET, folds, families))
-    gain = NOTHING_TO_ADD if oof.exact else _gain(cv, both, predictions[best], metric)
-    laws = {b.name: getattr(b, "law", "") for b in baselines}
-    law_scores = {name: scored[name][0][metric] for name in scored if laws.get(name)}
-    best_law = max(law_scores, key=law_scores.get) if law_scores else None
 
     def effect(floor: float) -> dict:
         """model − max(best baseline, ``floor``), at the point and over the resamples."""
@@ -402,52 +399,68 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
         return {"effect": model_point[metric] - max(best_point[metric], floor),
                 "effect_low": interval(spread)[0], "effect_high": interval(spread)[1]}
 
-    result = {
-        "target": target.name, "group": group, "task": target.task, "metric": metric,
-        "features": len(columns), "curves": len(data), "gbm_rounds": oof.rounds,
+    head = {
         "score": model_point[metric],
         "scores": json.dumps(model_point), "baseline_all_scores": json.dumps(best_point),
-        "score_low": interval(model_boot)[0],
-        "score_high": interval(model_boot)[1],
+        "score_low": interval(model_boot)[0], "score_high": interval(model_boot)[1],
         "best_baseline": best, "baseline_score": best_point[metric],
         "baseline_low": interval(best_boot)[0], "baseline_high": interval(best_boot)[1],
-        "baseline_scores": {name: s[0][metric] for name, s in scored.items()},
+        "baseline_scores": json.dumps({name: s[0][metric] for name, s in scored.items()}),
         "baseline_inputs": json.dumps({b.name: b.words for b in baselines}),
-        "best_baseline_kind": laws.get(best, ""),
-        "known_quantities": json.dumps(known),
-        "known_inputs": json.dumps(inputs),
+    }
+    return {"head": head, "best_baseline": best, "effect": effect,
+            "by_name": {name: s[0][metric] for name, s in scored.items()},
+            "known_gbm_score": scored[KNOWN_GBM][0][metric] if KNOWN_GBM in scored else None,
+            "strata": stratum_scores(task, metric, oof.data["conductor"].to_numpy(),
+                                     oof.y, oof.model, oof.baselines[best], strata),
+            "versus_best": _gain(cv, oof.model, oof.baselines[best], metric)}
+
+
+def _added_value(cv: ClassBootstrap, oof: CrossValidated, metric: str, columns: list[str],
+                 inputs: list[str], both_inputs: list[str], make_gbm, target: Target,
+                 best: str, cache: dict | None) -> dict:
+    """The added value that decides: everything the pair knows (its known quantities and what
+    its applicable laws read) with the features, out of fold, against the best of what it
+    knows; :data:`NOTHING_TO_ADD` where a law computes the target (nothing is fitted)."""
+    if oof.exact:
+        return NOTHING_TO_ADD
+    if not inputs:                                        # the GBM on the features: the model
+        both = oof.model
+    elif set(columns) <= set(inputs):
+        both = oof.baselines[KNOWN_GBM]
+    else:
+        both = _shared(cache, ("oof", "known + features", tuple(both_inputs)),
+                       lambda: out_of_fold(lambda: make_gbm(both_inputs, target.task), oof.data,
+                                           TARGET, oof.folds, oof.families))
+    return _gain(cv, both, oof.baselines[best], metric)
+
+
+def _laws_read(target: Target, baselines: list, scores: dict, known: list[str],
+               inputs: list[str], columns: list[str], frame_columns: list[str],
+               withhold: tuple[str, ...], exact: str | None) -> dict:
+    """What the pair knows and which law does best among its baselines; the laws related to
+    the target that its inputs do not determine (:func:`models.laws.related_to`)."""
+    laws = {b.name: getattr(b, "law", "") for b in baselines}
+    law_scores = {name: score for name, score in scores["by_name"].items() if laws.get(name)}
+    best_law = max(law_scores, key=law_scores.get) if law_scores else None
+    return {
+        "best_baseline_kind": laws.get(scores["best_baseline"], ""),
+        "known_quantities": json.dumps(known), "known_inputs": json.dumps(inputs),
         "known_formula": best_law, "known_formula_kind": laws.get(best_law, ""),
         "known_formula_score": law_scores.get(best_law),
-        "related_laws": json.dumps(related_to(target, set(columns) | set(known),
-                                              frame.columns, settings.withhold)),
-        "exact_law": oof.exact,
-        "known_gbm_score": scored[KNOWN_GBM][0][metric] if KNOWN_GBM in scored else None,
-        "known_plus_features_score": gain["better"], "added_value": gain["gain"],
-        "added_value_low": gain["low"], "added_value_high": gain["high"],
-        "added_value_se": gain["se"], "p_added": gain["p"],
-        "p_added_empirical": gain["p_empirical"],
-        "null_model": null_without(target.null, settings.withhold), "null_scores": [],
-        "null_level": settings.null_quantile,
-        **effect(-np.inf),
-        "p_baseline": versus_best["p"], "p_baseline_empirical": versus_best["p_empirical"],
-        "p_value": gain["p"],
-        "p_methods": json.dumps(p_methods(settings)),
-        "strata": strata,
-        **dict.fromkeys(SCREENED_OUT),
+        "related_laws": json.dumps(related_to(target, set(columns) | set(known), frame_columns,
+                                              withhold)),
+        "exact_law": exact,
     }
-    result["screened"] = screen and screened(result, settings.fdr)
-    if result["screened"]:
-        return result
-    reference = next(b for b in baselines if b.name == best)
-    make_both = lambda: make_gbm(both_inputs, target.task)  # noqa: E731
-    nulls = _null_test(frame, target, make, null_model, oof, settings, metric)
-    result.update(
-        nulls, **_confirmation_test(data, confirmation, target, columns, reference, inputs,
-                                    make_gbm, families, settings, metric, cache),
-        **_extrapolation_test(target, make_both, baselines, oof, settings, metric, cache),
-        **effect(nulls["null_quantile"]),
-        p_value=max(nulls["p_null"], gain["p"]))
-    return result
+
+
+def _gain_columns(gain: dict, known_gbm_score: float | None) -> dict:
+    """The added value's columns of the evaluations table."""
+    return {"known_gbm_score": known_gbm_score,
+            "known_plus_features_score": gain["better"], "added_value": gain["gain"],
+            "added_value_low": gain["low"], "added_value_high": gain["high"],
+            "added_value_se": gain["se"], "p_added": gain["p"],
+            "p_added_empirical": gain["p_empirical"]}
 
 
 #: The added-value test of a pair whose target a law computes exactly (:func:`computes_exactly`):
@@ -462,21 +475,13 @@ def known_inputs(baselines: list) -> list[str]:
     return next((list(b.columns) for b in baselines if b.name == KNOWN_GBM), [])
 
 
-#: The statistics of the tests that a screened pair (:func:`screened`) skips: null where it was.
-SCREENED_OUT = ["null_mean", "null_quantile", "score_first_fold", "p_null", "p_null_empirical",
-                "confirmation_curves", "confirmation_added_value", "confirmation_low",
-                "confirmation_high", "p_confirmation", "p_confirmation_empirical",
-                "extrapolation_score", "extrapolation_baseline", "extrapolation_baseline_score",
-                "extrapolation_effect_low", "extrapolation_effect_high"]
-
-
 def above_level(p: float, fdr: float) -> bool:
     """True when ``p`` lies above the FDR level by more than :data:`NUMERIC_NOISE`: no
     threshold of :func:`_verdict` can count it significant."""
     return p > fdr * (1 + NUMERIC_NOISE)
 
 
-def screened(result: dict, fdr: float) -> bool:
+def screened(p_added: float, fdr: float) -> bool:
     """True when the added-value test already decides the verdict: p_added lies above the FDR
     level (:func:`above_level`). The pair's p-value, max(p_null, p_added), is then above it
     too, whatever the null datasets give, so the pair is never significant, and
@@ -484,7 +489,7 @@ def screened(result: dict, fdr: float) -> bool:
     never lowers a q-value to it). Its verdict is settled by the first check of
     :func:`_verdict`, and the null datasets, the confirmation and the extrapolation fits are
     skipped; its ``p_value`` is the lower bound p_added, which only its own q-value reads."""
-    return above_level(result["p_added"], fdr)
+    return above_level(p_added, fdr)
 
 
 def _null_test(frame, target, make, null_model, oof, settings, metric) -> dict:
@@ -563,151 +568,3 @@ def _extrapolation_test(target, make, baselines, oof, settings, metric, cache) -
             "extrapolation_baseline_score": ex_scores[ex_best][0][metric],
             "extrapolation_effect_low": interval(ex_difference)[0],
             "extrapolation_effect_high": interval(ex_difference)[1]}
-
-
-def detectable(se: float | None, fdr: float, pairs: int) -> float | None:
-    """The smallest added value the added-value test detects with
-    :data:`models.scores.POWER` power (:func:`models.scores.minimum_detectable`): a one-sided
-    z-test at Benjamini–Hochberg's strictest threshold fdr/m over the m pairs (what a lone true
-    effect among nulls must reach), with the standard error ``se`` of the paired family
-    bootstrap (the normal approximation of the bootstrap distribution). The null,
-    extrapolation and confirmation tests can only raise it, so it is a lower bound of what the
-    search could have found. None where the bootstrap has no spread: the features are all read
-    by what the pair knows (the parity conjecture reads the root number), so they have nothing
-    to add to detect."""
-    if se is None or not np.isfinite(se) or se <= 0:
-        return None
-    return minimum_detectable(se, fdr / pairs)
-
-
-def decide(results: list[dict], fdr: float,
-           bias: dict[tuple[str, str], tuple[str, str]] | None = None) -> list[dict]:
-    """Benjamini–Hochberg q-values across the whole search (discovery), then across the
-    candidates on their confirmation classes, then each result's verdict.
-
-    A candidate is a pair that would be flagged on the discovery classes: q <= FDR and every
-    other test passed. ``bias`` maps (target, group) to (verdict, reason) for a candidate the
-    bias checks (:mod:`models.bias`) reject: ``conductor-bias artefact`` or ``not
-    replicated``. A verdict that a change of :data:`NUMERIC_NOISE` in its decisive quantity
-    would flip is ``borderline``, naming both."""
-    if not results:
-        return []
-    q = multipletests([r["p_value"] for r in results], method="fdr_bh")[1]
-    results = [{**r, "q_value": float(q_value),
-                "detectable_added_value": detectable(r["added_value_se"], fdr, len(results))}
-               for r, q_value in zip(results, q)]
-    candidates = [i for i, r in enumerate(results)
-                  if _verdict(r, fdr, 1.0)[0] == FLAGGED or _verdict(r, fdr, -1.0)[0] == FLAGGED]
-    confirmation_q = {}
-    if candidates:
-        corrected = multipletests([results[i]["p_confirmation"] for i in candidates],
-                                  method="fdr_bh")[1]
-        confirmation_q = dict(zip(candidates, corrected.tolist()))
-    decided = []
-    for index, result in enumerate(results):
-        result = {**result, "q_confirmation": confirmation_q.get(index)}
-        tight, loose = _verdict(result, fdr, -1.0), _verdict(result, fdr, 1.0)
-        if tight[0] == loose[0]:
-            result["verdict"], result["reason"] = tight
-        else:
-            result["verdict"] = BORDERLINE
-            result["reason"] = (f"within numeric noise of a threshold: {loose[0]} ({loose[1]}) "
-                                f"or {tight[0]} ({tight[1]})")
-        if result["verdict"] == FLAGGED and bias and (
-                rejected := bias.get((result["target"], result["group"]))):
-            result["verdict"], result["reason"] = rejected
-        decided.append(result)
-    return decided
-
-
-def _no_added_value(r: dict) -> tuple[str, str]:
-    """The verdict of a pair whose features add nothing significant to what it knows: not
-    predictable when what it knows has no skill its interval can show (the best baseline's
-    lower bound at most 0), else explained by the best baseline's law (or by the known
-    quantities, naming the law that does best among them)."""
-    added = (f"the features add {r['added_value']:+.3f} [{r['added_value_low']:.3f}, "
-             f"{r['added_value_high']:.3f}]")
-    detectable_text = (f"; could have detected >= {r['detectable_added_value']:.3f}"
-                       if r.get("detectable_added_value") is not None else
-                       "; what it knows reads every feature, so they cannot add anything"
-                       if r.get("added_value_se") == 0 else "")
-    related_laws = json.loads(r.get("related_laws") or "[]")
-    related_text = f"; related, not read here: {', '.join(related_laws)}" if related_laws else ""
-    if r.get("exact_law"):
-        return explained_by(r["best_baseline_kind"]), (
-            f"{r['exact_law']} computes the target on every curve, so no feature can add to it "
-            f"(nothing was fitted against it){related_text}")
-    # a law or the known quantities explain only what they demonstrably predict: with an
-    # interval reaching 0 there is nothing explained, and nothing found
-    if r["best_baseline"] == "constant" or r["baseline_low"] <= 0:
-        return NOT_PREDICTABLE, (f"{added} to {r['best_baseline']} ({r['metric']} "
-                                 f"{r['baseline_score']:.3f} [{r['baseline_low']:.3f}, "
-                                 f"{r['baseline_high']:.3f}]){detectable_text}{related_text}")
-    law = f"; the best law, {r['known_formula']}, scores {r['known_formula_score']:.3f}" \
-        if r["known_formula"] else ""
-    if r["best_baseline_kind"]:
-        return explained_by(r["best_baseline_kind"]), (
-            f"{added} beyond {r['best_baseline']} ({r['baseline_score']:.3f})"
-            f"{detectable_text}{related_text}")
-    return EXPLAINED_BY_KNOWN, (f"{added} to the GBM on what the pair knows "
-                                f"({r['baseline_score']:.3f}){law}{detectable_text}"
-                                f"{related_text}")
-
-
-def _verdict(r: dict, fdr: float, slack: float) -> tuple[str, str]:
-    """The verdict of one result; ``slack`` = +1 (-1) moves every threshold by
-    :data:`NUMERIC_NOISE` in the result's favour (against it)."""
-    noise = slack * NUMERIC_NOISE
-
-    def significant(p: float) -> bool:
-        return p <= fdr * (1 + noise)
-
-    def positive(x: float) -> bool:
-        return x > -noise
-
-    # one-sided at the level, both by the normal fit and by the resamples' own share <= 0
-    if not (significant(r["p_added"]) and significant(r["p_added_empirical"])):
-        return _no_added_value(r)
-    if not significant(r["p_null"]):
-        # the null explains the score only where its datasets reach it (equal counts: a model
-        # that scores what its nulls score); a score above them that a handful of null
-        # datasets cannot make significant is a lack of power
-        if r["null_quantile"] >= r["score_first_fold"] - NUMERIC_NOISE:
-            return explained_by(f"{r['null_model']} null model"), (
-                f"null datasets reach {r['null_quantile']:.3f} ({r['null_level']:.0%} "
-                f"quantile) against {r['score_first_fold']:.3f}")
-        return NOT_SIGNIFICANT, (
-            f"the model ({r['score_first_fold']:.3f} on the first fold) is above the "
-            f"{r['null_model']} null datasets ({r['null_level']:.0%} quantile "
-            f"{r['null_quantile']:.3f}) but not significantly: p_null = {r['p_null']:.2g} "
-            "(normal fit to the null scores)")
-    if not significant(r["q_value"]):
-        return NOT_SIGNIFICANT, (f"q = {r['q_value']:.2g} above {fdr} over the whole search "
-                                 "(Benjamini-Hochberg over the parametric p-values)")
-    shown = positive(r["extrapolation_effect_low"])
-    smaller = r["extrapolation_effect_high"] < r["added_value"] - noise
-    if not shown and smaller:
-        return FAILS_EXTRAPOLATION, (
-            f"on the families of the largest conductors the features add "
-            f"{extrapolated(r)} beyond {r['extrapolation_baseline']}: not above 0, and below "
-            f"the {r['added_value']:+.3f} of cross-validation")
-    q_confirmation = r.get("q_confirmation")
-    if q_confirmation is None:
-        return FLAGGED, "candidate on the discovery families"
-    if not (significant(q_confirmation) and significant(r["p_confirmation_empirical"])):
-        return NOT_CONFIRMED, (
-            f"on the held-out families the features add {r['confirmation_added_value']:+.3f} "
-            f"[{r['confirmation_low']:.3f}, {r['confirmation_high']:.3f}], q = "
-            f"{q_confirmation:.2g} (Benjamini-Hochberg over the candidates)")
-    return FLAGGED, (
-        f"adds {r['added_value']:+.3f} beyond {r['best_baseline']}, the best of what the pair "
-        f"knows, and beats the {r['null_model']} null; confirmed on held-out twist families "
-        f"({r['confirmation_added_value']:+.3f} [{r['confirmation_low']:.3f}, "
-        f"{r['confirmation_high']:.3f}], q = {q_confirmation:.2g}); on the largest conductors "
-        f"{extrapolated(r)}")
-
-
-def extrapolated(r: dict) -> str:
-    """The added value on the families of the largest conductors, with its interval."""
-    return (f"{r['extrapolation_score'] - r['extrapolation_baseline_score']:+.3f} "
-            f"[{r['extrapolation_effect_low']:.3f}, {r['extrapolation_effect_high']:.3f}]")

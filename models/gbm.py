@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -47,8 +48,6 @@ class GbmModel:
     classes_: np.ndarray = field(default=None, init=False, repr=False)
     rounds_: int = field(default=None, init=False, repr=False)
 
-    def applies_to(self, target: str) -> bool:
-        return target not in self.columns
 
     @property
     def words(self) -> str:
@@ -160,6 +159,13 @@ class GbmModel:
         gain = self._model.booster_.feature_importance(importance_type="gain")
         return pl.DataFrame({"feature": self.columns, "gain": gain.astype(float),
                              "mean_abs_shap": shap})
+
+
+def model_file(models_dir: Path | str, target: str, group: str) -> Path:
+    """The exported model of the pair (``target``, ``group``) in ``models_dir`` (the train
+    stage's ``paths.gbm_models``): ``<target>__<group>.txt``, LightGBM's text format
+    (:meth:`GbmModel.model_text`)."""
+    return Path(models_dir) / f"{target}__{group}.txt"
 
 
 def out_of_fold(make_model, frame: pl.DataFrame, target: str, folds: np.ndarray,

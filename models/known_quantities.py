@@ -36,8 +36,9 @@ BSD formula among the BSD quantities, the parity conjecture from the root number
 :mod:`models.laws`, which apply to a pair only when its group determines what they read.
 
 Each known quantity is a column of the model frame: computed by PARI in the bsd and features
-stages, or derived here from those columns (:func:`with_derived`). :data:`KNOWN_FROM_GROUP` is the
-one declaration of which group knows which; :data:`FORMULAS` the one list of closed forms.
+stages, or derived here from those columns (:func:`with_derived`). Each feature group's record
+(:mod:`arithmetic.feature_groups`) declares what it knows; :data:`FORMULAS` is the one list of
+closed forms.
 """
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
-from arithmetic.schemas import INVARIANT_NUMBERS, ZERO_COLUMNS
+from arithmetic.feature_groups import group
 
 
 #: A sum below this is a vanishing L'(E,1): the sums are accurate to about 1e-13 at the
@@ -56,38 +57,11 @@ from arithmetic.schemas import INVARIANT_NUMBERS, ZERO_COLUMNS
 #: exceeds 1e-4 on every rank-1 curve of conductor below 10,000 (tests/test_known_quantities.py).
 DERIVATIVE_VANISHES = 1e-9
 
-CONDUCTOR = ["log_conductor", "bad_primes", "additive_primes", "semistable", "log_largest_prime"]
-LOCAL = ["split_primes", "nonsplit_primes", "local_root_number_minus", r"kodaira_.+"]
-INVARIANTS = [*INVARIANT_NUMBERS, ZERO_COLUMNS]
-#: What the Weierstrass equation determines exactly (patterns, full-match regular expressions).
-EQUATION = [*CONDUCTOR, *LOCAL, "slog_discriminant", "log_tamagawa_product", "log_torsion",
-            "torsion_noncyclic", "log_real_period", "root_number", "root_number_from_ap",
-            r"ap_\d+", r"ap_norm_\d+",
-            r"mn_s\d_\d+", "torsion_bound", "l_series_0", "l_series_1", "analytic_rank_l",
-            "log_l_value", "bsd_log_sha_rank0", "bsd_log_regulator_rank1", *INVARIANTS]
-
-#: Feature group -> the known quantities a number theorist derives exactly from it, beyond its
-#: own columns. Knowing an input is not knowing a law: the conductor, the Mestre–Nagao sums,
-#: the root number, the BSD quantities and the invariants derive nothing beyond themselves
-#: (what laws hold among them is :mod:`models.laws`' business), so they declare nothing.
-KNOWN_FROM_GROUP: dict[str, list[str]] = {
-    "conductor": [],
-    "weierstrass": EQUATION,
-    "ap": ["torsion_bound", "root_number_from_ap", r"mn_s\d_\d+"],
-    "mestre_nagao": [],
-    "parity": [],
-    "heuristics": [],
-    "local_data": [],
-    "bsd": [],
-    "invariants": [],
-    "topology": [],
-}
-
 
 def known_columns(members: list[str], columns: list[str]) -> list[str]:
     """The known quantities of a search group made of the feature groups ``members``: the
     columns of ``columns`` (the model frame's) that some member's declaration matches."""
-    patterns = [p for group in members for p in KNOWN_FROM_GROUP.get(group, [])]
+    patterns = [p for member in members for p in group(member).known]
     return [c for c in columns if any(re.fullmatch(p, c) for p in patterns)]
 
 
@@ -202,6 +176,8 @@ FORMULAS = [
                  ["analytic_rank_l", "log_l_value"],
                  "L(E,1) and L'(E,1) summed to √N-many terms: the analytic rank (r <= 1) "
                  "and L^(r)(E,1)/r!"),
+    # Not the log BSD ratio itself (arithmetic.bsd_ratio.log_bsd_ratio, the target): its value
+    # by the BSD formula with #Ш = 1, log ∏c_p − 2 log #T, from the known quantities alone.
     KnownFormula("BSD formula (Sha = 1)", "the BSD formula",
                  {"log_bsd_ratio": pl.col("log_tamagawa_product") - 2 * pl.col("log_torsion"),
                   "log_regulator": pl.when(_RANK == 0).then(0.0)

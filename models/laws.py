@@ -30,10 +30,12 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from arithmetic.feature_groups import LOCAL
+from machinery.params import LAW_NAMES
 from models.baselines import (BsdIdentityBaseline, LocalRootNumberBaseline, MestreNagaoBaseline,
                               ParityBaseline, SatoTateBaseline, TorsionCongruenceBaseline)
 from models.gbm import GbmModel
-from models.known_quantities import FORMULAS, LOCAL, exact_trace
+from models.known_quantities import FORMULAS, exact_trace
 
 #: The a-invariants: what "from the equation" reads.
 EQUATION = ("a1", "a2", "a3", "a4", "a6")
@@ -192,7 +194,15 @@ LAWS: tuple[Law, ...] = (
                    _heuristic("murmurations")),)),
 )
 
-LAW_NAMES = tuple(law.name for law in LAWS)
+# LAW_NAMES (the names params.yaml may give, defined with the schema) must name these laws, in
+# this order: a law added without its name could never be withheld, a name without its law
+# would be accepted by the schema and found nowhere
+if tuple(law.name for law in LAWS) != LAW_NAMES:
+    raise RuntimeError(
+        "models.laws: the laws' names differ from machinery.params.LAW_NAMES: laws not named "
+        f"there {[law.name for law in LAWS if law.name not in LAW_NAMES]}, names of no law "
+        f"{[name for name in LAW_NAMES if name not in {law.name for law in LAWS}]} (both empty: "
+        "the same names in another order); make LAW_NAMES the names of LAWS")
 
 #: A declared target's source column -> the built-in targets whose laws speak about it.
 SOURCE_TARGETS: dict[str, tuple[str, ...]] = {

@@ -10,9 +10,10 @@ the averages by prime (bins of consecutive primes) and by p/N, each with a norma
 :func:`sato_tate_traces` gives the same curves' a_p redrawn from the Sato–Tate law, whose
 averages must stay near 0.
 
-**The BSD ratio** L^(r)(E,1)/(r!·Ω·R) = #Ш·∏c_p/#T² (under BSD): :func:`beta_fits` fits a Beta
-law by maximum likelihood to its logarithm rescaled to (0, 1), per equal-count conductor window,
-with the Kolmogorov–Smirnov distance of the fit, to show how the distribution moves with N.
+**The BSD ratio** L^(r)(E,1)/(r!·Ω·R) = #Ш·∏c_p/#T² (under BSD; its logarithm is
+:func:`arithmetic.bsd_ratio.log_bsd_ratio`): :func:`beta_fits` fits a Beta law by maximum
+likelihood to its logarithm rescaled to (0, 1), per equal-count conductor window, with the
+Kolmogorov–Smirnov distance of the fit, to show how the distribution moves with N.
 
 **The murmurations split by Tamagawa product, Sha and real period** (Wachs 2026, arXiv
 2603.04604, on all Cremona curves: within each rank the murmuration profile splits by these
@@ -20,7 +21,7 @@ quantities, with a mean shift at p < 200, p < 0.001 against null models). :func:
 reproduces the test on a window's curves (one per isogeny class): see its docstring for the
 statistic, the two nulls and how each p-value is computed.
 
-The labels the findings engine gives the other known phenomena are read in :mod:`models.known`.
+The labels the findings engine gives the other known phenomena are read in :mod:`reporting.known`.
 """
 from __future__ import annotations
 

@@ -16,15 +16,16 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
+from arithmetic.primes import primes_up_to
 from models.baselines import ConstantBaseline
-from models.gbm import GbmModel
 from models.delaunay import ShaModel
-from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
-from models.findings import KNOWN_GBM, SearchSettings, decide, evaluate
+from models.findings import KNOWN_GBM, SearchSettings, evaluate
+from models.gbm import GbmModel
 from models.known_quantities import known_columns
 from models.laws import Context, applicable_to, null_without, produced_by
+from models.nulls import delaunay_sha, minimalist_ranks, permute_classes, sato_tate_traces
 from models.targets import Target, sql_target, standard_targets
-from arithmetic.primes import primes_up_to
+from models.verdicts import decide
 
 
 def pair_known(members: list[str], feature_groups: dict[str, list[str]],
@@ -45,7 +46,7 @@ def pair_known(members: list[str], feature_groups: dict[str, list[str]],
     (:func:`models.laws.produced_by`) is not known either."""
     found: set[str] = set()
     for member in members:
-        own = feature_groups.get(member, [])
+        own = feature_groups[member]
         kept = [c for c in own if c not in excluded]
         if not kept:
             continue
@@ -82,6 +83,47 @@ def pairs(targets: dict[str, Target], search_groups: dict[str, list[str]],
                 found.append(Pair(target, name, list(dict.fromkeys(columns)),
                                   pair_known(members, feature_groups, target.excluded,
                                              frame_columns, withhold), frame_columns))
+    return found
+
+
+#: The resolved pairs (the train stage writes them, ``paths.pairs``): what each pair of the
+#: search predicts and from what, resolved once. ``definition``: the target as computed
+#: (:attr:`models.targets.Target.definition`); ``null``: its null model with the withheld laws
+#: taken into account; ``laws``: the laws of known mathematics that apply to it (its baselines).
+PAIRS_SCHEMA = {"target": pl.String, "group": pl.String, "task": pl.String,
+                "description": pl.String, "definition": pl.String, "null": pl.String,
+                "columns": pl.List(pl.String), "known": pl.List(pl.String),
+                "laws": pl.List(pl.String)}
+
+
+def pairs_table(found: list[Pair], withhold: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The resolved pairs as a table (:data:`PAIRS_SCHEMA`), in search order."""
+    rows = []
+    for pair in found:
+        uses = applicable_to(pair.target, set(pair.columns) | set(pair.known),
+                             pair.frame_columns, withhold)
+        rows.append({"target": pair.target.name, "group": pair.group, "task": pair.target.task,
+                     "description": pair.target.description,
+                     "definition": pair.target.definition,
+                     "null": null_without(pair.target.null, withhold),
+                     "columns": pair.columns, "known": pair.known,
+                     "laws": list(dict.fromkeys(use.law.name for use in uses))})
+    return pl.DataFrame(rows, schema=PAIRS_SCHEMA)
+
+
+def read_pairs(table: pl.DataFrame, targets: dict[str, Target],
+               frame_columns: list[str]) -> dict[tuple[str, str], Pair]:
+    """The pairs of a resolved pairs table (:func:`pairs_table`) by (target, group), with the
+    ``targets`` of the same params; a ValueError if a target's definition differs from the
+    one the table was resolved with (the params changed since the train stage ran)."""
+    found = {}
+    for row in table.iter_rows(named=True):
+        target = targets.get(row["target"])
+        if target is None or target.definition != row["definition"]:
+            raise ValueError(f"the pairs table's target {row['target']!r} is not the params' "
+                             "target of that name; rerun `dvc repro train`")
+        found[(row["target"], row["group"])] = Pair(target, row["group"], row["columns"],
+                                                    row["known"], frame_columns)
     return found
 
 
@@ -217,4 +259,4 @@ def evaluate_alone(frame: pl.DataFrame, target: Target, group: str,
                                            threads, sha_model or sha_model_factory(nulls))
     result = evaluate(frame, target, group, pair.columns, make_gbm, baselines, null,
                       search_settings(search), pair.known, screen=False)
-    return decide([result], search.fdr)[0]
+    return decide([result.row()], search.fdr)[0]

@@ -16,8 +16,10 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from arithmetic.bsd_ratio import log_bsd_ratio
 from arithmetic.weierstrass import WEIERSTRASS_COLUMNS
-from models import expression as language
+from machinery import expression as language
+from machinery.expression import TargetError, declared_sources, parse_declared
 from models.baselines import Task
 from models.features import MESTRE_NAGAO_SUMS, ap_norm_column, mestre_nagao_column
 
@@ -33,7 +35,7 @@ class Target:
     sources: tuple[str, ...]
     null: Null = "permutation"
     description: str = ""
-    #: A declared target's parsed expression (:mod:`models.expression`); None for a built-in.
+    #: A declared target's parsed expression (:mod:`machinery.expression`); None for a built-in.
     tree: language.Node | None = None
 
     @property
@@ -90,8 +92,7 @@ def standard_targets(held_out_prime: int, bounds: list[int]) -> dict[str, Target
                ("special_value",), description="log of L^(r)(E,1)/r!"),
         Target("root_number", "classification", pl.col("root_number").cast(pl.Int64),
                ("root_number",), ("root_number",), description="global root number w(E)"),
-        Target("log_bsd_ratio", "regression",
-               log("special_value") - log("real_period") - log("regulator"),
+        Target("log_bsd_ratio", "regression", log_bsd_ratio(),
                ("log_special_value", "log_real_period", "log_regulator"),
                ("special_value", "real_period", "regulator"),
                description="log of L^(r)(E,1)/(r! Ω R) = log(Sha ∏c_p / #T²)"),
@@ -106,23 +107,16 @@ MAX_CLASSES = 50
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-class TargetError(ValueError):
-    """A declared target (``search.custom_targets``) is not usable; the message names it."""
-
-
 def sql_target(name: str, task: Task, expression: str, excluded: list[str], null: Null,
                description: str, feature_groups: dict[str, list[str]] | None = None) -> Target:
     """A target declared in params.yaml: ``expression`` is an expression of the closed language
-    of :mod:`models.expression` over the columns of the curve tables (parsed there, never by a
+    of :mod:`machinery.expression` over the columns of the curve tables (parsed there, never by a
     SQL engine or Python). The columns it reads are its ``sources`` (what a permutation null
     moves); ``excluded`` are features that contain it, feature group names standing for their
     columns, and every source that is itself a feature is excluded too."""
     tree = parse_declared(name, expression)
     parsed = language.to_polars(tree)
-    sources = language.columns(tree)
-    if not sources:
-        raise TargetError(f"search.custom_targets.{name}.expression: {expression!r} reads no "
-                          "column (a constant is no target)")
+    sources = declared_sources(name, expression, tree)
     groups = feature_groups or {}
     features = {c for columns in groups.values() for c in columns}
     excluded_columns = [c for item in excluded for c in groups.get(item, [item])]
@@ -133,16 +127,6 @@ def sql_target(name: str, task: Task, expression: str, excluded: list[str], null
         value = pl.when(parsed.cast(pl.Float64).is_finite()).then(parsed.cast(pl.Float64))
     return Target(name, task, value, tuple(dict.fromkeys(excluded_columns)), sources, null,
                   description or expression, tree)
-
-
-def parse_declared(name: str, expression: str) -> language.Node:
-    """The tree of a declared target's expression; an error names the field and the place."""
-    try:
-        return language.parse(expression)
-    except language.ExpressionError as err:
-        shown = expression if len(expression) <= 80 else expression[:80] + "..."
-        raise TargetError(f"search.custom_targets.{name}.expression: {shown!r} does not parse: "
-                          f"{err} ({language.HINT})") from None
 
 
 def check_target_values(target: Target, frame: pl.DataFrame,

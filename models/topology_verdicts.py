@@ -17,15 +17,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from models.verdicts import FINDING, NOT_SIGNIFICANT_TOPOLOGY, explained_by
+
 #: The two kinds of test: a cloud against its null clouds, and rank 0 against rank 1 by
 #: permuted labels (:func:`group_difference`).
 AGAINST_NULLS = "against null clouds"
 GROUP_DIFFERENCE = "group difference"
-
-#: The verdicts of a topological test (:func:`verdicts`), besides ``explained by <law>``.
-NOT_SIGNIFICANT = "not significant"
-EXPLAINED_BY_CONSTRUCTION = "explained by construction"
-FINDING = "finding"
 
 
 @dataclass(frozen=True)
@@ -89,7 +86,8 @@ def departure(family: str, null_model: str, group: str) -> Departure | None:
 
 
 def explained(law: str) -> str:
-    return EXPLAINED_BY_CONSTRUCTION if law == "construction" else f"explained by {law}"
+    """The verdict of a departure ``law`` (or ``construction``) accounts for."""
+    return explained_by(law)
 
 
 def verdicts(tests: pl.DataFrame, fdr: float, nulls: dict[str, int]) -> pl.DataFrame:
@@ -109,7 +107,7 @@ def verdicts(tests: pl.DataFrame, fdr: float, nulls: dict[str, int]) -> pl.DataF
                     f"{row['q_value']:.2g}")
         known = departure(row["family"], row["null_model"], row["group"])
         if row["q_value"] > fdr:
-            found.append(NOT_SIGNIFICANT)
+            found.append(NOT_SIGNIFICANT_TOPOLOGY)
             why.append(f"{measured} above {fdr} (Benjamini–Hochberg over the stage's tests)")
         elif known is not None:
             found.append(explained(known.law))

@@ -1,0 +1,1 @@
+"""The DVC stages, one thin module each, and what only stages share."""

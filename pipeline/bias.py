@@ -3,7 +3,7 @@ findings engine would flag (it beats the known quantities, the baselines and the
 confirmed on held-out classes), and the distributions of the three samples.
 
 Reads the train stage's evaluations (the pre-bias verdicts come from
-:func:`models.findings.decide`), the Cremona features and BSD table, and the two reference
+:func:`models.verdicts.decide`), the Cremona features and BSD table, and the two reference
 samples. Writes ``paths.bias`` (one row per checked pair: conductor-stratum trend with its p-value,
 reweighted scores, replications with the interval of each replicated difference and the effect
 it could detect, the artefact reason, empty if there is no evidence of one, and the
@@ -18,26 +18,30 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import polars as pl
 from threadpoolctl import threadpool_limits
 
-from models.bias import (artefact_reason, distributions, importance_weights,
-                         not_replicated_reason, replicable, replication_power,
-                         same_size_subsample, stratum_trend, unknown_features, weighted_margin)
-from models.features import model_frame
-from models.findings import FLAGGED, cross_validated, decide, evaluate
-from models.search import (pair_tools, pairs, search_settings, search_targets,
-                           sha_model_factory)
 from machinery.atomic import write_directory, write_json, write_parquet
 from machinery.code_digest import code_digest, source_digest
-from pipeline.frames import search_frame
 from machinery.inputs import require_inputs
 from machinery.params import ParamsError, Params, load_params
 from machinery.runner import Job, run_jobs
 from machinery.stage import run_stage
+from models.bias import (artefact_reason, distributions, importance_weights,
+                         not_replicated_reason, replicable, replication_power,
+                         same_size_subsample, stratum_trend, unknown_features, weighted_margin)
+from models.delaunay import ShaModel
+from models.features import model_frame
+from models.findings import cross_validated, evaluate
+from models.search import (Pair, pair_tools, read_pairs, search_settings, search_targets,
+                           sha_model_factory)
+from models.verdicts import FLAGGED, decide
+from pipeline.frames import search_frame
 from reporting.figures import distribution_file, sample_distribution
 
 SAMPLES = {"height-ordered": ("height_sample_features", "height_sample"),
@@ -77,7 +81,7 @@ def replicate(finding: dict, sample: str, frame: pl.DataFrame, cremona: pl.DataF
         def searched(data: pl.DataFrame) -> dict:
             return evaluate(data, pair.target, finding["group"], columns, make_gbm, baselines,
                             null, search_settings(params.search, params.bias.null_datasets),
-                            pair.known)
+                            pair.known).row()
 
         result = searched(frame)
         entry.update({key: result[key] for key in REPLICATED})
@@ -93,14 +97,14 @@ def replication_columns(replications: list[dict]) -> dict:
             for r in replications for key in REPLICATION_COLUMNS}
 
 
-def check_pair(finding: dict, frames: dict[str, pl.DataFrame], weights: np.ndarray,
-               params: Params, tools: dict) -> dict:
-    """Every bias check of one pair the engine would flag."""
-    pair = tools["pair"]
+def check_pair(finding: dict, pair: Pair, worker: "Worker") -> dict:
+    """Every bias check of one pair the engine would flag (``pair``: as the train stage
+    resolved it)."""
+    frames, weights, params = worker.frames, worker.weights, worker.params
     target, columns = pair.target, pair.columns
-    make_gbm, baselines, null = pair_tools(pair, tools["groups"], params.search, params.nulls,
+    make_gbm, baselines, null = pair_tools(pair, worker.groups, params.search, params.nulls,
                                            params.features, params.search.threads,
-                                           tools["sha_model"])
+                                           worker.sha_model)
     best = [b for b in baselines if b.name == finding["best_baseline"]]
     settings = search_settings(params.search)
     oof = cross_validated(frames["Cremona"], target, columns, make_gbm, best, settings)
@@ -145,37 +149,48 @@ def figures(table: pl.DataFrame) -> dict[str, bytes]:
             for q in table["quantity"].unique(maintain_order=True).to_list()}
 
 
-_state: dict = {}
+@dataclass
+class Worker:
+    """What a bias process loads once (:func:`start_worker`): the three samples, the
+    importance weights, the pairs as the train stage resolved them (``paths.pairs``)."""
+    params: Params
+    frames: dict[str, pl.DataFrame]
+    weights: np.ndarray
+    groups: dict[str, list[str]]
+    pairs: dict[tuple[str, str], Pair]
+    sha_model: Callable[[], ShaModel]
+
+
+#: The process's :class:`Worker`, set by :func:`start_worker`.
+_worker: Worker | None = None
 
 
 def start_worker(params: Params, weights: np.ndarray) -> None:
     """Load the three samples and the pairs once per worker process, with the thread pools of
     train's workers (pipeline/train.py); ``weights``: the importance weights main computed."""
+    global _worker
     threadpool_limits(limits=params.search.threads)
     frames = load_samples(params)
     groups = json.loads(Path(params.paths.feature_groups).read_text())
     targets = search_targets(params.search, params.features, groups)
-    found = {(p.target.name, p.group): p for p in pairs(targets, params.search.groups, groups,
-                                                          frames["Cremona"].columns,
-                                                          tuple(params.search.withhold))}
-    _state.update(params=params, frames=frames, weights=weights, groups=groups, found=found,
-                  sha_model=sha_model_factory(params.nulls))
+    resolved = read_pairs(pl.read_parquet(params.paths.pairs), targets,
+                          frames["Cremona"].columns)
+    _worker = Worker(params, frames, weights, groups, resolved,
+                     sha_model_factory(params.nulls))
 
 
 def check_job(finding: dict) -> dict:
     """:func:`check_pair` of one finding, in a worker started by :func:`start_worker`."""
-    tools = {"pair": _state["found"][(finding["target"], finding["group"])],
-             "groups": _state["groups"], "sha_model": _state["sha_model"]}
-    return check_pair(finding, _state["frames"], _state["weights"], _state["params"], tools)
+    return check_pair(finding, _worker.pairs[(finding["target"], finding["group"])], _worker)
 
 
 def checks_key(params: Params) -> str:
-    """What every pair's checks depend on: the evaluations, the samples, the params the stage
-    reads and its code."""
+    """What every pair's checks depend on: the resolved pairs, the evaluations, the samples,
+    the params the stage reads and its code."""
     paths = params.paths
-    data = source_digest(paths.evaluations, paths.features, paths.bsd, paths.height_sample,
-                         paths.height_sample_features, paths.stein_watkins,
-                         paths.stein_watkins_features)
+    data = source_digest(paths.pairs, paths.evaluations, paths.features, paths.bsd,
+                         paths.height_sample, paths.height_sample_features,
+                         paths.stein_watkins, paths.stein_watkins_features)
     settings = "".join(getattr(params, name).model_dump_json()
                        for name in ("bias", "search", "nulls", "features"))
     return hashlib.sha256((data + settings + code_digest("pipeline.bias")).encode()
@@ -184,7 +199,8 @@ def checks_key(params: Params) -> str:
 
 def main() -> None:
     params = load_params()
-    require_inputs("bias", params.paths, "evaluations", "features", "feature_groups", "bsd",
+    require_inputs("bias", params.paths, "pairs", "evaluations", "features", "feature_groups",
+                   "bsd",
                    "height_sample", "height_sample_features", "stein_watkins",
                    "stein_watkins_features")
     evaluations = pl.read_parquet(params.paths.evaluations)

@@ -9,8 +9,8 @@ model built on it goes too), with every test run, and decided on its own
 (:func:`models.search.evaluate_alone`). A control the engine does not find with its law
 withheld is a blind spot of the engine, and the report says so. The verdict with the law in
 force is the search's (``paths.findings``), or, for a pair the search did not run, one more
-evaluation. A control's ``group`` is a feature group (``features.groups``), searched alone,
-so that the search's groups may change without touching the controls. Outputs:
+evaluation. A control's ``group`` is a feature group (:mod:`arithmetic.feature_groups`),
+searched alone, so that the search's groups may change without touching the controls. Outputs:
 ``paths.controls`` (one row per control) and ``paths.controls_metrics``.
 """
 from __future__ import annotations
@@ -22,13 +22,13 @@ from pathlib import Path
 
 import polars as pl
 
-from models.findings import FLAGGED
-from models.search import evaluate_alone, search_targets, sha_model_factory
 from machinery.atomic import publish_together, write_json, write_parquet
-from pipeline.frames import search_frame
 from machinery.inputs import require_inputs
 from machinery.params import ParamsError, load_params
 from machinery.stage import run_stage
+from models.search import evaluate_alone, search_targets, sha_model_factory
+from models.verdicts import FLAGGED
+from pipeline.frames import search_frame
 
 
 def control_row(control, law_in_force: dict, withheld: dict, seconds: float) -> dict:

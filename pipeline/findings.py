@@ -1,5 +1,5 @@
 """DVC stage ``findings``: Benjamini–Hochberg across the whole search and a verdict per pair
-(:func:`models.findings.decide`), with ``conductor-bias artefact`` for the pairs whose bias
+(:func:`models.verdicts.decide`), with ``conductor-bias artefact`` for the pairs whose bias
 checks (``paths.bias``) fail -> ``paths.findings``, DVC metrics and a score plot."""
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from collections import Counter
 
 import polars as pl
 
-from models.findings import ARTEFACT, FLAGGED, NOT_REPLICATED, decide
 from machinery.atomic import write_csv, write_json, write_parquet
 from machinery.inputs import require_inputs
 from machinery.params import ParamsError, load_params
 from machinery.stage import run_stage
+from models.verdicts import ARTEFACT, FLAGGED, NOT_REPLICATED, decide
 
 
 def _rounded(value: float | None) -> float | None:

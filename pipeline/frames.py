@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from machinery.params import Params
 from models.features import model_frame
 from models.splits import sample_classes
-from machinery.params import Params
 
 
 def search_frame(params: Params) -> pl.DataFrame:

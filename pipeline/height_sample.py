@@ -16,10 +16,10 @@ import polars as pl
 from arithmetic.bsd import BsdError
 from arithmetic.pari import process_pari
 from arithmetic.reference import draw_height_sample, minimal_curves, regulator_summary
-from pipeline import reference
 from machinery.atomic import write_parquet
 from machinery.params import ParamsError, load_params
 from machinery.stage import run_stage
+from pipeline import reference
 
 
 def height_chunk(pairs: pl.DataFrame, invariants: dict, **settings) -> pl.DataFrame:

@@ -34,21 +34,22 @@ from tqdm import tqdm
 
 from arithmetic.crosscheck import PUBLISHED_AP_SCHEMA, published_frame
 from arithmetic.curves import CurveError, checked_curve
-from sources.ecdata import EcdataError
-from sources.elldata import (CURVE_SCHEMA, ElldataError, curves_frame, files_for_range,
-                                read_table, table_files)
 from arithmetic.generators import mordell_weil_basis
 from arithmetic.pari import process_pari, start_pari, start_process_pari
+from arithmetic.schemas import CURVE_SCHEMA
 from machinery.atomic import publish_together, write_parquet
 from machinery.chunks import plan_chunks, run_chunks
 from machinery.code_digest import code_digest
+from machinery.params import Executor, Ingest, Params, ParamsError, load_params
+from machinery.stage import run_stage
 from sources.cremona import pull_cremona
+from sources.ecdata import EcdataError
+from sources.elldata import (ElldataError, curves_frame, files_for_range, read_table,
+                             table_files)
 from sources.fetch import Fetcher, FetchError, FetchSettings
 from sources.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, MWBSD_FIELDS, ApiFetcher, LmfdbError,
                             curve_table, published_ap, published_table, pull, pull_labels)
 from sources.lmfdb_db import DatabaseFetcher, pull_database
-from machinery.params import Executor, Ingest, Params, ParamsError, load_params
-from machinery.stage import run_stage
 
 
 def embedded_curves(section: Ingest) -> pl.DataFrame:

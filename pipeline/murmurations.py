@@ -28,18 +28,19 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from arithmetic.bsd_ratio import log_bsd_ratio
 from arithmetic.pari import process_pari, start_process_pari
 from arithmetic.primes import primes_up_to
 from arithmetic.traces import small_integers
-from models.murmurations import (SPLITS, beta_fits, conductor_windows, curve_means,
-                                 sato_tate_traces, small_ratio_means, split_groups, split_shift,
-                                 trace_averages)
 from machinery.atomic import write_directory, write_json, write_parquet
 from machinery.chunks import plan_chunks, run_chunks
 from machinery.code_digest import code_digest
 from machinery.inputs import require_inputs
 from machinery.params import ParamsError, load_params
 from machinery.stage import run_stage
+from models.murmurations import (SPLITS, beta_fits, conductor_windows, curve_means,
+                                 sato_tate_traces, small_ratio_means, split_groups, split_shift,
+                                 trace_averages)
 from reporting.figures import beta_fit_figure, murmuration, murmuration_splits
 
 #: a_p are exact: PARI's least precision.
@@ -146,18 +147,21 @@ def figures(averages: pl.DataFrame, fits: pl.DataFrame, ratios: pl.DataFrame,
     return images
 
 
-def main() -> None:
-    params = load_params()
-    require_inputs("murmurations", params.paths, "bsd")
-    section, paths = params.murmurations, params.paths
-    primes = primes_up_to(section.primes_max)
-    bsd = pl.read_parquet(paths.bsd)
+def window_classes(bsd: pl.DataFrame, windows: list[tuple[int, int]]) -> pl.DataFrame:
+    """One curve per isogeny class (the table's first), those with N in a window [low, high)."""
     classes = bsd.unique("isogeny_class", keep="first", maintain_order=True)
     inside = pl.any_horizontal([pl.col("conductor").is_between(low, high, closed="left")
-                                for low, high in section.conductor_windows])
+                                for low, high in windows])
     chosen = classes.filter(inside)
     if chosen.is_empty():
         raise ParamsError("murmurations.conductor_windows: no curve of the bsd table lies in them")
+    return chosen
+
+
+def class_traces(chosen: pl.DataFrame, primes: list[int], params) -> np.ndarray:
+    """a_p (columns: ``primes``) of the chosen curves (rows, in their order), computed in
+    resumable chunks (:func:`traces_chunk`) keyed by the primes and the stage's code."""
+    section, paths = params.murmurations, params.paths
     salt = f"primes_max={section.primes_max};" + code_digest("pipeline.murmurations")
     work = chosen.select("label", "isogeny_class", "ainvs")
     chunk_paths = run_chunks(work, plan_chunks(work, "isogeny_class", section.chunk_size, salt),
@@ -166,7 +170,14 @@ def main() -> None:
                              initializer=start_process_pari,
                              initargs=(REALPRECISION, section.pari_stack_mb),
                              desc="murmurations", executor=params.executor)
-    traces = np.array(pl.read_parquet(chunk_paths)["traces"].to_list(), dtype=np.int64)
+    return np.array(pl.read_parquet(chunk_paths)["traces"].to_list(), dtype=np.int64)
+
+
+def window_results(chosen: pl.DataFrame, traces: np.ndarray, primes: list[int],
+                   section) -> tuple[pl.DataFrame, dict, dict]:
+    """Per conductor window of at least 2 classes, in the order of ``conductor_windows``, each
+    drawing from one seeded generator in turn: (the averages of every window, with its bounds;
+    its classes and small-p/N means; its split tests)."""
     rng = np.random.default_rng(section.seed)
     parts, summary, split_summary = [], {}, {}
     for low, high in section.conductor_windows:
@@ -181,47 +192,79 @@ def main() -> None:
         summary[f"{low}-{high}"] = {"classes": int(rows.sum()), "small_ratio_means":
                                     small_ratio_means(averages, section.small_ratio)}
         split_summary[f"{low}-{high}"] = split_tests(window, traces[rows], primes, section, rng)
-    averages = pl.concat(parts)
-    ratios = bsd.select("conductor", log_bsd_ratio=(pl.col("special_value").log()
-                        - pl.col("real_period").log() - pl.col("regulator").log()))
+    return pl.concat(parts), summary, split_summary
+
+
+def bsd_ratio_fits(bsd: pl.DataFrame, windows: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(every curve's conductor and log BSD ratio, :func:`arithmetic.bsd_ratio.log_bsd_ratio`;
+    the Beta fits of that ratio per equal-count conductor window, :func:`beta_fits`)."""
+    ratios = bsd.select("conductor", log_bsd_ratio=log_bsd_ratio())
     fits = beta_fits(ratios["log_bsd_ratio"].to_numpy(), ratios["conductor"].to_numpy(),
-                     section.beta_windows)
+                     windows)
+    return ratios, fits
+
+
+def seen_tests(split_summary: dict) -> list[str]:
+    """The split tests that saw the shift, as ``<window> <rank> <split> (<prime set>)``."""
+    return [f"{w} {r} {split} ({name})" for w, ranks in split_summary.items()
+            for r, splits in ranks.items() for split, entry in splits.items()
+            for name in PRIME_SETS if entry[name]["seen"]]
+
+
+def metrics(section, summary: dict, fits: pl.DataFrame, split_summary: dict,
+            seen: list[str]) -> dict:
+    """The stage's metrics: the signs at small p/N per window, the Beta fits, and the split
+    tests with the statement they check and how their p-values are computed."""
+    return {"small_ratio": section.small_ratio, "windows": summary,
+            "bsd_ratio_beta": fits.select("conductor_low", "conductor_high", "a", "b", "ks")
+            .to_dicts(),
+            "wachs_split": {
+                "statement": "within each rank, the mean of a_p over p < "
+                             f"{section.split_primes_max} differs between the curves split "
+                             "by Tamagawa product (c = 1 / c > 1), Sha (1 / > 1) and real "
+                             "period (at its median), p < 0.001 against null models "
+                             "(Wachs 2026, arXiv 2603.04604)",
+                "method": "D = difference of the groups' mean per-curve average of a_p; "
+                          "p_permutation: Monte Carlo, two-sided, (1 + #{|D*| >= |D|}) / "
+                          f"(1 + {section.split_permutations}) over permutations of the "
+                          f"groups within {section.split_strata} equal-count conductor "
+                          "strata; p_sato_tate: two-sided normal tail of D over its "
+                          "standard deviation when the a_p are independent with mean 0 "
+                          "and variance p",
+                "primes_max": section.split_primes_max, "level": section.split_level,
+                "seen": bool(seen), "seen_in": seen, "windows": split_summary}}
+
+
+def summary_line(chosen: pl.DataFrame, summary: dict, seen: list[str], section,
+                 output: str) -> str:
+    """What the stage prints when done: classes, windows, the small-p/N means, the splits."""
+    return (f"murmurations: {len(chosen)} classes in {len(summary)} windows, primes <= "
+            f"{section.primes_max}; mean a_p at p/N <= {section.small_ratio}: "
+            + "; ".join(f"{w}: " + ", ".join(f"{g} {v:+.2f}"
+                                             for g, v in s["small_ratio_means"].items())
+                        for w, s in summary.items()) + f"; split shift at p < "
+            f"{section.split_primes_max} seen in {len(seen)} tests -> {output}")
+
+
+def main() -> None:
+    params = load_params()
+    require_inputs("murmurations", params.paths, "bsd")
+    section, paths = params.murmurations, params.paths
+    primes = primes_up_to(section.primes_max)
+    bsd = pl.read_parquet(paths.bsd)
+    chosen = window_classes(bsd, section.conductor_windows)
+    traces = class_traces(chosen, primes, params)
+    averages, summary, split_summary = window_results(chosen, traces, primes, section)
+    ratios, fits = bsd_ratio_fits(bsd, section.beta_windows)
+    seen = seen_tests(split_summary)
     write_parquet(averages, paths.murmurations)
     write_parquet(fits, paths.bsd_ratio_fits)
     write_directory(figures(averages, fits, ratios, section.beta_windows,
                             section.split_primes_max),
                     paths.murmurations_figures)
-    seen = [f"{w} {r} {split} ({name})" for w, ranks in split_summary.items()
-            for r, splits in ranks.items() for split, entry in splits.items()
-            for name in PRIME_SETS if entry[name]["seen"]]
-    write_json({"small_ratio": section.small_ratio, "windows": summary,
-                "bsd_ratio_beta": fits.select("conductor_low", "conductor_high", "a", "b", "ks")
-                .to_dicts(),
-                "wachs_split": {
-                    "statement": "within each rank, the mean of a_p over p < "
-                                 f"{section.split_primes_max} differs between the curves split "
-                                 "by Tamagawa product (c = 1 / c > 1), Sha (1 / > 1) and real "
-                                 "period (at its median), p < 0.001 against null models "
-                                 "(Wachs 2026, arXiv 2603.04604)",
-                    "method": "D = difference of the groups' mean per-curve average of a_p; "
-                              "p_permutation: Monte Carlo, two-sided, (1 + #{|D*| >= |D|}) / "
-                              f"(1 + {section.split_permutations}) over permutations of the "
-                              f"groups within {section.split_strata} equal-count conductor "
-                              "strata; p_sato_tate: two-sided normal tail of D over its "
-                              "standard deviation when the a_p are independent with mean 0 "
-                              "and variance p",
-                    "primes_max": section.split_primes_max, "level": section.split_level,
-                    "seen": bool(seen), "seen_in": seen, "windows": split_summary}},
-               paths.murmurations_metrics)
+    write_json(metrics(section, summary, fits, split_summary, seen), paths.murmurations_metrics)
     shutil.rmtree(paths.murmurations_chunks)
-    print(f"murmurations: {len(chosen)} classes in {len(summary)} windows, primes <= "
-          f"{section.primes_max}; mean a_p at p/N <= {section.small_ratio}: "
-          + "; ".join(f"{w}: " + ", ".join(f"{g} {v:+.2f}"
-                                           for g, v in s["small_ratio_means"].items())
-                      for w, s in summary.items()) + f"; split shift at p < "
-          f"{section.split_primes_max} seen in {len(seen)} tests -> {paths.murmurations}",
-          file=sys.stderr)
-
+    print(summary_line(chosen, summary, seen, section, paths.murmurations), file=sys.stderr)
 
 if __name__ == "__main__":
     run_stage("murmurations", main, (ValueError,))

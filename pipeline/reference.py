@@ -3,7 +3,7 @@ chunks of whole isogeny classes (:mod:`machinery.chunks`) — the BSD quantities
 (:func:`arithmetic.reference.reference_table`) and the invariants of the invariants stage that a
 sample can have (:func:`arithmetic.reference.sample_invariants`, under the bounds of the params
 section ``invariants``) — then the features stage's own features and invariant columns
-(:func:`pipeline.features.feature_table`), so that every model and baseline of the search, with
+(:func:`pipeline.feature_table.feature_table`), so that every model and baseline of the search, with
 the same known quantities, can be refitted on them unchanged."""
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from arithmetic.pari import precision_bits, process_pari, start_process_pari
 from arithmetic.reference import CURVE_COLUMNS, reference_table, sample_invariants
 from machinery.chunks import plan_chunks, run_chunks, source_digest
 from machinery.code_digest import code_digest
-from pipeline.features import feature_table, invariant_features
 from machinery.params import Executor, Features, Invariants
+from pipeline.feature_table import feature_table, invariant_features
 
 
 def sample_table(pari: cypari2.Pari, curves: pl.DataFrame, invariants: dict,
@@ -84,7 +84,7 @@ def sample_features(computed: pl.DataFrame, features: Features, workers: int, ch
                     chunk_dir: Path, executor: Executor | None = None) -> pl.DataFrame:
     """The features of a reference sample (``computed``: :func:`compute_reference`'s table), by
     the features stage's code and params, with the numbers of its invariants as the Cremona
-    curves' feature table has them (:func:`pipeline.features.invariant_features`). They run in
+    curves' feature table has them (:func:`pipeline.feature_table.invariant_features`). They run in
     the sample's ``workers`` processes over chunks of its ``chunk_size`` curves: in chunks of
     the features stage's size, a sample of a few thousand curves would be one chunk, one
     process."""

@@ -14,21 +14,21 @@ from pathlib import Path
 
 import polars as pl
 
-from models.known import baseline_shares, known_checks, known_labels
-from models.search import search_targets
-from models.targets import Target
+from arithmetic.feature_groups import group_words
 from machinery.atomic import (publish_together, write_csv, write_directory, write_json,
                              write_text)
 from machinery.inputs import require_inputs
 from machinery.params import PARAMS_FILE, Executor, Params, ParamsError, load_params
 from machinery.runner import Job, run_jobs
 from machinery.stage import run_stage
+from models.verdicts import FLAGGED
 from reporting.document import (Context, bias_section, controls_section, crosscheck_section,
                                 known_phenomena_section, markdown, pair_figures, to_html,
                                 topology_section)
 from reporting.figures import distribution_file
+from reporting.known import baseline_shares, known_checks, known_labels
 from reporting.provenance import provenance
-from reporting.words import group_words, statement
+from reporting.words import statement
 
 TITLE = "Findings: unexpected predictability in Cremona's tables"
 
@@ -39,13 +39,14 @@ def relative(path: Path, report: Path) -> str:
 
 
 def context(params: Params, bsd: pl.DataFrame) -> Context:
-    """Descriptions of targets and groups, what the data covers, provenance."""
-    targets: dict[str, Target] = search_targets(params.search, params.features)
+    """Descriptions of targets (as the train stage resolved them, ``paths.pairs``) and groups,
+    what the data covers, provenance."""
+    pairs = pl.read_parquet(params.paths.pairs, columns=["target", "description"])
     data = {name: getattr(params.paths, name) for name in (
-        "curves", "bsd", "features", "evaluations", "importances", "findings", "topology",
+        "curves", "bsd", "features", "pairs", "evaluations", "importances", "findings", "topology",
         "height_sample", "stein_watkins", "bias", "murmurations", "published", "crosscheck")}
     return Context(
-        targets={name: t.description for name, t in targets.items()},
+        targets=dict(pairs.unique("target", maintain_order=True).iter_rows()),
         groups={name: group_words(members, params.features.primes_max)
                 for name, members in params.search.groups.items()},
         coverage={"curves": len(bsd), "classes": bsd["isogeny_class"].n_unique(),
@@ -104,7 +105,8 @@ def rendered_figures(findings: pl.DataFrame, importances: pl.DataFrame, top: int
 
 def main() -> None:
     params = load_params()
-    require_inputs("report", params.paths, "crosscheck", "crosscheck_metrics", "findings", "bias",
+    require_inputs("report", params.paths, "crosscheck", "crosscheck_metrics", "pairs",
+                   "findings", "bias",
                    "invariants_metrics",
                    "bias_distributions", "bias_figures", "bias_metrics", "murmurations",
                    "murmurations_metrics", "murmurations_figures", "bsd_ratio_fits",
@@ -152,7 +154,7 @@ def main() -> None:
         write_json({"provenance": ctx.provenance, "coverage": ctx.coverage,
                     "findings": findings.to_dicts()}, js)
         write_csv(flat, csv)
-    flagged = (findings["verdict"] == "flagged").sum()
+    flagged = (findings["verdict"] == FLAGGED).sum()
     print(f"report: {flagged} flagged of {len(findings)} -> {paths.report_markdown}, "
           f"{paths.report_html}", file=sys.stderr)
 

@@ -13,12 +13,12 @@ import sys
 
 from arithmetic.bsd import BsdError
 from arithmetic.reference import regulator_summary
-from sources.stein_watkins import (SteinWatkinsError, check_against_pari, data_files,
-                                      read_classes, sample_classes)
-from pipeline import reference
 from machinery.atomic import write_parquet
 from machinery.params import ParamsError, load_params
 from machinery.stage import run_stage
+from pipeline import reference
+from sources.stein_watkins import (SteinWatkinsError, check_against_pari, data_files,
+                                      read_classes, sample_classes)
 
 
 def main() -> None:

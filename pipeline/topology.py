@@ -22,16 +22,17 @@ import polars as pl
 from statsmodels.stats.multitest import multipletests
 
 from arithmetic.primes import primes_up_to
-from models.clouds import Cloud, clouds, null_clouds
-from models.features import model_frame
-from models.topology import cloud_test, diagrams, group_difference, landmarks, standardized
-from models.topology_verdicts import AGAINST_NULLS, FINDING, GROUP_DIFFERENCE, verdicts
 from machinery.atomic import write_directory, write_json, write_parquet
 from machinery.code_digest import code_digest, source_digest
 from machinery.inputs import require_inputs
 from machinery.params import Params, ParamsError, load_params
 from machinery.runner import Job, run_jobs
 from machinery.stage import run_stage
+from models.clouds import Cloud, clouds, null_clouds
+from models.features import model_frame
+from models.topology import cloud_test, diagrams, group_difference, landmarks, standardized
+from models.topology_verdicts import AGAINST_NULLS, GROUP_DIFFERENCE, verdicts
+from models.verdicts import FINDING
 from reporting.figures import persistence_diagram
 
 

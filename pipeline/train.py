@@ -22,31 +22,60 @@ import json
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import polars as pl
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from models.targets import TargetError, check_target_values
-from models.findings import TARGET, evaluate, with_target
-from models.gbm import GbmModel
-from models.search import (Pair, pair_tools, pairs, search_settings, search_targets,
-                           sha_model_factory)
 from machinery.atomic import (cache_writes, publish_together, write_bytes, write_json,
                              write_parquet, write_text)
-from machinery.code_digest import code_digest, source_digest
 from machinery.cluster import dask_client
-from pipeline.frames import frame_columns, search_frame
+from machinery.code_digest import code_digest, source_digest
 from machinery.inputs import require_inputs
 from machinery.params import ParamsError, Params, check_cores, load_params
 from machinery.runner import Job, run_jobs
 from machinery.stage import run_stage
+from models.findings import TARGET, evaluate, with_target
+from models.delaunay import ShaModel
+from models.gbm import GbmModel, model_file
+from models.pair_result import PairResult, evaluations_table
+from models.search import (Pair, pair_tools, pairs, pairs_table, search_settings,
+                           search_targets, sha_model_factory)
+from models.targets import Target, TargetError, check_target_values
+from pipeline.frames import frame_columns, search_frame
 
 #: SHAP values are computed on this many curves (seeded sample), enough for mean |SHAP|.
 SHAP_SAMPLE = 2000
 
-_state: dict = {}
+
+@dataclass(frozen=True)
+class PairJob:
+    """One pair to compute, by name (a worker holds the targets themselves), and the stem of
+    its files in the train cache: ``<stem>.eval.json``, ``<stem>.txt``, ``<stem>.json``."""
+    target: str
+    group: str
+    columns: list[str]
+    known: list[str]
+    stem: Path
+
+
+@dataclass
+class Worker:
+    """What a train process loads once (:func:`start_worker`) and every pair it runs reads."""
+    params: Params
+    threads: int
+    frame: pl.DataFrame
+    groups: dict[str, list[str]]
+    targets: dict[str, Target]
+    sha_model: Callable[[], ShaModel]
+    final_here: bool
+
+
+#: The process's :class:`Worker`, set by :func:`start_worker`.
+_worker: Worker | None = None
 
 
 def start_worker(params: Params, threads: int, final_here: bool = True) -> None:
@@ -56,19 +85,19 @@ def start_worker(params: Params, threads: int, final_here: bool = True) -> None:
     they take every core, so 2 workers oversubscribe 2 cores (the BSD identity's logistic
     regression on 64,687 curves: 17 s with 1 thread, 96 s with 2 beside other work), and the
     pool's size changes the order of floating-point sums, hence the scores, with the machine."""
+    global _worker
     threadpool_limits(limits=threads)
-    _state.update(params=params, threads=threads, frame=search_frame(params),
-                  groups=json.loads(Path(params.paths.feature_groups).read_text()),
-                  targets=search_targets(params.search, params.features,
-                                         json.loads(Path(params.paths.feature_groups).read_text())),
-                  sha_model=sha_model_factory(params.nulls), final_here=final_here)
+    groups = json.loads(Path(params.paths.feature_groups).read_text())
+    _worker = Worker(params, threads, search_frame(params), groups,
+                     search_targets(params.search, params.features, groups),
+                     sha_model_factory(params.nulls), final_here)
 
 
 def evaluation_path(stem: Path) -> Path:
     return Path(f"{stem}.eval.json")
 
 
-def run_target(jobs: list[tuple[str, str, list[str], list[str], Path]]) -> list[str]:
+def run_target(jobs: list[PairJob]) -> list[str]:
     """The pairs of one target, in this process: the baselines that do not depend on the
     group are fitted once for all of them (:func:`models.findings.cross_validated`)."""
     cache: dict = {}
@@ -81,35 +110,35 @@ def pairs_written(done: list[str], path: Path) -> None:
     files are gone is computed again)."""
 
 
-def run_pair(job: tuple[str, str, list[str], list[str], Path], cache: dict | None = None) -> str:
+def run_pair(job: PairJob, cache: dict | None = None) -> str:
     """Evaluate one pair (``<stem>.eval.json``) unless done, then, in this process unless the
     models are fitted on a dask cluster, its exported model (:func:`fit_final`)."""
-    target_name, group, columns, known, stem = job
-    params, frame = _state["params"], _state["frame"]
-    target, search = _state["targets"][target_name], params.search
-    if not evaluation_path(stem).exists():
-        pair = Pair(target, group, columns, known)
-        make_gbm, baselines, null = pair_tools(pair, _state["groups"], search, params.nulls,
-                                               params.features, _state["threads"],
-                                               _state["sha_model"])
+    worker = _worker
+    params, frame = worker.params, worker.frame
+    target, search = worker.targets[job.target], params.search
+    if not evaluation_path(job.stem).exists():
+        pair = Pair(target, job.group, job.columns, job.known)
+        make_gbm, baselines, null = pair_tools(pair, worker.groups, search, params.nulls,
+                                               params.features, worker.threads,
+                                               worker.sha_model)
         started = time.perf_counter()
-        result = evaluate(frame, target, group, columns, make_gbm, baselines, null,
-                          search_settings(search), known, cache)
-        result["seconds"] = time.perf_counter() - started
-        write_json(result, evaluation_path(stem))
-    if _state["final_here"]:
-        fit_final(job, frame, target, search, _state["threads"])
-    return f"{target_name} ~ {group}"
+        result = evaluate(frame, target, job.group, job.columns, make_gbm, baselines, null,
+                          search_settings(search), job.known, cache)
+        result = result.with_statistics(seconds=time.perf_counter() - started)
+        write_json(result.row(), evaluation_path(job.stem))
+    if worker.final_here:
+        fit_final(job, frame, target, search, worker.threads)
+    return f"{job.target} ~ {job.group}"
 
 
-def fit_final(job: tuple[str, str, list[str], list[str], Path], frame: pl.DataFrame, target, search,
-              threads: int, client=None) -> None:
+def fit_final(job: PairJob, frame: pl.DataFrame, target, search, threads: int,
+              client=None) -> None:
     """The pair's exported model: LightGBM on every curve of the search frame with the target,
     for the median number of rounds early stopping kept in the cross-validation folds (no rows
     held back), with ``lightgbm.dask`` when a dask ``client`` is given; its mean |SHAP| on a
     seeded sample of curves. Writes ``<stem>.txt`` (LightGBM text) and ``<stem>.json``, which
     gains the target's classes for a classification (the evaluations' ``classes`` column)."""
-    _, _, columns, _, stem = job
+    columns, stem = job.columns, job.stem
     result = json.loads(evaluation_path(stem).read_text())
     settings = search.gbm.model_dump() | {"n_estimators": max(1, result["gbm_rounds"]),
                                           "early_stopping_rounds": 0}
@@ -168,8 +197,9 @@ def check_declared_targets(params: Params, targets: dict) -> None:
             check_target_values(target, frame, params.search.max_classes)
 
 
-def run_all(params: Params) -> list[Path]:
-    """Run every pair not yet done; return the result files in search order."""
+def run_all(params: Params) -> tuple[list[Pair], list[Path]]:
+    """Run every pair not yet done; return the pairs and their result files in search
+    order."""
     check_cores(params.search.workers, params.search.threads, "search")
     groups = json.loads(Path(params.paths.feature_groups).read_text())
     targets = search_targets(params.search, params.features, groups)
@@ -187,15 +217,15 @@ def run_all(params: Params) -> list[Path]:
             + code_digest("pipeline.train"))
     stems = [directory / f"{p.target.name}__{p.group}-{pair_key(p, data, params)}" for p in work]
     borrow_from_workspace(stems, directory)
-    jobs = [(p.target.name, p.group, p.columns, p.known, stem) for p, stem in zip(work, stems)
-            if not stem.with_suffix(".json").exists()]
+    jobs = [PairJob(p.target.name, p.group, p.columns, p.known, stem)
+            for p, stem in zip(work, stems) if not stem.with_suffix(".json").exists()]
     on_dask = params.executor.kind == "dask"
-    evaluations = [job for job in jobs if not (on_dask and evaluation_path(job[-1]).exists())]
-    by_target: dict[str, list] = {}
+    evaluations = [job for job in jobs if not (on_dask and evaluation_path(job.stem).exists())]
+    by_target: dict[str, list[PairJob]] = {}
     for job in evaluations:
-        by_target.setdefault(job[0], []).append(job)
+        by_target.setdefault(job.target, []).append(job)
     digest = lambda jobs: hashlib.sha256(  # noqa: E731
-        "".join(job[-1].name for job in jobs).encode()).hexdigest()[:16]
+        "".join(job.stem.name for job in jobs).encode()).hexdigest()[:16]
     run_jobs([Job(name, digest(target_jobs), target_jobs, weight=len(target_jobs),
                   cost=len(target_jobs) * TASK_COST[targets[name].task])
               for name, target_jobs in by_target.items()],
@@ -204,7 +234,7 @@ def run_all(params: Params) -> list[Path]:
              suffix=".target", desc="train", unit="pair", keep_others=True)
     if on_dask and jobs:
         fit_on_dask(params, jobs)
-    return [stem.with_suffix(".json") for stem in stems]
+    return work, [stem.with_suffix(".json") for stem in stems]
 
 
 def borrow_from_workspace(stems: list[Path], directory: Path) -> None:
@@ -234,7 +264,7 @@ def borrow_from_workspace(stems: list[Path], directory: Path) -> None:
             continue                  # removed meanwhile: the pair is computed here instead
 
 
-def fit_on_dask(params: Params, jobs: list[tuple[str, str, list[str], list[str], Path]]) -> None:
+def fit_on_dask(params: Params, jobs: list[PairJob]) -> None:
     """The exported models of ``jobs`` with lightgbm.dask, one after another, each spread over
     the cluster's workers (``executor.address``, or a LocalCluster of ``search.workers``
     processes of ``search.threads`` threads on 127.0.0.1)."""
@@ -244,35 +274,35 @@ def fit_on_dask(params: Params, jobs: list[tuple[str, str, list[str], list[str],
     with dask_client(params.executor.address, params.search.workers,
                      params.search.threads) as client:
         for job in tqdm(jobs, unit="model", desc="train (lightgbm.dask)", file=sys.stderr):
-            fit_final(job, frame, targets[job[0]], params.search, params.search.threads,
+            fit_final(job, frame, targets[job.target], params.search, params.search.threads,
                       client)
 
 
 def collect(paths: list[Path]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(evaluations: one row per pair, importances: one row per pair and feature)."""
-    rows, importances = [], []
+    results, importances = [], []
     for path in paths:
-        result = json.loads(path.read_text())
-        for row in result.pop("attributions"):
-            importances.append({"target": result["target"], "group": result["group"], **row})
-        result["baseline_scores"] = json.dumps(result["baseline_scores"])
-        rows.append(result)
-    return pl.DataFrame(rows, infer_schema_length=None), pl.DataFrame(importances)
+        row = json.loads(path.read_text())
+        for attribution in row.pop("attributions"):
+            importances.append({"target": row["target"], "group": row["group"], **attribution})
+        results.append(PairResult.from_row(row))
+    return evaluations_table(results), pl.DataFrame(importances)
 
 
 def main() -> None:
     params = load_params()
     require_inputs("train", params.paths, "features", "feature_groups", "bsd")
-    paths = run_all(params)
+    work, paths = run_all(params)
     evaluations, importances = collect(paths)
-    # evaluations, importances and models are published together: a kill leaves all old or
-    # all new
-    with publish_together(params.paths.evaluations, params.paths.importances,
-                          params.paths.gbm_models) as (table, attributions, models):
+    # the pairs, evaluations, importances and models are published together: a kill leaves
+    # all old or all new
+    with publish_together(params.paths.pairs, params.paths.evaluations,
+                          params.paths.importances, params.paths.gbm_models
+                          ) as (resolved, table, attributions, models):
+        write_parquet(pairs_table(work, tuple(params.search.withhold)), resolved)
         models.mkdir()
-        for path in paths:
-            write_bytes(path.with_suffix(".txt").read_bytes(),
-                        models / (path.stem.rsplit("-", 1)[0] + ".txt"))
+        for path, target, group in zip(paths, evaluations["target"], evaluations["group"]):
+            write_bytes(path.with_suffix(".txt").read_bytes(), model_file(models, target, group))
         write_parquet(importances, attributions)
         write_parquet(evaluations, table)
     print(f"train: {len(evaluations)} (target, group) pairs -> {params.paths.evaluations}",

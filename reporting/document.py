@@ -16,12 +16,12 @@ import polars as pl
 from markdown_it import MarkdownIt
 
 from arithmetic.crosscheck import EXACT, REAL
-from models.topology_verdicts import FINDING
+from arithmetic.feature_groups import FEATURE_GROUPS
+from models.verdicts import FINDING, FLAGGED, KINDS, kind_of, verdict_order
 from reporting import figures
 from reporting.provenance import revision_words
-from reporting.words import (FEATURE_WORDS, FINDINGS_COLUMNS, FINDINGS_SORT, METRIC_WORDS,
-                             REPORT_COLUMNS, VERDICT_KINDS, cell_text, headline, statement,
-                             verdict_kind, verdict_order)
+from reporting.words import (FINDINGS_COLUMNS, FINDINGS_SORT, METRIC_WORDS,
+                             REPORT_COLUMNS, cell_text, headline, statement)
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class Context:
     topology_figures: str = "topology"    # the persistence diagrams' directory, likewise
     bias_figures: str = "bias"            # the sample-distribution plots' directory, likewise
     murmuration_figures: str = "murmurations"  # the known phenomena's plots, likewise
-    feature_groups: dict | None = None    # features.groups resolved to columns (the glossary)
+    feature_groups: dict | None = None    # feature groups resolved to columns (the glossary)
     topology_fdr: float | None = None     # topology.fdr (the topology section's BH level)
     folds: int | None = None              # search.folds
     null_quantile: float | None = None    # search.null_quantile
@@ -94,20 +94,29 @@ def pair_figures(findings: pl.DataFrame, importances: pl.DataFrame,
     return images
 
 
-def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
-            images: dict[str, bytes]) -> list[str]:
-    name, metric = slug(row), METRIC_WORDS.get(row["metric"], row["metric"])
+def _folds_words(context: Context) -> str:
+    """How the model was cross-validated (``search.folds``): ``<folds>-fold``, else
+    ``K-fold``."""
+    return f"{context.folds}-fold" if context.folds else "K-fold"
+
+
+def _quantile_words(context: Context) -> str:
+    """The null quantile the model must beat (``search.null_quantile``) as a percentage, else
+    ``upper``."""
+    return f"{context.null_quantile:.0%}" if context.null_quantile else "upper"
+
+
+def _model_rows(row: dict, context: Context) -> list[list[str]]:
+    """The detail table's first rows: the question, the model's score, the baselines and the
+    null model it is measured against, and what the pair knows."""
+    metric = METRIC_WORDS.get(row["metric"], row["metric"])
     baselines = json.loads(row["baseline_scores"])
     inputs = json.loads(row.get("baseline_inputs") or "{}")
-    folds = f"{context.folds}-fold" if context.folds else "K-fold"
-    quantile = f"{context.null_quantile:.0%}" if context.null_quantile else "upper"
-    lines = [f"### {number}. {row['target']} ~ {row['group']}", "",
-             statement(row, context.targets[row["target"]], context.groups[row["group"]]), ""]
-    lines += _table(["", ""], [
+    return [
         ["target", f"`{row['target']}`: {context.targets[row['target']]}"],
         ["feature group", f"`{row['group']}`: {context.groups[row['group']]} "
                           f"({row['features']} features)"],
-        [f"model (LightGBM, {folds} by twist family)",
+        [f"model (LightGBM, {_folds_words(context)} by twist family)",
          f"{metric} {row['score']:.3f} {_interval(row['score_low'], row['score_high'])}"],
         ["best baseline", f"{row['best_baseline']}: {row['baseline_score']:.3f} "
                           f"{_interval(row['baseline_low'], row['baseline_high'])}"],
@@ -115,12 +124,20 @@ def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
         ["what the baselines read", "; ".join(f"**{k}**: {inputs[k]}" for k in baselines
                                                if k in inputs) or "—"],
         ["null model", f"{row['null_model']}: {len(row['null_scores'])} datasets, mean "
-                       f"{row['null_mean']:.3f}, {quantile} quantile {row['null_quantile']:.3f}; "
+                       f"{row['null_mean']:.3f}, {_quantile_words(context)} quantile "
+                       f"{row['null_quantile']:.3f}; "
                        f"model on the same fold {row['score_first_fold']:.3f}"],
         ["what the pair knows", ", ".join(f"`{c}`" for c in json.loads(
             row.get("known_inputs") or "[]")) or "nothing beyond its features"],
         ["related laws, not applicable", ", ".join(json.loads(row.get("related_laws") or "[]"))
          or "—"],
+    ]
+
+
+def _evidence_rows(row: dict) -> list[list[str]]:
+    """The detail table's last rows: added value, confirmation, effect, p-values, the largest
+    conductors, and the verdict."""
+    return [
         ["added value beyond the best baseline",
          f"GBM on what the pair knows and the features {row['known_plus_features_score']:.3f} "
          f"− {row['best_baseline']} {row['baseline_score']:.3f} = "
@@ -142,28 +159,49 @@ def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
                                + _interval(row["extrapolation_effect_low"],
                                            row["extrapolation_effect_high"])],
         ["verdict", f"**{row['verdict']}**: {row['reason']}"],
-    ])
+    ]
+
+
+def _score_figures(row: dict, context: Context, images: dict[str, bytes]) -> list[str]:
+    """A pair's null-dataset and conductor-strata figures, those of them in ``images``."""
+    name, lines = slug(row), []
     if f"{name}__null.png" in images:
         lines += _figure(f"{context.figures}/{name}__null.png", "null datasets",
                          f"{row['target']} ~ {row['group']}: the model's score on fold 1 "
                          f"(vermillion) against its scores on the {row['null_model']} null "
-                         f"datasets (grey ticks, dotted: their {quantile} quantile) and the best "
-                         "baseline over all folds (blue, dashed).")
+                         f"datasets (grey ticks, dotted: their {_quantile_words(context)} "
+                         "quantile) and the best baseline over all folds (blue, dashed).")
     if f"{name}__strata.png" in images:
         lines += _figure(f"{context.figures}/{name}__strata.png", "score by conductor stratum",
                          f"{row['target']} ~ {row['group']}: model and best-baseline scores in "
                          "equal-count conductor strata (out-of-fold predictions); N on a log "
                          "axis.")
+    return lines
+
+
+def _top_features(row: dict, importances: pl.DataFrame, context: Context) -> list[str]:
+    """A pair's top-features figure and the features by mean |SHAP|, when it has
+    importances."""
     own = importances.filter((pl.col("target") == row["target"])
                              & (pl.col("group") == row["group"]))
-    if len(own):
-        top = own.sort("mean_abs_shap", descending=True).head(context.top_features)
-        lines += _figure(f"{context.figures}/{name}__features.png", "top features",
-                         f"{row['target']} ~ {row['group']}: the features with the largest mean "
-                         "|SHAP| (LightGBM pred_contrib, model output units).")
-        lines += ["Top features by mean |SHAP|: " + ", ".join(
-                      f"`{f}` {v:.3g}" for f, v in zip(top["feature"], top["mean_abs_shap"])), ""]
-    return lines
+    if not len(own):
+        return []
+    top = own.sort("mean_abs_shap", descending=True).head(context.top_features)
+    lines = _figure(f"{context.figures}/{slug(row)}__features.png", "top features",
+                    f"{row['target']} ~ {row['group']}: the features with the largest mean "
+                    "|SHAP| (LightGBM pred_contrib, model output units).")
+    return lines + ["Top features by mean |SHAP|: " + ", ".join(
+        f"`{f}` {v:.3g}" for f, v in zip(top["feature"], top["mean_abs_shap"])), ""]
+
+
+def _detail(number: int, row: dict, importances: pl.DataFrame, context: Context,
+            images: dict[str, bytes]) -> list[str]:
+    """A flagged pair: its heading and statement, the table of its tests, its figures."""
+    lines = [f"### {number}. {row['target']} ~ {row['group']}", "",
+             statement(row, context.targets[row["target"]], context.groups[row["group"]]), ""]
+    lines += _table(["", ""], _model_rows(row, context) + _evidence_rows(row))
+    lines += _score_figures(row, context, images)
+    return lines + _top_features(row, importances, context)
 
 
 def topology_summary(tests: pl.DataFrame, fdr: float) -> pl.DataFrame:
@@ -330,72 +368,111 @@ def bias_section(checks: pl.DataFrame, shares: pl.DataFrame, plots: dict[str, st
     return lines
 
 
+def _conjectures(checks: pl.DataFrame | None) -> list[str]:
+    """The conjectures checked on the tables, one row each; nothing without ``checks``."""
+    if checks is None or not len(checks):
+        return []
+    lines = ["### Conjectures checked on the tables", "",
+             "Watkins' and Szpiro's conjectures on the invariants stage's curves, and the "
+             "murmuration split of Wachs (2026) against its null models:", ""]
+    return lines + _table(["phenomenon", "statement", "result", "as expected", "reference"], [
+        [r["phenomenon"], r["statement"], r["result"],
+         "—" if r["as_expected"] is None else ("yes" if r["as_expected"] else "NO"),
+         r["reference"]] for r in checks.iter_rows(named=True)]) + [""]
+
+
+def _murmuration_window(window: str, summary: dict, small: float | None, plots: list[str],
+                        context: Context) -> list[str]:
+    """One conductor window's murmurations: the mean a_p at small p/N by group, whether rank 0
+    and rank 1 have the published signs, and the window's p/N plots."""
+    means = summary["small_ratio_means"]
+    rank0, rank1 = means.get("rank 0"), means.get("rank 1")
+    verdict = ("opposite signs, rank 0 above and rank 1 below zero, as published"
+               if rank0 is not None and rank1 is not None and rank0 > 0 > rank1
+               else "NOT the published signs")
+    lines = [f"Conductors {window} ({summary['classes']:,} classes): mean a_p over "
+             f"p/N ≤ {small}: " + ", ".join(f"{g} {v:+.3f}" for g, v in means.items())
+             + f": {verdict}.", ""]
+    for name in plots:
+        if name.startswith(window + "__") and name.endswith("ratio.png"):
+            lines += _figure(f"{context.murmuration_figures}/{name}", "murmuration",
+                             f"conductors {window}: average a_p against p/N by "
+                             f"{name.split('__')[1].replace('_', ' ')}, with 95% bands; "
+                             "grey: the Sato–Tate null.")
+    return lines
+
+
+def _murmurations(metrics: dict, plots: list[str], context: Context) -> list[str]:
+    """The murmurations: what is averaged, then each conductor window of ``metrics``."""
+    lines = ["### Murmurations (He–Lee–Oliver–Pozdnyakov 2022)", "",
+             "The average of a_p over the curves of a conductor window (one per isogeny class), "
+             "by rank and by root number, against p and p/N, with 95% bands; the same classes' "
+             "traces redrawn from the Sato–Tate law give the grey null.", ""]
+    for window, summary in metrics.get("windows", {}).items():
+        lines += _murmuration_window(window, summary, metrics.get("small_ratio"), plots,
+                                     context)
+    return lines
+
+
+def _rank_from_ap(shares: pl.DataFrame) -> list[str]:
+    """Each known heuristic's score at rank from a_p and its share of the model's; nothing
+    without ``shares``."""
+    if not len(shares):
+        return []
+    lines = ["### Rank from a_p, beside its baselines", "",
+             "How much of the model's skill the known heuristics already have (the share "
+             "of the model's score each reaches on the same folds; Kazalicki–Vlah 2023):", ""]
+    return lines + _table(["predictor", "score", "share of the model's"], [
+        [r["predictor"], f"{r['score']:.3f}", f"{r['share_of_model']:.0%}"]
+        for r in shares.iter_rows(named=True)])
+
+
+def _known_labels(labels: pl.DataFrame) -> list[str]:
+    """The verdict of each known phenomenon's pair against the expected one; nothing without
+    ``labels``."""
+    if not len(labels):
+        return []
+    lines = ["### Known phenomena get their labels", ""]
+    return lines + _table(["phenomenon", "pair", "verdict", "expected", ""], [
+        [r["phenomenon"], r["pair"], r["verdict"], r["expected"],
+         "as expected" if r["as_expected"] else "**unexpected**"]
+        for r in labels.iter_rows(named=True)])
+
+
+def _bsd_ratio(fits: pl.DataFrame, plots: list[str], context: Context) -> list[str]:
+    """The Beta fits of the BSD ratio per conductor window, and their plot when drawn;
+    nothing without ``fits``."""
+    if not len(fits):
+        return []
+    lines = ["### The BSD ratio and its Beta fit", "",
+             "L^(r)(E,1)/(r!ΩR) = #Ш·∏c_p/#T² is a rational number, so its distribution is "
+             "a set of atoms; a Beta law fitted (maximum likelihood) to its log rescaled to "
+             "(0, 1) describes the envelope, per conductor window (KS: distance of the fit).", ""]
+    lines += _table(["conductors", "curves", "Beta a", "Beta b", "KS", "mean log ratio", "sd"], [
+        [f"{r['conductor_low']}–{r['conductor_high']}", f"{r['curves']:,}", f"{r['a']:.2f}",
+         f"{r['b']:.2f}", f"{r['ks']:.3f}", f"{r['mean_log_ratio']:.3f}",
+         f"{r['sd_log_ratio']:.3f}"] for r in fits.iter_rows(named=True)])
+    if "bsd_ratio.png" in plots:
+        lines += _figure(f"{context.murmuration_figures}/bsd_ratio.png", "BSD ratio",
+                         "ln of the BSD ratio rescaled to (0, 1), one histogram per conductor "
+                         "window, with its fitted Beta density (dotted).")
+    return lines
+
+
 def known_phenomena_section(labels: pl.DataFrame, shares: pl.DataFrame, metrics: dict,
                             fits: pl.DataFrame, plots: list[str], context: Context,
                             checks: pl.DataFrame | None = None) -> list[str]:
     """What the pipeline must rediscover: the murmurations (sign of the rank-0 and rank-1
     averages at small p/N), rank from a_p beside its baselines, the known pairs' labels, the
     BSD ratio's Beta fits, and the conjectures checked on the tables (``checks``:
-    :func:`models.known.known_checks`). ``plots``: file names in
+    :func:`reporting.known.known_checks`). ``plots``: file names in
     ``context.murmuration_figures``."""
-    small = metrics.get("small_ratio")
-    lines = ["## Known phenomena, rediscovered", ""]
-    if checks is not None and len(checks):
-        lines += ["### Conjectures checked on the tables", "",
-                  "Watkins' and Szpiro's conjectures on the invariants stage's curves, and the "
-                  "murmuration split of Wachs (2026) against its null models:", ""]
-        lines += _table(["phenomenon", "statement", "result", "as expected", "reference"], [
-            [r["phenomenon"], r["statement"], r["result"],
-             "—" if r["as_expected"] is None else ("yes" if r["as_expected"] else "NO"),
-             r["reference"]] for r in checks.iter_rows(named=True)]) + [""]
-    lines += ["### Murmurations (He–Lee–Oliver–Pozdnyakov 2022)", "",
-             "The average of a_p over the curves of a conductor window (one per isogeny class), "
-             "by rank and by root number, against p and p/N, with 95% bands; the same classes' "
-             "traces redrawn from the Sato–Tate law give the grey null.", ""]
-    for window, summary in metrics.get("windows", {}).items():
-        means = summary["small_ratio_means"]
-        rank0, rank1 = means.get("rank 0"), means.get("rank 1")
-        verdict = ("opposite signs, rank 0 above and rank 1 below zero, as published"
-                   if rank0 is not None and rank1 is not None and rank0 > 0 > rank1
-                   else "NOT the published signs")
-        lines += [f"Conductors {window} ({summary['classes']:,} classes): mean a_p over "
-                  f"p/N ≤ {small}: " + ", ".join(f"{g} {v:+.3f}" for g, v in means.items())
-                  + f": {verdict}.", ""]
-        for name in plots:
-            if name.startswith(window + "__") and name.endswith("ratio.png"):
-                lines += _figure(f"{context.murmuration_figures}/{name}", "murmuration",
-                                 f"conductors {window}: average a_p against p/N by "
-                                 f"{name.split('__')[1].replace('_', ' ')}, with 95% bands; "
-                                 "grey: the Sato–Tate null.")
-    if len(shares):
-        lines += ["### Rank from a_p, beside its baselines", "",
-                  "How much of the model's skill the known heuristics already have (the share "
-                  "of the model's score each reaches on the same folds; Kazalicki–Vlah 2023):", ""]
-        lines += _table(["predictor", "score", "share of the model's"], [
-            [r["predictor"], f"{r['score']:.3f}", f"{r['share_of_model']:.0%}"]
-            for r in shares.iter_rows(named=True)])
-    if len(labels):
-        lines += ["### Known phenomena get their labels", ""]
-        lines += _table(["phenomenon", "pair", "verdict", "expected", ""], [
-            [r["phenomenon"], r["pair"], r["verdict"], r["expected"],
-             "as expected" if r["as_expected"] else "**unexpected**"]
-            for r in labels.iter_rows(named=True)])
-    if len(fits):
-        lines += ["### The BSD ratio and its Beta fit", "",
-                  "L^(r)(E,1)/(r!ΩR) = #Ш·∏c_p/#T² is a rational number, so its distribution is "
-                  "a set of atoms; a Beta law fitted (maximum likelihood) to its log rescaled to "
-                  "(0, 1) describes the envelope, per conductor window (KS: distance of the fit).",
-                  ""]
-        lines += _table(["conductors", "curves", "Beta a", "Beta b", "KS", "mean log ratio",
-                         "sd"], [
-            [f"{r['conductor_low']}–{r['conductor_high']}", f"{r['curves']:,}", f"{r['a']:.2f}",
-             f"{r['b']:.2f}", f"{r['ks']:.3f}", f"{r['mean_log_ratio']:.3f}",
-             f"{r['sd_log_ratio']:.3f}"] for r in fits.iter_rows(named=True)])
-        if "bsd_ratio.png" in plots:
-            lines += _figure(f"{context.murmuration_figures}/bsd_ratio.png", "BSD ratio",
-                             "ln of the BSD ratio rescaled to (0, 1), one histogram per conductor "
-                             "window, with its fitted Beta density (dotted).")
-    return lines
+    return (["## Known phenomena, rediscovered", ""]
+            + _conjectures(checks)
+            + _murmurations(metrics, plots, context)
+            + _rank_from_ap(shares)
+            + _known_labels(labels)
+            + _bsd_ratio(fits, plots, context))
 
 
 #: What each source publishes, in words, for the cross-check section.
@@ -477,23 +554,12 @@ def controls_section(controls: pl.DataFrame) -> list[str]:
     return lines
 
 
-def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context,
-             images: dict[str, bytes], topology: list[str] | None = None,
-             bias: list[str] | None = None, known: list[str] | None = None,
-             crosscheck: list[str] | None = None, controls: list[str] | None = None) -> str:
-    """The report in Markdown; ``images`` (figures by file name, in ``context.figures``) gets
-    the overview figure, and the flagged pairs' figures are shown from it; ``topology`` and
-    ``bias`` are the lines of :func:`topology_section` and :func:`bias_section`, ``known`` of
-    :func:`known_phenomena_section`, ``crosscheck`` of :func:`crosscheck_section`,
-    ``controls`` of :func:`controls_section`."""
-    images["overview.png"] = figures.score_overview(findings)
+def _introduction(findings: pl.DataFrame, context: Context) -> list[str]:
+    """The title, what was searched and what flags a pair, the count of each verdict, and the
+    headline paragraphs."""
     coverage = context.coverage
     counts = findings["verdict"].value_counts(sort=True)
-    flagged = findings.filter(pl.col("verdict") == "flagged").sort(FINDINGS_SORT, descending=True)
-    others = findings.filter(pl.col("verdict") != "flagged").with_columns(
-        order=pl.col("verdict").map_elements(verdict_order, return_dtype=pl.Int64)).sort(
-        "order", FINDINGS_SORT, descending=[False, True], nulls_last=True)
-    lines = [
+    return [
         "# Findings: unexpected predictability in Cremona's tables", "",
         f"{coverage['curves']:,} curves in {coverage['classes']:,} isogeny classes, conductors "
         f"{coverage['conductor_min']:,} to {coverage['conductor_max']:,}. "
@@ -510,52 +576,105 @@ def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context
         "Verdicts: " + ", ".join(f"{n} {v}" for v, n in sorted(
             counts.iter_rows(), key=lambda r: (verdict_order(r[0]), r[0]))) + ".", "",
         *[part for line in headline(findings, context.fdr) for part in (line, "")]]
-    sections = [f"Flagged findings ({len(flagged)})", f"All other results ({len(others)})"]
-    sections += [line.removeprefix("## ") for part in (controls, bias, known, topology,
-                                                        crosscheck)
+
+
+def _contents(flagged: int, others: int, parts: list[list[str] | None]) -> list[str]:
+    """The contents line: links to the two findings sections, to each ``## `` heading of the
+    other sections' ``parts`` in order, and to the glossary and provenance."""
+    sections = [f"Flagged findings ({flagged})", f"All other results ({others})"]
+    sections += [line.removeprefix("## ") for part in parts
                  for line in (part or []) if line.startswith("## ")]
     sections += ["Glossary", "Provenance"]
-    lines += ["**Contents**: " + " · ".join(f"[{h}](#{anchor(h)})" for h in sections), ""]
-    lines += _figure(f"{context.figures}/overview.png", "model against best baseline",
-                     "every (target, feature group) pair: the model's cross-validated score "
-                     "against its best baseline's on the same folds (MCC for classification, "
-                     "R² for regression targets); above the grey diagonal the model does better. "
-                     "Colour and marker: the verdict and its kind.")
-    lines += [f"## Flagged findings ({len(flagged)})", ""]
+    return ["**Contents**: " + " · ".join(f"[{h}](#{anchor(h)})" for h in sections), ""]
+
+
+def _overview(context: Context) -> list[str]:
+    """The overview figure: every pair's score against its best baseline's."""
+    return _figure(f"{context.figures}/overview.png", "model against best baseline",
+                   "every (target, feature group) pair: the model's cross-validated score "
+                   "against its best baseline's on the same folds (MCC for classification, "
+                   "R² for regression targets); above the grey diagonal the model does better. "
+                   "Colour and marker: the verdict and its kind.")
+
+
+def _flagged_section(flagged: pl.DataFrame, importances: pl.DataFrame, context: Context,
+                     images: dict[str, bytes]) -> list[str]:
+    """The flagged findings, each in detail (:func:`_detail`), or a line saying there are
+    none."""
+    lines = [f"## Flagged findings ({len(flagged)})", ""]
     if not len(flagged):
         lines += ["No pair is flagged (what the search could have detected: above).", ""]
     for number, row in enumerate(flagged.iter_rows(named=True), 1):
         lines += _detail(number, row, importances, context, images)
-    lines += [f"## All other results ({len(others)})", "",
-              "By kind of verdict, then by the added value of the features beyond the best of "
-              "what the pair knows (largest first): first each question in words with its "
-              "verdict and the reason, then the same pairs' statistics, beside the added value "
-              "each could have detected at 90% power.", ""]
-    lines += _table(["#", "question", "verdict", "why"], [
+    return lines
+
+
+def _questions_table(others: pl.DataFrame, context: Context) -> list[str]:
+    """The pairs not flagged, numbered: each question in words, its verdict and the reason."""
+    return _table(["#", "question", "verdict", "why"], [
         [number, f"{context.targets[r['target']]} from {context.groups[r['group']]} "
                  f"(`{r['target']} ~ {r['group']}`)", r["verdict"], r["reason"]]
         for number, r in enumerate(others.iter_rows(named=True), 1)])
+
+
+def _statistics_table(others: pl.DataFrame) -> list[str]:
+    """The same pairs, numbered alike: the statistics of ``REPORT_COLUMNS``, in its order."""
     shown = [(c, label, kind) for c, label, kind in FINDINGS_COLUMNS
              if c in REPORT_COLUMNS and c in others.columns]
     shown.sort(key=lambda column: REPORT_COLUMNS.index(column[0]))
-    lines += ["The statistics of the same pairs, in the same order:", ""]
-    lines += _table(["#", *[label for _, label, _ in shown]], [
+    lines = ["The statistics of the same pairs, in the same order:", ""]
+    return lines + _table(["#", *[label for _, label, _ in shown]], [
         [number, *[METRIC_WORDS.get(r[c], r[c]) if c == "metric" else cell_text(r[c], kind)
                    for c, _, kind in shown]]
         for number, r in enumerate(others.iter_rows(named=True), 1)])
-    lines += controls or []
-    lines += bias or []
-    lines += known or []
-    lines += topology or []
-    lines += crosscheck or []
-    lines += glossary(findings, context)
-    p = context.provenance
-    lines += ["## Provenance", ""]
-    lines += _table(["", ""], [
+
+
+def _others_section(others: pl.DataFrame, context: Context) -> list[str]:
+    """Every pair not flagged: the order, the questions table, then the statistics table."""
+    lines = [f"## All other results ({len(others)})", "",
+             "By kind of verdict, then by the added value of the features beyond the best of "
+             "what the pair knows (largest first): first each question in words with its "
+             "verdict and the reason, then the same pairs' statistics, beside the added value "
+             "each could have detected at 90% power.", ""]
+    return lines + _questions_table(others, context) + _statistics_table(others)
+
+
+def _provenance_section(p: dict) -> list[str]:
+    """The provenance table: date, git revision, the params' hash, each data file's md5, and
+    the package versions."""
+    lines = ["## Provenance", ""]
+    return lines + _table(["", ""], [
         ["date", p["date"]], ["git revision", revision_words(p["git_revision"])],
         ["params.yaml sha256", f"`{p['params_sha256']}`"],
         *[[f"md5 of `{name}`", f"`{md5}`"] for name, md5 in p["data_md5"].items()],
         *[[name, version] for name, version in p["packages"].items()]])
+
+
+def markdown(findings: pl.DataFrame, importances: pl.DataFrame, context: Context,
+             images: dict[str, bytes], topology: list[str] | None = None,
+             bias: list[str] | None = None, known: list[str] | None = None,
+             crosscheck: list[str] | None = None, controls: list[str] | None = None) -> str:
+    """The report in Markdown; ``images`` (figures by file name, in ``context.figures``) gets
+    the overview figure, and the flagged pairs' figures are shown from it; ``topology`` and
+    ``bias`` are the lines of :func:`topology_section` and :func:`bias_section`, ``known`` of
+    :func:`known_phenomena_section`, ``crosscheck`` of :func:`crosscheck_section`,
+    ``controls`` of :func:`controls_section`."""
+    images["overview.png"] = figures.score_overview(findings)
+    flagged = findings.filter(pl.col("verdict") == FLAGGED).sort(FINDINGS_SORT, descending=True)
+    others = findings.filter(pl.col("verdict") != FLAGGED).with_columns(
+        order=pl.col("verdict").map_elements(verdict_order, return_dtype=pl.Int64)).sort(
+        "order", FINDINGS_SORT, descending=[False, True], nulls_last=True)
+    # one list for the contents and the body, so that the links follow the sections' order
+    sections = [controls, bias, known, topology, crosscheck]
+    lines = _introduction(findings, context)
+    lines += _contents(len(flagged), len(others), sections)
+    lines += _overview(context)
+    lines += _flagged_section(flagged, importances, context, images)
+    lines += _others_section(others, context)
+    for section in sections:
+        lines += section or []
+    lines += glossary(findings, context)
+    lines += _provenance_section(context.provenance)
     return "\n".join(lines)
 
 
@@ -565,8 +684,9 @@ def glossary(findings: pl.DataFrame, context: Context) -> list[str]:
     lines = ["## Glossary", "", "**Verdicts**, by kind:", ""]
     present = sorted(set(findings["verdict"].to_list()), key=lambda v: (verdict_order(v), v))
     lines += _table(["kind", "meaning", "verdicts in this report"], [
-        [kind, meaning, ", ".join(v for v in present if verdict_kind(v) == kind) or "—"]
-        for kind, meaning in VERDICT_KINDS.items()])
+        [kind.name, kind.meaning,
+         ", ".join(v for v in present if kind_of(v) == kind.name) or "—"]
+        for kind in KINDS.values()])
     inputs: dict[str, str] = {}
     for row in findings.iter_rows(named=True):
         inputs.update(json.loads(row.get("baseline_inputs") or "{}"))
@@ -578,7 +698,8 @@ def glossary(findings: pl.DataFrame, context: Context) -> list[str]:
     lines += _table(["group", "holds"], [[f"`{g}`", w] for g, w in context.groups.items()])
     lines += ["**Feature names** (`<p>` a prime, `<B>` a bound of `features.mestre_nagao_bounds`, "
               "ln the natural logarithm):", ""]
-    lines += _table(["name", "meaning"], [[f"`{k}`", v] for k, v in FEATURE_WORDS.items()])
+    lines += _table(["name", "meaning"], [[f"`{k}`", v] for group in FEATURE_GROUPS.values()
+                                          for k, v in group.glossary.items()])
     return lines
 
 

@@ -11,7 +11,8 @@ import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from reporting.words import METRIC_WORDS, verdict_kind  # noqa: E402
+from models.verdicts import KINDS, kind_of  # noqa: E402
+from reporting.words import METRIC_WORDS  # noqa: E402
 
 #: The Okabe–Ito palette (Okabe & Ito 2008, "Color Universal Design"), distinguishable under
 #: the common colour-vision deficiencies: data series take these colours in this order.
@@ -19,22 +20,9 @@ OKABE_ITO = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "
              "#000000"]
 #: Null models and reference lines: lighter than any data series.
 NULL_COLOUR = "#B0B0B0"
-#: One colour per verdict kind (distinct Okabe–Ito hues), shared by the report and the
-#: dashboard: flagged vermillion, explained blue, artefacts orange, not predictable grey (a
-#: non-result, drawn like a null), other reddish purple. The verdict itself is in the tooltip
-#: and the tables; ten "explained by ..." verdicts would need ten colours no reader can tell
-#: apart.
-KIND_COLOURS = {"flagged": "#D55E00", "explained": "#0072B2", "artefact": "#E69F00",
-                "not predictable": "#999999", "other": "#CC79A7"}
-#: Each verdict kind's marker (matplotlib and Vega-Lite names), so kinds differ by shape too.
-KIND_MARKERS = {"flagged": ("*", "diamond"), "explained": ("o", "circle"),
-                "artefact": ("^", "triangle-up"), "not predictable": ("x", "cross"),
-                "other": ("s", "square")}
-
-
 def kind_colour(verdict: str) -> str:
-    """The colour of a verdict: its kind's (:data:`KIND_COLOURS`)."""
-    return KIND_COLOURS[verdict_kind(verdict)]
+    """The colour of a verdict: its kind's (:data:`models.verdicts.KINDS`)."""
+    return KINDS[kind_of(verdict)].colour
 
 
 def _png(figure) -> bytes:
@@ -92,17 +80,17 @@ def top_features(importances: pl.DataFrame, count: int) -> bytes:
 
 def score_overview(findings: pl.DataFrame) -> bytes:
     """Every pair: model score against best-baseline score, coloured and shaped by the kind
-    of its verdict (:data:`KIND_COLOURS`, :data:`KIND_MARKERS`)."""
-    kinds = findings["verdict"].map_elements(verdict_kind, return_dtype=pl.String)
+    of its verdict (:data:`models.verdicts.KINDS`)."""
+    kinds = findings["verdict"].map_elements(kind_of, return_dtype=pl.String)
     findings = findings.with_columns(kind=kinds)
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=False)
     for axis, metric in zip(axes, ("mcc", "r2")):
         rows = findings.filter(pl.col("metric") == metric)
-        for kind in KIND_COLOURS:
-            part = rows.filter(pl.col("kind") == kind)
+        for kind in KINDS.values():
+            part = rows.filter(pl.col("kind") == kind.name)
             if len(part):
-                axis.scatter(part["baseline_score"], part["score"], s=22, label=kind,
-                             color=KIND_COLOURS[kind], marker=KIND_MARKERS[kind][0])
+                axis.scatter(part["baseline_score"], part["score"], s=22, label=kind.name,
+                             color=kind.colour, marker=kind.marker)
         axis.plot([-0.1, 1], [-0.1, 1], color=NULL_COLOUR, linewidth=0.8)
         axis.set_xlabel(f"best baseline {METRIC_WORDS[metric]}")
         axis.set_ylabel(f"model {METRIC_WORDS[metric]}")
@@ -110,7 +98,7 @@ def score_overview(findings: pl.DataFrame) -> bytes:
                        fontsize=9)
     handles = {label: handle for axis in axes
                for handle, label in zip(*axis.get_legend_handles_labels())}
-    handles = {k: handles[k] for k in KIND_COLOURS if k in handles}
+    handles = {k: handles[k] for k in KINDS if k in handles}
     figure.legend(handles.values(), handles.keys(), loc="lower center", ncol=5, fontsize=7,
                   frameon=False, bbox_to_anchor=(0.5, -0.2))
     return _png(figure)

@@ -3,25 +3,9 @@ from __future__ import annotations
 
 import polars as pl
 
-#: What each feature group of ``features.groups`` holds; ``{primes_max}`` is filled in.
-GROUP_WORDS = {
-    "conductor": "the conductor's factorization",
-    "weierstrass": "the Weierstrass coefficients",
-    "ap": "the traces a_p for p ≤ {primes_max}",
-    "mestre_nagao": "the Mestre–Nagao sums",
-    "parity": "the root number",
-    "bsd": "the other BSD quantities",
-    "topology": "the Betti curves of its conductor window's a_p and (c4, c6) clouds",
-    "invariants": "the modular degree, isogeny class, Szpiro ratio, low zeros and 2-Selmer rank",
-}
+from models.verdicts import FAILS_EXTRAPOLATION, FLAGGED, NOT_PREDICTABLE, explained_by_null
 
 METRIC_WORDS = {"mcc": "MCC", "balanced_accuracy": "balanced accuracy", "r2": "R²", "mae": "MAE"}
-
-
-def group_words(members: list[str], primes_max: int) -> str:
-    """'the traces a_p for p ≤ 100 and the root number' for a search group's feature groups."""
-    words = [GROUP_WORDS.get(g, f"the {g} features").format(primes_max=primes_max) for g in members]
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _score(row: dict) -> str:
@@ -33,20 +17,20 @@ def statement(row: dict, target: str, group: str) -> str:
     """One sentence: the verdict on predicting ``target`` (its description) from ``group``."""
     verdict, target = row["verdict"], target[0].upper() + target[1:]
     baseline = f"the {row['best_baseline']} baseline ({row['baseline_score']:.3f})"
-    if verdict == "flagged":
+    if verdict == FLAGGED:
         return (f"{target} is predictable from {group} beyond {baseline}: {_score(row)}, "
                 f"above the {row['null_model']} null model ({row['null_level']:.0%} quantile "
                 f"{row['null_quantile']:.3f}), and on the largest conductors "
                 f"({row['extrapolation_score']:.3f} against {row['extrapolation_baseline']} "
                 f"{row['extrapolation_baseline_score']:.3f}).")
-    if verdict == "fails extrapolation":
+    if verdict == FAILS_EXTRAPOLATION:
         return (f"{target} from {group} beats {baseline} in cross-validation ({_score(row)}), "
                 f"by less on the largest conductors ({row['extrapolation_score']:.3f} against "
                 f"{row['extrapolation_baseline']} {row['extrapolation_baseline_score']:.3f}: "
                 f"an added value whose interval reaches 0 and lies below the cross-validated one).")
-    if verdict == "not predictable":
+    if verdict == NOT_PREDICTABLE:
         return f"{target} is not predictable from {group}: {_score(row)}."
-    if verdict.endswith("null model"):
+    if verdict == explained_by_null(row["null_model"]):
         return (f"{target} from {group} ({_score(row)}) is matched by the {row['null_model']} "
                 f"null model ({row['null_level']:.0%} quantile {row['null_quantile']:.3f}).")
     return f"{target} from {group} ({_score(row)}) is {verdict}: {row['reason']}."
@@ -56,8 +40,8 @@ def headline(findings: pl.DataFrame, fdr: float) -> list[str]:
     """What the search found and what it could have found, in sentences that name only the
     tests that ran: how many pairs the added-value test decided alone (their null datasets,
     confirmation and extrapolation were not fitted), and the added value each unflagged pair
-    could have detected at 90% power (:func:`models.findings.detectable`), by metric."""
-    flagged = findings.filter(pl.col("verdict") == "flagged")
+    could have detected at 90% power (:func:`models.verdicts.detectable`), by metric."""
+    flagged = findings.filter(pl.col("verdict") == FLAGGED)
     screened = int(findings["screened"].fill_null(False).sum()) if "screened" in \
         findings.columns else 0
     lines = [f"**Found:** {len(flagged)} flagged of {len(findings)}. "
@@ -67,7 +51,7 @@ def headline(findings: pl.DataFrame, fdr: float) -> list[str]:
              f"the null datasets and the later tests."]
     if "detectable_added_value" not in findings.columns:
         return lines
-    unflagged = findings.filter(pl.col("verdict") != "flagged",
+    unflagged = findings.filter(pl.col("verdict") != FLAGGED,
                                 pl.col("detectable_added_value").is_not_null())
     parts = []
     for metric, rows in unflagged.group_by("metric", maintain_order=True):
@@ -89,47 +73,6 @@ def headline(findings: pl.DataFrame, fdr: float) -> list[str]:
                         "number)" if closed > exact else "")
                      + (", so the features had nothing to add." if closed else ""))
     return lines
-
-
-# --- Verdicts by kind -------------------------------------------------------------------------
-#: The kinds of verdict, in the order a reader wants them (flagged first), each with the test
-#: that puts a verdict in it. A new verdict ("explained by <baseline>", "not replicated", ...)
-#: falls into its kind by these tests, so it gets a colour and a place in the sort order.
-VERDICT_KINDS: dict[str, str] = {
-    "flagged": "the features add value beyond everything the pair knows (the laws of known "
-               "mathematics its group determines the inputs of, and what it derives), beat its "
-               "null model, are confirmed on held-out twist families, hold on the largest "
-               "conductors and survive the conductor-bias checks: a candidate for new "
-               "mathematics",
-    "explained": "the features add nothing significant beyond a law of known mathematics, the "
-                 "GBM on what the pair knows, or a quasirandom null model",
-    "artefact": "adds value in cross-validation but fails a later check: the largest "
-                "conductors, conductor bias with positive evidence, or a replication that "
-                "could not be tried or was too small to tell",
-    "not predictable": "neither the features nor what the pair knows predict it beyond a "
-                       "constant, as far as the run could detect",
-    "other": "not confirmed on the held-out twist families, not significant after the "
-             "correction for multiple comparisons, or borderline (within numeric noise of a "
-             "threshold)",
-}
-
-
-def verdict_kind(verdict: str) -> str:
-    """The kind (a key of :data:`VERDICT_KINDS`) of a verdict of :func:`models.findings.decide`."""
-    if verdict == "flagged":
-        return "flagged"
-    if verdict.startswith("explained"):
-        return "explained"
-    if "artefact" in verdict or verdict.startswith(("fails", "not replicated")):
-        return "artefact"
-    if verdict.startswith("not predictable"):
-        return "not predictable"
-    return "other"
-
-
-def verdict_order(verdict: str) -> int:
-    """Sort key: flagged first, then explained, artefacts, not predictable, others."""
-    return list(VERDICT_KINDS).index(verdict_kind(verdict))
 
 
 # --- The findings table, as the dashboard and the report show it -----------------------------
@@ -190,40 +133,3 @@ def cell_text(value, kind: str) -> str:
 # --- Baselines and features in words ---------------------------------------------------------
 
 
-#: Feature names of ``features.groups``, in words (the glossary); patterns in angle brackets.
-FEATURE_WORDS: dict[str, str] = {
-    "ap_<p>": "a_p = p + 1 − #E(F_p) at a good prime p; at a bad prime Cremona's aplist puts "
-              "the Atkin–Lehner sign w_p there",
-    "ap_norm_<p>": "a_p / (2√p) in [−1, 1] (Hasse's bound), 0 at bad p",
-    "mn_s0_<B>": "Mestre–Nagao sum (1/log B) Σ_{p ≤ B} a_p log p / p (tends to −r + 1/2)",
-    "mn_s1_<B>": "Σ_{p ≤ B} (1 − (p − 1)/N_p) log p, N_p = #E(F_p) (grows like r log B)",
-    "mn_s2_<B>": "(1/B) Σ_{p ≤ B} a_p log p (tends to −r)",
-    "mn_s3_<B>": "Σ_{p ≤ B} (1 − N_p/p)",
-    "mn_s4_<B>": "(1/log log B) Σ_{p ≤ B} log(N_p/p) (BSD's heuristic ∏ N_p/p ~ C (log B)^r)",
-    "slog_<x>": "sign(x)·ln(1 + |x|) of an integer invariant x (c4, c6, the minimal "
-                "discriminant): a log scale that keeps the sign",
-    "log_<x>": "natural logarithm of the BSD quantity or invariant x",
-    "a1 … a6": "the coefficients of the reduced minimal Weierstrass model",
-    "log_naive_height": "ln max(4|A|³, 27B²) of the short model y² = x³ + Ax + B",
-    "log_j_height": "ln of the height of the j-invariant, max(|num|, |den|)",
-    "bad_primes, additive_primes": "the number of primes dividing N, and of those whose square "
-                                   "divides N",
-    "semistable": "1 when N is squarefree",
-    "log_largest_prime": "ln of the largest prime factor of N",
-    "root_number": "the global root number w(E) = ±1",
-    "l_series_0, l_series_1": "truncated sums 2 Σ (a_n/n) e^{−2πn/√N} and 2 Σ (a_n/n) "
-                              "E₁(2πn/√N): L(E,1) when w = +1 and L'(E,1) when w = −1",
-    "torsion_bound": "gcd of #E(F_p) over good primes p ≥ 3, a multiple of the torsion order",
-    "topo_<cloud>_h<k>_<i>": "Betti curve of dimension k of the conductor window's "
-                             "(cloud = ap or weierstrass) point cloud, at the i-th filtration "
-                             "value",
-    "degree, degree_v2": "the modular degree of the Γ₀(N)-optimal curve (PARI's ellmoddegree, "
-                         "up to invariants.degree_conductor_max) and its 2-adic valuation",
-    "optimality": "1 for the class's Γ₀(N)-optimal curve, else 0",
-    "class_size, class_deg": "the number of curves in the isogeny class, and the largest "
-                             "degree of its isogeny matrix",
-    "szpiro_ratio": "ln|Δ_min| / ln N",
-    "z<k>": "the height of the k-th zero of L(E, s) above the centre (PARI's lfunzeros)",
-    "two_selmer_rank": "the F₂-rank s₂ of the 2-Selmer group (PARI's ellrank): "
-                       "s₂ = r + dim E(Q)[2] + dim Ш[2] ≥ r + dim E(Q)[2]",
-}

@@ -20,9 +20,9 @@ import re
 
 import polars as pl
 
-from sources.elldata import ainvs_series
 from arithmetic.primes import primes_up_to
 from arithmetic.traces import ap_column
+from sources.elldata import ainvs_series
 
 #: The primes of an aplist line, in order.
 APLIST_PRIMES = primes_up_to(100)

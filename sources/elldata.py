@@ -21,9 +21,10 @@ from pathlib import Path
 
 import polars as pl
 
+from arithmetic.schemas import CURVE_SCHEMA, ELLDATA_CONDUCTOR_BOUND as CONDUCTOR_BOUND
+
 DISTRIBUTION = "passagemath-pari-elldata"
-#: Cremona's tables in the wheel stop below this conductor; each file covers 1000 conductors.
-CONDUCTOR_BOUND = 500_000
+#: Cremona's tables in the wheel stop below CONDUCTOR_BOUND; each file covers 1000 conductors.
 CONDUCTORS_PER_FILE = 1000
 
 #: A Cremona curve label: conductor, isogeny class (base-26 letters a..z, ba, ...), number.
@@ -263,18 +264,6 @@ def read_table(table: TableFile, conductor_min: int, conductor_max: int,
     return records
 
 
-#: Schema of ``data/curves.parquet``. a-invariants reach 85 bits below conductor 500,000, so
-#: they are exact decimals (38 digits), readable by polars, pyarrow and pandas alike.
-CURVE_SCHEMA = {
-    "label": pl.String,
-    "isogeny_class": pl.String,
-    "number": pl.Int16,
-    "conductor": pl.Int64,
-    "ainvs": pl.List(pl.Decimal(38, 0)),
-    "gens": pl.List(pl.List(pl.String)),
-}
-
-
 def read_curves(conductor_min: int, conductor_max: int) -> pl.DataFrame:
     """All curves with ``conductor_min <= N < conductor_max`` from the installed tables, with
     checksums and structure checked (no PARI checks: those are the ingest stage's)."""
@@ -289,7 +278,7 @@ def ainvs_series(ainvs: list[list[int]]) -> pl.Series:
 
 
 def curves_frame(records: list[CurveRecord]) -> pl.DataFrame:
-    """The curve records as a table with :data:`CURVE_SCHEMA`."""
+    """The curve records as a table with :data:`arithmetic.schemas.CURVE_SCHEMA`."""
     return pl.DataFrame(
         {
             "label": [r.label for r in records],

@@ -386,10 +386,11 @@ def pull(fetcher: Fetcher, base: str, table: str, fields: list[str], conductor_m
 # ---------------------------------------------------------------- conversion
 
 def curve_table(records: list[dict]) -> pl.DataFrame:
-    """``ec_curvedata`` records as the curve table's columns (:data:`CURVE_SCHEMA` without
-    ``gens``), Cremona labels first (the LMFDB's where there is none) and the LMFDB labels
-    beside, in Cremona's order; ``record`` names each curve's page and record (or window and
-    row). A field of the wrong kind is an error naming the record and the field."""
+    """``ec_curvedata`` records as the curve table's columns
+    (:data:`arithmetic.schemas.CURVE_SCHEMA` without ``gens``), Cremona labels first (the
+    LMFDB's where there is none) and the LMFDB labels beside, in Cremona's order; ``record``
+    names each curve's page and record (or window and row). A field of the wrong kind is an
+    error naming the record and the field."""
     rows, ainvs = [], []
     for r in records:
         name = _name(r)

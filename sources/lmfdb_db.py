@@ -26,24 +26,23 @@ passed as parameters, never spliced into the text), PostgreSQL arrays (``numeric
 ``smallint[]``) as Python lists, ``numeric`` loaded as its exact decimal text (no float on the
 way), its error classes to tell a connection that failed or dropped (asked again) from an
 error of the query (reported at once), and libpq's own parser to check a URI without
-connecting. Missing tables and columns are found by a query on ``information_schema``.
+connecting (:mod:`machinery.postgres_uri`, which the params schema shares). Missing tables and
+columns are found by a query on ``information_schema``.
 """
 from __future__ import annotations
 
 import json
-import re
 import sys
 import time
 from contextlib import closing
-from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.string import TextLoader
 from tqdm import tqdm
 
+from machinery.postgres_uri import password, redacted, unreadable
 from sources.fetch import Fetcher, FetchSettings, shown
 from sources.lmfdb import (CLASS_FIELDS, CURVE_FIELDS, FIELD_KINDS, MWBSD_FIELDS, LmfdbError,
                             checked_record, curve_table, published_ap, published_table)
@@ -67,64 +66,6 @@ REFUSED = ("authentication failed", "does not exist", "no pg_hba.conf entry")
 class LmfdbDbError(LmfdbError):
     """The database cannot be read or holds something the pipeline cannot use; the message
     names the URI (without its password)."""
-
-
-def redacted(uri: str) -> str:
-    """``uri`` without its password (``postgresql://user:secret@host/db`` -> ``user@host``),
-    and without a ``password=`` parameter, so it can appear in messages and the lock file;
-    a key=value connection string loses its ``password`` the same way. It never raises: a
-    URI Python cannot split (``postgresql://u:secret@[::1/db``, an unclosed IPv6 bracket)
-    loses everything from the ``:`` after the user name to the last ``@``, which hides more
-    than the password rather than less."""
-    if "://" not in uri:
-        try:      # libpq's own reading of the string: quotes and backslash escapes included
-            fields = conninfo_to_dict(uri)
-        except psycopg.ProgrammingError:
-            return re.split(r"(?i)\bpassword", uri, maxsplit=1)[0].strip() + " ..."
-        fields.pop("password", None)
-        return make_conninfo(**fields)
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        cut = re.sub(r"^([^:/?#]*://[^:@/?#]*):.*@", r"\1@", uri, flags=re.DOTALL)
-        return re.sub(r"(?i)([?&])password=[^&#]*&?", r"\1", cut).rstrip("?&")
-    netloc = parts.netloc
-    if "@" in netloc:
-        user, host = netloc.rsplit("@", 1)
-        netloc = f"{user.split(':', 1)[0]}@{host}"
-    query = "&".join(p for p in parts.query.split("&") if p and not
-                     p.lower().startswith("password="))
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def _password(uri: str) -> str | None:
-    """The password libpq reads from ``uri`` (either form), or None: none given, or ``uri``
-    unreadable."""
-    try:
-        return conninfo_to_dict(uri).get("password")
-    except psycopg.ProgrammingError:
-        return None
-
-
-def unreadable(uri: str) -> str | None:
-    """Why libpq cannot read ``uri`` as a connection URI or key=value string, or None if it
-    can: libpq's own parser (the one a connection uses), run without connecting, so a
-    malformed ``ingest.base_url.lmfdb_db`` is refused before anything starts. libpq quotes
-    the offending part of the URI in its message, and that part may be the password, so a
-    quoted part is kept only when the redacted URI shows it anyway or it is not from the
-    URI at all (libpq's own ``"]"``)."""
-    try:
-        conninfo_to_dict(uri)
-        return None
-    except psycopg.ProgrammingError as err:
-        shown = redacted(uri)
-
-        def quoted(match: re.Match) -> str:
-            part = match.group(1)
-            return match.group(0) if part in shown or part not in uri else '"…"'
-
-        reason = re.sub(r'"([^"]*)"', quoted, " ".join(str(err).split()))
-        return f"{shown}: not a PostgreSQL URI or connection string libpq can read ({reason})"
 
 
 def _window_query(table: str, columns: list[str]) -> sql.Composed:
@@ -230,7 +171,7 @@ class DatabaseFetcher(Fetcher):
     def _scrubbed(self, err: Exception) -> str:
         """The error's message, one line, with the URI's password (if it were quoted) removed."""
         text = " ".join(str(err).split())
-        secret = _password(self.uri)
+        secret = password(self.uri)
         return text.replace(secret, "***") if secret else text
 
     def _check_tables(self) -> None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import bz2
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -76,6 +77,13 @@ def _discriminant(primes: list[int], valuations: str) -> int:
     return -value if valuations.startswith("(") else value
 
 
+#: The columns of :func:`read_classes`, in the order of the rows :func:`_curve_row` builds.
+_SCHEMA = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int64,
+           "conductor": pl.Int64, "ainvs": pl.String, "sw_rank": pl.Int8,
+           "sw_special_value": pl.Float64, "sw_discriminant": pl.String,
+           "sw_torsion": pl.Int16, "sw_line": pl.String}
+
+
 def read_classes(path: Path, conductor_min: int, conductor_max: int) -> pl.DataFrame:
     """The curves of ``path`` with conductor_min <= N < conductor_max, one row per curve:
     ``label`` (``sw<N>.<k>.<i>``: the k-th class of conductor N in the file, its i-th curve),
@@ -89,12 +97,18 @@ def read_classes(path: Path, conductor_min: int, conductor_max: int) -> pl.DataF
     """
     # column by column (a frame from 463,116 row dicts took longer than the parsing); the
     # coefficients stay text until polars splits the whole column
-    schema = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int64,
-              "conductor": pl.Int64, "ainvs": pl.String, "sw_rank": pl.Int8,
-              "sw_special_value": pl.Float64, "sw_discriminant": pl.String,
-              "sw_torsion": pl.Int16, "sw_line": pl.String}
-    columns: dict[str, list] = {name: [] for name in schema}
-    current, seen = None, {}
+    columns: dict[str, list] = {name: [] for name in _SCHEMA}
+    for row in _rows(_numbered_lines(path), path, conductor_min, conductor_max):
+        for column, value in zip(columns.values(), row):     # in schema order
+            column.append(value)
+    return _with_coefficients(pl.DataFrame(columns, schema=_SCHEMA), path)
+
+
+def _numbered_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """The non-empty lines of the bzip2 text file ``path``, numbered from 1, without their
+    newline. A file that cannot be opened raises naming it; data that cannot be decompressed
+    raises naming the line after the last one read: the text is decompressed in blocks, so
+    the damage is at that line or after it."""
     try:
         stream = bz2.open(path, "rt", encoding="ascii")
     except OSError as err:
@@ -104,45 +118,73 @@ def read_classes(path: Path, conductor_min: int, conductor_max: int) -> pl.DataF
         with stream:
             for number, line in enumerate(stream, start=1):
                 line = line.rstrip("\n")
-                if not line:
-                    continue
-                where = f"{path}:{number}"
-                if not line.startswith("["):
-                    match = _CLASS.fullmatch(line)
-                    if match is None:
-                        raise SteinWatkinsError(f"{where}: not a class line: {line[:80]!r}")
-                    conductor = int(match["conductor"])
-                    if conductor >= conductor_max:
-                        break
-                    seen[conductor] = seen.get(conductor, 0) + 1
-                    current = {"conductor": conductor, "rank": int(match["rank"]),
-                               "primes": [int(p) for p in match["primes"].split(",") if p],
-                               "value": float(match["value"]),
-                               "class": f"sw{conductor}.{seen[conductor]}", "curves": 0}
-                    continue
-                match = _CURVE.fullmatch(line)
-                if match is None:
-                    raise SteinWatkinsError(f"{where}: not a curve line: {line[:80]!r}")
-                if current is None:
-                    raise SteinWatkinsError(f"{where}: a curve line before any class line")
-                current["curves"] += 1
-                if current["conductor"] < conductor_min:
-                    continue
-                torsion = int(match["torsion"]) * (2 if match["double"] else 1)
-                try:
-                    discriminant = _discriminant(current["primes"], match["valuations"])
-                except ValueError as err:
-                    raise SteinWatkinsError(f"{where}: {err}") from None
-                row = (f"{current['class']}.{current['curves']}", current["class"],
-                       current["curves"], current["conductor"], match["ainvs"], current["rank"],
-                       current["value"], str(discriminant), torsion, f"{path.name}:{number}")
-                for column, value in zip(columns.values(), row):     # in schema order
-                    column.append(value)
+                if line:
+                    yield number, line
     except (OSError, EOFError, UnicodeDecodeError) as err:
-        # the text is decompressed in blocks, so the damage is at this line or after it
         raise SteinWatkinsError(f"{path}:{number + 1}: cannot read from this line on "
                                 f"({type(err).__name__}: {err})") from None
-    table = pl.DataFrame(columns, schema=schema)
+
+
+def _rows(lines: Iterable[tuple[int, str]], path: Path, conductor_min: int,
+          conductor_max: int) -> Iterator[tuple]:
+    """The rows (in :data:`_SCHEMA` order) of the curves of ``lines`` (numbered lines of
+    ``path``) with conductor_min <= N < conductor_max. The lines are sorted by conductor, so
+    the first class line at or beyond ``conductor_max`` ends them; the classes below
+    ``conductor_min`` are read all the same, for the numbering of the classes and curves."""
+    current, seen = None, {}
+    for number, line in lines:
+        where = f"{path}:{number}"
+        if not line.startswith("["):
+            match = _match(_CLASS, line, where, "class")
+            conductor = int(match["conductor"])
+            if conductor >= conductor_max:
+                return
+            seen[conductor] = seen.get(conductor, 0) + 1
+            current = _isogeny_class(match, seen[conductor])
+            continue
+        match = _match(_CURVE, line, where, "curve")
+        if current is None:
+            raise SteinWatkinsError(f"{where}: a curve line before any class line")
+        current["curves"] += 1
+        if current["conductor"] >= conductor_min:
+            yield _curve_row(current, match, where, f"{path.name}:{number}")
+
+
+def _match(pattern: re.Pattern, line: str, where: str, kind: str) -> re.Match:
+    """``pattern``'s full match of ``line``; raises naming ``where`` (file:line) when it is not
+    a ``kind`` line."""
+    match = pattern.fullmatch(line)
+    if match is None:
+        raise SteinWatkinsError(f"{where}: not a {kind} line: {line[:80]!r}")
+    return match
+
+
+def _isogeny_class(match: re.Match, index: int) -> dict:
+    """The class of a class line's match, the ``index``-th of its conductor in the file
+    (``sw<N>.<index>``), with no curve read yet."""
+    conductor = int(match["conductor"])
+    return {"conductor": conductor, "rank": int(match["rank"]),
+            "primes": [int(p) for p in match["primes"].split(",") if p],
+            "value": float(match["value"]), "class": f"sw{conductor}.{index}", "curves": 0}
+
+
+def _curve_row(current: dict, match: re.Match, where: str, sw_line: str) -> tuple:
+    """The row (in :data:`_SCHEMA` order) of a curve line's match, the ``current["curves"]``-th
+    curve of the class ``current``, read at ``sw_line``. Valuations that do not fit the class's
+    bad primes raise naming ``where`` (file:line)."""
+    torsion = int(match["torsion"]) * (2 if match["double"] else 1)
+    try:
+        discriminant = _discriminant(current["primes"], match["valuations"])
+    except ValueError as err:
+        raise SteinWatkinsError(f"{where}: {err}") from None
+    return (f"{current['class']}.{current['curves']}", current["class"], current["curves"],
+            current["conductor"], match["ainvs"], current["rank"], current["value"],
+            str(discriminant), torsion, sw_line)
+
+
+def _with_coefficients(table: pl.DataFrame, path: Path) -> pl.DataFrame:
+    """``table`` with its ``ainvs`` text split into lists of 64-bit integers. A coefficient
+    beyond 64 bits raises naming the first such curve's line of ``path``."""
     ainvs = table["ainvs"].str.split(",").cast(pl.List(pl.Int64), strict=False)
     too_large = table.filter(ainvs.list.eval(pl.element().is_null()).list.any())
     if len(too_large):

@@ -59,7 +59,7 @@ def model_tables(tmp_path_factory, pari) -> dict[str, pl.DataFrame]:
     from arithmetic.bsd import bsd_table
     from arithmetic.invariants import invariants_table
     from models.features import model_frame
-    from pipeline.features import feature_table, invariant_features
+    from pipeline.feature_table import feature_table, invariant_features
     from machinery.params import load_params
 
     curves = read_curves(1, 1000)

@@ -19,8 +19,8 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlparse
 
-from sources.ecdata import APLIST_PRIMES, read_allbsd, read_aplist
 from arithmetic.traces import ap_column
+from sources.ecdata import APLIST_PRIMES, read_allbsd, read_aplist
 from tests.conftest import SHARED_FIXTURES
 
 ECDATA_FILES = ("allcurves", "allbsd", "aplist")

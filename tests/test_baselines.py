@@ -6,14 +6,14 @@ import polars as pl
 import pytest
 from sklearn.metrics import balanced_accuracy_score, matthews_corrcoef, r2_score
 
-from sources.elldata import read_curves
+from machinery.params import load_params
 from models.baselines import (BsdIdentityBaseline, ConstantBaseline, LocalRootNumberBaseline,
                               MestreNagaoBaseline, ParityBaseline, SatoTateBaseline,
                               TorsionCongruenceBaseline)
 from models.search import baselines_for
 from models.targets import standard_targets
 from pipeline.bsd import compute_bsd
-from machinery.params import load_params
+from sources.elldata import read_curves
 from tests.conftest import PROJECT
 
 OTHER_BSD_LOGS = ["log_torsion", "log_tamagawa_product", "log_real_period", "log_regulator",
@@ -37,7 +37,6 @@ def test_parity_gets_rank_parity_right_for_every_curve_of_the_default_range(defa
     assert np.array_equal(root.predict(frame), frame["root_number"].to_numpy())
     minimalist = ParityBaseline("rank").fit(frame, "rank").predict(frame)
     assert np.mean(minimalist == frame["rank"].to_numpy()) > 0.95     # ranks >= 2 are rare here
-    assert not ParityBaseline("rank").applies_to("regulator")
     with pytest.raises(ValueError, match="not 'regulator'"):
         ParityBaseline("regulator")
 
@@ -50,7 +49,6 @@ def test_bsd_identity_recovers_sha_on_the_default_range(default_range_bsd):
                    frame.filter(pl.col("conductor") >= 5000))
     model = BsdIdentityBaseline("regression", OTHER_BSD_LOGS).fit(train, "log_sha_an")
     assert r2_score(test["log_sha_an"], model.predict(test)) > 0.9999
-    assert not BsdIdentityBaseline("regression", OTHER_BSD_LOGS).applies_to("log_torsion")
 
 
 def test_constant_baseline(model_tables):
@@ -67,7 +65,7 @@ def test_baselines_for_each_target(model_tables):
     from models.features import resolve_groups
     from models.search import pair_known
     section = model_tables["section"]
-    groups = resolve_groups(model_tables["features"].columns, section.groups)
+    groups = resolve_groups(model_tables["features"].columns)
     targets = standard_targets(97, section.mestre_nagao_bounds)
     columns = model_tables["frame"].columns
 
@@ -114,7 +112,7 @@ def test_l_series_baseline_computes_the_special_value(model_tables):
     L-series heuristic predicts log L^(r)(E,1)/r! almost exactly out of sample."""
     from models.features import resolve_groups
     from models.search import baselines_for, pair_known
-    groups = resolve_groups(model_tables["features"].columns, model_tables["section"].groups)
+    groups = resolve_groups(model_tables["features"].columns)
     target = standard_targets(97, model_tables["section"].mestre_nagao_bounds)["log_special_value"]
     frame = model_tables["frame"].with_columns(target.expression.alias("y"))
     known = pair_known(["weierstrass"], groups, target.excluded, frame.columns)
@@ -135,7 +133,6 @@ def test_mestre_nagao_threshold_predicts_rank(model_tables):
     baseline = MestreNagaoBaseline(sums).fit(train, "rank")
     assert baseline.column in sums
     assert balanced_accuracy_score(test["rank"], baseline.predict(test)) > 0.75
-    assert not baseline.applies_to("torsion")
 
 
 def test_sato_tate_expectation_for_a_held_out_prime(model_tables):
@@ -150,7 +147,6 @@ def test_sato_tate_expectation_for_a_held_out_prime(model_tables):
     mode = SatoTateBaseline(97, task="classification").fit(frame, "ap_97").predict(frame)
     torsion = frame["torsion"].to_numpy()
     assert np.all((98 - mode[good]) % torsion[good] == 0)
-    assert SatoTateBaseline(97).applies_to("ap_97") and not SatoTateBaseline(97).applies_to("ap_89")
 
 
 def test_local_root_numbers_give_the_root_number(model_tables):

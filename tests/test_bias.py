@@ -48,7 +48,7 @@ def search(frame: pl.DataFrame) -> tuple[dict, object]:
                  GbmModel("classification", ["log_conductor"], 3, threads=1, name="conductor only",
                           **GBM)]
     null = lambda f, rng: permute_classes(f, ["planted"], 5, rng)  # noqa: E731
-    return evaluate(frame, TARGET, "z", ["z"], make_gbm, baselines, null, SETTINGS), \
+    return evaluate(frame, TARGET, "z", ["z"], make_gbm, baselines, null, SETTINGS).row(), \
         (make_gbm, baselines)
 
 

@@ -82,8 +82,9 @@ def palette_pixels(png: bytes) -> int:
     import numpy as np
     from PIL import Image
 
-    from reporting.figures import KIND_COLOURS, NULL_COLOUR, OKABE_ITO
-    colours = {*OKABE_ITO, NULL_COLOUR, *KIND_COLOURS.values()}
+    from models.verdicts import KINDS
+    from reporting.figures import NULL_COLOUR, OKABE_ITO
+    colours = {*OKABE_ITO, NULL_COLOUR, *(kind.colour for kind in KINDS.values())}
     pixels = 255 - np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(float)
     found = np.zeros(pixels.shape[:2], dtype=bool)
     for colour in colours:
@@ -117,17 +118,17 @@ def hue_mask(pixels, colour: str, least: float):
 
 
 def kind_pixels(png: bytes) -> dict[str, int]:
-    """Per verdict kind drawn in a hue (reporting.figures.KIND_COLOURS; not the grey of
+    """Per verdict kind drawn in a hue (models.verdicts.KINDS; not the grey of
     ``not predictable``), its opaque pixels."""
     import io
 
     import numpy as np
     from PIL import Image
 
-    from reporting.figures import KIND_COLOURS
+    from models.verdicts import KINDS
     pixels = 255 - np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(float)
     return {kind: int(hue_mask(pixels, colour, 0.9).sum())
-            for kind, colour in KIND_COLOURS.items() if not is_grey(colour)}
+            for kind, colour in ((k.name, k.colour) for k in KINDS.values()) if not is_grey(colour)}
 
 
 QUIET = """() => {
@@ -186,8 +187,8 @@ def test_every_page_renders_in_chromium(served):
                 problems.append((name, errors, f"empty charts {empty}", text[:200]))
         # the score chart's legend: every kind of verdict in its own hue (not predictable is
         # the grey cross), and the hues distinct
-        from reporting.figures import KIND_COLOURS
-        assert len(set(KIND_COLOURS.values())) == len(KIND_COLOURS)
+        from models.verdicts import KINDS
+        assert len({kind.colour for kind in KINDS.values()}) == len(KINDS)
         view.goto(f"{served}/findings")
         settle(view, "Findings")
         chart = view.locator("[data-testid='stVegaLiteChart']").first

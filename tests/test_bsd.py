@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from arithmetic.bsd import BsdError, bsd_table, nearest_square_root
+from arithmetic.pari import precision_bits
 from sources.ecdata import read_allbsd
 from sources.elldata import read_curves
-from arithmetic.pari import precision_bits
 from tests.conftest import classes_of
 
 TOL = 1e-10

@@ -7,11 +7,11 @@ import pytest
 
 from arithmetic.bsd import bsd_table
 from arithmetic.crosscheck import ap_long, compare_ap, compare_bsd, published_frame
-from sources.ecdata import APLIST_PRIMES, read_allbsd, read_aplist
-from sources.elldata import read_curves
 from arithmetic.primes import primes_up_to
 from arithmetic.traces import class_arithmetic
 from machinery.params import load_params
+from sources.ecdata import APLIST_PRIMES, read_allbsd, read_aplist
+from sources.elldata import read_curves
 from tests.conftest import PROJECT
 
 #: The L-series settings of the project's params.

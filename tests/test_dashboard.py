@@ -234,8 +234,8 @@ def chart_rows(test: AppTest) -> list[list[dict]]:
 
 def test_findings_chart_has_one_point_per_pair_coloured_by_verdict_kind(in_project):
     """One point per pair; colour and shape by the kind of verdict, one distinct colour per
-    kind (the report's, reporting.figures.KIND_COLOURS); the verdict itself in the tooltip."""
-    from reporting.figures import KIND_COLOURS
+    kind (the report's, models.verdicts.KINDS); the verdict itself in the tooltip."""
+    from models.verdicts import KINDS
     import json as json_module
     findings = pl.read_parquet(in_project / "data/findings.parquet")
     test = page("findings")
@@ -247,10 +247,12 @@ def test_findings_chart_has_one_point_per_pair_coloured_by_verdict_kind(in_proje
         layer = json_module.loads(chart.proto.spec)["layer"][1]["encoding"]
         assert layer["color"]["field"] == "kind"
         scale = layer["color"]["scale"]
-        assert scale["domain"] == list(KIND_COLOURS)
-        assert scale["range"] == list(KIND_COLOURS.values())
+        assert scale["domain"] == list(KINDS)
+        assert scale["range"] == [kind.colour for kind in KINDS.values()]
         assert len(set(scale["range"])) == len(scale["domain"])       # distinct colours
         assert {t["field"] for t in layer["tooltip"]} >= {"pair", "verdict", "score"}
+
+
 def with_one_flagged(repo, tmp_path):
     """A copy of the project's outputs where exactly one pair is flagged."""
     shutil.copytree(repo, tmp_path / "copy", ignore=shutil.ignore_patterns(".dvc", ".git"))
@@ -268,6 +270,12 @@ def test_findings_page_hides_non_flagged_until_asked(in_project, tmp_path, monke
     shown = test.dataframe[0].value
     assert len(shown) == 1 and set(shown["verdict"]) == {"flagged"}
     assert test.selectbox[0].options == [f"{shown['target'][0]} ~ {shown['group'][0]}"]
+    # what the train stage resolved for the pair: its features, known quantities and laws
+    resolved = pl.read_parquet(copy / "data/pairs.parquet").filter(
+        (pl.col("target") == shown["target"][0]) & (pl.col("group") == shown["group"][0]))
+    [given] = [m.value for m in test.markdown
+               if m.value.startswith("**What the pair was given**: the ")]
+    assert f"`{resolved['columns'][0][0]}`" in given and "the laws that apply" in given
     test.toggle[0].set_value(True).run()
     every = test.dataframe[0].value
     assert len(every) == pairs and every["verdict"].tolist()[0] == "flagged"

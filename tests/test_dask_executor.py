@@ -7,11 +7,11 @@ from functools import partial
 import polars as pl
 import pytest
 
-from sources.elldata import read_curves
-from pipeline.bsd import compute_bsd
 from machinery.chunks import plan_chunks, run_chunks
-from pipeline.features import compute_features
 from machinery.params import Executor, load_params
+from pipeline.bsd import compute_bsd
+from pipeline.feature_table import compute_features
+from sources.elldata import read_curves
 from tests.conftest import PROJECT
 
 DASK = Executor(kind="dask", address=None)

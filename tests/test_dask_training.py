@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 import yaml
 
-from models.gbm import GbmModel
 from machinery.cluster import dask_client
 from machinery.params import load_params
+from models.gbm import GbmModel
 from tests.conftest import PROJECT
 
 
@@ -27,7 +27,7 @@ def _project(tmp_path, model_tables, executor: str):
     (tmp_path / "data").mkdir()
     model_tables["features"].write_parquet(tmp_path / loaded.paths.features)
     model_tables["bsd"].write_parquet(tmp_path / loaded.paths.bsd)
-    groups = resolve_groups(model_tables["features"].columns, loaded.features.groups)
+    groups = resolve_groups(model_tables["features"].columns)
     (tmp_path / loaded.paths.feature_groups).write_text(json.dumps(groups))
     return loaded
 
@@ -45,7 +45,7 @@ def test_dask_training_matches_local(tmp_path, monkeypatch, model_tables):
         directory.mkdir()
         monkeypatch.chdir(directory)
         params = _project(directory, model_tables, executor)
-        results[executor] = [json.loads(p.read_text()) for p in train.run_all(params)]
+        results[executor] = [json.loads(p.read_text()) for p in train.run_all(params)[1]]
         results[executor + "_dir"] = params.paths.train_cache.resolve()
     local, remote = results["local"], results["dask"]
     # the statistics (local processes under both executors) agree to the bit

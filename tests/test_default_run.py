@@ -8,8 +8,8 @@ import json
 import polars as pl
 import pytest
 
-from models.known import known_labels
 from machinery.params import load_params
+from reporting.known import known_labels
 from tests.conftest import PROJECT
 
 pytestmark = pytest.mark.slow

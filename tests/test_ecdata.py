@@ -5,12 +5,12 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from sources.ecdata import (EcdataError, read_allbigsha, read_allbsd, read_allcurves,
-                               read_aplist)
-from sources.elldata import read_curves
 from arithmetic.pari import start_pari
 from arithmetic.traces import ap_column, class_arithmetic
 from machinery.params import load_params
+from sources.ecdata import (EcdataError, read_allbigsha, read_allbsd, read_allcurves,
+                               read_aplist)
+from sources.elldata import read_curves
 from tests.conftest import PROJECT
 
 #: The L-series settings of the project's params.

@@ -8,9 +8,9 @@ import shutil
 import polars as pl
 import pytest
 
-from sources.elldata import (CONDUCTOR_BOUND, CURVE_SCHEMA, ElldataError, TableFile,
-                                files_for_range, parse_gp_vector, read_curves, read_table,
-                                table_files)
+from arithmetic.schemas import CURVE_SCHEMA
+from sources.elldata import (CONDUCTOR_BOUND, ElldataError, TableFile, files_for_range,
+                             parse_gp_vector, read_curves, read_table, table_files)
 
 
 def test_the_wheel_has_every_table_file():

@@ -79,6 +79,7 @@ def _example(kind: str, n: int) -> pl.Series:
             "boolean": pl.Series([True] * n, dtype=pl.Boolean),
             "integer_list": pl.Series([[0, -1, 1, -10, -20]] * n,
                                       dtype=pl.List(pl.Decimal(38, 0))),
+            "text_list": pl.Series([["a1", "a2"]] * n, dtype=pl.List(pl.String)),
             "text_list_list": pl.Series([[["5", "5"]]] * n, dtype=pl.List(pl.List(pl.String))),
             "any": pl.Series([1] * n, dtype=pl.Int64)}[kind]
 
@@ -94,7 +95,7 @@ def template(tmp_path_factory, pari) -> Path:
     from sources.elldata import read_curves
     from arithmetic.invariants import invariants_table
     from models.features import resolve_groups
-    from pipeline.features import feature_table, invariant_features
+    from pipeline.feature_table import feature_table, invariant_features
     from machinery.params import validate_params
     from tests.conftest import TEST_INVARIANT_BOUNDS
 
@@ -122,7 +123,7 @@ def template(tmp_path_factory, pari) -> Path:
             path.mkdir(exist_ok=True)
             (path / "figure.png").write_bytes(b"\x89PNG old figure")
         elif name == "feature_groups":
-            path.write_text(json.dumps(resolve_groups(features.columns, section.groups)))
+            path.write_text(json.dumps(resolve_groups(features.columns)))
         else:
             path.write_text(json.dumps({"checked": 1}))
     return root
@@ -157,7 +158,8 @@ def _recast(column: str, dtype: pl.DataType):
 
 def list_faults(spec: Table) -> dict:
     """Lists of the wrong inner dtype, which a check of the outer dtype alone lets through:
-    a-invariants as floats or text, generators as a flat list of text."""
+    a-invariants as floats or text, generators as a flat list of text, a pair's column names
+    as numbers."""
     faults = {}
     for column, kind in spec.columns.items():
         if kind == "integer_list":
@@ -166,6 +168,10 @@ def list_faults(spec: Table) -> dict:
         elif kind == "text_list_list":
             faults[f"{column}_flat"] = lambda p, c=column: _rewrite(
                 p, lambda f: f.with_columns(pl.col(c).list.eval(pl.element().list.first())))
+        elif kind == "text_list":
+            faults[f"{column}_as_integers"] = lambda p, c=column: _rewrite(
+                p, lambda f: f.with_columns(pl.Series(c, [[1, 2]] * len(f),
+                                                      dtype=pl.List(pl.Int64))))
     return faults
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from machinery.code_digest import CODE_FOLDERS
 from machinery.atomic import PENDING, publish_together, recover, write_directory
+from machinery.code_digest import CODE_FOLDERS
 from tests.conftest import PROJECT
 
 #: Where the project's code lives (tests and benchmarks write scratch files freely).

@@ -483,7 +483,7 @@ def test_two_trains_on_one_workspace(tmp_path, model_tables):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     model_tables["features"].write_parquet(tmp_path / "data" / "features.parquet")
     model_tables["bsd"].write_parquet(tmp_path / "data" / "bsd.parquet")
-    groups = resolve_groups(model_tables["features"].columns, params["features"]["groups"])
+    groups = resolve_groups(model_tables["features"].columns)
     (tmp_path / "data" / "feature_groups.json").write_text(json.dumps(groups))
     env = {**os.environ, "PYTHONPATH": str(PROJECT)}
 

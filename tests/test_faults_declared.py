@@ -21,9 +21,9 @@ import pytest
 import yaml
 from threadpoolctl import threadpool_limits
 
-from models.expression import ExpressionError, canonical, parse
-from models.targets import TargetError, check_target_values, sql_target
+from machinery.expression import ExpressionError, canonical, parse
 from machinery.params import ParamsError, load_params, validate_params
+from models.targets import TargetError, check_target_values, sql_target
 from tests.conftest import PROJECT, local_server
 
 
@@ -224,7 +224,7 @@ def _recomputed(tmp_path, monkeypatch, model_tables):
 
     monkeypatch.setattr(train, "evaluate", counting)
     base = yaml.safe_load((PROJECT / "params.yaml").read_text())
-    groups = resolve_groups(model_tables["features"].columns, base["features"]["groups"])
+    groups = resolve_groups(model_tables["features"].columns)
 
     def run(directory, expression):
         raw = {**base, "search": {**base["search"], "targets": ["q"], "groups": {"ap": ["ap"]},
@@ -310,7 +310,7 @@ def test_a_search_without_pairs_leaves_the_outputs_as_they_were(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     model_tables["features"].write_parquet("data/features.parquet")
     model_tables["bsd"].write_parquet("data/bsd.parquet")
-    groups = resolve_groups(model_tables["features"].columns, raw["features"]["groups"])
+    groups = resolve_groups(model_tables["features"].columns)
     (tmp_path / "data" / "feature_groups.json").write_text(json.dumps(groups))
     old = pl.DataFrame({"target": ["rank"], "group": ["ap"]})
     old.write_parquet("data/evaluations.parquet")

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from arithmetic.curves import CurveError
-from sources.fetch import EXCERPT_BYTES, Fetcher, FetchError, FetchSettings, within
-from pipeline.ingest import ingest
-from sources.lmfdb import CURVE_FIELDS, ApiFetcher, LmfdbError, pull_window, window_url
 from machinery.params import Params
+from pipeline.ingest import ingest
+from sources.fetch import EXCERPT_BYTES, Fetcher, FetchError, FetchSettings, within
+from sources.lmfdb import CURVE_FIELDS, ApiFetcher, LmfdbError, pull_window, window_url
 from tests.conftest import SHARED_FIXTURES, local_server
 from tests.online_sources import LmfdbApi, ecdata_mirror
 from tests.test_online_ingest import online_params

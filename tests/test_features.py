@@ -8,8 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.features import (KEY_COLUMNS, model_frame, resolve_groups, trace_features)
+from arithmetic.feature_groups import FEATURE_GROUPS
 from machinery.params import load_params
+from models.features import (KEY_COLUMNS, model_frame, resolve_groups, trace_features)
 from tests.conftest import PROJECT
 
 
@@ -51,14 +52,14 @@ def test_resolve_groups_errors():
         {"ap": ["ap_2", "ap_3"], "conductor": ["log_conductor"]}
     with pytest.raises(ValueError, match="matches no column"):
         resolve_groups(columns, {"ap": [r"ap_\d+"], "conductor": ["log_conductor", "nothing"]})
-    with pytest.raises(ValueError, match=r"in no group: \['log_conductor'\]"):
+    with pytest.raises(ValueError, match=r"in no feature group: \['log_conductor'\]"):
         resolve_groups(columns, {"ap": [r"ap_\d+"]})
 
 
 def test_feature_table_below_1000(model_tables):
     features, curves = model_tables["features"], model_tables["curves"]
     assert features["label"].equals(curves["label"])
-    groups = resolve_groups(features.columns, load_params(PROJECT / "params.yaml").features.groups)
+    groups = resolve_groups(features.columns)
     # only the invariants beyond their bounds are missing (the degree also off the optimal curves)
     nulls = {c: n for c, n in features.null_count().row(0, named=True).items() if n}
     assert set(nulls) <= {"degree", "degree_v2", "two_selmer_rank", "z1", "z2", "z3"}
@@ -92,7 +93,7 @@ def test_model_frame_joins_row_for_row(model_tables):
 
 
 def test_stage_resumes_from_chunks_and_agrees_with_two_workers(model_tables, tmp_path):
-    from pipeline.features import compute_features
+    from pipeline.feature_table import compute_features
     section = model_tables["section"].model_copy(update={"workers": 2, "chunk_size": 700})
     chunks = tmp_path / "chunks"
     first = compute_features(model_tables["curves"], model_tables["bsd"], section, chunks)
@@ -107,7 +108,7 @@ def test_stage_resumes_from_chunks_and_agrees_with_two_workers(model_tables, tmp
 
 
 def test_bsd_table_out_of_order_is_refused(model_tables, tmp_path):
-    from pipeline.features import compute_features
+    from pipeline.feature_table import compute_features
     with pytest.raises(ValueError, match="dvc repro bsd"):
         compute_features(model_tables["curves"], model_tables["bsd"].reverse(),
                          model_tables["section"], tmp_path / "c")
@@ -125,7 +126,7 @@ def test_feature_groups_json_is_written_by_the_stage_main(tmp_path, monkeypatch,
     monkeypatch.chdir(tmp_path)
     stage.main()
     groups = json.loads((tmp_path / params.paths.feature_groups).read_text())
-    assert set(groups) == set(params.features.groups)
+    assert list(groups) == list(FEATURE_GROUPS)
     assert pl.read_parquet(tmp_path / params.paths.features).equals(model_tables["features"])
     assert not (tmp_path / params.paths.features_chunks).exists()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import polars as pl
 import yaml
 
-from pipeline.frames import search_frame
 from machinery.params import load_params
+from pipeline.frames import search_frame
 from tests.conftest import PROJECT
 
 

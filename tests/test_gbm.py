@@ -83,3 +83,11 @@ def test_the_leaf_minimum_shrinks_with_a_small_run():
     x = rng.normal(size=(600, 1))
     fitted = model.fit_matrix(x, (x[:, 0] > 0).astype(float) + 0.1 * rng.normal(size=600))
     assert np.corrcoef(fitted.predict_matrix(x), x[:, 0] > 0)[0, 1] > 0.9
+
+
+def test_an_exported_model_is_named_by_its_pair(tmp_path):
+    """One name for the train stage's exported model, which the dashboard's pages open."""
+    from models.gbm import model_file
+
+    assert model_file(tmp_path, "rank", "ap") == tmp_path / "rank__ap.txt"
+    assert model_file(str(tmp_path), "log_sha_an", "bsd") == tmp_path / "log_sha_an__bsd.txt"

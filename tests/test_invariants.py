@@ -10,13 +10,13 @@ import polars as pl
 import pytest
 
 from arithmetic.bsd import bsd_table
-from sources.elldata import read_curves
 from arithmetic.invariants import (InvariantsError, OPTIMAL_NUMBER_EXCEPTIONS, invariants_schema,
                                    invariants_table, isogeny_matrix, low_zeros, modular_degree,
                                    odd_components, optimal_number, reduced_model, szpiro_ratio,
                                    two_adic_valuation, two_selmer_rank, watkins_divisibility)
-from pipeline.invariants import compute_invariants, invariants_metrics
 from machinery.params import Executor, load_params
+from pipeline.invariants import compute_invariants, invariants_metrics
+from sources.elldata import read_curves
 from tests.conftest import PROJECT, classes_of
 
 UNBOUNDED = dict(degree_conductor_max=10**6, zeros=3, zeros_conductor_max=10**6,

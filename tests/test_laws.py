@@ -5,11 +5,11 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from machinery.params import load_params
 from models.features import KEY_COLUMNS, resolve_groups
 from models.findings import KNOWN_GBM, TARGET, with_target
 from models.laws import LAW_NAMES, LAWS, null_without, related_to
 from models.search import baselines_for, pairs, search_targets
-from machinery.params import load_params
 from tests.conftest import PROJECT
 
 #: Raw columns some predictors read under another name than the feature that determines them.
@@ -20,7 +20,7 @@ RAW = {"log_torsion": "torsion"}
 def default_pairs(model_tables):
     params = load_params(PROJECT / "params.yaml")
     frame = model_tables["frame"]
-    groups = resolve_groups(model_tables["features"].columns, params.features.groups)
+    groups = resolve_groups(model_tables["features"].columns)
     targets = search_targets(params.search, params.features, groups)
     return frame, groups, pairs(targets, params.search.groups, groups, frame.columns)
 
@@ -121,3 +121,30 @@ def test_a_planted_product_of_traces_keeps_the_traces_as_features(default_pairs)
     assert not any(c.startswith("ap_") for c in known_side.columns)
     # a source column is excluded; its normalised twin a_p/2√p stays a feature
     assert {"ap_norm_61", "ap_norm_67"} <= set(columns) and "ap_61" not in columns
+
+
+def test_the_schema_names_every_law_and_a_law_without_its_name_stops_the_import(monkeypatch):
+    import importlib.util
+    import re
+    import sys
+
+    import machinery.params
+
+    assert LAW_NAMES is machinery.params.LAW_NAMES == tuple(law.name for law in LAWS)
+    monkeypatch.setattr(machinery.params, "LAW_NAMES", LAW_NAMES[:-1])
+    spec = importlib.util.spec_from_file_location("laws_copy", PROJECT / "models/laws.py")
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "laws_copy", module)      # dataclasses look it up
+    with pytest.raises(RuntimeError, match=rf"not named there \[{re.escape(repr(LAW_NAMES[-1]))}\]"
+                                           r", names of no law \[\]"):
+        spec.loader.exec_module(module)
+
+
+def test_the_schema_names_every_built_in_target():
+    """machinery.params.TARGET_NAMES (what params.yaml may name) are the built-in targets of
+    models.targets, ``held_out_ap`` standing for a_p at the held-out prime."""
+    from machinery.params import TARGET_NAMES
+    from models.targets import standard_targets
+    built_in = list(standard_targets(97, [10, 30, 100]))
+    assert [("held_out_ap" if name == "ap_97" else name) for name in built_in] == \
+        list(TARGET_NAMES)

@@ -15,13 +15,13 @@ import pytest
 import yaml
 
 from arithmetic.curves import CurveError
-from sources.elldata import read_curves
 from machinery.atomic import TMP_MARKER
-from sources.fetch import FetchError, FetchSettings
+from machinery.params import Params
 from pipeline.ingest import ingest
+from sources.elldata import read_curves
+from sources.fetch import FetchError, FetchSettings
 from sources.lmfdb import LmfdbError, curve_table, published_ap, published_table
 from sources.lmfdb_db import DatabaseFetcher, LmfdbDbError, pull_database, redacted
-from machinery.params import Params
 from tests.conftest import run, scratch_project, small_params
 from tests.online_sources import lmfdb_records
 from tests.postgres_server import (READER_PASSWORD, TABLES, create_lmfdb, fixture_rows,

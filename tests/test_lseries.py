@@ -7,12 +7,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sources.elldata import read_curves
 from arithmetic.lseries import (central_weights, class_central_values, dirichlet_coefficients,
                                 multiplicative_steps, terms_needed, truncated_central_values,
                                 vanishing_within_rounding)
 from arithmetic.pari import precision_bits
 from arithmetic.traces import small_integers
+from sources.elldata import read_curves
 
 #: The newform of 11a: q − 2q² − q³ + 2q⁴ + q⁵ + 2q⁶ − 2q⁷ − 2q⁹ − 2q¹⁰ + q¹¹ − 2q¹² + 4q¹³
 ELEVEN_A = [0, 1, -2, -1, 2, 1, 2, -2, 0, -2, -2, 1, -2, 4]

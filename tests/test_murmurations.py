@@ -8,13 +8,13 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from sources.elldata import read_curves
 from arithmetic.pari import start_pari, start_process_pari
 from arithmetic.primes import primes_up_to
-from models.known import KNOWN_CHECKS, baseline_shares, known_checks, known_labels
 from models.murmurations import (SPLITS, beta_fits, curve_means, sato_tate_traces,
                                  small_ratio_means, split_groups, split_shift, trace_averages)
 from pipeline.murmurations import traces_chunk
+from reporting.known import KNOWN_CHECKS, baseline_shares, known_checks, known_labels
+from sources.elldata import read_curves
 
 
 def test_trace_averages_by_hand():

@@ -18,12 +18,13 @@ import pytest
 import yaml
 
 import pipeline.ingest
-from sources.ecdata import EcdataError
-from sources.elldata import CURVE_SCHEMA, read_curves
+from arithmetic.schemas import CURVE_SCHEMA
 from machinery.atomic import TMP_MARKER
-from sources.fetch import FetchError
-from pipeline.ingest import ingest
 from machinery.params import Params
+from pipeline.ingest import ingest
+from sources.ecdata import EcdataError
+from sources.elldata import read_curves
+from sources.fetch import FetchError
 from tests.conftest import PROJECT, SHARED_FIXTURES, local_server
 from tests.online_sources import LmfdbApi, ecdata_mirror
 

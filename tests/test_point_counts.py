@@ -5,12 +5,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sources.elldata import read_curves
 from arithmetic.lseries import dirichlet_coefficients
 from arithmetic.point_counts import (cyclic_correlations, family_tables, inverses,
                                      legendre_symbols, limbs, residues, traces_by_point_counts)
 from arithmetic.primes import primes_up_to
 from arithmetic.traces import class_aplists, class_pari_data, small_integers
+from sources.elldata import read_curves
 from tests.conftest import classes_of
 
 #: Rank 0..3 (11a1, 37a1, 389a1, 5077a1), j = 0 (27a1, 36a1) and j = 1728 (32a1, 64a1).

@@ -7,9 +7,9 @@ import polars as pl
 from arithmetic.invariants import invariants_schema
 from arithmetic.reference import draw_height_sample
 from arithmetic.schemas import INVARIANT_NUMBERS
+from machinery.params import HeightSample, Invariants
 from pipeline import reference
 from pipeline.height_sample import height_chunk
-from machinery.params import HeightSample, Invariants
 
 SECTION = HeightSample(height=10**5, curves=40, seed=1, analytic_conductor_max=10**8,
                        workers=1, chunk_size=10, realprecision=38, lfunction_bits=64,
@@ -108,7 +108,7 @@ def test_the_sample_features_carry_the_known_quantities_of_every_group(tmp_path,
     from models.bias import replicable
     from models.features import model_frame, resolve_groups
     from models.search import pair_known
-    from pipeline.features import feature_table, invariant_features
+    from pipeline.feature_table import feature_table, invariant_features
     from machinery.params import load_params
     from tests.conftest import PROJECT, TEST_INVARIANT_BOUNDS
 
@@ -125,7 +125,7 @@ def test_the_sample_features_carry_the_known_quantities_of_every_group(tmp_path,
                                                                 **TEST_INVARIANT_BOUNDS), curves),
                             section, tmp_path / "cremona")
     assert features.columns == cremona.columns
-    groups = resolve_groups(cremona.columns, params.features.groups)
+    groups = resolve_groups(cremona.columns)
     sample, cremona_columns = model_frame(features, computed), model_frame(cremona, bsd).columns
     without = sample.drop(*INVARIANT_NUMBERS, *zeros)
     for name in ("weierstrass", "arithmetic", "invariants"):

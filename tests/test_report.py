@@ -5,10 +5,12 @@ import json
 import re
 
 import polars as pl
+import pytest
 
+from arithmetic.feature_groups import group_words
 from reporting.document import Context, markdown, pair_figures, to_html, topology_section
 from reporting.provenance import file_md5, provenance
-from reporting.words import group_words, statement
+from reporting.words import statement
 
 
 def finding(target="rank", group="ap", verdict="flagged", **changes) -> dict:
@@ -59,7 +61,8 @@ def test_group_words_name_every_member():
     assert group_words(["ap"], 97) == "the traces a_p for p ≤ 97"
     assert group_words(["conductor", "ap", "parity"], 100) == (
         "the conductor's factorization, the traces a_p for p ≤ 100 and the root number")
-    assert group_words(["novel"], 100) == "the novel features"
+    with pytest.raises(KeyError, match="'novel' is not a feature group"):
+        group_words(["novel"], 100)
 
 
 def test_statement_says_what_the_verdict_means():
@@ -145,19 +148,26 @@ def test_report_has_contents_captions_and_a_glossary():
 
 def test_one_colour_per_verdict_kind():
     """Ten "explained by ..." verdicts share one colour, that of their kind; the five kinds
-    have five distinct colours and markers, one definition for the report and the dashboard."""
-    from reporting.figures import KIND_COLOURS, KIND_MARKERS, kind_colour
-    from reporting.words import VERDICT_KINDS, verdict_kind
+    have five distinct colours and markers, one definition for the report and the dashboard;
+    a verdict no module declares has no kind."""
+    from models.verdicts import KINDS, VERDICT_KINDS, kind_of
+    from reporting.figures import kind_colour
+
+    assert set(VERDICT_KINDS.values()) <= set(KINDS)
 
     verdicts = ["flagged", "explained by parity", "explained by the BSD formula",
                 "explained by minimalist_rank null model", "conductor-bias artefact",
-                "fails extrapolation", "not predictable", "borderline"]
-    assert [verdict_kind(v) for v in verdicts] == [
+                "fails extrapolation", "not predictable", "borderline", "finding",
+                "not significant"]
+    assert [kind_of(v) for v in verdicts] == [
         "flagged", "explained", "explained", "explained", "artefact", "artefact",
-        "not predictable", "other"]
-    assert list(KIND_COLOURS) == list(KIND_MARKERS) == list(VERDICT_KINDS)
-    assert len(set(KIND_COLOURS.values())) == len(set(m for m, _ in KIND_MARKERS.values())) == 5
-    assert {kind_colour(v) for v in verdicts[1:4]} == {KIND_COLOURS["explained"]}
+        "not predictable", "other", "flagged", "other"]
+    assert len({k.colour for k in KINDS.values()}) == len({k.marker for k in KINDS.values()}) \
+        == len({k.vega_marker for k in KINDS.values()}) == 5
+    assert {kind_colour(v) for v in verdicts[1:4]} == {KINDS["explained"].colour}
+    for unknown in ("explained", "flagged!", "a new verdict"):
+        with pytest.raises(ValueError, match="not a verdict of models.verdicts"):
+            kind_of(unknown)
 
 
 def test_topology_summary_names_the_largest_departure():

@@ -5,9 +5,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from sources.elldata import read_curves
 from models.splits import (class_index, extrapolation_test, grouped_folds, j_invariant,
                            sample_classes, twist_family_index, validation_rows)
+from sources.elldata import read_curves
 
 
 @pytest.fixture(scope="module")

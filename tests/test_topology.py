@@ -115,8 +115,8 @@ def test_empirical_p(observed, expected):
 
 def test_every_topological_test_gets_a_verdict_and_its_reason():
     from models.laws import LAWS
-    from models.topology_verdicts import (AGAINST_NULLS, DEPARTURES, GROUP_DIFFERENCE, FINDING,
-                                          NOT_SIGNIFICANT, verdicts)
+    from models.topology_verdicts import AGAINST_NULLS, DEPARTURES, GROUP_DIFFERENCE, verdicts
+    from models.verdicts import FINDING, NOT_SIGNIFICANT_TOPOLOGY as NOT_SIGNIFICANT
     assert {d.law for d in DEPARTURES} - {"construction"} <= {law.name for law in LAWS}
     rows = [("bsd", "rank 0", AGAINST_NULLS, "shuffled columns", 1e-30, 0.025, 1e-29),
             ("bsd", "rank 1", AGAINST_NULLS, "gaussian", 0.3, 0.4, 0.5),

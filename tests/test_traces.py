@@ -5,12 +5,12 @@ import math
 
 import pytest
 
-from sources.elldata import read_curves
 from arithmetic.primes import primes_up_to
 from arithmetic.traces import (aplist, ap_column, class_arithmetic, class_arithmetic_by_ellan,
                                class_arithmetic_by_point_counts, conductor_factorization,
                                small_integers, tables_pay_off)
 from machinery.params import load_params
+from sources.elldata import read_curves
 from tests.conftest import PROJECT
 
 #: The L-series settings of the project's params.

@@ -36,20 +36,27 @@ def _train_resumes_pair_by_pair(tmp_path, monkeypatch, model_tables):
     (tmp_path / "data").mkdir()
     model_tables["features"].write_parquet(loaded.paths.features)
     model_tables["bsd"].write_parquet(loaded.paths.bsd)
-    groups = resolve_groups(model_tables["features"].columns, loaded.features.groups)
+    groups = resolve_groups(model_tables["features"].columns)
     loaded.paths.feature_groups.write_text(json.dumps(groups))
 
-    first = train.run_all(loaded)
+    work, first = train.run_all(loaded)
+    assert [(p.target.name, p.group) for p in work] == [("rank_parity", "bsd"),
+                                                        ("log_sha_an", "bsd")]
     assert [p.name.split("-")[0] for p in first] == ["rank_parity__bsd", "log_sha_an__bsd"]
     assert pools and set(pools) == {1}, pools  # search.threads, not every core
     kept = first[1].stat().st_mtime_ns
     first[0].unlink()
-    again = train.run_all(loaded)
+    _, again = train.run_all(loaded)
     assert again == first and first[1].stat().st_mtime_ns == kept
 
     train.main()
     evaluations = pl.read_parquet(loaded.paths.evaluations)
     assert evaluations["target"].to_list() == ["rank_parity", "log_sha_an"]
+    resolved = pl.read_parquet(loaded.paths.pairs)
+    assert resolved.select("target", "group").rows() == [("rank_parity", "bsd"),
+                                                         ("log_sha_an", "bsd")]
+    assert resolved["columns"].to_list() == [p.columns for p in work]
+    assert "BSD formula" in resolved.row(1, named=True)["laws"]
     # the classes of a classification, in the order of the exported model's outputs
     assert evaluations["classes"].to_list() == [[0, 1], None]
     assert sorted(p.name for p in loaded.paths.gbm_models.iterdir()) == \
@@ -83,7 +90,7 @@ def test_an_experiment_computes_only_the_pairs_it_changes(tmp_path, monkeypatch,
     base = yaml.safe_load((PROJECT / "params.yaml").read_text())
     base["search"].update(targets=["rank_parity"], groups={"bsd": ["bsd"], "parity": ["parity"]},
                           null_datasets=3, bootstrap=50, folds=3, workers=1, threads=1)
-    groups = resolve_groups(model_tables["features"].columns, base["features"]["groups"])
+    groups = resolve_groups(model_tables["features"].columns)
 
     def project(name: str, **search) -> None:
         directory = tmp_path / name
@@ -121,7 +128,7 @@ def test_a_queued_experiment_reuses_the_workspace_pairs(tmp_path, monkeypatch, m
     base = yaml.safe_load((PROJECT / "params.yaml").read_text())
     base["search"].update(targets=["rank_parity"], groups={"parity": ["parity"]},
                           null_datasets=3, bootstrap=50, folds=3, workers=1, threads=1)
-    groups = resolve_groups(model_tables["features"].columns, base["features"]["groups"])
+    groups = resolve_groups(model_tables["features"].columns)
 
     def project(directory, **search) -> None:
         (directory / "data").mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
+from models.verdicts import ARTEFACT, NOT_REPLICATED
 from reporting.figures import OKABE_ITO
 
 st.title("Conductor bias")
@@ -33,8 +34,8 @@ if not len(checks):
     st.info("No pair would have been flagged, so no pair needed the bias checks.")
 for row in checks.iter_rows(named=True):
     not_replicated = row.get("not_replicated_reason") or ""
-    outcome = ("conductor-bias artefact" if row["artefact_reason"] else
-               "not replicated" if not_replicated else "survives")
+    outcome = (ARTEFACT if row["artefact_reason"] else
+               NOT_REPLICATED if not_replicated else "survives")
     with st.expander(f"{row['target']} ~ {row['group']}: {outcome}",
                      expanded=outcome != "survives"):
         if row["artefact_reason"]:

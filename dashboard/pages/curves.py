@@ -13,6 +13,8 @@ from dashboard.pari_process import Arithmetic
 from dashboard.queries import (BROWSER_COLUMNS, CurveFilter, CurveIndex, bsd_identity, lmfdb_url,
                                model_output, prediction_words, resolve_label, search_curves,
                                shown_label)
+from models.gbm import model_file
+from models.verdicts import FLAGGED
 
 st.title("Curve browser")
 settings = data.params().dashboard
@@ -216,7 +218,7 @@ if traces is not None and len(traces):
 st.subheader("What the flagged findings predict for this curve")
 findings_path = Path(data.params().paths.findings)
 models_dir = Path(data.params().paths.gbm_models)
-flagged = pl.read_parquet(findings_path).filter(pl.col("verdict") == "flagged") \
+flagged = pl.read_parquet(findings_path).filter(pl.col("verdict") == FLAGGED) \
     if findings_path.exists() else pl.DataFrame()
 if not len(flagged):
     st.info("No finding is flagged, so there is no model prediction to show.")
@@ -229,7 +231,7 @@ else:
         [c for c in bsd.columns if c in features.columns])], how="horizontal")
     lines = []
     for row in flagged.iter_rows(named=True):
-        model = models_dir / f"{row['target']}__{row['group']}.txt"
+        model = model_file(models_dir, row["target"], row["group"])
         columns = importances.filter((pl.col("target") == row["target"])
                                      & (pl.col("group") == row["group"]))["feature"].to_list()
         if not model.exists() or not columns:

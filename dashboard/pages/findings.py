@@ -8,16 +8,17 @@ import altair as alt
 import polars as pl
 import streamlit as st
 
+from arithmetic.feature_groups import group_words
 from dashboard import data
 from dashboard.queries import driving_curves
-from reporting.figures import KIND_COLOURS, KIND_MARKERS
-from reporting.words import (FINDINGS_COLUMNS, FINDINGS_SORT, METRIC_WORDS, verdict_kind,
-                             verdict_order)
+from models.gbm import model_file
+from models.verdicts import FLAGGED, KINDS, kind_of, verdict_order
+from reporting.words import FINDINGS_COLUMNS, FINDINGS_SORT, METRIC_WORDS
 
 st.title("Findings")
 findings = data.table("findings")
 findings = findings.with_columns(
-    kind=pl.col("verdict").map_elements(verdict_kind, return_dtype=pl.String),
+    kind=pl.col("verdict").map_elements(kind_of, return_dtype=pl.String),
     pair=pl.col("target") + " ~ " + pl.col("group"),
 ).sort(pl.col("verdict").map_elements(verdict_order, return_dtype=pl.Int64),
        pl.col(FINDINGS_SORT), descending=[False, True], nulls_last=True)
@@ -43,11 +44,11 @@ for metric, title in (("mcc", "classification targets"), ("r2", "regression targ
         x=alt.X("baseline_score:Q", title=f"best baseline {words}"),
         y=alt.Y("score:Q", title=f"model {words}"),
         color=alt.Color("kind:N", title="kind of verdict",
-                        scale=alt.Scale(domain=list(KIND_COLOURS),
-                                        range=list(KIND_COLOURS.values())),
+                        scale=alt.Scale(domain=list(KINDS),
+                                        range=[k.colour for k in KINDS.values()]),
                         legend=alt.Legend(orient="right", labelLimit=0)),
         shape=alt.Shape("kind:N", scale=alt.Scale(
-            domain=list(KIND_MARKERS), range=[m[1] for m in KIND_MARKERS.values()]),
+            domain=list(KINDS), range=[k.vega_marker for k in KINDS.values()]),
             legend=None),
         tooltip=[alt.Tooltip("pair:N"), alt.Tooltip("verdict:N"),
                  alt.Tooltip("score:Q", format=".3f", title="model"),
@@ -59,7 +60,7 @@ for metric, title in (("mcc", "classification targets"), ("r2", "regression targ
 
 st.subheader("The table")
 show_all = st.toggle("Show every pair with its verdict (not only flagged findings)",
-                     value=not (findings["verdict"] == "flagged").any())
+                     value=not (findings["verdict"] == FLAGGED).any())
 if show_all:
     verdicts = findings["verdict"].unique(maintain_order=True).to_list()
     chosen = st.multiselect("Verdicts", verdicts, default=verdicts)
@@ -67,7 +68,7 @@ if show_all:
     st.caption("Empty null, confirmation and extrapolation cells were not fitted: the pair's "
                "added value was not significant, and those tests could not change its verdict.")
 else:
-    shown = findings.filter(pl.col("verdict") == "flagged")
+    shown = findings.filter(pl.col("verdict") == FLAGGED)
     st.caption(f"{len(shown)} flagged of {len(findings)} pairs; the toggle shows the others, "
                "which a baseline or a null model explains, which have no skill, or which fail "
                "a later check.")
@@ -119,6 +120,24 @@ st.table(pl.DataFrame({
 }).to_pandas().set_index("baseline"))
 
 
+def _named(names: list[str], shown: int = 12) -> str:
+    listed = ", ".join(f"`{name}`" for name in names[:shown])
+    return (listed + f" and {len(names) - shown} more" if len(names) > shown else listed) or "none"
+
+
+resolved = data.optional_table("pairs")
+given = None if resolved is None else resolved.filter(
+    (pl.col("target") == row["target"]) & (pl.col("group") == row["group"]))
+if given is not None and len(given):
+    given = given.row(0, named=True)
+    members = data.params().search.groups.get(row["group"], [])
+    words = group_words(members, data.params().features.primes_max) if members else row["group"]
+    st.markdown(f"**What the pair was given**: {words} (as the train stage resolved it)\n\n"
+                f"- its features: {_named(given['columns'])}\n"
+                f"- what known mathematics derives from them: {_named(given['known'])}\n"
+                f"- the laws that apply (its baselines): {_named(given['laws'])}")
+
+
 @st.cache_data(show_spinner=False)
 def _sample_frame(stamp: float, size: int, seed: int) -> pl.DataFrame:
     features = data.scan("features")
@@ -127,7 +146,7 @@ def _sample_frame(stamp: float, size: int, seed: int) -> pl.DataFrame:
     return frame.sample(min(size, len(frame)), seed=seed)
 
 
-model = Path(data.params().paths.gbm_models) / f"{row['target']}__{row['group']}.txt"
+model = model_file(data.params().paths.gbm_models, row["target"], row["group"])
 importances = data.table("importances")
 columns = importances.filter((pl.col("target") == row["target"])
                              & (pl.col("group") == row["group"]))["feature"].to_list()

@@ -7,8 +7,8 @@ import polars as pl
 import streamlit as st
 
 from dashboard import data
-from models.known import baseline_shares, known_checks, known_labels
 from reporting.figures import NULL_COLOUR, OKABE_ITO
+from reporting.known import baseline_shares, known_checks, known_labels
 
 st.title("Known phenomena")
 st.caption("What the pipeline must rediscover, not flag: murmurations (He–Lee–Oliver–Pozdnyakov "

@@ -5,10 +5,11 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.queries import histogram
-from reporting.figures import OKABE_ITO
+from models.verdicts import FLAGGED, kind_of, verdict_order
 from reporting.document import crosscheck_coverage
+from reporting.figures import OKABE_ITO
 from reporting.provenance import revision_words
-from reporting.words import headline, verdict_kind, verdict_order
+from reporting.words import headline
 
 st.title("Unexpected predictability in Cremona's tables")
 bsd = data.table("bsd", ["conductor", "isogeny_class", "rank"])
@@ -18,7 +19,7 @@ columns[0].metric("curves", f"{len(bsd):,}")
 columns[1].metric("isogeny classes", f"{bsd['isogeny_class'].n_unique():,}")
 columns[2].metric("conductors", f"{low:,} – {high:,}")
 metrics = data.optional_json("findings_metrics")
-columns[3].metric("flagged findings", metrics["verdicts"].get("flagged", 0) if metrics else "—")
+columns[3].metric("flagged findings", metrics["verdicts"].get(FLAGGED, 0) if metrics else "—")
 
 st.markdown(
     f"**Covers**: every curve of Cremona's tables with conductor {low:,} ≤ N ≤ {high:,} "
@@ -45,11 +46,11 @@ else:
     verdicts = sorted(metrics["verdicts"].items(), key=lambda item: (verdict_order(item[0]),
                                                                     item[0]))
     st.table(pl.DataFrame({"verdict": [v for v, _ in verdicts],
-                           "kind": [verdict_kind(v) for v, _ in verdicts],
+                           "kind": [kind_of(v) for v, _ in verdicts],
                            "pairs": [n for _, n in verdicts]}).to_pandas().set_index("verdict"))
     findings = data.table("findings")
     st.markdown("\n\n".join(headline(findings, data.params().search.fdr)))
-    flagged = findings.filter(pl.col("verdict") == "flagged")
+    flagged = findings.filter(pl.col("verdict") == FLAGGED)
     if len(flagged):
         st.markdown("**Flagged findings** (each opens on the Findings page): " + " · ".join(
             f"[{t} ~ {g}](findings?pair={t}~{g})" for t, g in flagged.select("target", "group")

@@ -31,6 +31,11 @@ the remainder; a comparison with a null is null, as in SQL.
 
 The tree's canonical text (:func:`canonical`) writes every literal out, so two expressions
 with the same text mean the same question: it is what a cache keys a pair by.
+
+The language is part of what params.yaml may say, so it sits beside the schema
+(:mod:`machinery.params`), which refuses a declared target that does not parse or reads no
+column (:func:`parse_declared`, :func:`declared_sources`) when params load, without loading the
+models that fit it (:func:`models.targets.sql_target` makes the target of the same checks).
 """
 from __future__ import annotations
 
@@ -69,6 +74,10 @@ HINT = ("the language: columns, numbers, 'text', + - * / %, = <> < <= > >=, AND 
 
 class ExpressionError(ValueError):
     """The text is not an expression of the language; the message says where and why."""
+
+
+class TargetError(ValueError):
+    """A declared target (``search.custom_targets``) is not usable; the message names it."""
 
 
 # --- the tree ----------------------------------------------------------------------------------
@@ -532,3 +541,25 @@ def to_polars(node: Node) -> pl.Expr:
         return chain.otherwise(to_polars(node.otherwise) if node.otherwise is not None
                                else pl.lit(None))
     return _call(node.function, [to_polars(a) for a in node.arguments], node.arguments)
+
+
+# --- a declared target's expression ------------------------------------------------------------
+
+def parse_declared(name: str, expression: str) -> Node:
+    """The tree of a declared target's expression; an error names the field and the place."""
+    try:
+        return parse(expression)
+    except ExpressionError as err:
+        shown = expression if len(expression) <= 80 else expression[:80] + "..."
+        raise TargetError(f"search.custom_targets.{name}.expression: {shown!r} does not parse: "
+                          f"{err} ({HINT})") from None
+
+
+def declared_sources(name: str, expression: str, tree: Node) -> tuple[str, ...]:
+    """The columns a declared target's ``tree`` (of ``expression``) reads, its sources; one
+    that reads none is refused, since its value would be the same on every curve."""
+    sources = columns(tree)
+    if not sources:
+        raise TargetError(f"search.custom_targets.{name}.expression: {expression!r} reads no "
+                          "column (a constant is no target)")
+    return sources

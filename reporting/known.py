@@ -8,31 +8,33 @@ import json
 
 import polars as pl
 
+from models.verdicts import EXPLAINED_BY_KNOWN, NOT_PREDICTABLE, explained_by
+
 
 #: Known phenomena the findings engine must label, not flag: (what, target, search group, the
 #: verdicts that say the known reason). ``held_out_ap`` stands for ``ap_<held-out prime>``.
 KNOWN_PHENOMENA = [
     ("rank parity is fixed by the root number (parity conjecture)", "rank_parity", "parity",
-     ("explained by parity conjecture",)),
+     (explained_by("parity conjecture"),)),
     ("Sha follows from the other BSD quantities (the BSD formula)", "log_sha_an", "bsd",
-     ("explained by BSD formula", "explained by known quantities")),
+     (explained_by("BSD formula"), EXPLAINED_BY_KNOWN)),
     ("torsion is forced by the a_p: T injects into E(F_p) at good p > 2", "torsion", "ap",
-     ("explained by torsion congruences", "explained by known quantities")),
+     (explained_by("torsion congruences"), EXPLAINED_BY_KNOWN)),
     ("the Tamagawa product is computed from the equation by Tate's algorithm",
-     "log_tamagawa_product", "weierstrass", ("explained by Tate's algorithm",
-                                             "explained by known quantities")),
+     "log_tamagawa_product", "weierstrass", (explained_by("Tate's algorithm"),
+                                             EXPLAINED_BY_KNOWN)),
     ("the root number is computed exactly from the equation", "root_number", "arithmetic",
-     ("explained by root number", "explained by local root numbers",
-      "explained by known quantities")),
+     (explained_by("root number"), explained_by("local root numbers"),
+      EXPLAINED_BY_KNOWN)),
     ("the regulator at rank 1 follows from L'(E,1) by the BSD formula with Sha = 1",
-     "log_regulator", "arithmetic", ("explained by BSD formula", "explained by L-series at s = 1",
-                                     "explained by known quantities")),
+     "log_regulator", "arithmetic", (explained_by("BSD formula"), explained_by("L-series at s = 1"),
+                                     EXPLAINED_BY_KNOWN)),
     ("the BSD ratio is ∏c_p/#T² times Sha, and Sha = 1 almost always",
-     "log_bsd_ratio", "arithmetic", ("explained by BSD formula",
-                                     "explained by known quantities")),
+     "log_bsd_ratio", "arithmetic", (explained_by("BSD formula"),
+                                     EXPLAINED_BY_KNOWN)),
     ("a_p at a held-out prime: from the other a_p only what the torsion bound and the "
      "Mestre–Nagao sums give (murmurations and Sato–Tate read more than the a_p)",
-     "held_out_ap", "ap", ("explained by known quantities", "not predictable")),
+     "held_out_ap", "ap", (EXPLAINED_BY_KNOWN, NOT_PREDICTABLE)),
 ]
 
 
