@@ -37,11 +37,16 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
-def test_no_import_circle_function_level_imports_included():
+def project_graph() -> dict[str, set[str]]:
+    """Each file of the project's packages -> the project files it imports anywhere."""
     files = sorted(p.relative_to(PROJECT).as_posix() for folder in CODE_FOLDERS
                    for p in (PROJECT / folder).rglob("*.py"))
-    assert len(files) > 50
-    graph = {relative: file_imports(relative, PROJECT, CODE_FOLDERS) for relative in files}
+    return {relative: file_imports(relative, PROJECT, CODE_FOLDERS) for relative in files}
+
+
+def test_no_import_circle_function_level_imports_included():
+    graph = project_graph()
+    assert len(graph) > 50
     assert graph["arithmetic/traces.py"] >= {"arithmetic/lseries.py", "arithmetic/primes.py"}
     assert circles(graph) == []
 
@@ -97,9 +102,6 @@ def upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
 
 
 def test_no_package_imports_from_a_later_layer():
-    files = sorted(p.relative_to(PROJECT).as_posix() for folder in CODE_FOLDERS
-                   for p in (PROJECT / folder).rglob("*.py"))
-    graph = {relative: file_imports(relative, PROJECT, CODE_FOLDERS) for relative in files}
-    assert upward_imports(graph) == []
+    assert upward_imports(project_graph()) == []
     assert upward_imports({"arithmetic/a.py": {"models/b.py"}}) == [("arithmetic/a.py",
                                                                       "models/b.py")]
