@@ -148,3 +148,22 @@ def test_the_schema_names_every_built_in_target():
     built_in = list(standard_targets(97, [10, 30, 100]))
     assert [("held_out_ap" if name == "ap_97" else name) for name in built_in] == \
         list(TARGET_NAMES)
+
+
+def test_the_resolved_pairs_table_gives_back_the_pairs(default_pairs):
+    """The table train writes (models.search.pairs_table) gives back every pair with its
+    columns and known quantities, and refuses a target whose definition changed since."""
+    from dataclasses import replace
+
+    from models.search import pairs_table, read_pairs
+    frame, _, searched = default_pairs
+    table = pairs_table(searched)
+    targets = {p.target.name: p.target for p in searched}
+    again = read_pairs(table, targets, frame.columns)
+    assert [(p.target.name, p.group, p.columns, p.known) for p in again.values()] == \
+        [(p.target.name, p.group, p.columns, p.known) for p in searched]
+    parity = table.filter(pl.col("target") == "rank_parity", pl.col("group") == "parity")
+    assert "parity conjecture" in parity["laws"][0]
+    changed = {**targets, "rank": replace(targets["rank"], expression=pl.col("rank") + 1)}
+    with pytest.raises(ValueError, match="'rank' is not the params' target"):
+        read_pairs(table, changed, frame.columns)
