@@ -229,7 +229,7 @@ class Features(_Section):
     l_series_terms_max: int = Field(ge=100, description="and at most this many terms")
 
     @model_validator(mode="after")
-    def _bounds_and_patterns(self) -> "Features":
+    def _bounds(self) -> "Features":
         if _duplicates(self.mestre_nagao_bounds):
             raise ValueError(f"mestre_nagao_bounds: {_duplicates(self.mestre_nagao_bounds)} "
                              "given more than once")

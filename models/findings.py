@@ -341,7 +341,7 @@ def evaluate(frame: pl.DataFrame, target: Target, group: str, columns: list[str]
     result = PairResult(**{
         "target": target.name, "group": group, "task": target.task, "metric": metric,
         "features": len(columns), "curves": len(oof.data), "gbm_rounds": oof.rounds,
-        **scores.pop("head"),
+        **scores["head"],
         **_laws_read(target, baselines, scores, known, inputs, columns, frame.columns,
                      settings.withhold, oof.exact),
         **_gain_columns(gain, scores["known_gbm_score"]),

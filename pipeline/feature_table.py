@@ -140,12 +140,18 @@ def planned_columns(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
             *invariant_columns]
 
 
-def check_groups(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
-                 invariant_columns: list[str]) -> dict:
-    """The feature groups (:mod:`arithmetic.feature_groups`) resolved against the columns these
-    params plan, before any chunk runs; :class:`ParamsError` for a pattern matching no column
-    or a column in no group."""
+def resolved_groups(columns: list[str]) -> dict[str, list[str]]:
+    """The feature groups (:mod:`arithmetic.feature_groups`) resolved against ``columns``;
+    :class:`ParamsError` for a pattern matching no column or a column in no group (which
+    columns exist depends on the params: the primes, the bounds, the topology's bins)."""
     try:
-        return resolve_groups(planned_columns(curves, bsd, section, invariant_columns))
+        return resolve_groups(columns)
     except ValueError as err:
         raise ParamsError(f"params.yaml: {err} (arithmetic/feature_groups.py)") from None
+
+
+def check_groups(curves: pl.DataFrame, bsd: pl.DataFrame, section: Features,
+                 invariant_columns: list[str]) -> dict[str, list[str]]:
+    """The feature groups resolved against the columns these params plan, before any chunk
+    runs (:func:`resolved_groups`)."""
+    return resolved_groups(planned_columns(curves, bsd, section, invariant_columns))

@@ -16,10 +16,11 @@ import polars as pl
 
 from machinery.atomic import write_json, write_parquet
 from machinery.inputs import require_inputs
-from machinery.params import ParamsError, load_params
+from machinery.params import load_params
 from machinery.stage import run_stage
-from models.features import KEY_COLUMNS, resolve_groups
-from pipeline.feature_table import check_groups, feature_table, invariant_features
+from models.features import KEY_COLUMNS
+from pipeline.feature_table import (check_groups, feature_table, invariant_features,
+                                    resolved_groups)
 
 
 def main() -> None:
@@ -33,10 +34,7 @@ def main() -> None:
     planned = check_groups(curves, bsd, section, invariants.columns)
     table = feature_table(curves, bsd, invariants, section, params.paths.features_chunks,
                           params.executor)
-    try:
-        groups = resolve_groups(table.columns)
-    except ValueError as err:
-        raise ParamsError(f"params.yaml: {err}") from None
+    groups = resolved_groups(table.columns)
     if groups != planned:
         differing = sorted(g for g in groups.keys() | planned.keys()
                            if groups.get(g) != planned.get(g))

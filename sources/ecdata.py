@@ -21,6 +21,7 @@ import re
 import polars as pl
 
 from arithmetic.primes import primes_up_to
+from arithmetic.schemas import CURVE_SCHEMA
 from arithmetic.traces import ap_column
 from sources.elldata import ainvs_series
 
@@ -80,8 +81,9 @@ def _curve(fields: list[str], where: str, count: int) -> dict:
             "ainvs": [int(a) for a in match.group(1).split(",")]}
 
 
-_CURVE_SCHEMA = {"label": pl.String, "isogeny_class": pl.String, "number": pl.Int16,
-                 "conductor": pl.Int64}
+#: The curve table's columns that precede the a-invariants.
+_CURVE_SCHEMA = {name: CURVE_SCHEMA[name] for name in ("label", "isogeny_class", "number",
+                                                       "conductor")}
 _INTEGER, _REAL = (_integer, pl.Int64), (_real, pl.Float64)
 #: The fields after ``N class number [ainvs]`` of each curve format: (name, (parser, dtype)).
 _FORMATS = {

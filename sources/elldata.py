@@ -16,12 +16,12 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import polars as pl
 
 from arithmetic.schemas import CURVE_SCHEMA, ELLDATA_CONDUCTOR_BOUND as CONDUCTOR_BOUND
+from sources.wheels import wheel_files
 
 DISTRIBUTION = "passagemath-pari-elldata"
 #: Cremona's tables in the wheel stop below CONDUCTOR_BOUND; each file covers 1000 conductors.
@@ -114,21 +114,13 @@ def table_files(directory: Path | None = None) -> dict[int, TableFile]:
     if directory is not None:
         files = sorted(Path(directory).glob("ell[0-9]*"))
         return {int(p.name[3:]): TableFile(p, None) for p in files}
-    try:
-        dist = metadata.distribution(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        raise ElldataError(f"the package {DISTRIBUTION} is not installed "
-                           "(run `make install`)") from None
     found = {}
-    for entry in dist.files or ():
-        name = entry.name
-        if entry.parent.name == "elldata" and re.fullmatch(r"ell\d+", name):
-            digest = None
-            if entry.hash is not None and entry.hash.mode == "sha256":
-                digest = entry.hash.value
-            found[int(name[3:])] = TableFile(Path(entry.locate()), digest)
-    if not found:
-        raise ElldataError(f"{DISTRIBUTION} is installed but lists no elldata/ellK files")
+    for entry in wheel_files(DISTRIBUTION, "elldata", r"ell\d+", ElldataError,
+                             "lists no elldata/ellK files"):
+        digest = None
+        if entry.hash is not None and entry.hash.mode == "sha256":
+            digest = entry.hash.value
+        found[int(entry.name[3:])] = TableFile(Path(entry.locate()), digest)
     return found
 
 

@@ -27,10 +27,11 @@ import bz2
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import polars as pl
+
+from sources.wheels import wheel_files
 
 DISTRIBUTION = "passagemath-database-stein-watkins-mini"
 _CLASS = re.compile(r"(?P<conductor>[1-9]\d*) \[(?P<primes>[\d,]*)\] (?P<rank>\d+) "
@@ -51,18 +52,11 @@ class SteinWatkinsFile:
 
 def data_files() -> dict[str, SteinWatkinsFile]:
     """The database files of the installed wheel, by name (``a.000``, ``p.00``)."""
-    try:
-        dist = metadata.distribution(DISTRIBUTION)
-    except metadata.PackageNotFoundError:
-        raise SteinWatkinsError(f"the package {DISTRIBUTION} is not installed "
-                                "(run `make install`)") from None
     found = {}
-    for entry in dist.files or ():
-        if entry.parent.name == "stein_watkins" and entry.name.endswith(".bz2"):
-            name = entry.name.removesuffix(".bz2")
-            found[name] = SteinWatkinsFile(name, Path(entry.locate()))
-    if not found:
-        raise SteinWatkinsError(f"{DISTRIBUTION} is installed but holds no database files")
+    for entry in wheel_files(DISTRIBUTION, "stein_watkins", r".+\.bz2", SteinWatkinsError,
+                             "holds no database files"):
+        name = entry.name.removesuffix(".bz2")
+        found[name] = SteinWatkinsFile(name, Path(entry.locate()))
     return found
 
 
